@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// \file
+/// `knock::cipher::any_of<Ciphers...>`: a Cipher chosen at run time (per access.conf stanza, by
+/// `ENCRYPTION_MODE`) among Ciphers fixed at compile time. `knock::cipher::any_rijndael` holds all six modes.
+
+#include <knock/cipher/concept.hpp>
+#include <knock/cipher/rijndael.hpp>
+#include <knock/core/error.hpp>
+
+#include <array>
+#include <cstddef>
+#include <string_view>
+#include <variant>
+
+namespace knock::cipher {
+
+/// One of `Ciphers...`, picked by name. Models knock::cipher_policy.
+template <cipher_policy... Ciphers>
+class any_of {
+ public:
+  using role = knock::role::cipher;
+  static constexpr auto names = [] {
+    std::array<std::string_view, (std::size(Ciphers::names) + ...)> all{};
+    std::size_t i = 0;
+    ((std::ranges::copy(Ciphers::names, all.begin() + i), i += std::size(Ciphers::names)), ...);
+    return all;
+  }();
+
+  /// The first of `Ciphers...`, the default.
+  any_of() = default;
+  template <class C>
+    requires(std::is_same_v<C, Ciphers> || ...)
+  explicit any_of(C c) noexcept : cipher_{std::move(c)} {}
+
+  /// The cipher called `name` (case-insensitive); `errc::config_invalid` if none of `Ciphers...` is.
+  static result<any_of> make(std::string_view name) {
+    result<any_of> out = fail(errc::config_invalid);
+    (void)((try_make<Ciphers>(name, out)) || ...);
+    return out;
+  }
+
+  std::string_view name() const noexcept {
+    return std::visit([](const auto& c) -> std::string_view { return c.name(); }, cipher_);
+  }
+  result<std::size_t> decrypt(secret_view key, bytes_view blob, bytes_span out) const noexcept {
+    return std::visit([&](const auto& c) noexcept { return c.decrypt(key, blob, out); }, cipher_);
+  }
+  result<std::size_t> encrypt(secret_view key, bytes_view salt, bytes_view text, bytes_span out) const {
+    return std::visit([&](const auto& c) { return c.encrypt(key, salt, text, out); }, cipher_);
+  }
+
+ private:
+  template <class C>
+  static bool try_make(std::string_view name, result<any_of>& out) {
+    auto c = C::make(name);
+    if (c) out = any_of{*std::move(c)};
+    return c.has_value();
+  }
+  std::variant<Ciphers...> cipher_;
+};
+
+/// fwknop's Rijndael in every mode, CBC first (the default).
+using any_rijndael = any_of<rijndael<cbc>, rijndael<ctr>, rijndael<cfb>, rijndael<ofb>, rijndael<ecb>,
+                            rijndael<legacy>>;
+
+static_assert(cipher_policy<any_rijndael>);
+
+}  // namespace knock::cipher

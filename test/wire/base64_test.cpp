@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: MIT
+#include <knock/wire/base64.hpp>
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace {
+using namespace knock;
+
+std::string encode(std::string_view in) {
+  std::string out(base64::encoded_size(in.size()), '\0');
+  out.resize(base64::encode(as_bytes(in), out.data()));
+  return out;
+}
+result<std::string> decode(std::string_view in) {
+  std::string out(base64::decoded_size(in.size()) + 1, '\0');
+  auto n = base64::decode(in, reinterpret_cast<byte*>(out.data()));
+  if (!n) return fail(n.error());
+  out.resize(*n);
+  return out;
+}
+
+TEST(base64, encodes_rfc4648_vectors_without_padding) {
+  EXPECT_EQ(encode(""), "");
+  EXPECT_EQ(encode("f"), "Zg");
+  EXPECT_EQ(encode("fo"), "Zm8");
+  EXPECT_EQ(encode("foo"), "Zm9v");
+  EXPECT_EQ(encode("foob"), "Zm9vYg");
+  EXPECT_EQ(encode("fooba"), "Zm9vYmE");
+  EXPECT_EQ(encode("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(encode("Salted__"), "U2FsdGVkX18");
+}
+
+TEST(base64, decodes_what_it_encodes_for_every_length_and_byte) {
+  std::string all;
+  for (int i = 0; i < 256; ++i) all.push_back(static_cast<char>(i));
+  for (std::size_t n = 0; n <= all.size(); ++n) {
+    const std::string in = all.substr(256 - n);
+    auto out = decode(encode(in));
+    ASSERT_TRUE(out) << n;
+    EXPECT_EQ(*out, in);
+  }
+}
+
+TEST(base64, refuses_characters_outside_the_alphabet_and_padding) {
+  for (const char* bad : {"Zm9v-mFy", "Zm9v_mFy", "Zm9vYg==", "Zm9vYg=", "Zm9v\nYmFy", "Zm 9", "Zg\x80z"})
+    EXPECT_EQ(decode(bad).error(), errc::not_base64) << bad;
+  EXPECT_FALSE(base64::is_alphabet("abc="));
+  EXPECT_FALSE(base64::is_alphabet(std::string_view{"ab\0c", 4}));
+  EXPECT_TRUE(base64::is_alphabet("azAZ09+/"));
+}
+
+TEST(base64, refuses_impossible_lengths_and_non_canonical_tails) {
+  EXPECT_EQ(decode("Zm9vY").error(), errc::not_base64);  // 4n+1 characters
+  EXPECT_EQ(decode("Zh").error(), errc::not_base64);     // "Zg" with a stray low bit
+  EXPECT_EQ(decode("Zm9").error(), errc::not_base64);    // "Zm8" with a stray low bit
+  EXPECT_TRUE(decode("Zg"));
+}
+
+TEST(base64, padded_fields_decode_like_unpadded_ones) {
+  std::string out(8, '\0');
+  auto* p = reinterpret_cast<byte*>(out.data());
+  EXPECT_EQ(*base64::decode_padded("YWxpY2U=", p), 5u);
+  EXPECT_EQ(out.substr(0, 5), "alice");
+  EXPECT_EQ(*base64::decode_padded("Zg==", p), 1u);
+  EXPECT_FALSE(base64::decode_padded("Zg=", p));   // padding where RFC 4648 does not put it
+  EXPECT_FALSE(base64::decode_padded("Z=g=", p));
+}
+}  // namespace
