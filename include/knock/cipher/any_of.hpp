@@ -16,8 +16,12 @@
 namespace knock::cipher {
 
 /// One of `Ciphers...`, picked by name. Models knock::cipher_policy.
-template <cipher_policy... Ciphers>
+template <class... Ciphers>
 class any_of {
+  static_assert((cipher_policy<Ciphers> && ...),
+                "knock::cipher::any_of: every Cipher must model knock::cipher_policy "
+                "(knock/cipher/concept.hpp)");
+
  public:
   using role = knock::role::cipher;
   static constexpr auto names = [] {

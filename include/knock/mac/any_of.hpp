@@ -16,8 +16,10 @@
 namespace knock::mac {
 
 /// One of `Macs...`, picked by name when a key is bound. Models knock::mac_policy.
-template <mac_policy... Macs>
+template <class... Macs>
 struct any_of {
+  static_assert((mac_policy<Macs> && ...),
+                "knock::mac::any_of: every Mac must model knock::mac_policy (knock/mac/concept.hpp)");
   using role = knock::role::mac;
   static constexpr auto names = [] {
     std::array<std::string_view, (std::size(Macs::names) + ...)> all{};

@@ -31,15 +31,20 @@ namespace knock {
 /// Pieces of one message, hashed in order as if concatenated.
 using text_parts = std::span<const std::string_view>;
 
+/// The per-key state of a Mac: what the wire layer calls for every packet.
+template <class K>
+concept keyed_mac = requires(const K& k, text_parts msg, bytes_span tag_out, std::string_view tag_b64) {
+  { k.name() } -> std::convertible_to<std::string_view>;
+  { k.tag_size() } noexcept -> std::same_as<std::size_t>;
+  { k.sign(msg, tag_out) } -> std::same_as<void>;
+  { k.verify(msg, tag_b64) } noexcept -> std::same_as<bool>;
+};
+
+/// A Mac policy: a role tag, the names it answers to, and a factory for its keyed state.
 template <class P>
 concept mac_policy = has_role<P, role::mac> && std::ranges::range<decltype(P::names)> &&
-                     requires(std::string_view name, secret_view key, const typename P::keyed& k,
-                              text_parts msg, bytes_span tag_out, std::string_view tag_b64) {
+                     keyed_mac<typename P::keyed> && requires(std::string_view name, secret_view key) {
                        { P::make(name, key) } -> std::same_as<result<typename P::keyed>>;
-                       { k.name() } -> std::convertible_to<std::string_view>;
-                       { k.tag_size() } noexcept -> std::same_as<std::size_t>;
-                       { k.sign(msg, tag_out) } -> std::same_as<void>;
-                       { k.verify(msg, tag_b64) } noexcept -> std::same_as<bool>;
                      };
 
 }  // namespace knock

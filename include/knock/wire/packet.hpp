@@ -47,9 +47,13 @@ enum class long_packets : bool {
 
 /// Authenticates, decrypts and parses one packet for one key set. `mac` is null for a stanza without an
 /// HMAC key. The payload should have passed `screen`. Errors say which stage refused it.
-template <cipher_policy Cipher, class MacKeyed>
+template <class Cipher, class MacKeyed>
 result<spa_message> open(std::string_view wire, const Cipher& cipher, secret_view key, const MacKeyed* mac,
                          long_packets long_ones = long_packets::refuse) noexcept {
+  static_assert(cipher_policy<Cipher>,
+                "knock::wire::open: Cipher must model knock::cipher_policy (knock/cipher/concept.hpp)");
+  static_assert(keyed_mac<MacKeyed>,
+                "knock::wire::open: MacKeyed must model knock::keyed_mac (knock/mac/concept.hpp)");
   if (wire.size() >= limits::min_gpg_packet && long_ones == long_packets::refuse)
     return fail(errc::too_long_for_rijndael);
   std::string_view body = wire;
@@ -85,9 +89,13 @@ result<spa_message> open(std::string_view wire, const Cipher& cipher, secret_vie
 
 /// Builds the wire form of `m` under `key` and the 8-byte `salt`, MAC'd by `mac` unless it is null.
 /// Refuses (`errc::request_too_long`) a packet of 400 characters or more, which fwknopd would not take.
-template <cipher_policy Cipher, class MacKeyed>
+template <class Cipher, class MacKeyed>
 result<std::string> seal(const spa_message& m, const Cipher& cipher, secret_view key, const MacKeyed* mac,
                          bytes_view salt) {
+  static_assert(cipher_policy<Cipher>,
+                "knock::wire::seal: Cipher must model knock::cipher_policy (knock/cipher/concept.hpp)");
+  static_assert(keyed_mac<MacKeyed>,
+                "knock::wire::seal: MacKeyed must model knock::keyed_mac (knock/mac/concept.hpp)");
   std::array<char, limits::max_plaintext> text;
   const auto text_size = format(m, text);
   if (!text_size) return fail(text_size.error());
