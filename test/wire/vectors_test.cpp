@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <map>
 
 namespace {
@@ -103,6 +104,13 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::ValuesIn(test::vectors_of(shared_file, {"valid", "quirk_accepted", "invalid"})), vector_name);
 INSTANTIATE_TEST_SUITE_P(client, vectors, ::testing::ValuesIn(test::vectors_of(client_file, {"valid"})),
                          vector_name);
+// Packets the installed fwknop client makes right now (test/interop/fwknop_client_live.sh sets this).
+std::vector<json> live_vectors() {
+  const char* path = std::getenv("KNOCK_LIVE_VECTORS");
+  return path ? test::vectors_of(path, {"valid"}) : std::vector<json>{};
+}
+INSTANTIATE_TEST_SUITE_P(live, vectors, ::testing::ValuesIn(live_vectors()), vector_name);
+INSTANTIATE_TEST_SUITE_P(live, client_packets, ::testing::ValuesIn(live_vectors()), vector_name);
 INSTANTIATE_TEST_SUITE_P(shared, client_packets, ::testing::ValuesIn(test::vectors_of(shared_file, {"valid"})),
                          vector_name);
 INSTANTIATE_TEST_SUITE_P(client, client_packets, ::testing::ValuesIn(test::vectors_of(client_file, {"valid"})),
