@@ -23,7 +23,8 @@ int main() {
   request.rand_value.assign(digits);
   request.username.assign("alice");
   request.timestamp = std::chrono::duration_cast<std::chrono::seconds>(
-                          std::chrono::system_clock::now().time_since_epoch()).count();
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
   request.message.assign("10.0.0.5,tcp/22");
 
   const auto cipher = *cipher::any_rijndael::make("cbc");
@@ -39,13 +40,15 @@ int main() {
   auto opened = wire::open(*packet, cipher, aes_key, &mac);
   if (!opened) return std::fprintf(stderr, "open: %s\n", error_name(opened.error()).c_str()), 1;
   std::printf("opened: user=%s time=%lld type=%d message=%s digest=%s\n",
-              std::string{opened->username.view()}.c_str(), static_cast<long long>(opened->timestamp),
-              static_cast<int>(opened->type), std::string{opened->message.view()}.c_str(),
+              std::string{opened->username.view()}.c_str(),
+              static_cast<long long>(opened->timestamp), static_cast<int>(opened->type),
+              std::string{opened->message.view()}.c_str(),
               std::string{to_string(opened->digest_type)}.c_str());
 
   std::string tampered = *packet;
   tampered[20] = tampered[20] == 'A' ? 'B' : 'A';
   auto refused = wire::open(tampered, cipher, aes_key, &mac);
-  std::printf("one character changed: %s\n", refused ? "accepted (BUG)" : error_name(refused.error()).c_str());
+  std::printf("one character changed: %s\n",
+              refused ? "accepted (BUG)" : error_name(refused.error()).c_str());
   return refused ? 1 : 0;
 }

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 /// \file
-/// Umbrella header: knock's core vocabulary (results, errors, bytes, roles) and the policy concepts.
-/// Adaptors that pull in Crypto++ (cipher/rijndael.hpp, mac/hmac.hpp, wire/…) are included on purpose,
-/// one by one, where they are needed.
+/// Umbrella header: knock's core vocabulary (results, errors, bytes, roles) and the policy
+/// concepts. Adaptors that pull in Crypto++ (cipher/rijndael.hpp, mac/hmac.hpp, wire/…) are
+/// included on purpose, one by one, where they are needed.
 
 #include <knock/cipher/concept.hpp>
 #include <knock/core/bytes.hpp>

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-// Test vectors in the schema of shared/spec/fwknop-2.6.10-vectors.json, and what a test needs to open
-// them: the cipher, the keys and the HMAC state a stanza with that vector's settings would hold.
+// Test vectors in the schema of shared/spec/fwknop-2.6.10-vectors.json, and what a test needs to
+// open them: the cipher, the keys and the HMAC state a stanza with that vector's settings would
+// hold.
 
 #include <knock/cipher/any_of.hpp>
 #include <knock/mac/any_of.hpp>
@@ -35,8 +36,13 @@ inline secret_bytes key_from_b64(std::string_view b64) {
 
 /// libfko's encryption-mode numbers → knock's cipher.
 inline cipher::any_rijndael cipher_for(int fko_mode) {
-  const char* name = fko_mode == 1 ? "ecb" : fko_mode == 2 ? "cbc" : fko_mode == 3 ? "cfb"
-                   : fko_mode == 5 ? "ofb" : fko_mode == 6 ? "ctr" : fko_mode == 8 ? "legacy" : "?";
+  const char* name = fko_mode == 1   ? "ecb"
+                     : fko_mode == 2 ? "cbc"
+                     : fko_mode == 3 ? "cfb"
+                     : fko_mode == 5 ? "ofb"
+                     : fko_mode == 6 ? "ctr"
+                     : fko_mode == 8 ? "legacy"
+                                     : "?";
   auto c = cipher::any_rijndael::make(name);
   if (!c) throw std::runtime_error{"unknown mode " + std::to_string(fko_mode)};
   return *c;

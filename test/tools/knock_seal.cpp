@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
-// knock_seal: prints SPA packets made by knock's wire layer, for interop tests against the real fwknopd.
+// knock_seal: prints SPA packets made by knock's wire layer, for interop tests against the real
+// fwknopd.
 //   knock_seal --mode cbc --hmac sha256|none --key-b64 K [--hmac-key-b64 H] [--digest sha256]
-//              [--type 0..6] [--message "10.0.0.5,tcp/22"] [--nat "host,port"] [--timeout N] [--user U]
+//              [--type 0..6] [--message "10.0.0.5,tcp/22"] [--nat "host,port"] [--timeout N]
+//              [--user U]
 // The timestamp is the current time; salt and random field come from the OS CSPRNG.
 #include <knock/cipher/any_of.hpp>
 #include <knock/mac/any_of.hpp>
@@ -34,9 +36,12 @@ std::optional<std::vector<byte>> from_b64(std::string_view s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::map<std::string, std::string> opt{{"--mode", "cbc"},          {"--hmac", "sha256"},
-                                         {"--digest", "sha256"},     {"--type", "1"},
-                                         {"--message", "10.0.0.5,tcp/22"}, {"--user", "knock"}};
+  std::map<std::string, std::string> opt{{"--mode", "cbc"},
+                                         {"--hmac", "sha256"},
+                                         {"--digest", "sha256"},
+                                         {"--type", "1"},
+                                         {"--message", "10.0.0.5,tcp/22"},
+                                         {"--user", "knock"}};
   for (int i = 1; i + 1 < argc; i += 2) opt[argv[i]] = argv[i + 1];
   if (argc % 2 == 0) return usage("options come in pairs");
 
@@ -62,11 +67,13 @@ int main(int argc, char** argv) {
   m.rand_value.assign(digits);
   m.username.assign(opt["--user"]);
   m.timestamp = std::chrono::duration_cast<std::chrono::seconds>(
-                    std::chrono::system_clock::now().time_since_epoch()).count();
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
   m.type = static_cast<message_type>(std::stoi(opt["--type"]));
   m.message.assign(opt["--message"]);
   if (opt.count("--nat")) m.nat_access.assign(opt["--nat"]);
-  if (opt.count("--timeout")) m.client_timeout = static_cast<std::uint32_t>(std::stoul(opt["--timeout"]));
+  if (opt.count("--timeout"))
+    m.client_timeout = static_cast<std::uint32_t>(std::stoul(opt["--timeout"]));
   m.digest_type = *digest;
 
   std::array<byte, 8> salt;

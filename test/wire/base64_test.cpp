@@ -45,7 +45,8 @@ TEST(base64, decodes_what_it_encodes_for_every_length_and_byte) {
 }
 
 TEST(base64, refuses_characters_outside_the_alphabet_and_padding) {
-  for (const char* bad : {"Zm9v-mFy", "Zm9v_mFy", "Zm9vYg==", "Zm9vYg=", "Zm9v\nYmFy", "Zm 9", "Zg\x80z"})
+  for (const char* bad :
+       {"Zm9v-mFy", "Zm9v_mFy", "Zm9vYg==", "Zm9vYg=", "Zm9v\nYmFy", "Zm 9", "Zg\x80z"})
     EXPECT_EQ(decode(bad).error(), errc::not_base64) << bad;
   EXPECT_FALSE(base64::is_alphabet("abc="));
   EXPECT_FALSE(base64::is_alphabet(std::string_view{"ab\0c", 4}));
@@ -65,7 +66,7 @@ TEST(base64, padded_fields_decode_like_unpadded_ones) {
   EXPECT_EQ(*base64::decode_padded("YWxpY2U=", p), 5u);
   EXPECT_EQ(out.substr(0, 5), "alice");
   EXPECT_EQ(*base64::decode_padded("Zg==", p), 1u);
-  EXPECT_FALSE(base64::decode_padded("Zg=", p));   // padding where RFC 4648 does not put it
+  EXPECT_FALSE(base64::decode_padded("Zg=", p));  // padding where RFC 4648 does not put it
   EXPECT_FALSE(base64::decode_padded("Z=g=", p));
 }
 }  // namespace

@@ -10,9 +10,9 @@ TEST(grammar, message_ipv4_is_what_inet_aton_takes_in_dotted_quad_form) {
   EXPECT_TRUE(is_message_ipv4("10.0.0.5"));
   EXPECT_TRUE(is_message_ipv4("255.255.255.255"));
   EXPECT_TRUE(is_message_ipv4("010.000.000.005"));  // octal parts, as inet_aton reads them
-  EXPECT_FALSE(is_message_ipv4("08.0.0.5"));         // 8 is not an octal digit
+  EXPECT_FALSE(is_message_ipv4("08.0.0.5"));        // 8 is not an octal digit
   EXPECT_FALSE(is_message_ipv4("256.0.0.1"));
-  EXPECT_FALSE(is_message_ipv4("0400.0.0.1"));       // octal 256
+  EXPECT_FALSE(is_message_ipv4("0400.0.0.1"));  // octal 256
   EXPECT_FALSE(is_message_ipv4("1.2.3"));
   EXPECT_FALSE(is_message_ipv4("1.2.3.4.5"));
   EXPECT_FALSE(is_message_ipv4("1..2.3"));

@@ -69,7 +69,8 @@ INSTANTIATE_TEST_SUITE_P(
                                          hash_id::sha3_512)),
     [](const auto& info) {
       const auto h = std::get<1>(info.param);
-      return std::string{std::get<0>(info.param)} + "_" + (h ? std::string{to_string(*h)} : "no_hmac");
+      return std::string{std::get<0>(info.param)} + "_" +
+             (h ? std::string{to_string(*h)} : "no_hmac");
     });
 
 TEST(wire, every_message_type_round_trips) {
@@ -110,7 +111,9 @@ TEST(wire, seal_refuses_what_fwknopd_would_refuse) {
   const auto cipher = *cipher::any_rijndael::make("cbc");
   const auto mac = *mac::any_hmac::make("sha512", hmac_key.view());
   spa_message m = access_request();
-  m.message.assign("10.0.0.5,tcp/22,tcp/23,tcp/24,tcp/25,tcp/26,tcp/27,tcp/28,tcp/29,tcp/30,tcp/31,tcp/32,tcp/33,tcp/34,tcp/35,tcp/36");
+  m.message.assign(
+      "10.0.0.5,tcp/22,tcp/23,tcp/24,tcp/25,tcp/26,tcp/27,tcp/28,tcp/29,tcp/30,tcp/31,tcp/32,tcp/"
+      "33,tcp/34,tcp/35,tcp/36");
   auto too_long = wire::seal(m, cipher, enc_key.view(), &mac, salt);
   ASSERT_FALSE(too_long);
   EXPECT_EQ(too_long.error(), errc::request_too_long);
@@ -146,7 +149,8 @@ TEST(wire, long_packets_are_tried_only_when_asked) {
   auto refused = wire::open(packet, keys.cipher, keys.key.view(), keys.mac_ptr());
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error(), errc::too_long_for_rijndael);
-  auto tried = wire::open(packet, keys.cipher, keys.key.view(), keys.mac_ptr(), wire::long_packets::try_aes);
+  auto tried =
+      wire::open(packet, keys.cipher, keys.key.view(), keys.mac_ptr(), wire::long_packets::try_aes);
   ASSERT_TRUE(tried) << error_name(tried.error());
   EXPECT_TRUE(tried->message.view().ends_with(",tcp/10011"));
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Known answers: packets made by the real fwknop 2.6.10 client (shared/spec and test/data), decoded field
-// by field, and the broken ones refused with the error that names the broken stage.
+// Known answers: packets made by the real fwknop 2.6.10 client (shared/spec and test/data), decoded
+// field by field, and the broken ones refused with the error that names the broken stage.
 #include <knock/wire/packet.hpp>
 
 #include "support/vectors.hpp"
@@ -46,12 +46,16 @@ void expect_fields(const spa_message& m, const json& e) {
   EXPECT_EQ(m.version.view(), e.at("version").get<std::string>());
   EXPECT_EQ(static_cast<int>(m.type), e.at("message_type").get<int>());
   EXPECT_EQ(m.message.view(), e.at("message").get<std::string>());
-  if (e.at("server_auth").is_null()) EXPECT_FALSE(m.has_server_auth);
-  else EXPECT_EQ(m.server_auth.view(), e.at("server_auth").get<std::string>());
+  if (e.at("server_auth").is_null())
+    EXPECT_FALSE(m.has_server_auth);
+  else
+    EXPECT_EQ(m.server_auth.view(), e.at("server_auth").get<std::string>());
   if (!e.contains("rand_value")) return;  // the quirk vectors list fewer fields
   EXPECT_EQ(m.rand_value.view(), e.at("rand_value").get<std::string>());
-  if (e.at("nat_access").is_null()) EXPECT_TRUE(m.nat_access.empty());
-  else EXPECT_EQ(m.nat_access.view(), e.at("nat_access").get<std::string>());
+  if (e.at("nat_access").is_null())
+    EXPECT_TRUE(m.nat_access.empty());
+  else
+    EXPECT_EQ(m.nat_access.view(), e.at("nat_access").get<std::string>());
   EXPECT_EQ(m.client_timeout, e.at("client_timeout").get<std::uint32_t>());
   EXPECT_EQ(static_cast<int>(m.digest_type), e.at("digest_type").get<int>());
   EXPECT_EQ(m.digest.view(), e.at("digest").get<std::string>());
@@ -101,18 +105,23 @@ const auto shared_file = KNOCK_TEST_DATA "/fwknop-2.6.10-vectors.json";
 const auto client_file = KNOCK_TEST_DATA "/fwknop-client-vectors.json";
 INSTANTIATE_TEST_SUITE_P(
     shared, vectors,
-    ::testing::ValuesIn(test::vectors_of(shared_file, {"valid", "quirk_accepted", "invalid"})), vector_name);
-INSTANTIATE_TEST_SUITE_P(client, vectors, ::testing::ValuesIn(test::vectors_of(client_file, {"valid"})),
+    ::testing::ValuesIn(test::vectors_of(shared_file, {"valid", "quirk_accepted", "invalid"})),
+    vector_name);
+INSTANTIATE_TEST_SUITE_P(client, vectors,
+                         ::testing::ValuesIn(test::vectors_of(client_file, {"valid"})),
                          vector_name);
-// Packets the installed fwknop client makes right now (test/interop/fwknop_client_live.sh sets this).
+// Packets the installed fwknop client makes right now (test/interop/fwknop_client_live.sh sets
+// this).
 std::vector<json> live_vectors() {
   const char* path = std::getenv("KNOCK_LIVE_VECTORS");
   return path ? test::vectors_of(path, {"valid"}) : std::vector<json>{};
 }
 INSTANTIATE_TEST_SUITE_P(live, vectors, ::testing::ValuesIn(live_vectors()), vector_name);
 INSTANTIATE_TEST_SUITE_P(live, client_packets, ::testing::ValuesIn(live_vectors()), vector_name);
-INSTANTIATE_TEST_SUITE_P(shared, client_packets, ::testing::ValuesIn(test::vectors_of(shared_file, {"valid"})),
+INSTANTIATE_TEST_SUITE_P(shared, client_packets,
+                         ::testing::ValuesIn(test::vectors_of(shared_file, {"valid"})),
                          vector_name);
-INSTANTIATE_TEST_SUITE_P(client, client_packets, ::testing::ValuesIn(test::vectors_of(client_file, {"valid"})),
+INSTANTIATE_TEST_SUITE_P(client, client_packets,
+                         ::testing::ValuesIn(test::vectors_of(client_file, {"valid"})),
                          vector_name);
 }  // namespace

@@ -2,7 +2,8 @@
 #pragma once
 /// \file
 /// `knock::cipher::any_of<Ciphers...>`: a Cipher chosen at run time (per access.conf stanza, by
-/// `ENCRYPTION_MODE`) among Ciphers fixed at compile time. `knock::cipher::any_rijndael` holds all six modes.
+/// `ENCRYPTION_MODE`) among Ciphers fixed at compile time. `knock::cipher::any_rijndael` holds all
+/// six modes.
 
 #include <knock/cipher/concept.hpp>
 #include <knock/cipher/rijndael.hpp>
@@ -34,10 +35,11 @@ class any_of {
   /// The first of `Ciphers...`, the default.
   any_of() = default;
   template <class C>
-    requires(std::is_same_v<C, Ciphers> || ...)
-  explicit any_of(C c) noexcept : cipher_{std::move(c)} {}
+  requires(std::is_same_v<C, Ciphers> || ...) explicit any_of(C c) noexcept
+      : cipher_{std::move(c)} {}
 
-  /// The cipher called `name` (case-insensitive); `errc::config_invalid` if none of `Ciphers...` is.
+  /// The cipher called `name` (case-insensitive); `errc::config_invalid` if none of `Ciphers...`
+  /// is.
   static result<any_of> make(std::string_view name) {
     result<any_of> out = fail(errc::config_invalid);
     (void)((try_make<Ciphers>(name, out)) || ...);
@@ -50,7 +52,8 @@ class any_of {
   result<std::size_t> decrypt(secret_view key, bytes_view blob, bytes_span out) const noexcept {
     return std::visit([&](const auto& c) noexcept { return c.decrypt(key, blob, out); }, cipher_);
   }
-  result<std::size_t> encrypt(secret_view key, bytes_view salt, bytes_view text, bytes_span out) const {
+  result<std::size_t> encrypt(secret_view key, bytes_view salt, bytes_view text,
+                              bytes_span out) const {
     return std::visit([&](const auto& c) { return c.encrypt(key, salt, text, out); }, cipher_);
   }
 
@@ -65,8 +68,8 @@ class any_of {
 };
 
 /// fwknop's Rijndael in every mode, CBC first (the default).
-using any_rijndael = any_of<rijndael<cbc>, rijndael<ctr>, rijndael<cfb>, rijndael<ofb>, rijndael<ecb>,
-                            rijndael<legacy>>;
+using any_rijndael = any_of<rijndael<cbc>, rijndael<ctr>, rijndael<cfb>, rijndael<ofb>,
+                            rijndael<ecb>, rijndael<legacy>>;
 
 static_assert(cipher_policy<any_rijndael>);
 

@@ -2,10 +2,10 @@
 #pragma once
 /// \file
 /// `knock::cipher::rijndael<Mode>`: fwknop's Rijndael format. Key and IV come from OpenSSL's
-/// EVP_BytesToKey (MD5, one round) over passphrase ‖ salt; the cipher is always AES-256; PKCS#7 padding
-/// is added in every mode and stripped as libfko strips it (only when well-formed, never an error).
-/// Modes: `cbc` (default), `ctr`, `cfb` (CFB-128), `ofb`, `ecb` and `legacy` (CBC with the passphrase
-/// padded with '0' or cut to 16 bytes, fwknop < 2.5).
+/// EVP_BytesToKey (MD5, one round) over passphrase ‖ salt; the cipher is always AES-256; PKCS#7
+/// padding is added in every mode and stripped as libfko strips it (only when well-formed, never an
+/// error). Modes: `cbc` (default), `ctr`, `cfb` (CFB-128), `ofb`, `ecb` and `legacy` (CBC with the
+/// passphrase padded with '0' or cut to 16 bytes, fwknop < 2.5).
 
 #include <knock/cipher/concept.hpp>
 #include <knock/core/error.hpp>
@@ -21,12 +21,24 @@
 namespace knock {
 
 /// Encryption modes, as types. Their names are fwknop's `ENCRYPTION_MODE` / `-M` values.
-struct cbc { static constexpr std::string_view name = "cbc"; };
-struct ctr { static constexpr std::string_view name = "ctr"; };
-struct cfb { static constexpr std::string_view name = "cfb"; };
-struct ofb { static constexpr std::string_view name = "ofb"; };
-struct ecb { static constexpr std::string_view name = "ecb"; };
-struct legacy { static constexpr std::string_view name = "legacy"; };
+struct cbc {
+  static constexpr std::string_view name = "cbc";
+};
+struct ctr {
+  static constexpr std::string_view name = "ctr";
+};
+struct cfb {
+  static constexpr std::string_view name = "cfb";
+};
+struct ofb {
+  static constexpr std::string_view name = "ofb";
+};
+struct ecb {
+  static constexpr std::string_view name = "ecb";
+};
+struct legacy {
+  static constexpr std::string_view name = "legacy";
+};
 
 namespace cipher {
 
@@ -58,8 +70,8 @@ struct derived_key {
   }
 };
 
-// Crypto++ keeps AES round keys in a heap block that is reused when the key size does not change, so one
-// cipher object per thread makes every packet after the first allocation-free.
+// Crypto++ keeps AES round keys in a heap block that is reused when the key size does not change,
+// so one cipher object per thread makes every packet after the first allocation-free.
 inline CryptoPP::AES::Encryption& aes_encryptor(const derived_key& k) {
   thread_local CryptoPP::AES::Encryption aes;
   aes.SetKey(k.key.data(), k.key.size());
@@ -84,8 +96,10 @@ template <class Mode, bool Encrypt>
 void run_mode(const derived_key& k, const byte* in, byte* out, std::size_t n) {
   constexpr auto parallel = CryptoPP::BlockTransformation::BT_AllowParallel;
   if constexpr (std::is_same_v<Mode, ecb>) {
-    if constexpr (Encrypt) aes_encryptor(k).AdvancedProcessBlocks(in, nullptr, out, n, parallel);
-    else aes_decryptor(k).AdvancedProcessBlocks(in, nullptr, out, n, parallel);
+    if constexpr (Encrypt)
+      aes_encryptor(k).AdvancedProcessBlocks(in, nullptr, out, n, parallel);
+    else
+      aes_decryptor(k).AdvancedProcessBlocks(in, nullptr, out, n, parallel);
   } else if constexpr (std::is_same_v<Mode, cbc> || std::is_same_v<Mode, legacy>) {
     if constexpr (Encrypt) {
       auto& aes = aes_encryptor(k);
@@ -104,7 +118,8 @@ void run_mode(const derived_key& k, const byte* in, byte* out, std::size_t n) {
     auto& aes = aes_encryptor(k);  // CFB runs the cipher forwards both ways
     if constexpr (Encrypt) {
       const byte* prev = k.iv.data();
-      for (std::size_t i = 0; i < n; i += 16, prev = out + i - 16) aes.ProcessAndXorBlock(prev, in + i, out + i);
+      for (std::size_t i = 0; i < n; i += 16, prev = out + i - 16)
+        aes.ProcessAndXorBlock(prev, in + i, out + i);
     } else {
       aes.ProcessAndXorBlock(k.iv.data(), in, out);
       if (n > 16) aes.AdvancedProcessBlocks(in, in + 16, out + 16, n - 16, parallel);
@@ -120,7 +135,8 @@ void run_mode(const derived_key& k, const byte* in, byte* out, std::size_t n) {
     static_assert(std::is_same_v<Mode, ctr>, "knock::cipher::rijndael: unknown mode");
     auto& aes = aes_encryptor(k);
     block counter = k.iv;
-    for (std::size_t i = 0; i < n; i += 16, increment_be(counter)) aes.ProcessAndXorBlock(counter.data(), in + i, out + i);
+    for (std::size_t i = 0; i < n; i += 16, increment_be(counter))
+      aes.ProcessAndXorBlock(counter.data(), in + i, out + i);
   }
 }
 }  // namespace detail
@@ -154,14 +170,17 @@ struct rijndael {
     });
   }
 
-  /// Encrypts `text` under `pass` and the 8-byte `salt` into `out` (≥ max_blob_size(text.size()) bytes).
-  result<std::size_t> encrypt(secret_view pass, bytes_view salt, bytes_view text, bytes_span out) const {
+  /// Encrypts `text` under `pass` and the 8-byte `salt` into `out` (≥ max_blob_size(text.size())
+  /// bytes).
+  result<std::size_t> encrypt(secret_view pass, bytes_view salt, bytes_view text,
+                              bytes_span out) const {
     const std::size_t padded = (text.size() / 16 + 1) * 16;
     std::array<byte, 1520> buf;  // fwknop plaintexts are < 1500 bytes
     if (salt.size() != 8 || out.size() < salted_header_size + padded || padded > buf.size())
       return fail(errc::invalid_request);
     std::copy(text.begin(), text.end(), buf.begin());
-    std::fill(buf.begin() + text.size(), buf.begin() + padded, static_cast<byte>(padded - text.size()));
+    std::fill(buf.begin() + text.size(), buf.begin() + padded,
+              static_cast<byte>(padded - text.size()));
     std::copy(detail::salted_magic.begin(), detail::salted_magic.end(), out.begin());
     std::copy(salt.begin(), salt.end(), out.begin() + 8);
     auto written = with_passphrase(pass, [&](secret_view key) -> result<std::size_t> {
@@ -174,7 +193,8 @@ struct rijndael {
   }
 
  private:
-  // Passphrases are 0..32 bytes; legacy mode pads short ones with '0' and cuts long ones to 16 bytes.
+  // Passphrases are 0..32 bytes; legacy mode pads short ones with '0' and cuts long ones to 16
+  // bytes.
   template <class F>
   static result<std::size_t> with_passphrase(secret_view pass, F&& f) noexcept {
     if (pass.size() > detail::max_passphrase) return fail(errc::bad_key);

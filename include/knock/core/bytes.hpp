@@ -15,10 +15,10 @@
 
 namespace knock {
 
-using byte = unsigned char;                ///< Crypto++ and the wire use unsigned char
-using bytes_view = std::span<const byte>;  ///< read-only bytes
-using bytes_span = std::span<byte>;        ///< writable bytes
-using secret_view = std::span<const byte>; ///< a key, borrowed: never log it
+using byte = unsigned char;                 ///< Crypto++ and the wire use unsigned char
+using bytes_view = std::span<const byte>;   ///< read-only bytes
+using bytes_span = std::span<byte>;         ///< writable bytes
+using secret_view = std::span<const byte>;  ///< a key, borrowed: never log it
 
 /// The bytes of `s`, viewed as unsigned chars.
 inline bytes_view as_bytes(std::string_view s) noexcept {

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 /// \file
-/// `knock::errc`: why a packet was refused or a call failed. Each value is a `std::error_code` in the
-/// `"knock"` category; `to_string` gives the stable name used in logs and in `knock-server --decode`.
+/// `knock::errc`: why a packet was refused or a call failed. Each value is a `std::error_code` in
+/// the
+/// `"knock"` category; `to_string` gives the stable name used in logs and in `knock-server
+/// --decode`.
 
 #include <cstdint>
 #include <string_view>
@@ -10,48 +12,49 @@
 
 namespace knock {
 
-// X-macro: one row per error, name and message side by side, so the enum, the names and the messages
-// cannot drift apart.
-#define KNOCK_ERRC_LIST(X)                                                                          \
-  /* screening: the raw datagram, before any key is involved */                                      \
-  X(packet_too_short, "payload shorter than 140 bytes")                                              \
-  X(packet_too_long, "payload longer than 1500 bytes")                                               \
-  X(not_base64, "payload holds a character outside the base64 alphabet (padding included)")          \
-  X(prefix_not_stripped, "payload starts with the Salted__ prefix U2FsdGVkX1")                       \
-  X(too_long_for_rijndael, "400 characters or more: fwknop takes it for GPG data")                   \
-  /* authentication and decryption */                                                                \
-  X(bad_mac, "HMAC does not match")                                                                  \
-  X(bad_ciphertext_length, "ciphertext is not Salted__, salt and whole AES blocks")                  \
-  X(decrypt_failed, "decrypted data does not start with 16 digits and ':' (wrong key?)")            \
-  X(bad_key, "encryption key longer than 32 bytes")                                                  \
-  /* the decrypted message */                                                                        \
-  X(bad_plaintext_length, "decrypted message shorter than 36 or longer than 1499 characters")        \
-  X(non_ascii, "decrypted message holds a non-printable character")                                  \
-  X(wrong_field_count, "wrong number of ':'-separated fields for the message type")                  \
-  X(bad_username, "username field is not valid")                                                     \
-  X(bad_timestamp, "timestamp field is not valid")                                                   \
-  X(bad_version, "version field is not valid")                                                       \
-  X(bad_message_type, "message type is not 0..6")                                                    \
-  X(bad_message, "access or command message is not valid")                                           \
-  X(bad_nat_access, "NAT access field is not valid")                                                 \
-  X(bad_server_auth, "server auth field is not valid")                                               \
-  X(bad_client_timeout, "client timeout field is not valid")                                         \
-  X(bad_digest, "inner digest has no known length or is not base64")                                 \
-  X(digest_mismatch, "inner digest does not match the message")                                      \
-  /* policy (server) */                                                                              \
-  X(no_matching_stanza, "no access.conf stanza matches the source address")                          \
-  X(replayed, "packet was seen before")                                                              \
-  X(stale_timestamp, "timestamp outside the allowed window")                                         \
-  X(access_denied, "request not allowed by the matching stanza")                                     \
-  /* requests made by a client */                                                                    \
-  X(request_too_long, "packet would be 400 characters or more, which fwknopd does not take")          \
-  X(invalid_request, "request field is not valid")                                                   \
-  /* everything else */                                                                              \
-  X(config_invalid, "configuration is not valid")                                                    \
-  X(io_failed, "reading or writing failed")                                                          \
+// X-macro: one row per error, name and message side by side, so the enum, the names and the
+// messages cannot drift apart.
+#define KNOCK_ERRC_LIST(X)                                                                    \
+  /* screening: the raw datagram, before any key is involved */                               \
+  X(packet_too_short, "payload shorter than 140 bytes")                                       \
+  X(packet_too_long, "payload longer than 1500 bytes")                                        \
+  X(not_base64, "payload holds a character outside the base64 alphabet (padding included)")   \
+  X(prefix_not_stripped, "payload starts with the Salted__ prefix U2FsdGVkX1")                \
+  X(too_long_for_rijndael, "400 characters or more: fwknop takes it for GPG data")            \
+  /* authentication and decryption */                                                         \
+  X(bad_mac, "HMAC does not match")                                                           \
+  X(bad_ciphertext_length, "ciphertext is not Salted__, salt and whole AES blocks")           \
+  X(decrypt_failed, "decrypted data does not start with 16 digits and ':' (wrong key?)")      \
+  X(bad_key, "encryption key longer than 32 bytes")                                           \
+  /* the decrypted message */                                                                 \
+  X(bad_plaintext_length, "decrypted message shorter than 36 or longer than 1499 characters") \
+  X(non_ascii, "decrypted message holds a non-printable character")                           \
+  X(wrong_field_count, "wrong number of ':'-separated fields for the message type")           \
+  X(bad_username, "username field is not valid")                                              \
+  X(bad_timestamp, "timestamp field is not valid")                                            \
+  X(bad_version, "version field is not valid")                                                \
+  X(bad_message_type, "message type is not 0..6")                                             \
+  X(bad_message, "access or command message is not valid")                                    \
+  X(bad_nat_access, "NAT access field is not valid")                                          \
+  X(bad_server_auth, "server auth field is not valid")                                        \
+  X(bad_client_timeout, "client timeout field is not valid")                                  \
+  X(bad_digest, "inner digest has no known length or is not base64")                          \
+  X(digest_mismatch, "inner digest does not match the message")                               \
+  /* policy (server) */                                                                       \
+  X(no_matching_stanza, "no access.conf stanza matches the source address")                   \
+  X(replayed, "packet was seen before")                                                       \
+  X(stale_timestamp, "timestamp outside the allowed window")                                  \
+  X(access_denied, "request not allowed by the matching stanza")                              \
+  /* requests made by a client */                                                             \
+  X(request_too_long, "packet would be 400 characters or more, which fwknopd does not take")  \
+  X(invalid_request, "request field is not valid")                                            \
+  /* everything else */                                                                       \
+  X(config_invalid, "configuration is not valid")                                             \
+  X(io_failed, "reading or writing failed")                                                   \
   X(crypto_failed, "the crypto library reported an error")
 
-/// Why a packet was refused or a call failed. Zero is never used: a zero `error_code` means success.
+/// Why a packet was refused or a call failed. Zero is never used: a zero `error_code` means
+/// success.
 enum class errc : std::uint8_t {
 #define KNOCK_ERRC_ENUM(name, text) name,
   none_ = 0,
@@ -63,12 +66,10 @@ enum class errc : std::uint8_t {
 constexpr std::string_view to_string(errc e) noexcept {
   switch (e) {
 #define KNOCK_ERRC_NAME(name, text) \
-  case errc::name:                  \
-    return #name;
+  case errc::name: return #name;
     KNOCK_ERRC_LIST(KNOCK_ERRC_NAME)
 #undef KNOCK_ERRC_NAME
-    case errc::none_:
-      break;
+    case errc::none_: break;
   }
   return "unknown";
 }
@@ -77,12 +78,10 @@ constexpr std::string_view to_string(errc e) noexcept {
 constexpr std::string_view describe(errc e) noexcept {
   switch (e) {
 #define KNOCK_ERRC_TEXT(name, text) \
-  case errc::name:                  \
-    return text;
+  case errc::name: return text;
     KNOCK_ERRC_LIST(KNOCK_ERRC_TEXT)
 #undef KNOCK_ERRC_TEXT
-    case errc::none_:
-      break;
+    case errc::none_: break;
   }
   return "unknown error";
 }
@@ -91,7 +90,9 @@ namespace detail {
 class error_category final : public std::error_category {
  public:
   const char* name() const noexcept override { return "knock"; }
-  std::string message(int ev) const override { return std::string{describe(static_cast<errc>(ev))}; }
+  std::string message(int ev) const override {
+    return std::string{describe(static_cast<errc>(ev))};
+  }
 };
 }  // namespace detail
 
@@ -108,7 +109,8 @@ inline std::error_code make_error_code(errc e) noexcept {
 
 /// The knock name of `ec` when it is in knock's category, else its message.
 inline std::string error_name(const std::error_code& ec) {
-  if (&ec.category() == &knock_category()) return std::string{to_string(static_cast<errc>(ec.value()))};
+  if (&ec.category() == &knock_category())
+    return std::string{to_string(static_cast<errc>(ec.value()))};
   return ec.message();
 }
 

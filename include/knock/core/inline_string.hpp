@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 /// \file
-/// `inline_string<N>`: a string of at most N characters stored in place, so decoded packets own their
-/// fields without touching the heap.
+/// `inline_string<N>`: a string of at most N characters stored in place, so decoded packets own
+/// their fields without touching the heap.
 
 #include <cstddef>
 #include <cstring>
@@ -30,7 +30,9 @@ class inline_string {
   void resize(std::size_t n) noexcept { size_ = n <= N ? n : N; }
 
   constexpr std::string_view view() const noexcept { return {data_, size_}; }
-  constexpr operator std::string_view() const noexcept { return view(); }  // NOLINT: a view, like std::string
+  constexpr operator std::string_view() const noexcept {
+    return view();
+  }  // NOLINT: a view, like std::string
   constexpr std::size_t size() const noexcept { return size_; }
   constexpr bool empty() const noexcept { return size_ == 0; }
   friend constexpr bool operator==(const inline_string& a, std::string_view b) noexcept {

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 /// \file
-/// `knock::result<T, E>`: a value or an error, never an exception. It uses `std::expected`'s names for the
-/// subset knock needs, so it can become `std::expected` once the toolchain has it.
+/// `knock::result<T, E>`: a value or an error, never an exception. It uses `std::expected`'s names
+/// for the subset knock needs, so it can become `std::expected` once the toolchain has it.
 
 #include <cassert>
 #include <memory>
@@ -25,7 +25,8 @@ constexpr failure<std::decay_t<E>> fail(E&& e) {
   return {std::forward<E>(e)};
 }
 
-/// A `T` or an error `E`. Accessing the wrong half is a precondition violation (asserted), not a throw.
+/// A `T` or an error `E`. Accessing the wrong half is a precondition violation (asserted), not a
+/// throw.
 template <class T, class E = std::error_code>
 class [[nodiscard]] result {
  public:
@@ -33,28 +34,36 @@ class [[nodiscard]] result {
   using error_type = E;
 
   template <class U = T>
-    requires std::is_constructible_v<T, U&&>
-  constexpr result(U&& value) : ok_{true} {  // NOLINT(google-explicit-constructor): like std::expected
+  requires std::is_constructible_v<T, U&&>
+  constexpr result(U&& value)
+      : ok_{true} {  // NOLINT(google-explicit-constructor): like std::expected
     std::construct_at(&value_, std::forward<U>(value));
   }
   template <class G>
-    requires std::is_constructible_v<E, G&&>
+  requires std::is_constructible_v<E, G&&>
   constexpr result(failure<G> f) : ok_{false} {  // NOLINT(google-explicit-constructor)
     std::construct_at(&error_, std::move(f.error));
   }
   constexpr result(const result& other) : ok_{other.ok_} {
-    if (ok_) std::construct_at(&value_, other.value_);
-    else std::construct_at(&error_, other.error_);
+    if (ok_)
+      std::construct_at(&value_, other.value_);
+    else
+      std::construct_at(&error_, other.error_);
   }
-  constexpr result(result&& other) noexcept(std::is_nothrow_move_constructible_v<T>) : ok_{other.ok_} {
-    if (ok_) std::construct_at(&value_, std::move(other.value_));
-    else std::construct_at(&error_, std::move(other.error_));
+  constexpr result(result&& other) noexcept(std::is_nothrow_move_constructible_v<T>)
+      : ok_{other.ok_} {
+    if (ok_)
+      std::construct_at(&value_, std::move(other.value_));
+    else
+      std::construct_at(&error_, std::move(other.error_));
   }
   result& operator=(result other) noexcept(std::is_nothrow_move_constructible_v<T>) {
     destroy();
     ok_ = other.ok_;
-    if (ok_) std::construct_at(&value_, std::move(other.value_));
-    else std::construct_at(&error_, std::move(other.error_));
+    if (ok_)
+      std::construct_at(&value_, std::move(other.value_));
+    else
+      std::construct_at(&error_, std::move(other.error_));
     return *this;
   }
   constexpr ~result() { destroy(); }
@@ -76,8 +85,10 @@ class [[nodiscard]] result {
 
  private:
   constexpr void destroy() noexcept {
-    if (ok_) std::destroy_at(&value_);
-    else std::destroy_at(&error_);
+    if (ok_)
+      std::destroy_at(&value_);
+    else
+      std::destroy_at(&error_);
   }
 
   union {
@@ -96,7 +107,7 @@ class [[nodiscard]] result<void, E> {
 
   constexpr result() noexcept = default;
   template <class G>
-    requires std::is_constructible_v<E, G&&>
+  requires std::is_constructible_v<E, G&&>
   constexpr result(failure<G> f) : error_{std::move(f.error)}, ok_{false} {}  // NOLINT
 
   constexpr bool has_value() const noexcept { return ok_; }

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 /// \file
-/// Role tags: each policy says which family it belongs to with `using role = knock::role::<family>;`,
-/// so a type never models a concept by accident.
+/// Role tags: each policy says which family it belongs to with `using role =
+/// knock::role::<family>;`, so a type never models a concept by accident.
 
 #include <concepts>
 
@@ -19,6 +19,9 @@ struct observer {};  ///< receives one event per packet
 
 /// True when `P` declares `using role = Role;`.
 template <class P, class Role>
-concept has_role = requires { typename P::role; } && std::same_as<typename P::role, Role>;
+concept has_role = requires {
+  typename P::role;
+}
+&&std::same_as<typename P::role, Role>;
 
 }  // namespace knock

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 /// \file
-/// Hash algorithm policies over Crypto++'s primitives: `knock::md5` … `knock::sha3_512`. Each names its
-/// Crypto++ class (`impl`), block and digest sizes and its `hash_id`. Crypto++ is included only here and
-/// in the other adaptors (cipher/rijndael.hpp, mac/hmac.hpp).
+/// Hash algorithm policies over Crypto++'s primitives: `knock::md5` … `knock::sha3_512`. Each names
+/// its Crypto++ class (`impl`), block and digest sizes and its `hash_id`. Crypto++ is included only
+/// here and in the other adaptors (cipher/rijndael.hpp, mac/hmac.hpp).
 
 #include <knock/core/bytes.hpp>
 #include <knock/crypto/hash_id.hpp>
@@ -55,7 +55,8 @@ decltype(auto) visit_hash(hash_id id, F&& f) {
   return f(sha3_512{});
 }
 
-/// Hashes `msg` with the algorithm `id` into `out` (at least `digest_size(id)` bytes); returns that size.
+/// Hashes `msg` with the algorithm `id` into `out` (at least `digest_size(id)` bytes); returns that
+/// size.
 inline std::size_t hash(hash_id id, bytes_view msg, byte* out) noexcept {
   return visit_hash(id, [&](auto h) {
     typename decltype(h)::impl state;

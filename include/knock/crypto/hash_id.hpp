@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 /// \file
-/// The hash algorithms fwknop uses, numbered as libfko numbers them (for both the inner digest and the
-/// HMAC), with their access.conf / command-line names. No crypto library is included here.
+/// The hash algorithms fwknop uses, numbered as libfko numbers them (for both the inner digest and
+/// the HMAC), with their access.conf / command-line names. No crypto library is included here.
 
 #include <array>
 #include <cstddef>
@@ -15,11 +15,12 @@ namespace knock {
 /// A hash algorithm, with libfko's numbers (FKO_DIGEST_* and FKO_HMAC_* agree).
 enum class hash_id : std::uint8_t { md5 = 1, sha1, sha256, sha384, sha512, sha3_256, sha3_512 };
 
-inline constexpr std::array all_hash_ids{hash_id::md5,    hash_id::sha1,     hash_id::sha256,
-                                         hash_id::sha384, hash_id::sha512,   hash_id::sha3_256,
+inline constexpr std::array all_hash_ids{hash_id::md5,     hash_id::sha1,   hash_id::sha256,
+                                         hash_id::sha384,  hash_id::sha512, hash_id::sha3_256,
                                          hash_id::sha3_512};
 
-/// The name fwknop uses in its configs: "md5", "sha1", "sha256", "sha384", "sha512", "sha3_256", "sha3_512".
+/// The name fwknop uses in its configs: "md5", "sha1", "sha256", "sha384", "sha512", "sha3_256",
+/// "sha3_512".
 constexpr std::string_view to_string(hash_id h) noexcept {
   constexpr std::array<std::string_view, 8> names{"",       "md5",    "sha1",     "sha256",
                                                   "sha384", "sha512", "sha3_256", "sha3_512"};

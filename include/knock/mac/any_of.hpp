@@ -2,7 +2,8 @@
 #pragma once
 /// \file
 /// `knock::mac::any_of<Macs...>`: a Mac chosen at run time (per access.conf stanza, by
-/// `HMAC_DIGEST_TYPE`) among Macs fixed at compile time. `knock::mac::any_hmac` holds all seven HMACs.
+/// `HMAC_DIGEST_TYPE`) among Macs fixed at compile time. `knock::mac::any_hmac` holds all seven
+/// HMACs.
 
 #include <knock/core/error.hpp>
 #include <knock/mac/concept.hpp>
@@ -18,8 +19,9 @@ namespace knock::mac {
 /// One of `Macs...`, picked by name when a key is bound. Models knock::mac_policy.
 template <class... Macs>
 struct any_of {
-  static_assert((mac_policy<Macs> && ...),
-                "knock::mac::any_of: every Mac must model knock::mac_policy (knock/mac/concept.hpp)");
+  static_assert(
+      (mac_policy<Macs> && ...),
+      "knock::mac::any_of: every Mac must model knock::mac_policy (knock/mac/concept.hpp)");
   using role = knock::role::mac;
   static constexpr auto names = [] {
     std::array<std::string_view, (std::size(Macs::names) + ...)> all{};
@@ -51,7 +53,8 @@ struct any_of {
     std::variant<typename Macs::keyed...> state_;
   };
 
-  /// Binds `key` to the Mac called `name`; `errc::config_invalid` when none of `Macs...` has that name.
+  /// Binds `key` to the Mac called `name`; `errc::config_invalid` when none of `Macs...` has that
+  /// name.
   static result<keyed> make(std::string_view name, secret_view key) {
     result<keyed> out = fail(errc::config_invalid);
     (void)((try_make<Macs>(name, key, out)) || ...);

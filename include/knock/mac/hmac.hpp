@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 /// \file
-/// `knock::mac::hmac<Hash>`: RFC 2104 HMAC over Crypto++ hash primitives. The keyed state holds two hash
-/// objects that have already absorbed `key ^ ipad` and `key ^ opad`; a packet costs a copy of each plus
-/// the message, never a re-derivation of the pads, and no heap allocation.
+/// `knock::mac::hmac<Hash>`: RFC 2104 HMAC over Crypto++ hash primitives. The keyed state holds two
+/// hash objects that have already absorbed `key ^ ipad` and `key ^ opad`; a packet costs a copy of
+/// each plus the message, never a re-derivation of the pads, and no heap allocation.
 
 #include <knock/core/error.hpp>
 #include <knock/crypto/hash.hpp>
@@ -46,7 +46,8 @@ struct hmac {
     static constexpr std::string_view name() noexcept { return Hash::name; }
     static constexpr std::size_t tag_size() noexcept { return tag_bytes; }
 
-    /// Writes the raw tag of `msg` (the concatenated parts) into `tag` (at least `tag_size()` bytes).
+    /// Writes the raw tag of `msg` (the concatenated parts) into `tag` (at least `tag_size()`
+    /// bytes).
     void sign(text_parts msg, bytes_span tag) const noexcept {
       std::array<byte, tag_bytes> inner_digest;
       typename Hash::impl inner = inner_;  // copies of fixed-size states: no allocation

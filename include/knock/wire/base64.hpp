@@ -2,9 +2,9 @@
 #pragma once
 /// \file
 /// Unpadded standard base64 (RFC 4648 alphabet, no `=`), as fwknop writes it everywhere.
-/// The decoder is table-driven and validates the alphabet in the same pass; it is strict: a length of
-/// 4n+1, a character outside the alphabet or non-zero bits left over in the last character are errors,
-/// so every byte string has exactly one accepted encoding.
+/// The decoder is table-driven and validates the alphabet in the same pass; it is strict: a length
+/// of 4n+1, a character outside the alphabet or non-zero bits left over in the last character are
+/// errors, so every byte string has exactly one accepted encoding.
 
 #include <knock/core/bytes.hpp>
 #include <knock/core/error.hpp>
@@ -25,14 +25,16 @@ inline constexpr std::uint8_t invalid = 0xFF;
 inline constexpr auto decode_table = [] {
   std::array<std::uint8_t, 256> t{};
   t.fill(invalid);
-  for (std::size_t i = 0; i < alphabet.size(); ++i) t[static_cast<unsigned char>(alphabet[i])] = static_cast<std::uint8_t>(i);
+  for (std::size_t i = 0; i < alphabet.size(); ++i)
+    t[static_cast<unsigned char>(alphabet[i])] = static_cast<std::uint8_t>(i);
   return t;
 }();
 }  // namespace detail
 
 /// Characters needed to encode `n` bytes without padding.
 constexpr std::size_t encoded_size(std::size_t n) noexcept { return (n * 4 + 2) / 3; }
-/// Bytes that `chars` characters of unpadded base64 decode to (0 for an impossible length 4n+1 remainder).
+/// Bytes that `chars` characters of unpadded base64 decode to (0 for an impossible length 4n+1
+/// remainder).
 constexpr std::size_t decoded_size(std::size_t chars) noexcept {
   return chars / 4 * 3 + (chars % 4 == 0 ? 0 : chars % 4 - 1);
 }
@@ -44,18 +46,21 @@ constexpr bool is_alphabet(std::string_view s) noexcept {
   return (acc & 0xC0) == 0;  // valid entries are < 64
 }
 
-/// Encodes `in` into `out`, which holds at least `encoded_size(in.size())` characters; returns the count.
+/// Encodes `in` into `out`, which holds at least `encoded_size(in.size())` characters; returns the
+/// count.
 inline std::size_t encode(bytes_view in, char* out) noexcept {
   std::size_t i = 0, o = 0;
   for (; i + 3 <= in.size(); i += 3) {
-    const std::uint32_t v = (std::uint32_t{in[i]} << 16) | (std::uint32_t{in[i + 1]} << 8) | in[i + 2];
+    const std::uint32_t v =
+        (std::uint32_t{in[i]} << 16) | (std::uint32_t{in[i + 1]} << 8) | in[i + 2];
     out[o++] = alphabet[v >> 18];
     out[o++] = alphabet[(v >> 12) & 63];
     out[o++] = alphabet[(v >> 6) & 63];
     out[o++] = alphabet[v & 63];
   }
   if (const std::size_t rest = in.size() - i; rest != 0) {
-    const std::uint32_t v = (std::uint32_t{in[i]} << 16) | (rest == 2 ? std::uint32_t{in[i + 1]} << 8 : 0);
+    const std::uint32_t v =
+        (std::uint32_t{in[i]} << 16) | (rest == 2 ? std::uint32_t{in[i + 1]} << 8 : 0);
     out[o++] = alphabet[v >> 18];
     out[o++] = alphabet[(v >> 12) & 63];
     if (rest == 2) out[o++] = alphabet[(v >> 6) & 63];
@@ -94,10 +99,13 @@ inline result<std::size_t> decode(std::string_view in, byte* out) noexcept {
 }
 
 /// Decodes a base64 field that may carry `=` padding (fwknop's decoder stops at the first `=`, and
-/// libfko accepts padded fields inside the message). Padding is accepted only where RFC 4648 puts it.
+/// libfko accepts padded fields inside the message). Padding is accepted only where RFC 4648 puts
+/// it.
 inline result<std::size_t> decode_padded(std::string_view in, byte* out) noexcept {
-  if (in.ends_with("==") && in.size() % 4 == 0) in.remove_suffix(2);
-  else if (in.ends_with('=') && in.size() % 4 == 0) in.remove_suffix(1);
+  if (in.ends_with("==") && in.size() % 4 == 0)
+    in.remove_suffix(2);
+  else if (in.ends_with('=') && in.size() % 4 == 0)
+    in.remove_suffix(1);
   return decode(in, out);
 }
 

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 /// \file
-/// `wire::parse`: a decrypted SPA plaintext (`encoded:digest`) → `spa_message`, checking every rule of
-/// spec §3: lengths, printable ASCII, field count per message type, each field's form, and the inner
-/// digest (its algorithm inferred from its length). No allocation.
+/// `wire::parse`: a decrypted SPA plaintext (`encoded:digest`) → `spa_message`, checking every rule
+/// of spec §3: lengths, printable ASCII, field count per message type, each field's form, and the
+/// inner digest (its algorithm inferred from its length). No allocation.
 
 #include <knock/core/error.hpp>
 #include <knock/core/result.hpp>
@@ -12,16 +12,17 @@
 #include <knock/wire/grammar.hpp>
 #include <knock/wire/spa_message.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
-#include <algorithm>
 #include <string_view>
 
 namespace knock::wire {
 
 namespace detail {
 
-/// Decodes a base64 field of 1..`max_chars` characters (padding tolerated, as libfko does) into `out`.
+/// Decodes a base64 field of 1..`max_chars` characters (padding tolerated, as libfko does) into
+/// `out`.
 template <std::size_t N>
 bool decode_field(std::string_view b64, std::size_t max_chars, inline_string<N>& out) noexcept {
   if (b64.empty() || b64.size() > max_chars || base64::decoded_size(b64.size()) > N) return false;
@@ -32,7 +33,8 @@ bool decode_field(std::string_view b64, std::size_t max_chars, inline_string<N>&
 }
 
 /// Checks `digest_b64` against `encoded`, trying the algorithms its length allows (spec §3.4).
-inline result<hash_id> verify_digest(std::string_view encoded, std::string_view digest_b64) noexcept {
+inline result<hash_id> verify_digest(std::string_view encoded,
+                                     std::string_view digest_b64) noexcept {
   // Each base64 length and the algorithms it may mean, tried in fwknop's order (0 ends a row).
   struct by_length {
     std::size_t chars;
@@ -91,10 +93,12 @@ inline result<spa_message> parse(std::string_view text) noexcept {
   }
   ++count;
 
-  if (f[0].size() != limits::rand_digits || !wire::detail::all_digits(f[0])) return fail(errc::decrypt_failed);
+  if (f[0].size() != limits::rand_digits || !wire::detail::all_digits(f[0]))
+    return fail(errc::decrypt_failed);
   m.rand_value.assign(f[0]);
 
-  if (!detail::decode_field(f[1], limits::max_username_b64, m.username)) return fail(errc::bad_username);
+  if (!detail::decode_field(f[1], limits::max_username_b64, m.username))
+    return fail(errc::bad_username);
   for (char c : m.username.view())
     if (!is_username_char(c)) return fail(errc::bad_username);
 
@@ -108,23 +112,27 @@ inline result<spa_message> parse(std::string_view text) noexcept {
   if (!type || *type > 6) return fail(errc::bad_message_type);
   m.type = static_cast<message_type>(*type);
 
-  // After the type: msg, [nat], [server auth], [timeout] — the type fixes which may appear (spec §3.3).
+  // After the type: msg, [nat], [server auth], [timeout] — the type fixes which may appear (spec
+  // §3.3).
   const std::size_t fixed = 1 + has_nat(m.type) + has_client_timeout(m.type);
   const std::size_t extra = count - 5;
   if (extra != fixed && extra != fixed + 1) return fail(errc::wrong_field_count);
   std::size_t i = 5;
 
-  if (!detail::decode_field(f[i++], limits::max_field_b64, m.message)) return fail(errc::bad_message);
+  if (!detail::decode_field(f[i++], limits::max_field_b64, m.message))
+    return fail(errc::bad_message);
   const bool ok_message = m.type == message_type::command ? is_command_message(m.message)
                                                           : is_access_message(m.message);
   if (!ok_message) return fail(errc::bad_message);
 
   if (has_nat(m.type)) {
-    if (!detail::decode_field(f[i++], limits::max_field_b64, m.nat_access) || !is_nat_access(m.nat_access))
+    if (!detail::decode_field(f[i++], limits::max_field_b64, m.nat_access) ||
+        !is_nat_access(m.nat_access))
       return fail(errc::bad_nat_access);
   }
   if (extra == fixed + 1) {
-    if (!detail::decode_field(f[i++], limits::max_field_b64, m.server_auth)) return fail(errc::bad_server_auth);
+    if (!detail::decode_field(f[i++], limits::max_field_b64, m.server_auth))
+      return fail(errc::bad_server_auth);
     m.has_server_auth = true;
   }
   if (has_client_timeout(m.type)) {

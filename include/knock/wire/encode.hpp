@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 /// \file
-/// `wire::format`: `spa_message` → the plaintext `encoded:digest` (spec §2, §3), with the inner digest
-/// computed in `m.digest_type`. The result is checked with `wire::parse`, so knock never writes a message
-/// that knock or fwknopd would refuse.
+/// `wire::format`: `spa_message` → the plaintext `encoded:digest` (spec §2, §3), with the inner
+/// digest computed in `m.digest_type`. The result is checked with `wire::parse`, so knock never
+/// writes a message that knock or fwknopd would refuse.
 
 #include <knock/core/error.hpp>
 #include <knock/core/result.hpp>
@@ -20,8 +20,8 @@
 
 namespace knock::wire {
 
-/// Writes the plaintext of `m` into `out` (at least `limits::max_plaintext` characters) and returns its
-/// size. `m.digest` is ignored (it is computed); `errc::invalid_request` names nothing secret.
+/// Writes the plaintext of `m` into `out` (at least `limits::max_plaintext` characters) and returns
+/// its size. `m.digest` is ignored (it is computed); `errc::invalid_request` names nothing secret.
 inline result<std::size_t> format(const spa_message& m, std::span<char> out) noexcept {
   if (out.size() < limits::max_plaintext) return fail(errc::invalid_request);
   std::size_t n = 0;
@@ -52,7 +52,8 @@ inline result<std::size_t> format(const spa_message& m, std::span<char> out) noe
   std::array<byte, 64> digest;
   const std::size_t size = hash(m.digest_type, as_bytes({out.data(), n}), digest.data());
   put(":");
-  if (!fits || n + base64::encoded_size(size) >= limits::max_plaintext) return fail(errc::invalid_request);
+  if (!fits || n + base64::encoded_size(size) >= limits::max_plaintext)
+    return fail(errc::invalid_request);
   n += base64::encode({digest.data(), size}, out.data() + n);
 
   // The decoder is the one definition of a valid message: what it refuses, we do not send.

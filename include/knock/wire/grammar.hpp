@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 /// \file
-/// What fwknop accepts inside a message (spec §3.2): the access request `IPv4,proto/port{,proto/port}`,
-/// the command request `IPv4,text`, the NAT target `host,port` and the username's characters.
-/// These are the rules both sides apply: the decoder to refuse, the encoder to never send what fwknopd refuses.
+/// What fwknop accepts inside a message (spec §3.2): the access request
+/// `IPv4,proto/port{,proto/port}`, the command request `IPv4,text`, the NAT target `host,port` and
+/// the username's characters. These are the rules both sides apply: the decoder to refuse, the
+/// encoder to never send what fwknopd refuses.
 
 #include <cstddef>
 #include <cstdint>
@@ -20,7 +21,8 @@ constexpr bool all_digits(std::string_view s) noexcept {
   return !s.empty();
 }
 /// The value of 1..`max_digits` decimal digits, or nothing.
-constexpr std::optional<std::uint64_t> parse_decimal(std::string_view s, std::size_t max_digits) noexcept {
+constexpr std::optional<std::uint64_t> parse_decimal(std::string_view s,
+                                                     std::size_t max_digits) noexcept {
   if (s.size() > max_digits || !all_digits(s)) return std::nullopt;
   std::uint64_t v = 0;
   for (char c : s) v = v * 10 + static_cast<std::uint64_t>(c - '0');
@@ -29,7 +31,8 @@ constexpr std::optional<std::uint64_t> parse_decimal(std::string_view s, std::si
 }  // namespace detail
 
 /// An IPv4 address as fwknop's message check takes it: 7..15 characters, digits and exactly three
-/// dots, and accepted by inet_aton — so a part with a leading 0 is octal ("010" is 8, "08" is refused).
+/// dots, and accepted by inet_aton — so a part with a leading 0 is octal ("010" is 8, "08" is
+/// refused).
 constexpr bool is_message_ipv4(std::string_view s) noexcept {
   if (s.size() < 7 || s.size() > 15) return false;
   int parts = 0;
@@ -58,12 +61,14 @@ constexpr std::optional<std::uint16_t> parse_port(std::string_view s) noexcept {
   return static_cast<std::uint16_t>(*v);
 }
 
-/// `proto/port{,proto/port}` with proto `tcp` or `udp` (the only ones fwknop can validate, spec Q6).
+/// `proto/port{,proto/port}` with proto `tcp` or `udp` (the only ones fwknop can validate, spec
+/// Q6).
 constexpr bool is_port_list(std::string_view s) noexcept {
   while (true) {
     const std::size_t comma = s.find(',');
     const std::string_view item = s.substr(0, comma);
-    if (!(item.starts_with("tcp/") || item.starts_with("udp/")) || !parse_port(item.substr(4))) return false;
+    if (!(item.starts_with("tcp/") || item.starts_with("udp/")) || !parse_port(item.substr(4)))
+      return false;
     if (comma == std::string_view::npos) return true;
     s.remove_prefix(comma + 1);
   }
@@ -79,14 +84,16 @@ constexpr bool is_access_message(std::string_view s) noexcept {
 /// A command request: `IPv4,<non-empty text>` (type 0).
 constexpr bool is_command_message(std::string_view s) noexcept {
   const std::size_t comma = s.find(',');
-  return comma != std::string_view::npos && is_message_ipv4(s.substr(0, comma)) && comma + 1 < s.size();
+  return comma != std::string_view::npos && is_message_ipv4(s.substr(0, comma)) &&
+         comma + 1 < s.size();
 }
 
 /// A NAT target: `host,port` with one comma, a host of 1..70 characters without
 /// space / ? " ' \, and a port 1..65535.
 constexpr bool is_nat_access(std::string_view s) noexcept {
   const std::size_t comma = s.find(',');
-  if (comma == std::string_view::npos || s.find(',', comma + 1) != std::string_view::npos) return false;
+  if (comma == std::string_view::npos || s.find(',', comma + 1) != std::string_view::npos)
+    return false;
   const std::string_view host = s.substr(0, comma);
   if (host.empty() || host.size() > 70 || host.find_first_of(" /?\"'\\") != std::string_view::npos)
     return false;

@@ -6,8 +6,8 @@
 ///     wire = base64(Salted__ ‖ salt ‖ AES(plaintext))[10:] ‖ base64(HMAC("U2FsdGVkX1" ‖ body))
 ///
 /// `screen` refuses what cannot be a packet before any key is tried; `open` authenticates (HMAC in
-/// constant time, before anything is decrypted), decrypts and parses; `seal` builds a packet. `open`
-/// and `screen` never allocate.
+/// constant time, before anything is decrypted), decrypts and parses; `seal` builds a packet.
+/// `open` and `screen` never allocate.
 
 #include <knock/cipher/concept.hpp>
 #include <knock/core/error.hpp>
@@ -25,11 +25,13 @@
 
 namespace knock::wire {
 
-/// base64 of "Salted__": fwknop drops these constant 10 characters from the wire and MACs them back in.
+/// base64 of "Salted__": fwknop drops these constant 10 characters from the wire and MACs them back
+/// in.
 inline constexpr std::string_view salted_prefix = "U2FsdGVkX1";
 
-/// Stanza-independent checks of a datagram payload, cheapest first: length 140..1500, no `U2FsdGVkX1`
-/// prefix, base64 alphabet only. `=` is refused too: the fwknop client never sends it, and a tolerated
+/// Stanza-independent checks of a datagram payload, cheapest first: length 140..1500, no
+/// `U2FsdGVkX1` prefix, base64 alphabet only. `=` is refused too: the fwknop client never sends it,
+/// and a tolerated
 /// `=` would let one packet travel under many spellings (fwknop's replay bypass, spec Q9).
 inline result<void> screen(std::string_view payload) noexcept {
   if (payload.size() < limits::min_packet) return fail(errc::packet_too_short);
@@ -45,13 +47,15 @@ enum class long_packets : bool {
   try_aes  ///< what fwknopd does for a stanza with ENABLE_CMD_EXEC
 };
 
-/// Authenticates, decrypts and parses one packet for one key set. `mac` is null for a stanza without an
-/// HMAC key. The payload should have passed `screen`. Errors say which stage refused it.
+/// Authenticates, decrypts and parses one packet for one key set. `mac` is null for a stanza
+/// without an HMAC key. The payload should have passed `screen`. Errors say which stage refused it.
 template <class Cipher, class MacKeyed>
-result<spa_message> open(std::string_view wire, const Cipher& cipher, secret_view key, const MacKeyed* mac,
+result<spa_message> open(std::string_view wire, const Cipher& cipher, secret_view key,
+                         const MacKeyed* mac,
                          long_packets long_ones = long_packets::refuse) noexcept {
-  static_assert(cipher_policy<Cipher>,
-                "knock::wire::open: Cipher must model knock::cipher_policy (knock/cipher/concept.hpp)");
+  static_assert(
+      cipher_policy<Cipher>,
+      "knock::wire::open: Cipher must model knock::cipher_policy (knock/cipher/concept.hpp)");
   static_assert(keyed_mac<MacKeyed>,
                 "knock::wire::open: MacKeyed must model knock::keyed_mac (knock/mac/concept.hpp)");
   if (wire.size() >= limits::min_gpg_packet && long_ones == long_packets::refuse)
@@ -65,7 +69,8 @@ result<spa_message> open(std::string_view wire, const Cipher& cipher, secret_vie
     if (!mac->verify(signed_text, wire.substr(body.size()))) return fail(errc::bad_mac);
   }
   // libfko's own rule: the prefixed ciphertext must stay below the GPG threshold.
-  if (salted_prefix.size() + body.size() >= limits::min_gpg_packet && long_ones == long_packets::refuse)
+  if (salted_prefix.size() + body.size() >= limits::min_gpg_packet &&
+      long_ones == long_packets::refuse)
     return fail(errc::too_long_for_rijndael);
 
   std::array<char, limits::max_packet + 16> text;
@@ -73,7 +78,8 @@ result<spa_message> open(std::string_view wire, const Cipher& cipher, secret_vie
   if (body.size() > text.size() - salted_prefix.size()) return fail(errc::packet_too_long);
   body.copy(text.data() + salted_prefix.size(), body.size());
   std::array<byte, base64::decoded_size(limits::max_packet + 16)> blob;
-  const auto blob_size = base64::decode({text.data(), salted_prefix.size() + body.size()}, blob.data());
+  const auto blob_size =
+      base64::decode({text.data(), salted_prefix.size() + body.size()}, blob.data());
   if (!blob_size) return fail(errc::not_base64);
 
   std::array<byte, blob.size()> plain;
@@ -88,12 +94,14 @@ result<spa_message> open(std::string_view wire, const Cipher& cipher, secret_vie
 }
 
 /// Builds the wire form of `m` under `key` and the 8-byte `salt`, MAC'd by `mac` unless it is null.
-/// Refuses (`errc::request_too_long`) a packet of 400 characters or more, which fwknopd would not take.
+/// Refuses (`errc::request_too_long`) a packet of 400 characters or more, which fwknopd would not
+/// take.
 template <class Cipher, class MacKeyed>
-result<std::string> seal(const spa_message& m, const Cipher& cipher, secret_view key, const MacKeyed* mac,
-                         bytes_view salt) {
-  static_assert(cipher_policy<Cipher>,
-                "knock::wire::seal: Cipher must model knock::cipher_policy (knock/cipher/concept.hpp)");
+result<std::string> seal(const spa_message& m, const Cipher& cipher, secret_view key,
+                         const MacKeyed* mac, bytes_view salt) {
+  static_assert(
+      cipher_policy<Cipher>,
+      "knock::wire::seal: Cipher must model knock::cipher_policy (knock/cipher/concept.hpp)");
   static_assert(keyed_mac<MacKeyed>,
                 "knock::wire::seal: MacKeyed must model knock::keyed_mac (knock/mac/concept.hpp)");
   std::array<char, limits::max_plaintext> text;
