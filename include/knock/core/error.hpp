@@ -43,6 +43,8 @@ namespace knock {
   /* policy (server) */                                                                       \
   X(no_matching_stanza, "no access.conf stanza matches the source address")                   \
   X(replayed, "packet was seen before")                                                       \
+  X(replay_store_full,                                                                        \
+    "replay store full of packets that could still be replayed: failing closed")              \
   X(stale_timestamp, "timestamp outside the allowed window")                                  \
   X(access_denied, "request not allowed by the matching stanza")                              \
   /* requests made by a client */                                                             \

@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// \file
+/// The ReplayStore policy family: remembers packets already accepted, so a captured packet cannot
+/// be used again.
+///
+/// | requirement                          | meaning | caller |
+/// |--------------------------------------|-------------------------------------------------------------|--------|
+/// | `using role = knock::role::replay`   | declares the family | concepts | | `s.contains(key,
+/// now)` noexcept      | seen, and its entry has not expired at `now`: O(1)           | server | |
+/// `s.remember(key, expires, now)`      | `result<void>`; keeps `key` until `expires`; may drop
+/// entries | server | |                                      | expired at `now`, never a live one
+/// (`errc::replay_store_full`)|        | | `s.size()` noexcept                  | entries held |
+/// observers, tests |
+///
+/// Keys are canonical (see knock/server.hpp for how they are made): one packet, one key, however it
+/// was spelled on the wire. Times are seconds since the epoch on the server's clock.
+
+#include <knock/core/bytes.hpp>
+#include <knock/core/result.hpp>
+#include <knock/core/role.hpp>
+
+#include <array>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+
+namespace knock {
+
+/// Seconds since the epoch, 64-bit.
+using epoch_seconds = std::int64_t;
+
+/// An entry that never expires (packet aging switched off).
+inline constexpr epoch_seconds never_expires = std::numeric_limits<epoch_seconds>::max();
+
+/// A canonical packet identity: a SHA-256 digest.
+struct replay_key {
+  std::array<byte, 32> bytes{};
+  friend bool operator==(const replay_key&, const replay_key&) = default;
+};
+
+template <class P>
+concept replay_policy = has_role<P, role::replay> &&
+    requires(P& s, const P& cs, const replay_key& k, epoch_seconds t) {
+  { cs.contains(k, t) }
+  noexcept->std::same_as<bool>;
+  { s.remember(k, t, t) } -> std::same_as<result<void>>;
+  { cs.size() }
+  noexcept->std::same_as<std::size_t>;
+};
+
+}  // namespace knock

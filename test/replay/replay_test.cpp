@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: MIT
+#include <knock/replay/file_store.hpp>
+#include <knock/replay/memory_store.hpp>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <unordered_set>
+
+namespace {
+using namespace knock;
+namespace fs = std::filesystem;
+
+replay_key key(std::uint64_t n) {
+  replay_key k;
+  std::mt19937_64 rng{n};  // spread like a digest, reproducibly
+  for (auto& b : k.bytes) b = static_cast<byte>(rng());
+  return k;
+}
+
+struct temp_dir {
+  fs::path path = fs::temp_directory_path() / ("knock-replay-" + std::to_string(::getpid()) + "-" +
+                                               std::to_string(std::random_device{}()));
+  temp_dir() { fs::create_directories(path); }
+  ~temp_dir() { fs::remove_all(path); }
+};
+
+// The laws every ReplayStore obeys, run on each model.
+template <class Store>
+struct replay_laws : ::testing::Test {
+  temp_dir dir;
+  Store make(std::size_t capacity) {
+    if constexpr (std::is_same_v<Store, replay::memory_store>)
+      return Store{capacity};
+    else
+      return *Store::open((dir.path / "replay.log").string(), 1000, capacity);
+  }
+};
+using models = ::testing::Types<replay::memory_store, replay::file_store>;
+TYPED_TEST_SUITE(replay_laws, models);
+
+TYPED_TEST(replay_laws, remembers_until_expiry_and_not_after) {
+  auto s = this->make(16);
+  EXPECT_FALSE(s.contains(key(1), 1000));
+  ASSERT_TRUE(s.remember(key(1), 1240, 1000));
+  EXPECT_TRUE(s.contains(key(1), 1000));
+  EXPECT_TRUE(s.contains(key(1), 1239));
+  EXPECT_FALSE(s.contains(key(1), 1240));
+  EXPECT_FALSE(s.contains(key(2), 1000));
+  EXPECT_EQ(s.size(), 1u);
+}
+
+TYPED_TEST(replay_laws, fails_closed_when_full_of_live_entries) {
+  auto s = this->make(4);
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(s.remember(key(i), 2000, 1000));
+  auto r = s.remember(key(99), 2000, 1000);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::replay_store_full);
+  for (int i = 0; i < 4; ++i) EXPECT_TRUE(s.contains(key(i), 1999)) << "a live entry was forgotten";
+  // Once the oldest have expired, room comes back.
+  EXPECT_TRUE(s.remember(key(99), 3000, 2000));
+  EXPECT_TRUE(s.contains(key(99), 2000));
+}
+
+TYPED_TEST(replay_laws, never_expiring_entries_stay) {
+  auto s = this->make(4);
+  ASSERT_TRUE(s.remember(key(7), never_expires, 1000));
+  EXPECT_TRUE(s.contains(key(7), never_expires - 1));
+}
+
+TEST(memory_store, index_stays_exact_through_many_expiries) {
+  // Churn far beyond capacity with overlapping lifetimes; compare with a reference set.
+  replay::memory_store s{64};
+  std::unordered_map<std::uint64_t, epoch_seconds> ref;
+  epoch_seconds now = 0;
+  for (std::uint64_t i = 0; i < 20000; ++i, ++now) {
+    const bool ok = s.remember(key(i), now + 50, now).has_value();
+    ASSERT_TRUE(ok) << i;  // at most 50 live at once, capacity 64
+    ref[i] = now + 50;
+    if (i % 97 == 0) {
+      for (std::uint64_t j = i > 200 ? i - 200 : 0; j <= i; ++j)
+        ASSERT_EQ(s.contains(key(j), now), ref[j] > now) << j << " at " << now;
+    }
+  }
+  EXPECT_LE(s.size(), 51u);
+}
+
+TEST(file_store, survives_a_restart) {
+  temp_dir dir;
+  const auto path = (dir.path / "replay.log").string();
+  {
+    auto s = replay::file_store::open(path, 1000);
+    ASSERT_TRUE(s);
+    ASSERT_TRUE(s->remember(key(1), 1240, 1000));
+    ASSERT_TRUE(s->remember(key(2), 1100, 1000));
+  }  // as after kill -9: each line was synced when remembered
+  auto s = replay::file_store::open(path, 1150);
+  ASSERT_TRUE(s);
+  EXPECT_TRUE(s->contains(key(1), 1150));
+  EXPECT_FALSE(s->contains(key(2), 1150));
+  EXPECT_EQ(s->report().loaded, 1u);
+  EXPECT_EQ(s->report().expired, 1u);
+  EXPECT_TRUE(s->report().compacted);
+  EXPECT_EQ(fs::file_size(path), 64u + 1 + 4 + 1 + 8 + 1) << "compaction keeps the live line only";
+  EXPECT_EQ(fs::status(path).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+}
+
+TEST(file_store, tolerates_and_reports_a_torn_last_write_and_corrupt_lines) {
+  temp_dir dir;
+  const auto path = (dir.path / "replay.log").string();
+  {
+    auto s = replay::file_store::open(path, 1000);
+    ASSERT_TRUE(s);
+    ASSERT_TRUE(s->remember(key(1), 5000, 1000));
+    ASSERT_TRUE(s->remember(key(2), 5000, 1000));
+    ASSERT_TRUE(s->remember(key(3), 5000, 1000));
+  }
+  std::string text;
+  {
+    std::ifstream in{path};
+    text.assign(std::istreambuf_iterator<char>{in}, {});
+  }
+  text[100] ^= 1;                // flip a bit in line 2: checksum fails
+  text.resize(text.size() - 7);  // cut line 3 mid-write
+  std::ofstream{path, std::ios::trunc} << text;
+
+  auto s = replay::file_store::open(path, 1000);
+  ASSERT_TRUE(s);
+  EXPECT_TRUE(s->contains(key(1), 1000));
+  EXPECT_FALSE(s->contains(key(2), 1000));
+  EXPECT_FALSE(s->contains(key(3), 1000));
+  EXPECT_EQ(s->report().corrupt, 2u);
+  EXPECT_EQ(s->report().loaded, 1u);
+  ASSERT_TRUE(s->remember(key(4), 5000, 1000)) << "the store keeps working after the repair";
+  auto again = replay::file_store::open(path, 1000);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->report().corrupt, 0u);
+  EXPECT_EQ(again->size(), 2u);
+}
+
+TEST(file_store, compacts_a_log_that_grew_past_twice_its_live_entries) {
+  temp_dir dir;
+  const auto path = (dir.path / "replay.log").string();
+  auto s = replay::file_store::open(path, 0, 8);
+  ASSERT_TRUE(s);
+  for (int i = 0; i < 3000; ++i) ASSERT_TRUE(s->remember(key(i), i + 5, i));
+  EXPECT_LT(fs::file_size(path), 79u * (2 * 8 + 1024 + 1)) << "the log was never compacted";
+  auto reopened = replay::file_store::open(path, 2999);
+  ASSERT_TRUE(reopened);
+  EXPECT_TRUE(reopened->contains(key(2999), 2999));
+  EXPECT_FALSE(reopened->contains(key(2000), 2999));
+}
+
+TEST(file_store, imports_fwknops_digest_cache) {
+  temp_dir dir;
+  const auto cache = (dir.path / "digest.cache").string();
+  std::ofstream{cache}
+      << "# <digest> <proto> <src_ip> <src_port> <dst_ip> <dst_port> <time>\n"
+         "7ORNz0xkRFMqG6dUKMotFzBvabK7+I2Zg+LPPJON8OI 17 127.0.0.1 44494 0.0.0.0 62201 1700000005\n"
+         "i8h8pZbssdItNUKgfufQAf+q/l7SpfPF7d202g6adEQ 17 127.0.0.1 59770 0.0.0.0 62201 1600000000\n"
+         "not a digest line\n";
+  auto s = replay::file_store::open((dir.path / "replay.log").string(), 1700000010);
+  ASSERT_TRUE(s);
+  auto added = s->import_fwknop_digest_cache(cache, 240, 1700000010);
+  ASSERT_TRUE(added);
+  EXPECT_EQ(*added, 1u) << "the 1600000000 entry can no longer be replayed";
+  replay_key k;
+  ASSERT_TRUE(base64::decode("7ORNz0xkRFMqG6dUKMotFzBvabK7+I2Zg+LPPJON8OI", k.bytes.data()));
+  EXPECT_TRUE(s->contains(k, 1700000010));
+  EXPECT_FALSE(s->contains(k, 1700000245));
+
+  auto forever = replay::file_store::open((dir.path / "forever.log").string(), 1700000010);
+  ASSERT_TRUE(forever);
+  EXPECT_EQ(*forever->import_fwknop_digest_cache(cache, never_expires, 1700000010), 2u);
+  EXPECT_FALSE(replay::file_store::open((dir.path / "x.log").string(), 0)
+                   ->import_fwknop_digest_cache((dir.path / "missing").string(), 240, 0));
+}
+}  // namespace
