@@ -47,6 +47,12 @@ namespace knock {
     "replay store full of packets that could still be replayed: failing closed")              \
   X(stale_timestamp, "timestamp outside the allowed window")                                  \
   X(access_denied, "request not allowed by the matching stanza")                              \
+  X(source_address_required, "request for 0.0.0.0 (-s) where REQUIRE_SOURCE_ADDRESS is set")  \
+  X(username_mismatch, "username differs from REQUIRE_USERNAME")                              \
+  X(ports_denied, "a requested port is in RESTRICT_PORTS or missing from OPEN_PORTS")         \
+  X(commands_disabled, "command message to a stanza without ENABLE_CMD_EXEC")                 \
+  X(nat_disabled, "NAT request, and NAT is not enabled")                                      \
+  X(firewall_failed, "the firewall refused the grant")                                        \
   /* requests made by a client */                                                             \
   X(request_too_long, "packet would be 400 characters or more, which fwknopd does not take")  \
   X(invalid_request, "request field is not valid")                                            \
@@ -107,6 +113,11 @@ inline const std::error_category& knock_category() noexcept {
 /// Lets `errc` convert to `std::error_code` (found by ADL).
 inline std::error_code make_error_code(errc e) noexcept {
   return {static_cast<int>(e), knock_category()};
+}
+
+/// The `errc` of `ec` when it is in knock's category; `errc::io_failed` for any other error.
+inline errc to_errc(const std::error_code& ec) noexcept {
+  return &ec.category() == &knock_category() ? static_cast<errc>(ec.value()) : errc::io_failed;
 }
 
 /// The knock name of `ec` when it is in knock's category, else its message.

@@ -6,6 +6,7 @@
 /// the username's characters. These are the rules both sides apply: the decoder to refuse, the
 /// encoder to never send what fwknopd refuses.
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -31,28 +32,29 @@ constexpr std::optional<std::uint64_t> parse_decimal(std::string_view s,
 }  // namespace detail
 
 /// An IPv4 address as fwknop's message check takes it: 7..15 characters, digits and exactly three
-/// dots, and accepted by inet_aton — so a part with a leading 0 is octal ("010" is 8, "08" is
-/// refused).
-constexpr bool is_message_ipv4(std::string_view s) noexcept {
-  if (s.size() < 7 || s.size() > 15) return false;
-  int parts = 0;
-  while (true) {
+/// dots, and accepted by inet_aton — so a part with a leading 0 is octal ("010" is 8, "08" is refused).
+/// Returns its four bytes as inet_aton reads them.
+constexpr std::optional<std::array<unsigned char, 4>> message_ipv4(std::string_view s) noexcept {
+  if (s.size() < 7 || s.size() > 15) return std::nullopt;
+  std::array<unsigned char, 4> out{};
+  for (std::size_t i = 0; i < 4; ++i) {
     const std::size_t dot = s.find('.');
+    if ((dot == std::string_view::npos) != (i == 3)) return std::nullopt;
     const std::string_view part = s.substr(0, dot);
-    if (!detail::all_digits(part)) return false;
+    if (!detail::all_digits(part)) return std::nullopt;
     const bool octal = part.size() > 1 && part[0] == '0';
     unsigned value = 0;
     for (char c : part) {
-      if (octal && c > '7') return false;
+      if (octal && c > '7') return std::nullopt;
       value = value * (octal ? 8u : 10u) + static_cast<unsigned>(c - '0');
-      if (value > 255) return false;
+      if (value > 255) return std::nullopt;
     }
-    ++parts;
-    if (dot == std::string_view::npos) break;
-    s.remove_prefix(dot + 1);
+    out[i] = static_cast<unsigned char>(value);
+    s.remove_prefix(dot == std::string_view::npos ? s.size() : dot + 1);
   }
-  return parts == 4;
+  return out;
 }
+constexpr bool is_message_ipv4(std::string_view s) noexcept { return message_ipv4(s).has_value(); }
 
 /// A port number: 1..5 digits (leading zeros allowed), 1..65535.
 constexpr std::optional<std::uint16_t> parse_port(std::string_view s) noexcept {

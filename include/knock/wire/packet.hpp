@@ -6,7 +6,7 @@
 ///     wire = base64(Salted__ ‖ salt ‖ AES(plaintext))[10:] ‖ base64(HMAC("U2FsdGVkX1" ‖ body))
 ///
 /// `screen` refuses what cannot be a packet before any key is tried; `open` authenticates (HMAC in
-/// constant time, before anything is decrypted), decrypts and parses; `seal` builds a packet.
+/// constant time, before anything is decrypted: `authenticate`), decrypts and parses (`decrypt`); `seal` builds a packet.
 /// `open` and `screen` never allocate.
 
 #include <knock/cipher/concept.hpp>
@@ -47,35 +47,42 @@ enum class long_packets : bool {
   try_aes  ///< what fwknopd does for a stanza with ENABLE_CMD_EXEC
 };
 
-/// Authenticates, decrypts and parses one packet for one key set. `mac` is null for a stanza
-/// without an HMAC key. The payload should have passed `screen`. Errors say which stage refused it.
-template <class Cipher, class MacKeyed>
-result<spa_message> open(std::string_view wire, const Cipher& cipher, secret_view key,
-                         const MacKeyed* mac,
-                         long_packets long_ones = long_packets::refuse) noexcept {
-  static_assert(
-      cipher_policy<Cipher>,
-      "knock::wire::open: Cipher must model knock::cipher_policy (knock/cipher/concept.hpp)");
+/// Checks the HMAC of `wire` in constant time, before anything is decrypted, and returns the body it
+/// covers (the wire without its tag). `mac` null means the stanza has no HMAC key: the body is the
+/// whole wire, as fwknop takes it.
+template <class MacKeyed>
+result<std::string_view> authenticate(std::string_view wire, const MacKeyed* mac,
+                                      long_packets long_ones = long_packets::refuse) noexcept {
   static_assert(keyed_mac<MacKeyed>,
                 "knock::wire::open: MacKeyed must model knock::keyed_mac (knock/mac/concept.hpp)");
   if (wire.size() >= limits::min_gpg_packet && long_ones == long_packets::refuse)
     return fail(errc::too_long_for_rijndael);
-  std::string_view body = wire;
-  if (mac != nullptr) {
-    const std::size_t tag_chars = base64::encoded_size(mac->tag_size());
-    if (wire.size() < tag_chars + limits::min_plaintext) return fail(errc::bad_mac);
-    body = wire.substr(0, wire.size() - tag_chars);
-    const std::array<std::string_view, 2> signed_text{salted_prefix, body};
-    if (!mac->verify(signed_text, wire.substr(body.size()))) return fail(errc::bad_mac);
-  }
+  if (mac == nullptr) return wire;
+  const std::size_t tag_chars = base64::encoded_size(mac->tag_size());
+  if (wire.size() < tag_chars + limits::min_plaintext) return fail(errc::bad_mac);
+  const std::string_view body = wire.substr(0, wire.size() - tag_chars);
+  const std::array<std::string_view, 2> signed_text{salted_prefix, body};
+  if (!mac->verify(signed_text, wire.substr(body.size()))) return fail(errc::bad_mac);
+  return body;
+}
+
+/// Decrypts an (authenticated) body and parses the message. When `plaintext_sha256` is not null it
+/// receives the SHA-256 of the decrypted text: the identity of the message however it was encrypted.
+template <class Cipher>
+result<spa_message> decrypt(std::string_view body, const Cipher& cipher, secret_view key,
+                            long_packets long_ones = long_packets::refuse,
+                            std::array<byte, 32>* plaintext_sha256 = nullptr) noexcept {
+  static_assert(
+      cipher_policy<Cipher>,
+      "knock::wire::open: Cipher must model knock::cipher_policy (knock/cipher/concept.hpp)");
   // libfko's own rule: the prefixed ciphertext must stay below the GPG threshold.
   if (salted_prefix.size() + body.size() >= limits::min_gpg_packet &&
       long_ones == long_packets::refuse)
     return fail(errc::too_long_for_rijndael);
 
   std::array<char, limits::max_packet + 16> text;
-  salted_prefix.copy(text.data(), salted_prefix.size());
   if (body.size() > text.size() - salted_prefix.size()) return fail(errc::packet_too_long);
+  salted_prefix.copy(text.data(), salted_prefix.size());
   body.copy(text.data() + salted_prefix.size(), body.size());
   std::array<byte, base64::decoded_size(limits::max_packet + 16)> blob;
   const auto blob_size =
@@ -90,7 +97,21 @@ result<spa_message> open(std::string_view wire, const Cipher& cipher, secret_vie
   if (plaintext.size() <= limits::rand_digits || plaintext[limits::rand_digits] != ':' ||
       !wire::detail::all_digits(plaintext.substr(0, limits::rand_digits)))
     return fail(errc::decrypt_failed);
-  return parse(plaintext);
+  auto message = parse(plaintext);
+  if (message && plaintext_sha256 != nullptr)
+    hash(hash_id::sha256, as_bytes(plaintext), plaintext_sha256->data());
+  return message;
+}
+
+/// Authenticates, decrypts and parses one packet for one key set (`authenticate` then `decrypt`).
+/// `mac` is null for a stanza without an HMAC key. The payload should have passed `screen`.
+template <class Cipher, class MacKeyed>
+result<spa_message> open(std::string_view wire, const Cipher& cipher, secret_view key,
+                         const MacKeyed* mac,
+                         long_packets long_ones = long_packets::refuse) noexcept {
+  const auto body = authenticate(wire, mac, long_ones);
+  if (!body) return fail(body.error());
+  return decrypt(*body, cipher, key, long_ones);
 }
 
 /// Builds the wire form of `m` under `key` and the 8-byte `salt`, MAC'd by `mac` unless it is null.

@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// \file
+/// `knock::grant`: what an accepted packet earns — a source address, the protocol/ports it may
+/// reach, and for how long. Fixed capacity, so building one allocates nothing.
+
+#include <knock/core/net.hpp>
+#include <knock/replay/concept.hpp>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace knock {
+
+/// IP protocol numbers fwknop can grant (it validates only these two, spec Q6).
+enum class ip_protocol : std::uint8_t { tcp = 6, udp = 17 };
+
+constexpr std::string_view to_string(ip_protocol p) noexcept {
+  return p == ip_protocol::tcp ? "tcp" : "udp";
+}
+
+/// One `proto/port` entry.
+struct port_spec {
+  ip_protocol protocol = ip_protocol::tcp;
+  std::uint16_t port = 0;
+  friend bool operator==(const port_spec&, const port_spec&) = default;
+};
+
+/// "tcp/22".
+inline std::string to_string(port_spec p) {
+  return std::string{to_string(p.protocol)} + "/" + std::to_string(p.port);
+}
+
+/// A fixed-capacity list of ports: a message field of 192 bytes cannot name more than 32
+/// ("tcp/1,"…).
+class port_list {
+ public:
+  static constexpr std::size_t capacity = 32;
+  bool push_back(port_spec p) noexcept {
+    if (size_ == capacity) return false;
+    items_[size_++] = p;
+    return true;
+  }
+  std::span<const port_spec> items() const noexcept { return {items_.data(), size_}; }
+  const port_spec* begin() const noexcept { return items_.data(); }
+  const port_spec* end() const noexcept { return items_.data() + size_; }
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  bool contains(port_spec p) const noexcept {
+    for (const auto& q : items())
+      if (q == p) return true;
+    return false;
+  }
+
+ private:
+  std::array<port_spec, capacity> items_{};
+  std::size_t size_ = 0;
+};
+
+/// Access granted by one accepted packet.
+struct grant {
+  ip_address source;          ///< the address allowed in
+  port_list ports;            ///< what it may reach
+  std::uint32_t timeout = 0;  ///< seconds
+  epoch_seconds expires = 0;  ///< server clock: opened at `expires - timeout`
+  std::size_t stanza = 0;     ///< 1-based index of the access.conf stanza that allowed it
+};
+
+}  // namespace knock

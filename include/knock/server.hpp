@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// \file
+/// `knock::server<Policies...>`: an SPA server composed at compile time from a Cipher, a Mac, a
+/// ReplayStore and a Firewall (a Clock and an Observer are optional), given in any order.
+///
+/// `handle(datagram, now)` decides one datagram. The stages, in this order (spec §7, with knock's
+/// improvements):
+///
+///  1. screen       length 140..1500, no `U2FsdGVkX1` prefix, base64 alphabet only (no `=`)
+///  2. source       some stanza's SOURCE holds the sender, else `no_matching_stanza`
+///  3. replay?      SHA-256 of the payload already remembered → `replayed` (O(1), before any
+///  crypto)
+///  4. per stanza, in file order, while none has succeeded:
+///     a. DESTINATION holds the receiving address and ACCESS_EXPIRE has not passed
+///     b. HMAC (constant time). **Recorded as seen here**, once it authenticates: an authenticated
+///        payload has exactly one spelling (strict base64, exact tag), so its SHA-256 is canonical.
+///     c. decrypt and decode. A stanza without HMAC records the SHA-256 of the *decrypted text*
+///        instead — canonical too, so no respelling (`=junk`, re-added prefix) replays it — and
+///        refuses it if already seen.
+///     d. time window: |now − timestamp| ≤ MAX_SPA_PACKET_AGE (unless aging is off)
+///     e. authorize: requested address, username, NAT/command rules, ports, timeout
+///     f. the firewall opens the grant (command messages open nothing: the verdict carries them)
+///  A failing stage moves on to the next stanza; the verdict gives the reason of the last one
+///  tried. A packet is remembered until no replay of it could pass the time window (now + 2 × max
+///  age). Recording failures (a full store, a disk error) refuse the packet: knock fails closed.
+
+#include <knock/access/authorize.hpp>
+#include <knock/access/stanza.hpp>
+#include <knock/cipher/concept.hpp>
+#include <knock/core/datagram.hpp>
+#include <knock/core/error.hpp>
+#include <knock/crypto/hash.hpp>
+#include <knock/detail/select.hpp>
+#include <knock/firewall/concept.hpp>
+#include <knock/mac/concept.hpp>
+#include <knock/observe/concept.hpp>
+#include <knock/replay/concept.hpp>
+#include <knock/replay/memory_store.hpp>
+#include <knock/wire/packet.hpp>
+
+#include <chrono>
+#include <optional>
+#include <utility>
+#include <vector>
+
+namespace knock {
+
+/// fwknopd.conf settings the server core applies.
+struct server_options {
+  bool packet_aging = true;            ///< ENABLE_SPA_PACKET_AGING
+  epoch_seconds max_packet_age = 120;  ///< MAX_SPA_PACKET_AGE
+};
+
+/// Everything a server enforces: its stanzas, bound to its policies, and its options.
+template <class Cipher, class Mac>
+struct access_rules {
+  std::vector<access::stanza<Cipher, Mac>> stanzas;
+  server_options options;
+};
+
+/// The decision about one datagram.
+struct verdict {
+  bool accepted = false;
+  errc reason = errc::none_;           ///< why not, when not accepted
+  std::optional<std::size_t> stanza;   ///< 1-based: the stanza that decoded it
+  std::optional<spa_message> message;  ///< the decoded message, when some stanza could decode it
+  grant granted;                       ///< when accepted (no ports for a command message)
+  bool decoded() const noexcept { return message.has_value(); }
+};
+
+template <class... Policies>
+class server {
+  template <class Role>
+  static constexpr std::size_t count = detail::count_role<Role, Policies...>;
+  static_assert(count<role::cipher> == 1,
+                "knock::server: exactly one Cipher policy is needed "
+                "(knock/cipher/concept.hpp)");
+  static_assert(count<role::mac> == 1,
+                "knock::server: exactly one Mac policy is needed "
+                "(knock/mac/concept.hpp)");
+  static_assert(count<role::firewall> == 1,
+                "knock::server: exactly one Firewall policy is needed "
+                "(knock/firewall/concept.hpp)");
+  static_assert(count<role::replay> <= 1,
+                "knock::server: at most one ReplayStore policy "
+                "(knock/replay/concept.hpp)");
+  static_assert(count<role::observer> <= 1,
+                "knock::server: at most one Observer policy "
+                "(knock/observe/concept.hpp)");
+  static_assert(count<detail::clock_role> <= 1, "knock::server: at most one Clock");
+
+ public:
+  using cipher_type = detail::select_role_t<role::cipher, detail::missing, Policies...>;
+  using mac_type = detail::select_role_t<role::mac, detail::missing, Policies...>;
+  using replay_type = detail::select_role_t<role::replay, replay::memory_store, Policies...>;
+  using firewall_type = detail::select_role_t<role::firewall, detail::missing, Policies...>;
+  using observer_type = detail::select_role_t<role::observer, observe::null, Policies...>;
+  using clock_type =
+      detail::select_role_t<detail::clock_role, std::chrono::system_clock, Policies...>;
+  using rules_type = access_rules<cipher_type, mac_type>;
+
+  static_assert(cipher_policy<cipher_type>,
+                "knock::server: Cipher must model knock::cipher_policy (knock/cipher/concept.hpp)");
+  static_assert(mac_policy<mac_type>,
+                "knock::server: Mac must model knock::mac_policy (knock/mac/concept.hpp)");
+  static_assert(
+      replay_policy<replay_type>,
+      "knock::server: ReplayStore must model knock::replay_policy (knock/replay/concept.hpp)");
+  static_assert(
+      firewall_policy<firewall_type>,
+      "knock::server: Firewall must model knock::firewall_policy (knock/firewall/concept.hpp)");
+  static_assert(
+      observer_policy<observer_type>,
+      "knock::server: Observer must model knock::observer_policy (knock/observe/concept.hpp)");
+
+  /// A server enforcing `rules`. Each of `parts` (a firewall, a replay store, an observer, already
+  /// set up) goes to the slot of its role; the others are value-initialised.
+  template <class... Parts>
+  explicit server(rules_type rules, Parts&&... parts)
+      : rules_{std::move(rules)},
+        replay_{pick<replay_type>(std::forward<Parts>(parts)...)},
+        firewall_{pick<firewall_type>(std::forward<Parts>(parts)...)},
+        observer_{pick<observer_type>(std::forward<Parts>(parts)...)} {
+    static_assert(((std::is_same_v<std::remove_cvref_t<Parts>, replay_type> ||
+                    std::is_same_v<std::remove_cvref_t<Parts>, firewall_type> ||
+                    std::is_same_v<std::remove_cvref_t<Parts>, observer_type>)&&...),
+                  "knock::server: each argument after the rules must be the server's replay store, "
+                  "firewall or observer");
+  }
+
+  /// Decides one datagram at `now` (seconds since the epoch, server clock). Never throws.
+  verdict handle(const datagram& d, epoch_seconds now) noexcept {
+    verdict v = decide(d, now);
+    observer_.on_packet(
+        {d.source, v.accepted, v.reason, v.stanza, v.accepted ? &v.granted : nullptr});
+    return v;
+  }
+  /// Decides one datagram now, by the Clock.
+  verdict handle(const datagram& d) noexcept {
+    return handle(
+        d, std::chrono::duration_cast<std::chrono::seconds>(clock_type::now().time_since_epoch())
+               .count());
+  }
+
+  const rules_type& rules() const noexcept { return rules_; }
+  firewall_type& firewall() noexcept { return firewall_; }
+  replay_type& replay_store() noexcept { return replay_; }
+  observer_type& observer() noexcept { return observer_; }
+
+ private:
+  // The argument of type T, or a value-initialised T when none was given.
+  template <class T>
+  static T pick() {
+    return T{};
+  }
+  template <class T, class A, class... Rest>
+  static T pick(A&& a, Rest&&... rest) {
+    if constexpr (std::is_same_v<std::remove_cvref_t<A>, T>)
+      return T(std::forward<A>(a));
+    else
+      return pick<T>(std::forward<Rest>(rest)...);
+  }
+
+  epoch_seconds remember_until(epoch_seconds now) const noexcept {
+    const auto& o = rules_.options;
+    return o.packet_aging ? now + 2 * o.max_packet_age + 1 : never_expires;
+  }
+
+  verdict decide(const datagram& d, epoch_seconds now) noexcept {
+    verdict v;
+    const auto refuse = [&](errc why) {
+      v.reason = why;
+      return v;
+    };
+    if (auto ok = wire::screen(d.payload); !ok) return refuse(to_errc(ok.error()));
+
+    bool any_source = false;
+    for (const auto& s : rules_.stanzas) any_source = any_source || s.sources.contains(d.source);
+    if (!any_source) return refuse(errc::no_matching_stanza);
+
+    replay_key wire_key;
+    hash(hash_id::sha256, as_bytes(d.payload), wire_key.bytes.data());
+    if (replay_.contains(wire_key, now)) return refuse(errc::replayed);
+
+    errc last = errc::no_matching_stanza;
+    for (std::size_t i = 0; i < rules_.stanzas.size(); ++i) {
+      const auto& s = rules_.stanzas[i];
+      if (!s.sources.contains(d.source) || !s.destinations.contains(d.destination) ||
+          now >= s.access_expire)
+        continue;
+      const auto long_ones =
+          s.enable_cmd_exec ? wire::long_packets::try_aes : wire::long_packets::refuse;
+      const auto body = wire::authenticate(d.payload, s.mac_state(), long_ones);
+      if (!body) {
+        last = to_errc(body.error());
+        continue;
+      }
+      if (s.mac) {
+        if (auto ok = replay_.remember(wire_key, remember_until(now), now); !ok)
+          return refuse(to_errc(ok.error()));
+      }
+      replay_key text_key;
+      auto message = wire::decrypt(*body, s.cipher, s.key.view(), long_ones, &text_key.bytes);
+      if (!message) {
+        last = to_errc(message.error());
+        continue;
+      }
+      v.stanza = i + 1;
+      v.message = *message;
+      if (replay_.contains(text_key, now)) return refuse(errc::replayed);
+      if (auto ok = replay_.remember(text_key, remember_until(now), now); !ok)
+        return refuse(to_errc(ok.error()));
+      const epoch_seconds age = now - message->timestamp;
+      if (rules_.options.packet_aging &&
+          (age > rules_.options.max_packet_age || -age > rules_.options.max_packet_age)) {
+        last = errc::stale_timestamp;
+        continue;
+      }
+      auto granted = access::authorize(s, i + 1, *message, d.source, now);
+      if (!granted) {
+        last = to_errc(granted.error());
+        continue;
+      }
+      if (!granted->ports.empty()) {
+        if (auto ok = firewall_.open(*granted); !ok) return refuse(errc::firewall_failed);
+      }
+      v.accepted = true;
+      v.granted = *granted;
+      return v;
+    }
+    return refuse(last);
+  }
+
+  rules_type rules_;
+  [[no_unique_address]] replay_type replay_;
+  [[no_unique_address]] firewall_type firewall_;
+  [[no_unique_address]] observer_type observer_;
+};
+
+}  // namespace knock

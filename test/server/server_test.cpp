@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: MIT
+// The server core: stage order, when a packet is recorded as seen, the time window, policy, grants.
+// Stanzas are built by hand here; test/config checks the same through access.conf files.
+#include <knock/server.hpp>
+
+#include <knock/cipher/any_of.hpp>
+#include <knock/firewall/recording.hpp>
+#include <knock/mac/any_of.hpp>
+#include <knock/replay/file_store.hpp>
+
+#include "support/vectors.hpp"
+
+#include <gtest/gtest.h>
+
+namespace {
+using namespace knock;
+using spa_server = server<cipher::any_rijndael, mac::any_hmac, firewall::recording>;
+using stanza_t = access::stanza<cipher::any_rijndael, mac::any_hmac>;
+
+constexpr epoch_seconds t0 = 1700000005;  // the vectors' server clock
+const auto shared = test::vectors_of(KNOCK_TEST_DATA "/fwknop-2.6.10-vectors.json", {"valid", "invalid"});
+
+const nlohmann::json& vector(std::string_view name) {
+  for (const auto& v : shared)
+    if (v.at("name") == name) return v;
+  throw std::runtime_error{"no vector " + std::string{name}};
+}
+std::string packet(std::string_view name) { return vector(name).at("packet"); }
+
+stanza_t stanza_for(const nlohmann::json& v) {
+  test::vector_keys keys{v};
+  stanza_t s;
+  s.cipher = keys.cipher;
+  s.key = std::move(keys.key);
+  s.mac = keys.mac;
+  return s;
+}
+spa_server::rules_type rules(stanza_t s) {
+  spa_server::rules_type r;
+  r.stanzas.push_back(std::move(s));
+  return r;
+}
+datagram from(const std::string& payload, std::string_view src = "127.0.0.1") {
+  return {payload, *ip_address::parse(src), *ip_address::parse("0.0.0.0"), 40000, 62201};
+}
+
+TEST(server, accepts_a_valid_packet_and_opens_the_firewall) {
+  spa_server srv{rules(stanza_for(vector("access_cbc_hmac_sha256")))};
+  const auto p = packet("access_cbc_hmac_sha256");
+  const verdict v = srv.handle(from(p), t0);
+  ASSERT_TRUE(v.accepted) << to_string(v.reason);
+  EXPECT_EQ(v.stanza, 1u);
+  EXPECT_EQ(v.granted.source, *ip_address::parse("10.0.0.5"));
+  ASSERT_EQ(v.granted.ports.size(), 1u);
+  EXPECT_EQ(to_string(*v.granted.ports.begin()), "tcp/22");
+  EXPECT_EQ(v.granted.timeout, 30u);
+  EXPECT_EQ(v.granted.expires, t0 + 30);
+  ASSERT_EQ(srv.firewall().active().size(), 1u);
+}
+
+TEST(server, refuses_a_replay_even_much_later_within_the_window) {
+  spa_server srv{rules(stanza_for(vector("access_cbc_hmac_sha256")))};
+  const auto p = packet("access_cbc_hmac_sha256");
+  ASSERT_TRUE(srv.handle(from(p), t0).accepted);
+  EXPECT_EQ(srv.handle(from(p), t0).reason, errc::replayed);
+  EXPECT_EQ(srv.handle(from(p, "192.0.2.7"), t0 + 100).reason, errc::replayed);
+  EXPECT_EQ(srv.firewall().opened(), 1u);
+}
+
+TEST(server, time_window_is_plus_minus_120_seconds_inclusive) {
+  const auto p = packet("access_cbc_hmac_sha256");  // timestamp 1700000000
+  for (auto [now, ok] : {std::pair{1700000120, true}, {1700000121, false}, {1699999880, true},
+                         {1699999879, false}}) {
+    spa_server srv{rules(stanza_for(vector("access_cbc_hmac_sha256")))};
+    const verdict v = srv.handle(from(p), now);
+    EXPECT_EQ(v.accepted, ok) << now;
+    if (!ok) {
+      EXPECT_EQ(v.reason, errc::stale_timestamp) << now;
+    }
+    EXPECT_TRUE(v.decoded());
+  }
+}
+
+TEST(server, aging_off_accepts_old_packets) {
+  auto r = rules(stanza_for(vector("access_cbc_hmac_sha256")));
+  r.options.packet_aging = false;
+  spa_server srv{std::move(r)};
+  EXPECT_TRUE(srv.handle(from(packet("access_cbc_hmac_sha256")), t0 + 86400).accepted);
+}
+
+TEST(server, a_packet_that_fails_authentication_is_not_recorded) {
+  spa_server srv{rules(stanza_for(vector("access_cbc_hmac_sha256")))};
+  EXPECT_EQ(srv.handle(from(packet("bad_hmac_tag")), t0).reason, errc::bad_mac);
+  EXPECT_EQ(srv.replay_store().size(), 0u);
+  EXPECT_TRUE(srv.handle(from(packet("access_cbc_hmac_sha256")), t0).accepted);
+}
+
+TEST(server, a_packet_is_recorded_once_it_authenticates_even_if_policy_then_denies_it) {
+  auto s = stanza_for(vector("access_cbc_hmac_sha256"));
+  s.require_username = "bob";
+  spa_server srv{rules(std::move(s))};
+  const auto p = packet("access_cbc_hmac_sha256");
+  const verdict first = srv.handle(from(p), t0);
+  EXPECT_EQ(first.reason, errc::username_mismatch);
+  EXPECT_EQ(srv.replay_store().size(), 2u) << "the payload key and the message key";
+  EXPECT_EQ(srv.handle(from(p), t0).reason, errc::replayed);
+}
+
+TEST(server, stale_packets_are_recorded_too) {
+  spa_server srv{rules(stanza_for(vector("access_cbc_hmac_sha256")))};
+  const auto p = packet("access_cbc_hmac_sha256");
+  EXPECT_EQ(srv.handle(from(p), t0 + 1000).reason, errc::stale_timestamp);
+  EXPECT_EQ(srv.handle(from(p), t0).reason, errc::replayed);
+}
+
+TEST(server, without_hmac_the_same_message_reencrypted_is_a_replay) {
+  const auto& v = vector("no_hmac_passphrase");
+  spa_server srv{rules(stanza_for(v))};
+  const test::vector_keys keys{v};
+  auto m = wire::open(v.at("packet").get<std::string>(), keys.cipher, keys.key.view(),
+                      keys.mac_ptr());
+  ASSERT_TRUE(m);
+  const std::array<byte, 8> other_salt{9, 9, 9, 9, 9, 9, 9, 9};
+  const auto respelled = wire::seal(*m, keys.cipher, keys.key.view(), keys.mac_ptr(), other_salt);
+  ASSERT_TRUE(respelled);
+  ASSERT_NE(*respelled, v.at("packet").get<std::string>());
+  EXPECT_TRUE(srv.handle(from(v.at("packet")), t0).accepted);
+  EXPECT_EQ(srv.handle(from(*respelled), t0).reason, errc::replayed);
+}
+
+TEST(server, source_filter_refuses_before_any_crypto) {
+  auto s = stanza_for(vector("access_cbc_hmac_sha256"));
+  s.sources = {false, {*cidr::parse("192.0.2.0/24")}};
+  spa_server srv{rules(std::move(s))};
+  EXPECT_EQ(srv.handle(from(packet("access_cbc_hmac_sha256")), t0).reason,
+            errc::no_matching_stanza);
+  EXPECT_EQ(srv.replay_store().size(), 0u);
+  EXPECT_TRUE(srv.handle(from(packet("access_cbc_hmac_sha256"), "192.0.2.9"), t0).accepted);
+}
+
+TEST(server, first_stanza_that_succeeds_wins) {
+  spa_server::rules_type r;
+  r.stanzas.push_back(stanza_for(vector("access_cbc_hmac_sha512")));  // other keys
+  r.stanzas.push_back(stanza_for(vector("access_cbc_hmac_sha256")));
+  auto third = stanza_for(vector("access_cbc_hmac_sha256"));
+  third.fw_access_timeout = 99;
+  r.stanzas.push_back(std::move(third));
+  spa_server srv{std::move(r)};
+  const verdict v = srv.handle(from(packet("access_cbc_hmac_sha256")), t0);
+  ASSERT_TRUE(v.accepted);
+  EXPECT_EQ(v.stanza, 2u);
+  EXPECT_EQ(v.granted.stanza, 2u);
+  EXPECT_EQ(v.granted.timeout, 30u);
+}
+
+TEST(server, zero_address_means_the_packet_source_also_over_ipv6) {
+  const auto& v = vector("source_ip_0000");
+  spa_server srv{rules(stanza_for(v))};
+  const verdict got = srv.handle(from(v.at("packet"), "2001:db8::7"), t0);
+  ASSERT_TRUE(got.accepted) << to_string(got.reason);
+  EXPECT_EQ(got.granted.source, *ip_address::parse("2001:db8::7"));
+
+  auto s = stanza_for(v);
+  s.require_source_address = true;
+  spa_server strict{rules(std::move(s))};
+  EXPECT_EQ(strict.handle(from(v.at("packet")), t0).reason, errc::source_address_required);
+}
+
+TEST(server, ports_timeouts_and_commands_follow_the_stanza) {
+  const auto p = packet("access_cbc_hmac_sha256");
+  auto open80 = stanza_for(vector("access_cbc_hmac_sha256"));
+  open80.open_ports.emplace();
+  open80.open_ports->push_back({ip_protocol::tcp, 80});
+  EXPECT_EQ(spa_server{rules(std::move(open80))}.handle(from(p), t0).reason, errc::ports_denied);
+
+  auto restrict22 = stanza_for(vector("access_cbc_hmac_sha256"));
+  restrict22.restrict_ports.push_back({ip_protocol::tcp, 22});
+  EXPECT_EQ(spa_server{rules(std::move(restrict22))}.handle(from(p), t0).reason, errc::ports_denied);
+
+  auto clamp = stanza_for(vector("client_timeout"));
+  clamp.max_fw_timeout = 40;
+  const verdict t = spa_server{rules(std::move(clamp))}.handle(from(packet("client_timeout")), t0);
+  ASSERT_TRUE(t.accepted);
+  EXPECT_EQ(t.message->client_timeout, 60u);  // the vector asks -f 60
+  EXPECT_EQ(t.granted.timeout, 40u);
+
+  EXPECT_EQ(spa_server{rules(stanza_for(vector("command_msg")))}.handle(from(packet("command_msg")), t0).reason,
+            errc::commands_disabled);
+  auto cmd = stanza_for(vector("command_msg"));
+  cmd.enable_cmd_exec = true;
+  spa_server with_cmd{rules(std::move(cmd))};
+  const verdict c = with_cmd.handle(from(packet("command_msg")), t0);
+  ASSERT_TRUE(c.accepted);
+  EXPECT_TRUE(c.granted.ports.empty());
+  EXPECT_EQ(with_cmd.firewall().opened(), 0u) << "a command opens no port";
+
+  EXPECT_EQ(spa_server{rules(stanza_for(vector("nat_access")))}.handle(from(packet("nat_access")), t0).reason,
+            errc::nat_disabled);
+}
+
+TEST(server, a_full_replay_store_fails_closed) {
+  using small_server = server<cipher::any_rijndael, mac::any_hmac, firewall::recording>;
+  small_server srv{rules(stanza_for(vector("access_cbc_hmac_sha256"))), replay::memory_store{1}};
+  const verdict v = srv.handle(from(packet("access_cbc_hmac_sha256")), t0);
+  EXPECT_FALSE(v.accepted);
+  EXPECT_EQ(v.reason, errc::replay_store_full);
+  EXPECT_EQ(srv.firewall().opened(), 0u);
+}
+
+TEST(server, a_restarted_server_with_a_file_store_remembers) {
+  using persistent = server<replay::file_store, firewall::recording, mac::any_hmac, cipher::any_rijndael>;
+  const auto path = testing::TempDir() + "/knock-server-test-" + std::to_string(::getpid()) + ".log";
+  const auto p = packet("access_cbc_hmac_sha256");
+  {
+    persistent srv{rules(stanza_for(vector("access_cbc_hmac_sha256"))), *replay::file_store::open(path, t0)};
+    ASSERT_TRUE(srv.handle(from(p), t0).accepted);
+  }
+  persistent again{rules(stanza_for(vector("access_cbc_hmac_sha256"))), *replay::file_store::open(path, t0 + 5)};
+  EXPECT_EQ(again.handle(from(p), t0 + 5).reason, errc::replayed);
+  std::remove(path.c_str());
+}
+
+TEST(server, long_packets_need_enable_cmd_exec) {
+  const auto v = test::vectors_of(KNOCK_TEST_DATA "/fwknop-2.6.10-vectors.json", {"server_policy"});
+  const auto it = std::find_if(v.begin(), v.end(), [](const auto& x) {
+    return x.at("name") == "rijndael_wire_len_ge_400_default_stanza";
+  });
+  const std::string p = it->at("packets")[0];
+  EXPECT_EQ(spa_server{rules(stanza_for(*it))}.handle(from(p), t0).reason, errc::too_long_for_rijndael);
+  auto s = stanza_for(*it);
+  s.enable_cmd_exec = true;
+  const verdict ok = spa_server{rules(std::move(s))}.handle(from(p), t0);
+  ASSERT_TRUE(ok.accepted) << to_string(ok.reason);
+  EXPECT_EQ(ok.granted.ports.size(), 12u);
+}
+}  // namespace
