@@ -18,7 +18,8 @@ using spa_server = server<cipher::any_rijndael, mac::any_hmac, firewall::recordi
 using stanza_t = access::stanza<cipher::any_rijndael, mac::any_hmac>;
 
 constexpr epoch_seconds t0 = 1700000005;  // the vectors' server clock
-const auto shared = test::vectors_of(KNOCK_TEST_DATA "/fwknop-2.6.10-vectors.json", {"valid", "invalid"});
+const auto shared =
+    test::vectors_of(KNOCK_TEST_DATA "/fwknop-2.6.10-vectors.json", {"valid", "invalid"});
 
 const nlohmann::json& vector(std::string_view name) {
   for (const auto& v : shared)
@@ -69,7 +70,9 @@ TEST(server, refuses_a_replay_even_much_later_within_the_window) {
 
 TEST(server, time_window_is_plus_minus_120_seconds_inclusive) {
   const auto p = packet("access_cbc_hmac_sha256");  // timestamp 1700000000
-  for (auto [now, ok] : {std::pair{1700000120, true}, {1700000121, false}, {1699999880, true},
+  for (auto [now, ok] : {std::pair{1700000120, true},
+                         {1700000121, false},
+                         {1699999880, true},
                          {1699999879, false}}) {
     spa_server srv{rules(stanza_for(vector("access_cbc_hmac_sha256")))};
     const verdict v = srv.handle(from(p), now);
@@ -117,8 +120,8 @@ TEST(server, without_hmac_the_same_message_reencrypted_is_a_replay) {
   const auto& v = vector("no_hmac_passphrase");
   spa_server srv{rules(stanza_for(v))};
   const test::vector_keys keys{v};
-  auto m = wire::open(v.at("packet").get<std::string>(), keys.cipher, keys.key.view(),
-                      keys.mac_ptr());
+  auto m =
+      wire::open(v.at("packet").get<std::string>(), keys.cipher, keys.key.view(), keys.mac_ptr());
   ASSERT_TRUE(m);
   const std::array<byte, 8> other_salt{9, 9, 9, 9, 9, 9, 9, 9};
   const auto respelled = wire::seal(*m, keys.cipher, keys.key.view(), keys.mac_ptr(), other_salt);
@@ -175,7 +178,8 @@ TEST(server, ports_timeouts_and_commands_follow_the_stanza) {
 
   auto restrict22 = stanza_for(vector("access_cbc_hmac_sha256"));
   restrict22.restrict_ports.push_back({ip_protocol::tcp, 22});
-  EXPECT_EQ(spa_server{rules(std::move(restrict22))}.handle(from(p), t0).reason, errc::ports_denied);
+  EXPECT_EQ(spa_server{rules(std::move(restrict22))}.handle(from(p), t0).reason,
+            errc::ports_denied);
 
   auto clamp = stanza_for(vector("client_timeout"));
   clamp.max_fw_timeout = 40;
@@ -184,7 +188,9 @@ TEST(server, ports_timeouts_and_commands_follow_the_stanza) {
   EXPECT_EQ(t.message->client_timeout, 60u);  // the vector asks -f 60
   EXPECT_EQ(t.granted.timeout, 40u);
 
-  EXPECT_EQ(spa_server{rules(stanza_for(vector("command_msg")))}.handle(from(packet("command_msg")), t0).reason,
+  EXPECT_EQ(spa_server{rules(stanza_for(vector("command_msg")))}
+                .handle(from(packet("command_msg")), t0)
+                .reason,
             errc::commands_disabled);
   auto cmd = stanza_for(vector("command_msg"));
   cmd.enable_cmd_exec = true;
@@ -194,7 +200,9 @@ TEST(server, ports_timeouts_and_commands_follow_the_stanza) {
   EXPECT_TRUE(c.granted.ports.empty());
   EXPECT_EQ(with_cmd.firewall().opened(), 0u) << "a command opens no port";
 
-  EXPECT_EQ(spa_server{rules(stanza_for(vector("nat_access")))}.handle(from(packet("nat_access")), t0).reason,
+  EXPECT_EQ(spa_server{rules(stanza_for(vector("nat_access")))}
+                .handle(from(packet("nat_access")), t0)
+                .reason,
             errc::nat_disabled);
 }
 
@@ -208,14 +216,18 @@ TEST(server, a_full_replay_store_fails_closed) {
 }
 
 TEST(server, a_restarted_server_with_a_file_store_remembers) {
-  using persistent = server<replay::file_store, firewall::recording, mac::any_hmac, cipher::any_rijndael>;
-  const auto path = testing::TempDir() + "/knock-server-test-" + std::to_string(::getpid()) + ".log";
+  using persistent =
+      server<replay::file_store, firewall::recording, mac::any_hmac, cipher::any_rijndael>;
+  const auto path =
+      testing::TempDir() + "/knock-server-test-" + std::to_string(::getpid()) + ".log";
   const auto p = packet("access_cbc_hmac_sha256");
   {
-    persistent srv{rules(stanza_for(vector("access_cbc_hmac_sha256"))), *replay::file_store::open(path, t0)};
+    persistent srv{rules(stanza_for(vector("access_cbc_hmac_sha256"))),
+                   *replay::file_store::open(path, t0)};
     ASSERT_TRUE(srv.handle(from(p), t0).accepted);
   }
-  persistent again{rules(stanza_for(vector("access_cbc_hmac_sha256"))), *replay::file_store::open(path, t0 + 5)};
+  persistent again{rules(stanza_for(vector("access_cbc_hmac_sha256"))),
+                   *replay::file_store::open(path, t0 + 5)};
   EXPECT_EQ(again.handle(from(p), t0 + 5).reason, errc::replayed);
   std::remove(path.c_str());
 }
@@ -226,7 +238,8 @@ TEST(server, long_packets_need_enable_cmd_exec) {
     return x.at("name") == "rijndael_wire_len_ge_400_default_stanza";
   });
   const std::string p = it->at("packets")[0];
-  EXPECT_EQ(spa_server{rules(stanza_for(*it))}.handle(from(p), t0).reason, errc::too_long_for_rijndael);
+  EXPECT_EQ(spa_server{rules(stanza_for(*it))}.handle(from(p), t0).reason,
+            errc::too_long_for_rijndael);
   auto s = stanza_for(*it);
   s.enable_cmd_exec = true;
   const verdict ok = spa_server{rules(std::move(s))}.handle(from(p), t0);
