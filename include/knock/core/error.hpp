@@ -53,6 +53,7 @@ namespace knock {
   X(commands_disabled, "command message to a stanza without ENABLE_CMD_EXEC")                 \
   X(nat_disabled, "NAT request, and NAT is not enabled")                                      \
   X(firewall_failed, "the firewall refused the grant")                                        \
+  X(capture_failed, "capturing packets failed")                                               \
   /* requests made by a client */                                                             \
   X(request_too_long, "packet would be 400 characters or more, which fwknopd does not take")  \
   X(invalid_request, "request field is not valid")                                            \
