@@ -3,8 +3,8 @@
 /// \file
 /// IPv4 and IPv6 addresses and CIDR blocks, as access.conf's `SOURCE` lists them. Parsing is strict
 /// (what `inet_pton` accepts: dotted decimal without leading zeros, RFC 4291 text for IPv6, no zone
-/// ids); `cidr::contains` is what the server runs per packet, so it is constexpr, noexcept and never
-/// allocates.
+/// ids); `cidr::contains` is what the server runs per packet, so it is constexpr, noexcept and
+/// never allocates.
 
 #include <knock/core/bytes.hpp>
 
@@ -128,11 +128,14 @@ constexpr std::optional<std::array<byte, 16>> parse_v6(std::string_view s) noexc
   std::size_t n = 0;
   std::optional<std::size_t> gap;  // where "::" stands, in groups
   std::size_t i = 0;
-  if (s.starts_with("::")) gap = 0, i = 2;
-  else if (s.starts_with(':')) return std::nullopt;
+  if (s.starts_with("::"))
+    gap = 0, i = 2;
+  else if (s.starts_with(':'))
+    return std::nullopt;
   while (i < s.size()) {
     const std::size_t colon = s.find(':', i);
-    const std::string_view token = s.substr(i, colon == std::string_view::npos ? s.npos : colon - i);
+    const std::string_view token =
+        s.substr(i, colon == std::string_view::npos ? s.npos : colon - i);
     if (token.find('.') != std::string_view::npos) {  // the IPv4 tail ends the address
       const auto v4 = parse_v4(token);
       if (!v4 || colon != std::string_view::npos || n > 6) return std::nullopt;

@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: MIT
+// knock-server. For now one mode:
+//
+//   knock-server -a ACCESS_CONF --decode [--now EPOCH] [--source IP] [--dest IP] [FILE...]
+//
+// checks SPA packets against an fwknop access.conf without touching any firewall, and prints one
+// JSON object per packet. Each FILE holds one UDP payload, exact bytes; without FILE, each line of
+// stdin is one (its LF or CRLF removed). Exit status: 0 once every packet got its line, whatever
+// the verdicts; 1 for a configuration or output error; 2 for a usage error.
+#include "decoder.hpp"
+
+#include <knock/config/access_conf.hpp>
+#include <knock/core/net.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace {
+
+using knock_server::verdict;
+
+constexpr std::string_view usage =
+    "usage: knock-server -a ACCESS_CONF --decode [--now EPOCH] [--source IP] [--dest IP] "
+    "[FILE...]\n";
+
+// Enough of a payload to tell every verdict: longer ones are refused as too long either way.
+constexpr std::size_t max_kept = knock::limits::max_packet + 2;
+
+struct options {
+  std::string access_conf;
+  bool decode = false;
+  std::optional<std::int64_t> now;
+  std::optional<knock::ip_address> source;
+  std::optional<knock::ip_address> dest;
+  std::vector<std::string> files;
+};
+
+int usage_error(const std::string& what) {
+  std::fprintf(stderr, "knock-server: %s\n%.*s", what.c_str(), static_cast<int>(usage.size()),
+               usage.data());
+  return 2;
+}
+
+// Parses argv into `o`; returns an exit status when the run should stop here.
+std::optional<int> parse_args(int argc, char** argv, options& o) {
+  bool only_files = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (only_files || arg == "-" || !arg.starts_with('-')) {
+      o.files.emplace_back(arg);
+      continue;
+    }
+    if (arg == "--") {
+      only_files = true;
+      continue;
+    }
+    if (arg == "-h" || arg == "--help") {
+      std::fwrite(usage.data(), 1, usage.size(), stdout);
+      return 0;
+    }
+    if (arg == "--decode") {
+      o.decode = true;
+      continue;
+    }
+    std::optional<std::string_view> value;  // "--now=5" or "--now 5"
+    if (const auto eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos)
+      value = arg.substr(eq + 1), arg = arg.substr(0, eq);
+    if (arg != "-a" && arg != "--access-file" && arg != "--now" && arg != "--source" &&
+        arg != "--dest")
+      return usage_error("unknown option '" + knock::config::printable(arg) + "'");
+    if (!value) {
+      if (i + 1 == argc) return usage_error(std::string{arg} + " needs a value");
+      value = argv[++i];
+    }
+    if (arg == "-a" || arg == "--access-file") {
+      o.access_conf = *value;
+    } else if (arg == "--now") {
+      std::int64_t t = 0;
+      const auto r = std::from_chars(value->data(), value->data() + value->size(), t);
+      if (r.ec != std::errc{} || r.ptr != value->data() + value->size() || t < 0)
+        return usage_error("--now: '" + knock::config::printable(*value) +
+                           "' is not seconds since the epoch");
+      o.now = t;
+    } else {
+      const auto a = knock::ip_address::parse(*value);
+      if (!a)
+        return usage_error(std::string{arg} + ": '" + knock::config::printable(*value) +
+                           "' is not an IPv4 or IPv6 address");
+      (arg == "--source" ? o.source : o.dest) = *a;
+    }
+  }
+  if (o.access_conf.empty()) return usage_error("-a ACCESS_CONF is required");
+  if (!o.decode) return usage_error("only --decode is implemented");
+  return std::nullopt;
+}
+
+std::int64_t now(const options& o) {
+  if (o.now) return *o.now;
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void print(const verdict& v) {
+  const std::string line = knock_server::to_json(v) + '\n';
+  std::fwrite(line.data(), 1, line.size(), stdout);
+}
+
+// One packet from a file: its first `max_kept` bytes, or why it could not be read.
+verdict check_file(knock_server::decoder& d, const std::string& path, const options& o) {
+  std::FILE* f = path == "-" ? stdin : std::fopen(path.c_str(), "rb");
+  if (f == nullptr)
+    return verdict::refused("io_failed", path + ": " + std::generic_category().message(errno));
+  std::string payload(max_kept, '\0');
+  payload.resize(std::fread(payload.data(), 1, payload.size(), f));
+  const int err = std::ferror(f) != 0 ? errno : 0;
+  if (f != stdin) std::fclose(f);
+  if (err != 0)
+    return verdict::refused("io_failed", path + ": " + std::generic_category().message(err));
+  return d.check(payload, now(o));
+}
+
+// One packet per line of stdin. Lines are kept to `max_kept` bytes, so a huge line costs no memory.
+void check_lines(knock_server::decoder& d, const options& o) {
+  std::string line;
+  bool pending = false;  // bytes seen since the last LF
+  const auto finish_line = [&] {
+    if (line.ends_with('\r')) line.pop_back();
+    print(d.check(line, now(o)));
+    line.clear();
+    pending = false;
+  };
+  std::vector<char> buf(64 * 1024);
+  for (std::size_t n; (n = std::fread(buf.data(), 1, buf.size(), stdin)) != 0;) {
+    for (std::string_view rest{buf.data(), n}; !rest.empty();) {
+      const std::size_t lf = rest.find('\n');
+      const std::string_view part = rest.substr(0, lf);
+      line.append(part.substr(0, max_kept - std::min(max_kept, line.size())));
+      pending = pending || !part.empty();
+      if (lf == std::string_view::npos) break;
+      finish_line();
+      rest.remove_prefix(lf + 1);
+    }
+  }
+  if (std::ferror(stdin) != 0)
+    print(verdict::refused("io_failed", "<stdin>: " + std::generic_category().message(errno)));
+  else if (pending)
+    finish_line();  // a last line without LF is a packet too
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  options o;
+  if (const auto stop = parse_args(argc, argv, o)) return *stop;
+
+  auto stanzas = knock::config::load_access_conf(o.access_conf);
+  if (!stanzas) {
+    std::fprintf(stderr, "knock-server: %s\n", knock::config::to_string(stanzas.error()).c_str());
+    return 1;
+  }
+  knock_server::decoder decoder{*std::move(stanzas), o.source, o.dest};
+  if (o.files.empty()) check_lines(decoder, o);
+  for (const std::string& path : o.files) print(check_file(decoder, path, o));
+
+  if (std::fflush(stdout) != 0 || std::ferror(stdout) != 0) {
+    std::fprintf(stderr, "knock-server: writing the verdicts failed\n");
+    return 1;
+  }
+  return 0;
+}
