@@ -1,0 +1,445 @@
+// SPDX-License-Identifier: MIT
+// The receive path does not touch the heap: wire::screen + wire::open (and the split form the
+// server uses, wire::authenticate + wire::decrypt) of valid packets, packets with a bad HMAC,
+// base64-alphabet garbage and binary junk make zero allocations, in every mode with every HMAC (and
+// none), once the thread is warm.
+//
+// How it counts. This executable replaces every global operator new/delete (plain, array, nothrow,
+// aligned, sized) and interposes the C allocator (malloc, calloc, realloc, posix_memalign,
+// aligned_alloc, memalign, valloc, pvalloc) over glibc's. Both matter: Crypto++ allocates its
+// SecBlocks (AES round keys) with malloc, not with new. Inside a counted region
+// (`count_allocations`) each call on this thread adds one. Interposing works for glibc (ELF symbol
+// interposition; forwarding to __libc_*).
+//
+// Warm-up. Crypto++ keeps AES round keys in a heap block; rijndael.hpp holds one thread_local
+// AES::Decryption (cbc, ecb, legacy) and one AES::Encryption (ctr, cfb, ofb, and every encrypt),
+// whose blocks are allocated by their first SetKey on each thread and reused afterwards (same key
+// size). So each thread must open one packet per direction before it is allocation-free; the tests
+// warm up with one open per mode and measure that first-use cost separately
+// (alloc_warm_up.only_the_first_open_per_aes_direction_allocates).
+//
+// Finding an allocation. A counted allocation prints a backtrace to stderr (the first few per
+// region), and calls `knock_counted_allocation`, so
+//   gdb -ex 'break knock_counted_allocation' -ex run -ex bt --args ./alloc_test --gtest_filter=...
+// stops at the culprit.
+#include <knock/cipher/any_of.hpp>
+#include <knock/mac/any_of.hpp>
+#include <knock/wire/packet.hpp>
+
+#include "support/vectors.hpp"
+
+#include <gtest/gtest.h>
+
+#include <errno.h>
+#include <execinfo.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <iostream>
+#include <new>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+// The counting allocator.
+
+extern "C" {
+void* __libc_malloc(std::size_t);
+void* __libc_calloc(std::size_t, std::size_t);
+void* __libc_realloc(void*, std::size_t);
+void* __libc_memalign(std::size_t, std::size_t);
+void __libc_free(void*);
+}
+
+namespace {
+struct counter {
+  bool armed = false;      // inside a counted region on this thread
+  bool reporting = false;  // print a backtrace for the first allocations of the region
+  bool in_report = false;  // backtrace() may allocate: do not recurse
+  std::size_t allocations = 0;
+};
+thread_local constinit counter this_thread;
+}  // namespace
+
+/// Called for every allocation in a counted region: a place for a gdb breakpoint.
+extern "C" __attribute__((noinline, used)) void knock_counted_allocation(std::size_t size) {
+  asm volatile("" : : "r"(size) : "memory");
+}
+
+namespace {
+void note_allocation(std::size_t size) noexcept {
+  counter& c = this_thread;
+  if (!c.armed || c.in_report) return;
+  ++c.allocations;
+  knock_counted_allocation(size);
+  if (c.reporting && c.allocations <= 3) {
+    c.in_report = true;
+    static constexpr char head[] = "\n*** heap allocation in a counted region, backtrace:\n";
+    [[maybe_unused]] auto w = ::write(2, head, sizeof head - 1);
+    void* frames[32];
+    ::backtrace_symbols_fd(frames, ::backtrace(frames, 32), 2);
+    c.in_report = false;
+  }
+}
+
+void* allocate(std::size_t size, std::size_t align = 0) noexcept {
+  note_allocation(size);
+  if (size == 0) size = 1;
+  return align <= alignof(std::max_align_t) ? __libc_malloc(size)
+                                            : __libc_memalign(std::max(align, sizeof(void*)), size);
+}
+void* allocate_or_throw(std::size_t size, std::size_t align = 0) {
+  void* p = allocate(size, align);
+  if (p == nullptr) throw std::bad_alloc{};
+  return p;
+}
+}  // namespace
+
+extern "C" {
+void* malloc(std::size_t n) {
+  note_allocation(n);
+  return __libc_malloc(n);
+}
+void* calloc(std::size_t n, std::size_t size) {
+  note_allocation(n * size);
+  return __libc_calloc(n, size);
+}
+void* realloc(void* p, std::size_t n) {
+  note_allocation(n);
+  return __libc_realloc(p, n);
+}
+void free(void* p) { __libc_free(p); }
+void* memalign(std::size_t align, std::size_t n) {
+  note_allocation(n);
+  return __libc_memalign(align, n);
+}
+void* aligned_alloc(std::size_t align, std::size_t n) { return memalign(align, n); }
+void* valloc(std::size_t n) {
+  return memalign(static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)), n);
+}
+void* pvalloc(std::size_t n) {
+  const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  return memalign(page, (n + page - 1) / page * page);
+}
+int posix_memalign(void** out, std::size_t align, std::size_t n) {
+  if (align < sizeof(void*) || (align & (align - 1)) != 0) return EINVAL;
+  void* p = memalign(align, n);
+  if (p == nullptr) return ENOMEM;
+  *out = p;
+  return 0;
+}
+}
+
+void* operator new(std::size_t n) { return allocate_or_throw(n); }
+void* operator new[](std::size_t n) { return allocate_or_throw(n); }
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return allocate(n); }
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return allocate(n); }
+void* operator new(std::size_t n, std::align_val_t a) {
+  return allocate_or_throw(n, static_cast<std::size_t>(a));
+}
+void* operator new[](std::size_t n, std::align_val_t a) {
+  return allocate_or_throw(n, static_cast<std::size_t>(a));
+}
+void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+  return allocate(n, static_cast<std::size_t>(a));
+}
+void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+  return allocate(n, static_cast<std::size_t>(a));
+}
+void operator delete(void* p) noexcept { __libc_free(p); }
+void operator delete[](void* p) noexcept { __libc_free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { __libc_free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { __libc_free(p); }
+void operator delete(void* p, std::size_t) noexcept { __libc_free(p); }
+void operator delete[](void* p, std::size_t) noexcept { __libc_free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { __libc_free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { __libc_free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { __libc_free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { __libc_free(p); }
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { __libc_free(p); }
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  __libc_free(p);
+}
+
+namespace {
+using namespace knock;
+
+/// Heap allocations `f()` makes on this thread. Nothing inside `f` may report through gtest (gtest
+/// allocates); record outcomes in storage made beforehand and check them afterwards.
+template <class F>
+std::size_t count_allocations(F&& f, bool report = true) {
+  this_thread = counter{};
+  this_thread.reporting = report;
+  this_thread.armed = true;
+  f();
+  this_thread.armed = false;
+  return this_thread.allocations;
+}
+
+/// Keeps the optimiser from removing an allocation the test makes on purpose (new/delete pairs may
+/// be elided since C++14).
+template <class T>
+T* keep(T* p) {
+  asm volatile("" : : "g"(p) : "memory");
+  return p;
+}
+
+// The counter counts.
+
+TEST(alloc_counter, counts_every_form_of_new_and_of_malloc) {
+  struct alignas(64) wide {
+    char c[64];
+  };
+  void* p = nullptr;
+  std::size_t expected = 0;
+  const std::size_t counted = count_allocations(
+      [&] {
+        delete keep(new int{1}), ++expected;
+        delete[] keep(new int[4]), ++expected;
+        delete keep(new (std::nothrow) int{2}), ++expected;
+        delete[] keep(new (std::nothrow) int[2]), ++expected;
+        delete keep(new wide), ++expected;
+        delete[] keep(new wide[2]), ++expected;
+        delete keep(new (std::nothrow) wide), ++expected;
+        delete[] keep(new (std::nothrow) wide[3]), ++expected;
+        ::operator delete(keep(::operator new(8))), ++expected;
+        std::free(keep(std::malloc(8))), ++expected;
+        std::free(keep(std::calloc(2, 8))), ++expected;
+        p = keep(std::malloc(8)), ++expected;
+        p = keep(std::realloc(p, 4096)), ++expected;
+        std::free(p);
+        std::free(keep(std::aligned_alloc(64, 128))), ++expected;
+        if (::posix_memalign(&p, 64, 100) == 0) std::free(keep(p)), ++expected;
+      },
+      /*report=*/false);
+  EXPECT_EQ(counted, expected);
+  EXPECT_EQ(expected, 15u);
+
+  // A std::string too long for its small buffer allocates, through the library's operator new.
+  EXPECT_GE(count_allocations(
+                [] {
+                  std::string s(100, 'x');
+                  keep(s.data());
+                },
+                false),
+            1u);
+  // Outside a region nothing is counted; an empty region counts nothing.
+  delete keep(new int{3});
+  EXPECT_EQ(count_allocations([] {}), 0u);
+}
+
+// Inputs.
+
+constexpr std::array<std::string_view, 6> all_modes{"cbc", "ctr", "cfb", "ofb", "ecb", "legacy"};
+const secret_bytes enc_key{std::string_view{"an encryption key of 30 bytes."}};
+const secret_bytes hmac_key{
+    std::string_view{"an HMAC key, not the encryption key, long enough to be hashed once "
+                     "it passes the block size of the smaller hashes: 0123456789"}};
+constexpr std::array<byte, 8> salt{11, 22, 33, 44, 55, 66, 77, 88};
+
+spa_message access_request() {
+  spa_message m;
+  m.rand_value.assign("9876543210123456");
+  m.username.assign("alloc");
+  m.timestamp = 1700000000;
+  m.message.assign("198.51.100.7,tcp/22,udp/53");
+  return m;
+}
+
+/// Deterministic filler (xorshift64*), so failures reproduce.
+struct noise {
+  std::uint64_t s;
+  std::uint64_t next() {
+    s ^= s >> 12, s ^= s << 25, s ^= s >> 27;
+    return s * 0x2545F4914F6CDD1Dull;
+  }
+};
+std::string base64_garbage(std::size_t n, std::uint64_t seed) {
+  noise r{seed};
+  std::string s(n, 'A');
+  for (char& c : s) c = base64::alphabet[r.next() % 64];
+  if (s.starts_with(wire::salted_prefix)) s[0] = 'V';
+  return s;
+}
+std::string binary_junk(std::size_t n, std::uint64_t seed) {
+  noise r{seed};
+  std::string s(n, '\0');
+  for (char& c : s) c = static_cast<char>(r.next() & 0xFF);
+  return s;
+}
+
+/// What one screen + open of one input gave (recorded inside the counted region).
+struct outcome {
+  bool screened = false;
+  bool opened = false;
+  bool split_opened = false;  // by wire::authenticate + wire::decrypt, as knock::server does
+  std::error_code error;
+  inline_string<limits::max_field> message;
+};
+
+/// screen + open (and authenticate + decrypt) of every input under both long_packets settings;
+/// returns the allocations they made.
+template <class MacKeyed>
+std::size_t open_all(const std::vector<std::string>& inputs, const cipher::any_rijndael& cipher,
+                     secret_view key, const MacKeyed* mac, std::vector<outcome>& out) {
+  out.assign(inputs.size() * 2, outcome{});  // before counting: assigning below never allocates
+  return count_allocations([&] {
+    std::size_t i = 0;
+    for (const std::string& input : inputs)
+      for (auto long_ones : {wire::long_packets::refuse, wire::long_packets::try_aes}) {
+        outcome& o = out[i++];
+        o.screened = wire::screen(input).has_value();
+        const auto m = wire::open(input, cipher, key, mac, long_ones);
+        o.opened = m.has_value();
+        if (m)
+          o.message = m->message;
+        else
+          o.error = m.error();
+        // The server's form of the same: authenticate, then decrypt with the plaintext's SHA-256.
+        std::array<byte, 32> plaintext_sha256;
+        const auto body = wire::authenticate(input, mac, long_ones);
+        o.split_opened =
+            body && wire::decrypt(*body, cipher, key, long_ones, &plaintext_sha256).has_value();
+      }
+  });
+}
+
+// Every mode × every HMAC (and none): valid, bad HMAC, base64 garbage, binary junk.
+
+class receive_path
+    : public ::testing::TestWithParam<std::tuple<std::string_view, std::optional<hash_id>>> {};
+
+TEST_P(receive_path, does_not_allocate) {
+  const auto [mode, hmac] = GetParam();
+  // Everything a stanza holds is built before counting: the cipher, the keys, the keyed HMAC state.
+  const auto cipher = cipher::any_rijndael::make(mode);
+  ASSERT_TRUE(cipher);
+  std::optional<mac::any_hmac::keyed> mac;
+  if (hmac) mac.emplace(*mac::any_hmac::make(to_string(*hmac), hmac_key.view()));
+  const mac::any_hmac::keyed* mac_ptr = mac ? &*mac : nullptr;
+
+  const auto valid = wire::seal(access_request(), *cipher, enc_key.view(), mac_ptr, salt);
+  ASSERT_TRUE(valid) << error_name(valid.error());
+  std::string tampered = *valid;  // bad HMAC; without one, a changed ciphertext character
+  char& changed = hmac ? tampered.back() : tampered[tampered.size() / 2];
+  changed = changed == 'A' ? 'B' : 'A';
+
+  std::vector<std::string> inputs{*valid, tampered};
+  for (std::size_t n : {140, 257, 399, 400, 1000, 1500}) inputs.push_back(base64_garbage(n, n));
+  for (std::size_t n : {0, 1, 139, 140, 300, 1500, 1501, 4096})
+    inputs.push_back(binary_junk(n, n + 7));
+  // Binary junk that starts like a packet: passes the first checks and fails on the first odd byte.
+  inputs.push_back(valid->substr(0, 200) + std::string(40, '\xff'));
+
+  // Warm-up: the first open per AES direction on this thread allocates the round-key block (see
+  // top).
+  for (std::string_view m : all_modes) {
+    const auto c = *cipher::any_rijndael::make(m);
+    const auto p = wire::seal(access_request(), c, enc_key.view(), mac_ptr, salt);
+    ASSERT_TRUE(p && wire::open(*p, c, enc_key.view(), mac_ptr));
+  }
+
+  std::vector<outcome> out;
+  EXPECT_EQ(open_all(inputs, *cipher, enc_key.view(), mac_ptr, out), 0u);
+
+  // The work was really done: the valid packet opens, nothing else does.
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_TRUE(out[i].screened);
+    ASSERT_TRUE(out[i].opened) << error_name(out[i].error);
+    EXPECT_EQ(out[i].message.view(), "198.51.100.7,tcp/22,udp/53");
+  }
+  for (std::size_t i = 2; i < out.size(); ++i) EXPECT_FALSE(out[i].opened) << "input " << i / 2;
+  for (std::size_t i = 0; i < out.size(); ++i)
+    EXPECT_EQ(out[i].split_opened, out[i].opened) << i / 2;
+  if (hmac) {
+    EXPECT_EQ(out[2].error, errc::bad_mac);
+  }
+  for (std::size_t i = 2 * 8; i < 2 * 16; ++i) EXPECT_FALSE(out[i].screened) << "junk " << i / 2;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    every_mode_and_mac, receive_path,
+    ::testing::Combine(::testing::ValuesIn(all_modes),
+                       ::testing::Values(std::nullopt, hash_id::md5, hash_id::sha1, hash_id::sha256,
+                                         hash_id::sha384, hash_id::sha512, hash_id::sha3_256,
+                                         hash_id::sha3_512)),
+    [](const auto& info) {
+      const auto h = std::get<1>(info.param);
+      return std::string{std::get<0>(info.param)} + "_" +
+             (h ? std::string{to_string(*h)} : "no_hmac");
+    });
+
+// The packets of the real fwknop client (valid, invalid, quirks, and the over-400 ones), as
+// configured.
+
+TEST(fwknop_packets, do_not_allocate) {
+  const auto file = test::load_json(KNOCK_TEST_DATA "/fwknop-2.6.10-vectors.json");
+  std::size_t checked = 0;
+  for (const auto& v : file.at("vectors")) {
+    const test::vector_keys keys{v};  // secret_bytes and the keyed HMAC: built before counting
+    std::vector<std::string> packets;
+    if (v.contains("packet")) packets.push_back(v.at("packet").get<std::string>());
+    if (v.contains("packets"))
+      for (const auto& p : v.at("packets")) packets.push_back(p.get<std::string>());
+    for (std::string_view m : all_modes) {  // warm-up, as above
+      const auto c = *cipher::any_rijndael::make(m);
+      (void)wire::open(*wire::seal(access_request(), c, enc_key.view(), keys.mac_ptr(), salt), c,
+                       enc_key.view(), keys.mac_ptr());
+    }
+    std::vector<outcome> out;
+    EXPECT_EQ(open_all(packets, keys.cipher, keys.key.view(), keys.mac_ptr(), out), 0u)
+        << v.at("name").get<std::string>();
+    checked += packets.size();
+  }
+  EXPECT_GE(checked, 58u);
+}
+
+// Why the warm-up: on a new thread, the first open in each AES direction allocates Crypto++'s
+// round-key block; nothing after it does. Runs on fresh threads so that this thread's warm state
+// cannot hide it.
+
+TEST(alloc_warm_up, only_the_first_open_per_aes_direction_allocates) {
+  const auto mac = *mac::any_hmac::make("sha256", hmac_key.view());
+  std::vector<std::string> packets;
+  for (std::string_view m : all_modes)
+    packets.push_back(
+        *wire::seal(access_request(), *cipher::any_rijndael::make(m), enc_key.view(), &mac, salt));
+
+  for (std::size_t first = 0; first < all_modes.size(); ++first) {
+    std::array<std::size_t, all_modes.size()> first_use{}, second_use{};
+    std::array<bool, all_modes.size()> opened{};
+    std::thread([&] {
+      // `first` goes first, then the others in order; each mode is opened twice.
+      for (std::size_t k = 0; k < all_modes.size(); ++k) {
+        const std::size_t i = (first + k) % all_modes.size();
+        const auto cipher = *cipher::any_rijndael::make(all_modes[i]);
+        for (std::size_t* counted : {&first_use[i], &second_use[i]})
+          *counted = count_allocations(
+              [&] { opened[i] = wire::open(packets[i], cipher, enc_key.view(), &mac).has_value(); },
+              /*report=*/false);
+      }
+    }).join();
+
+    std::string summary;
+    for (std::size_t i = 0; i < all_modes.size(); ++i) {
+      EXPECT_TRUE(opened[i]) << all_modes[i];
+      EXPECT_EQ(second_use[i], 0u) << all_modes[i] << " allocates on every use";
+      summary += std::string{all_modes[i]} + "=" + std::to_string(first_use[i]) + " ";
+    }
+    // Only the first user of each of the two thread_local AES objects may allocate.
+    std::size_t allocating = 0;
+    for (std::size_t n : first_use) allocating += n != 0;
+    EXPECT_LE(allocating, 2u) << summary;
+    std::cout << "first open on a new thread, starting with " << all_modes[first]
+              << ": allocations " << summary << "\n";
+  }
+}
+
+}  // namespace
