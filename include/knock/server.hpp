@@ -40,7 +40,9 @@
 #include <knock/wire/packet.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <optional>
+#include <type_traits>
 #include <utility>
 #include <vector>
 

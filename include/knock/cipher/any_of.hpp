@@ -9,9 +9,12 @@
 #include <knock/cipher/rijndael.hpp>
 #include <knock/core/error.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <variant>
 
 namespace knock::cipher {

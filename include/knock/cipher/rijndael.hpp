@@ -15,8 +15,10 @@
 
 #include <algorithm>
 #include <array>
+#include <cstddef>
 #include <cstring>
 #include <string_view>
+#include <type_traits>
 
 namespace knock {
 

@@ -24,6 +24,7 @@
 #include <boost/hana/string.hpp>
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -36,9 +37,11 @@ namespace knock::config {
 struct raw_value {
   std::string text;
   std::size_t line = 0;
+  std::string file;  ///< the file it was read from, when that is an included one (else empty)
 
   raw_value() = default;
-  raw_value(std::string_view t, std::size_t l) : text{t}, line{l} {}
+  raw_value(std::string_view t, std::size_t l, std::string_view f = {})
+      : text{t}, line{l}, file{f} {}
   raw_value(const raw_value&) = default;
   raw_value(raw_value&&) noexcept = default;
   raw_value& operator=(const raw_value&) = default;
@@ -51,11 +54,38 @@ struct raw_value {
 /// One stanza as written. Each member is a variable, named in lower case: adding a member here
 /// teaches the parser a variable (bind it in `bind_access_conf` too).
 struct raw_stanza {
-  BOOST_HANA_DEFINE_STRUCT(raw_stanza, (raw_value, source), (raw_value, key),
-                           (raw_value, key_base64), (raw_value, hmac_key),
-                           (raw_value, hmac_key_base64), (raw_value, hmac_digest_type),
-                           (raw_value, encryption_mode), (raw_value, fw_access_timeout),
-                           (raw_value, enable_cmd_exec));
+  BOOST_HANA_DEFINE_STRUCT(
+      raw_stanza, (raw_value, source), (raw_value, destination),  //
+      (raw_value, key), (raw_value, key_base64), (raw_value, hmac_key),
+      (raw_value, hmac_key_base64), (raw_value, hmac_digest_type), (raw_value, encryption_mode),
+      (raw_value, open_ports), (raw_value, restrict_ports),  //
+      (raw_value, fw_access_timeout), (raw_value, max_fw_timeout), (raw_value, require_username),
+      (raw_value, require_source_address), (raw_value, require_source), (raw_value, access_expire),
+      (raw_value, access_expire_epoch), (raw_value, enable_cmd_exec), (raw_value, cmd_exec_user),
+      (raw_value, cmd_exec_group), (raw_value, enable_cmd_sudo_exec),
+      (raw_value, cmd_sudo_exec_user), (raw_value, cmd_sudo_exec_group),  //
+      (raw_value, cmd_cycle_open), (raw_value, cmd_cycle_close), (raw_value, cmd_cycle_timer),
+      (raw_value, force_nat), (raw_value, force_snat), (raw_value, force_masquerade),
+      (raw_value, forward_all), (raw_value, disable_dnat));
+};
+
+/// fwknop variables knock knows but does not implement: refused with a message that says so.
+inline constexpr std::string_view unsupported_variables[] = {
+    "GPG_HOME_DIR",    "GPG_EXE",           "GPG_DECRYPT_ID",  "GPG_DECRYPT_PW",
+    "GPG_ALLOW_NO_PW", "GPG_REQUIRE_SIG",   "GPG_DISABLE_SIG", "GPG_IGNORE_SIG_VERIFY_ERROR",
+    "GPG_REMOTE_ID",   "GPG_FINGERPRINT_ID"};
+
+/// The key variables `%include_keys` may set.
+inline constexpr std::string_view key_variables[] = {"KEY", "KEY_BASE64", "HMAC_KEY",
+                                                     "HMAC_KEY_BASE64", "HMAC_DIGEST_TYPE"};
+
+/// How the parser reaches the files `%include`, `%include_folder` and `%include_keys` name. The
+/// pure parser has none (an include is then an error); `load_access_conf` passes the file system.
+struct include_access {
+  /// The text of the file at `path`.
+  std::function<result<std::string, config_error>(const std::string& path)> read;
+  /// The `*.conf` files in `dir`, sorted.
+  std::function<result<std::vector<std::string>, config_error>(const std::string& dir)> list;
 };
 
 namespace detail {
@@ -113,15 +143,36 @@ inline std::string_view trim(std::string_view s) noexcept {
 
 }  // namespace detail
 
-/// Splits `text` into raw stanzas; `file_name` is only used in errors. Never throws (but for
-/// `std::bad_alloc`); refuses an unknown or repeated variable, a variable before the first SOURCE,
-/// a variable without a value and a file without any stanza.
-inline result<std::vector<raw_stanza>, config_error> parse_access_conf(std::string_view text,
-                                                                       std::string_view file_name) {
+namespace detail {
+
+inline constexpr std::size_t max_include_depth = 8;
+
+/// `path` as seen from the file `from`: relative paths start at `from`'s folder.
+inline std::string relative_to(std::string_view from, std::string_view path) {
+  if (path.starts_with('/')) return std::string{path};
+  const std::size_t slash = from.rfind('/');
+  return slash == std::string_view::npos
+             ? std::string{path}
+             : std::string{from.substr(0, slash + 1)} + std::string{path};
+}
+
+template <std::size_t N>
+bool listed(const std::string_view (&names)[N], std::string_view name) noexcept {
+  for (std::string_view n : names)
+    if (iequals(n, name)) return true;
+  return false;
+}
+
+/// Parses `text` (the file `file`) into `stanzas`. `keys_for` set: the text is an `%include_keys`
+/// file, whose key variables go to that stanza.
+inline result<void, config_error> parse_into(std::string_view text, const std::string& file,
+                                             std::vector<raw_stanza>& stanzas,
+                                             const include_access* files, std::size_t depth,
+                                             raw_stanza* keys_for, bool top_level) {
   const auto error = [&](std::size_t line, std::string_view key, std::string message) {
-    return fail(config_error{std::string{file_name}, line, std::string{key}, std::move(message)});
+    return fail(config_error{file, line, std::string{key}, std::move(message)});
   };
-  std::vector<raw_stanza> stanzas;
+  const std::string_view origin = top_level ? std::string_view{} : std::string_view{file};
   std::size_t number = 0;
   while (!text.empty()) {
     ++number;
@@ -129,31 +180,85 @@ inline result<std::vector<raw_stanza>, config_error> parse_access_conf(std::stri
     std::string_view line = text.substr(0, eol);
     text.remove_prefix(eol == std::string_view::npos ? text.size() : eol + 1);
     line = line.substr(0, line.find_first_of(";\r"));  // the value ends there; so may the name
-    line = detail::trim(line);
+    line = trim(line);
     if (line.empty() || line.front() == '#') continue;
 
-    std::string_view name = line.substr(0, line.find_first_of(detail::blanks));
-    const std::string_view value = detail::trim(line.substr(name.size()));
+    std::string_view name = line.substr(0, line.find_first_of(blanks));
+    const std::string_view value = trim(line.substr(name.size()));
     if (name.ends_with(':')) name.remove_suffix(1);
-    if (!detail::looks_like_name(name))
+    if (!looks_like_name(name))
       return error(number, "", "line does not start with a variable name");
     if (value.empty()) return error(number, name, "has no value");
 
-    if (detail::iequals(name, "source")) {
-      stanzas.emplace_back().source = raw_value{value, number};
+    if (name.starts_with('%')) {
+      const bool keys = iequals(name, "%include_keys"), folder = iequals(name, "%include_folder");
+      if (!keys && !folder && !iequals(name, "%include"))
+        return error(number, name,
+                     "unknown directive (known: %include, %include_folder, %include_keys)");
+      if (keys_for != nullptr)
+        return error(number, name, "is not allowed in an %include_keys file");
+      if (files == nullptr)
+        return error(number, name, "needs file access (load the file with load_access_conf)");
+      if (depth >= max_include_depth)
+        return error(number, name, "includes nest too deep (a cycle?)");
+      if (keys && stanzas.empty()) return error(number, name, "comes before the first SOURCE line");
+      const std::string target = relative_to(file, value);
+      std::vector<std::string> paths{target};
+      if (folder) {
+        auto listed_files = files->list(target);
+        if (!listed_files) return fail(listed_files.error());
+        paths = *std::move(listed_files);
+      }
+      for (const std::string& path : paths) {
+        auto included = files->read(path);
+        if (!included) return fail(included.error());
+        auto ok = parse_into(*included, path, stanzas, files, depth + 1,
+                             keys ? &stanzas.back() : nullptr, false);
+        secure_zero(included->data(), included->size());
+        if (!ok) return ok;
+      }
+      continue;
+    }
+    if (listed(unsupported_variables, name))
+      return error(number, name, "GPG is not supported by knock (use Rijndael keys with an HMAC)");
+    if (keys_for != nullptr && !listed(key_variables, name))
+      return error(number, name, "only key variables may appear in an %include_keys file");
+    if (keys_for == nullptr && iequals(name, "source")) {
+      stanzas.emplace_back().source = raw_value{value, number, origin};
       continue;
     }
     raw_stanza scratch;
-    raw_value* slot = detail::find_variable(stanzas.empty() ? scratch : stanzas.back(), name);
+    raw_stanza* target = keys_for != nullptr ? keys_for
+                         : stanzas.empty()   ? &scratch
+                                             : &stanzas.back();
+    raw_value* slot = find_variable(*target, name);
     if (slot == nullptr)
-      return error(number, name, "unknown variable (known: " + detail::variable_names() + ")");
+      return error(number, name, "unknown variable (known: " + variable_names() + ")");
     if (stanzas.empty()) return error(number, name, "comes before the first SOURCE line");
     if (slot->is_set())
       return error(number, name,
-                   "set twice in one stanza (first on line " + std::to_string(slot->line) + ")");
-    *slot = raw_value{value, number};
+                   "set twice in one stanza (first on " +
+                       (slot->file.empty() ? "line " : slot->file + ":") +
+                       std::to_string(slot->line) + ")");
+    *slot = raw_value{value, number, origin};
   }
-  if (stanzas.empty()) return error(0, "", "no stanza (each stanza starts with a SOURCE line)");
+  return {};
+}
+
+}  // namespace detail
+
+/// Splits `text` into raw stanzas; `file_name` is used in errors and to resolve relative includes.
+/// Refuses an unknown or repeated variable, a variable before the first SOURCE, a variable without
+/// a value, GPG variables, and a file without any stanza. `%include`, `%include_folder` and (inside
+/// a stanza) `%include_keys` read other files through `files`; without it they are errors.
+inline result<std::vector<raw_stanza>, config_error> parse_access_conf(
+    std::string_view text, std::string_view file_name, const include_access* files = nullptr) {
+  std::vector<raw_stanza> stanzas;
+  auto ok = detail::parse_into(text, std::string{file_name}, stanzas, files, 0, nullptr, true);
+  if (!ok) return fail(ok.error());
+  if (stanzas.empty())
+    return fail(config_error{std::string{file_name}, 0, "",
+                             "no stanza (each stanza starts with a SOURCE line)"});
   return stanzas;
 }
 

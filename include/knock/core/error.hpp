@@ -7,6 +7,7 @@
 /// --decode`.
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <system_error>
 

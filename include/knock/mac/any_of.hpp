@@ -9,9 +9,11 @@
 #include <knock/mac/concept.hpp>
 #include <knock/mac/hmac.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <string_view>
+#include <utility>
 #include <variant>
 
 namespace knock::mac {

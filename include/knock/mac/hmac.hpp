@@ -10,7 +10,9 @@
 #include <knock/mac/concept.hpp>
 #include <knock/wire/base64.hpp>
 
+#include <algorithm>
 #include <array>
+#include <cstddef>
 #include <string_view>
 
 namespace knock::mac {
