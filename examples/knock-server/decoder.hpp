@@ -1,48 +1,50 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-// What `knock-server --decode` does to one packet, firewall left out: screen it; try the stanzas
-// whose SOURCE matches, in file order, until one opens it; refuse it if the run has seen the same
-// message before; refuse it if its timestamp is more than 120 s away from now.
+// What `knock-server --decode` does to one packet: everything `knock::server::handle` does —
+// screen, replay memory, HMAC, decryption, the time window, the stanza's policy — with a firewall
+// that only records the grant. The verdict becomes one JSON line.
 
 #include "json_line.hpp"
 
-#include <knock/access/stanza.hpp>
 #include <knock/cipher/any_of.hpp>
 #include <knock/core/error.hpp>
 #include <knock/core/net.hpp>
-#include <knock/crypto/hash.hpp>
+#include <knock/firewall/recording.hpp>
 #include <knock/mac/any_of.hpp>
-#include <knock/wire/packet.hpp>
-#include <knock/wire/spa_message.hpp>
+#include <knock/server.hpp>
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
-#include <vector>
 
 namespace knock_server {
 
-/// fwknopd's MAX_SPA_PACKET_AGE: |now - timestamp| up to this is fine, both ways.
-inline constexpr std::int64_t max_packet_age = 120;
-
-/// The outcome for one packet.
+/// The outcome for one packet, as printed.
 struct verdict {
   bool accepted = false;
   std::string reason;                         // knock::to_string(errc) name; empty when accepted
   std::string detail;                         // more about an I/O reason (the path and why)
-  std::optional<std::size_t> stanza;          // 1-based index of the stanza that opened it
+  std::optional<std::size_t> stanza;          // 1-based index of the stanza that decoded it
   std::optional<knock::spa_message> message;  // set when some stanza decoded the packet
+  std::optional<knock::grant> granted;        // when accepted
 
   static verdict refused(std::string reason, std::string detail = {}) {
     verdict v;
     v.reason = std::move(reason);
     v.detail = std::move(detail);
     return v;
+  }
+  static verdict from(const knock::verdict& v) {
+    verdict out;
+    out.accepted = v.accepted;
+    if (!v.accepted) out.reason = knock::to_string(v.reason);
+    out.stanza = v.stanza;
+    out.message = v.message;
+    if (v.accepted) out.granted = v.granted;
+    return out;
   }
 };
 
@@ -76,80 +78,36 @@ inline std::string to_json(const verdict& v) {
         .number("digest_type", static_cast<std::int64_t>(m->digest_type))
         .end_object();
   }
+  if (const auto& g = v.granted) {
+    out.begin_object("grant").string("source", knock::to_string(g->source)).begin_array("ports");
+    for (const knock::port_spec& p : g->ports) out.element(knock::to_string(p));
+    out.end_array().number("timeout", g->timeout).end_object();
+  }
   return std::move(out).finish();
 }
 
-/// One access.conf stanza, with every Rijndael mode and HMAC fwknop has.
-using bound_stanza = knock::access::stanza<knock::cipher::any_rijndael, knock::mac::any_hmac>;
+/// The server `--decode` runs: every Rijndael mode and HMAC fwknop has, the firewall only recorded,
+/// replays remembered in memory or (with a digest file) on disk.
+template <class ReplayStore>
+using decode_server = knock::server<knock::cipher::any_rijndael, knock::mac::any_hmac,
+                                    knock::firewall::recording, ReplayStore>;
 
-/// Checks packets against an access.conf; remembers every message it decoded, for the run.
+/// Checks packets as a server would, the packets' addresses given once for the run.
+template <class ReplayStore>
 class decoder {
  public:
-  /// `source` and `destination` are the packets' addresses, when known. A stanza takes packets
-  /// from an unknown source only if it says `SOURCE ANY`.
-  decoder(std::vector<bound_stanza> stanzas, std::optional<knock::ip_address> source,
-          std::optional<knock::ip_address> destination)
-      : stanzas_{std::move(stanzas)}, source_{source}, destination_{destination} {}
+  decoder(decode_server<ReplayStore> server, knock::ip_address source,
+          knock::ip_address destination)
+      : server_{std::move(server)}, source_{source}, destination_{destination} {}
 
   /// The verdict on `payload` (one UDP payload, exact bytes) at `now` (seconds since the epoch).
   verdict check(std::string_view payload, std::int64_t now) {
-    if (auto ok = knock::wire::screen(payload); !ok)
-      return verdict::refused(knock::error_name(ok.error()));
-    verdict v = verdict::refused(std::string{knock::to_string(knock::errc::no_matching_stanza)});
-    for (std::size_t i = 0; i < stanzas_.size(); ++i) {
-      const auto& s = stanzas_[i];
-      if (!(source_ ? s.sources.contains(*source_) : s.sources.any)) continue;
-      if (destination_ && !s.destinations.contains(*destination_)) continue;
-      const auto long_ones = s.enable_cmd_exec ? knock::wire::long_packets::try_aes
-                                               : knock::wire::long_packets::refuse;
-      auto m = knock::wire::open(payload, s.cipher, s.key.view(), s.mac_state(), long_ones);
-      if (!m) {
-        v.reason = knock::error_name(m.error());  // the last stanza tried gives the reason
-        continue;
-      }
-      v.stanza = i + 1;
-      v.message = *m;
-      break;
-    }
-    if (!v.message) return v;
-    if (!seen_.insert(replay_key(*v.message)).second) {
-      v.reason = knock::to_string(knock::errc::replayed);
-      return v;
-    }
-    const std::int64_t ts = v.message->timestamp;  // 0..999999999999, so no overflow below
-    if ((now > ts ? now - ts : ts - now) > max_packet_age) {
-      v.reason = knock::to_string(knock::errc::stale_timestamp);
-      return v;
-    }
-    v.accepted = true;
-    v.reason.clear();
-    return v;
+    return verdict::from(server_.handle({payload, source_, destination_}, now));
   }
 
  private:
-  using digest = std::array<knock::byte, 32>;
-
-  // SHA-256 over the message's fields, each length-prefixed: two spellings of one message (another
-  // salt, padded base64 fields, another inner digest) are one key, as they are one request.
-  static digest replay_key(const knock::spa_message& m) {
-    std::string text;
-    const auto put = [&](std::string_view field) {
-      text += std::to_string(field.size());
-      text += ':';
-      text += field;
-    };
-    put(m.rand_value), put(m.username), put(std::to_string(m.timestamp)), put(m.version);
-    put(std::to_string(static_cast<int>(m.type))), put(m.message), put(m.nat_access);
-    put(m.has_server_auth ? "1" : "0"), put(m.server_auth), put(std::to_string(m.client_timeout));
-    digest d;
-    knock::hash(knock::hash_id::sha256, knock::as_bytes(text), d.data());
-    return d;
-  }
-
-  std::vector<bound_stanza> stanzas_;
-  std::optional<knock::ip_address> source_;
-  std::optional<knock::ip_address> destination_;
-  std::set<digest> seen_;
+  decode_server<ReplayStore> server_;
+  knock::ip_address source_, destination_;
 };
 
 }  // namespace knock_server

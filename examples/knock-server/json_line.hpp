@@ -46,6 +46,24 @@ class json_line {
     first_ = false;
     return *this;
   }
+  json_line& begin_array(std::string_view key) {
+    name(key);
+    out_ += '[';
+    first_ = true;
+    return *this;
+  }
+  // One string element of the open array.
+  json_line& element(std::string_view value) {
+    if (!first_) out_ += ',';
+    first_ = false;
+    quoted(value);
+    return *this;
+  }
+  json_line& end_array() {
+    out_ += ']';
+    first_ = false;
+    return *this;
+  }
   // The object's text, without a newline.
   std::string finish() && { return std::move(out_) + '}'; }
 

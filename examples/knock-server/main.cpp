@@ -1,16 +1,22 @@
 // SPDX-License-Identifier: MIT
 // knock-server. For now one mode:
 //
-//   knock-server -a ACCESS_CONF --decode [--now EPOCH] [--source IP] [--dest IP] [FILE...]
+//   knock-server -a ACCESS_CONF [-c FWKNOPD_CONF] --decode [--now EPOCH] [--source IP]
+//                [--dest IP] [-d DIGEST_FILE] [--allow-no-hmac] [FILE...]
 //
-// checks SPA packets against an fwknop access.conf without touching any firewall, and prints one
-// JSON object per packet. Each FILE holds one UDP payload, exact bytes; without FILE, each line of
-// stdin is one (its LF or CRLF removed). Exit status: 0 once every packet got its line, whatever
-// the verdicts; 1 for a configuration or output error; 2 for a usage error.
+// runs SPA packets through the server — HMAC, decryption, replay memory, the time window and the
+// stanzas' policy — with a firewall that only records grants, and prints one JSON object per
+// packet. Each FILE holds one UDP payload, exact bytes; without FILE, each line of stdin is one
+// (its LF or CRLF removed). --source/--dest give the packets' addresses (default 0.0.0.0, which
+// only SOURCE ANY matches, and the destination fwknopd records in UDP-server mode). -d keeps the
+// replay memory in a file, across runs. Exit status: 0 once every packet got its line, whatever the
+// verdicts; 1 for a configuration or output error; 2 for a usage error.
 #include "decoder.hpp"
 
 #include <knock/config/access_conf.hpp>
+#include <knock/config/fwknopd_conf.hpp>
 #include <knock/core/net.hpp>
+#include <knock/replay/file_store.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -29,14 +35,17 @@ namespace {
 using knock_server::verdict;
 
 constexpr std::string_view usage =
-    "usage: knock-server -a ACCESS_CONF --decode [--now EPOCH] [--source IP] [--dest IP] "
-    "[FILE...]\n";
+    "usage: knock-server -a ACCESS_CONF [-c FWKNOPD_CONF] --decode [--now EPOCH] [--source IP]\n"
+    "                    [--dest IP] [-d DIGEST_FILE] [--allow-no-hmac] [FILE...]\n";
 
 // Enough of a payload to tell every verdict: longer ones are refused as too long either way.
 constexpr std::size_t max_kept = knock::limits::max_packet + 2;
 
 struct options {
   std::string access_conf;
+  std::string fwknopd_conf;
+  std::string digest_file;
+  bool allow_no_hmac = false;
   bool decode = false;
   std::optional<std::int64_t> now;
   std::optional<knock::ip_address> source;
@@ -71,10 +80,15 @@ std::optional<int> parse_args(int argc, char** argv, options& o) {
       o.decode = true;
       continue;
     }
+    if (arg == "--allow-no-hmac") {
+      o.allow_no_hmac = true;
+      continue;
+    }
     std::optional<std::string_view> value;  // "--now=5" or "--now 5"
     if (const auto eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos)
       value = arg.substr(eq + 1), arg = arg.substr(0, eq);
-    if (arg != "-a" && arg != "--access-file" && arg != "--now" && arg != "--source" &&
+    if (arg != "-a" && arg != "--access-file" && arg != "-c" && arg != "--config-file" &&
+        arg != "-d" && arg != "--digest-file" && arg != "--now" && arg != "--source" &&
         arg != "--dest")
       return usage_error("unknown option '" + knock::config::printable(arg) + "'");
     if (!value) {
@@ -83,6 +97,10 @@ std::optional<int> parse_args(int argc, char** argv, options& o) {
     }
     if (arg == "-a" || arg == "--access-file") {
       o.access_conf = *value;
+    } else if (arg == "-c" || arg == "--config-file") {
+      o.fwknopd_conf = *value;
+    } else if (arg == "-d" || arg == "--digest-file") {
+      o.digest_file = *value;
     } else if (arg == "--now") {
       std::int64_t t = 0;
       const auto r = std::from_chars(value->data(), value->data() + value->size(), t);
@@ -99,6 +117,8 @@ std::optional<int> parse_args(int argc, char** argv, options& o) {
     }
   }
   if (o.access_conf.empty()) return usage_error("-a ACCESS_CONF is required");
+  if (!o.source) o.source = knock::ip_address{};
+  if (!o.dest) o.dest = knock::ip_address{};
   if (!o.decode) return usage_error("only --decode is implemented");
   return std::nullopt;
 }
@@ -116,7 +136,8 @@ void print(const verdict& v) {
 }
 
 // One packet from a file: its first `max_kept` bytes, or why it could not be read.
-verdict check_file(knock_server::decoder& d, const std::string& path, const options& o) {
+template <class Decoder>
+verdict check_file(Decoder& d, const std::string& path, const options& o) {
   std::FILE* f = path == "-" ? stdin : std::fopen(path.c_str(), "rb");
   if (f == nullptr)
     return verdict::refused("io_failed", path + ": " + std::generic_category().message(errno));
@@ -130,7 +151,8 @@ verdict check_file(knock_server::decoder& d, const std::string& path, const opti
 }
 
 // One packet per line of stdin. Lines are kept to `max_kept` bytes, so a huge line costs no memory.
-void check_lines(knock_server::decoder& d, const options& o) {
+template <class Decoder>
+void check_lines(Decoder& d, const options& o) {
   std::string line;
   bool pending = false;  // bytes seen since the last LF
   const auto finish_line = [&] {
@@ -157,24 +179,58 @@ void check_lines(knock_server::decoder& d, const options& o) {
     finish_line();  // a last line without LF is a packet too
 }
 
+int config_error(const knock::config::config_error& e) {
+  std::fprintf(stderr, "knock-server: %s\n", knock::config::to_string(e).c_str());
+  return 1;
+}
+
+template <class Decoder>
+int run(Decoder& decoder, const options& o) {
+  if (o.files.empty()) check_lines(decoder, o);
+  for (const std::string& path : o.files) print(check_file(decoder, path, o));
+  if (std::fflush(stdout) != 0 || std::ferror(stdout) != 0) {
+    std::fprintf(stderr, "knock-server: writing the verdicts failed\n");
+    return 1;
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   options o;
   if (const auto stop = parse_args(argc, argv, o)) return *stop;
 
-  auto stanzas = knock::config::load_access_conf(o.access_conf);
-  if (!stanzas) {
-    std::fprintf(stderr, "knock-server: %s\n", knock::config::to_string(stanzas.error()).c_str());
+  knock::server_options server_options;
+  if (!o.fwknopd_conf.empty()) {
+    auto daemon = knock::config::load_fwknopd_conf(o.fwknopd_conf);
+    if (!daemon) return config_error(daemon.error());
+    server_options = daemon->server;
+  }
+  auto stanzas = knock::config::load_access_conf(o.access_conf, {.allow_no_hmac = o.allow_no_hmac});
+  if (!stanzas) return config_error(stanzas.error());
+  knock_server::decode_server<knock::replay::memory_store>::rules_type rules{*std::move(stanzas),
+                                                                             server_options};
+  if (!o.digest_file.empty()) {
+    auto store = knock::replay::file_store::open(o.digest_file, now(o));
+    if (!store) {
+      std::fprintf(stderr, "knock-server: %s: cannot open the digest file: %s\n",
+                   o.digest_file.c_str(), knock::error_name(store.error()).c_str());
+      return 1;
+    }
+    knock_server::decoder<knock::replay::file_store> decoder{
+        knock_server::decode_server<knock::replay::file_store>{std::move(rules), *std::move(store)},
+        *o.source, *o.dest};
+    return run(decoder, o);
+  }
+  if (!server_options.packet_aging) {
+    std::fprintf(stderr,
+                 "knock-server: packet aging is off: give a digest file (-d) so that "
+                 "replays stay refused\n");
     return 1;
   }
-  knock_server::decoder decoder{*std::move(stanzas), o.source, o.dest};
-  if (o.files.empty()) check_lines(decoder, o);
-  for (const std::string& path : o.files) print(check_file(decoder, path, o));
-
-  if (std::fflush(stdout) != 0 || std::ferror(stdout) != 0) {
-    std::fprintf(stderr, "knock-server: writing the verdicts failed\n");
-    return 1;
-  }
-  return 0;
+  knock_server::decoder<knock::replay::memory_store> decoder{
+      knock_server::decode_server<knock::replay::memory_store>{std::move(rules)}, *o.source,
+      *o.dest};
+  return run(decoder, o);
 }

@@ -37,6 +37,7 @@
 #include <knock/observe/concept.hpp>
 #include <knock/replay/concept.hpp>
 #include <knock/replay/memory_store.hpp>
+#include <knock/wire/message_key.hpp>
 #include <knock/wire/packet.hpp>
 
 #include <chrono>
@@ -202,16 +203,16 @@ class server {
         if (auto ok = replay_.remember(wire_key, remember_until(now), now); !ok)
           return refuse(to_errc(ok.error()));
       }
-      replay_key text_key;
-      auto message = wire::decrypt(*body, s.cipher, s.key.view(), long_ones, &text_key.bytes);
+      auto message = wire::decrypt(*body, s.cipher, s.key.view(), long_ones);
       if (!message) {
         last = to_errc(message.error());
         continue;
       }
       v.stanza = i + 1;
       v.message = *message;
-      if (replay_.contains(text_key, now)) return refuse(errc::replayed);
-      if (auto ok = replay_.remember(text_key, remember_until(now), now); !ok)
+      const replay_key message_key{wire::message_key(*message)};
+      if (replay_.contains(message_key, now)) return refuse(errc::replayed);
+      if (auto ok = replay_.remember(message_key, remember_until(now), now); !ok)
         return refuse(to_errc(ok.error()));
       const epoch_seconds age = now - message->timestamp;
       if (rules_.options.packet_aging &&

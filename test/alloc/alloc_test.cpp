@@ -24,6 +24,8 @@
 // stops at the culprit.
 #include <knock/cipher/any_of.hpp>
 #include <knock/mac/any_of.hpp>
+#include <knock/server.hpp>
+#include <knock/wire/message_key.hpp>
 #include <knock/wire/packet.hpp>
 
 #include "support/vectors.hpp"
@@ -280,6 +282,7 @@ struct outcome {
   bool screened = false;
   bool opened = false;
   bool split_opened = false;  // by wire::authenticate + wire::decrypt, as knock::server does
+  byte key_byte = 0;          // first byte of wire::message_key, so it is computed
   std::error_code error;
   inline_string<limits::max_field> message;
 };
@@ -302,11 +305,12 @@ std::size_t open_all(const std::vector<std::string>& inputs, const cipher::any_r
           o.message = m->message;
         else
           o.error = m.error();
-        // The server's form of the same: authenticate, then decrypt with the plaintext's SHA-256.
-        std::array<byte, 32> plaintext_sha256;
+        // The server's form of the same: authenticate, decrypt, then the message's replay key.
         const auto body = wire::authenticate(input, mac, long_ones);
-        o.split_opened =
-            body && wire::decrypt(*body, cipher, key, long_ones, &plaintext_sha256).has_value();
+        const auto split = body ? wire::decrypt(*body, cipher, key, long_ones)
+                                : result<spa_message>{fail(body.error())};
+        if (split) o.key_byte = wire::message_key(*split)[0];
+        o.split_opened = split.has_value();
       }
   });
 }
@@ -440,6 +444,69 @@ TEST(alloc_warm_up, only_the_first_open_per_aes_direction_allocates) {
     std::cout << "first open on a new thread, starting with " << all_modes[first]
               << ": allocations " << summary << "\n";
   }
+}
+
+// The whole server pipeline — screen, replay lookup, HMAC, decrypt, decode, message key, replay
+// recording, time window, authorization, grant — allocates nothing either, accepted or refused,
+// with the bounded memory_store and a firewall that allocates nothing itself.
+struct counting_firewall {
+  using role = knock::role::firewall;
+  std::size_t opened = 0;
+  result<void> open(const grant&) {
+    ++opened;
+    return {};
+  }
+  result<void> expire(epoch_seconds) { return {}; }
+};
+
+TEST(server_path, handle_does_not_allocate) {
+  using spa_server = server<cipher::any_rijndael, mac::any_hmac, counting_firewall>;
+  const secret_bytes aes{std::string_view{"0123456789abcdef0123456789abcdef"}};
+  const secret_bytes hkey{std::string_view{"an HMAC key for the server path"}};
+  access::stanza<cipher::any_rijndael, mac::any_hmac> st;
+  st.key = aes.clone();
+  st.mac = *mac::any_hmac::make("sha256", hkey.view());
+  spa_server::rules_type rules;
+  rules.stanzas.push_back(std::move(st));
+  spa_server srv{std::move(rules)};
+
+  constexpr epoch_seconds now = 1700000000;
+  std::vector<std::string> valid;
+  for (int i = 0; i < 64; ++i) {
+    spa_message m;
+    m.rand_value.assign(std::to_string(1000000000000000 + i));
+    m.username.assign("alice");
+    m.timestamp = now;
+    m.message.assign("10.0.0.5,tcp/22");
+    const std::array<byte, 8> salt{static_cast<byte>(i)};
+    valid.push_back(
+        *wire::seal(m, cipher::any_rijndael{}, aes.view(), &*srv.rules().stanzas[0].mac, salt));
+  }
+  std::string bad_mac = valid[1];
+  bad_mac.back() = bad_mac.back() == 'A' ? 'B' : 'A';
+  const std::string garbage(204, 'Q');
+  const std::string junk(300, '\x01');
+  const ip_address from = *ip_address::parse("192.0.2.1"), to = *ip_address::parse("0.0.0.0");
+  ASSERT_TRUE(
+      srv.handle({valid[0], from, to}, now).accepted);  // warm-up: this thread's AES objects
+
+  std::array<errc, 4> reasons{};
+  std::size_t accepted = 0;
+  const std::size_t allocations = count_allocations([&] {
+    for (std::size_t i = 1; i < valid.size(); ++i)
+      accepted += srv.handle({valid[i], from, to}, now).accepted;
+    reasons[0] = srv.handle({valid[1], from, to}, now).reason;  // replay
+    reasons[1] = srv.handle({bad_mac, from, to}, now).reason;
+    reasons[2] = srv.handle({garbage, from, to}, now).reason;
+    reasons[3] = srv.handle({junk, from, to}, now).reason;
+  });
+  EXPECT_EQ(allocations, 0u);
+  EXPECT_EQ(accepted, valid.size() - 1);
+  EXPECT_EQ(srv.firewall().opened, valid.size());
+  EXPECT_EQ(reasons[0], errc::replayed);
+  EXPECT_EQ(reasons[1], errc::bad_mac);
+  EXPECT_EQ(reasons[2], errc::bad_mac);
+  EXPECT_EQ(reasons[3], errc::not_base64);
 }
 
 }  // namespace

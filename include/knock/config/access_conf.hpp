@@ -18,6 +18,7 @@
 #include <knock/mac/any_of.hpp>
 #include <knock/mac/concept.hpp>
 #include <knock/wire/base64.hpp>
+#include <knock/wire/grammar.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -25,6 +26,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -33,14 +35,117 @@
 #include <utility>
 #include <vector>
 
+#include <grp.h>
+#include <pwd.h>
+#include <time.h>  // strptime
+
 namespace knock::config {
+
+/// What `bind_access_conf` allows beyond fwknop's own rules.
+struct bind_options {
+  /// Accept stanzas without an HMAC key (fwknop's legacy setup). Off by default: without an HMAC
+  /// the ciphertext is malleable and anyone can make the server decrypt (spec Q10).
+  bool allow_no_hmac = false;
+};
 
 namespace detail {
 
 /// The error `message` about `key`, at the line of `at`.
 inline failure<config_error> error_at(std::string_view file, const raw_value& at,
                                       std::string_view key, std::string message) {
-  return fail(config_error{std::string{file}, at.line, std::string{key}, std::move(message)});
+  return fail(config_error{at.file.empty() ? std::string{file} : at.file, at.line, std::string{key},
+                           std::move(message)});
+}
+
+/// `Y` or `N` (any case), as fwknop writes its switches.
+inline result<bool, config_error> yes_no(std::string_view file, const raw_value& v,
+                                         std::string_view key, bool fallback) {
+  if (!v.is_set()) return fallback;
+  if (iequals(v.text, "y")) return true;
+  if (iequals(v.text, "n")) return false;
+  return error_at(file, v, key, "'" + printable(v.text) + "' is not Y or N");
+}
+
+/// A whole number in 1..`max`.
+inline result<std::uint32_t, config_error> positive(std::string_view file, const raw_value& v,
+                                                    std::string_view key, std::uint32_t fallback,
+                                                    std::uint32_t max = 0xFFFFFFFF) {
+  if (!v.is_set()) return fallback;
+  std::uint32_t out = 0;
+  const char* end = v.text.data() + v.text.size();
+  const auto parsed = std::from_chars(v.text.data(), end, out);
+  if (parsed.ec != std::errc{} || parsed.ptr != end || out == 0 || out > max)
+    return error_at(file, v, key,
+                    "'" + printable(v.text) + "' is not a positive integer" +
+                        (max == 0xFFFFFFFF ? "" : " up to " + std::to_string(max)));
+  return out;
+}
+
+/// `ANY`, or a comma list of addresses and CIDR blocks (IPv4 and IPv6).
+inline result<access::address_set, config_error> addresses(std::string_view file,
+                                                           const raw_value& v,
+                                                           std::string_view key) {
+  access::address_set set;
+  if (!v.is_set()) return set;
+  set.any = false;
+  for (std::string_view list = v.text;;) {
+    const std::size_t comma = list.find(',');
+    const std::string_view item = trim(list.substr(0, comma));
+    if (iequals(item, "any"))
+      set.any = true;
+    else if (const auto block = cidr::parse(item))
+      set.networks.push_back(*block);
+    else
+      return error_at(file, v, key,
+                      "'" + printable(item) + "' is not ANY, an IP address or a CIDR block");
+    if (comma == std::string_view::npos) return set;
+    list.remove_prefix(comma + 1);
+  }
+}
+
+/// A comma list of `tcp/N` / `udp/N`.
+inline result<port_list, config_error> ports(std::string_view file, const raw_value& v,
+                                             std::string_view key) {
+  port_list out;
+  for (std::string_view list = v.text;;) {
+    const std::size_t comma = list.find(',');
+    const std::string_view item = trim(list.substr(0, comma));
+    const bool tcp = item.size() > 4 && iequals(item.substr(0, 4), "tcp/");
+    const bool udp = item.size() > 4 && iequals(item.substr(0, 4), "udp/");
+    const auto port = wire::parse_port(item.substr(std::min<std::size_t>(4, item.size())));
+    if (!(tcp || udp) || !port)
+      return error_at(file, v, key, "'" + printable(item) + "' is not tcp/PORT or udp/PORT");
+    if (!out.push_back({tcp ? ip_protocol::tcp : ip_protocol::udp, *port}))
+      return error_at(file, v, key,
+                      "lists more than " + std::to_string(port_list::capacity) + " ports");
+    if (comma == std::string_view::npos) return out;
+    list.remove_prefix(comma + 1);
+  }
+}
+
+/// ACCESS_EXPIRE (`MM/DD/YYYY`, local midnight, as fwknopd reads it with mktime) or
+/// ACCESS_EXPIRE_EPOCH (seconds); the earlier wins when both are set.
+inline result<epoch_seconds, config_error> access_expire(std::string_view file,
+                                                         const raw_stanza& r) {
+  epoch_seconds out = never_expires;
+  if (const raw_value& d = r.access_expire; d.is_set()) {
+    std::tm tm{};
+    const char* end = ::strptime(d.text.c_str(), "%m/%d/%Y", &tm);
+    if (end == nullptr || *end != '\0')
+      return error_at(file, d, "ACCESS_EXPIRE", "'" + printable(d.text) + "' is not MM/DD/YYYY");
+    tm.tm_isdst = -1;
+    out = static_cast<epoch_seconds>(std::mktime(&tm));
+  }
+  if (const raw_value& e = r.access_expire_epoch; e.is_set()) {
+    epoch_seconds v = 0;
+    const char* end = e.text.data() + e.text.size();
+    const auto parsed = std::from_chars(e.text.data(), end, v);
+    if (parsed.ec != std::errc{} || parsed.ptr != end || v < 0)
+      return error_at(file, e, "ACCESS_EXPIRE_EPOCH",
+                      "'" + printable(e.text) + "' is not seconds since the epoch");
+    out = std::min(out, v);
+  }
+  return out;
 }
 
 /// The key that `text` (taken as bytes) or `b64` (base64, `=` padding allowed) sets; at most one
@@ -72,32 +177,85 @@ inline result<std::optional<secret_bytes>, config_error> read_key(std::string_vi
 
 /// What a stanza says apart from its algorithms, checked: the part of binding that does not depend
 /// on the Cipher and Mac sets (so it is compiled once).
+/// Variables fwknop acts on that this server does not enforce yet: checked for form, then refused
+/// with the reason, so none is ever silently ignored.
+inline result<void, config_error> refuse_unsupported(std::string_view file, const raw_stanza& r) {
+  if (auto sudo = yes_no(file, r.enable_cmd_sudo_exec, "ENABLE_CMD_SUDO_EXEC", false); !sudo)
+    return fail(sudo.error());
+  else if (*sudo)
+    return error_at(file, r.enable_cmd_sudo_exec, "ENABLE_CMD_SUDO_EXEC",
+                    "is not supported by knock: use CMD_EXEC_USER / CMD_EXEC_GROUP");
+  for (const auto* v : {&r.cmd_sudo_exec_user, &r.cmd_sudo_exec_group})
+    if (v->is_set())
+      return error_at(file, *v,
+                      v == &r.cmd_sudo_exec_user ? "CMD_SUDO_EXEC_USER" : "CMD_SUDO_EXEC_GROUP",
+                      "is not supported by knock: use CMD_EXEC_USER / CMD_EXEC_GROUP");
+  if (auto t = positive(file, r.cmd_cycle_timer, "CMD_CYCLE_TIMER", 1); !t) return fail(t.error());
+  if (r.cmd_cycle_open.is_set() != r.cmd_cycle_timer.is_set() ||
+      (r.cmd_cycle_close.is_set() && !r.cmd_cycle_open.is_set()))
+    return error_at(file,
+                    r.cmd_cycle_open.is_set()    ? r.cmd_cycle_open
+                    : r.cmd_cycle_timer.is_set() ? r.cmd_cycle_timer
+                                                 : r.cmd_cycle_close,
+                    "CMD_CYCLE_OPEN",
+                    "CMD_CYCLE_OPEN and CMD_CYCLE_TIMER go together (CMD_CYCLE_CLOSE optional)");
+  if (r.cmd_cycle_open.is_set())
+    return error_at(
+        file, r.cmd_cycle_open, "CMD_CYCLE_OPEN",
+        "command cycles are not enforced by this server yet; remove the CMD_CYCLE_* lines "
+        "or use fwknopd for this stanza");
+  if (const raw_value& n = r.force_nat; n.is_set()) {
+    const std::string_view text = n.text;
+    const std::size_t space = text.find_first_of(blanks);
+    if (space == std::string_view::npos || !ip_address::parse(text.substr(0, space)) ||
+        !wire::parse_port(trim(text.substr(space))))
+      return error_at(file, n, "FORCE_NAT", "'" + printable(n.text) + "' is not '<IP> <port>'");
+  }
+  if (r.force_snat.is_set() && !ip_address::parse(r.force_snat.text))
+    return error_at(file, r.force_snat, "FORCE_SNAT",
+                    "'" + printable(r.force_snat.text) + "' is not an IP address");
+  for (const auto& [v, name] : {std::pair{&r.force_masquerade, "FORCE_MASQUERADE"},
+                                {&r.forward_all, "FORWARD_ALL"},
+                                {&r.disable_dnat, "DISABLE_DNAT"}})
+    if (auto ok = yes_no(file, *v, name, false); !ok) return fail(ok.error());
+  for (const auto& [v, name] : {std::pair{&r.force_nat, "FORCE_NAT"},
+                                {&r.force_snat, "FORCE_SNAT"},
+                                {&r.force_masquerade, "FORCE_MASQUERADE"},
+                                {&r.forward_all, "FORWARD_ALL"},
+                                {&r.disable_dnat, "DISABLE_DNAT"}})
+    if (v->is_set())
+      return error_at(
+          file, *v, name,
+          "NAT is not enforced by this server yet; remove the line or use fwknopd for this stanza");
+  return {};
+}
+
 struct checked_stanza {
-  access::address_set sources;
+  access::address_set sources, destinations;
   secret_bytes key;
   std::optional<secret_bytes> hmac_key;
   const raw_value* hmac_key_at = nullptr;  ///< the line that set the HMAC key
-  std::uint32_t fw_access_timeout = 30;
-  bool enable_cmd_exec = false;
+  std::optional<port_list> open_ports;
+  port_list restrict_ports;
+  std::uint32_t fw_access_timeout = 30, max_fw_timeout = 300;
+  bool require_source_address = false, enable_cmd_exec = false;
+  epoch_seconds access_expire = never_expires;
 };
 
-inline result<checked_stanza, config_error> check_stanza(const raw_stanza& r,
-                                                         std::string_view file) {
+inline result<checked_stanza, config_error> check_stanza(const raw_stanza& r, std::string_view file,
+                                                         const bind_options& options) {
   checked_stanza s;
-  s.sources.any = false;
-  for (std::string_view list = r.source.text;;) {
-    const std::size_t comma = list.find(',');
-    const std::string_view item = trim(list.substr(0, comma));
-    if (iequals(item, "any"))
-      s.sources.any = true;
-    else if (const auto block = cidr::parse(item))
-      s.sources.networks.push_back(*block);
-    else
-      return error_at(file, r.source, "SOURCE",
-                      "'" + printable(item) + "' is not ANY, an IP address or a CIDR block");
-    if (comma == std::string_view::npos) break;
-    list.remove_prefix(comma + 1);
-  }
+  // Takes each checked value; the first error is kept and returned at the next checkpoint.
+  std::optional<config_error> first_error;
+  const auto take = [&](auto& target, auto checked) {
+    if (checked)
+      target = *std::move(checked);
+    else if (!first_error)
+      first_error = checked.error();
+  };
+  take(s.sources, addresses(file, r.source, "SOURCE"));
+  take(s.destinations, addresses(file, r.destination, "DESTINATION"));
+  if (first_error) return fail(*first_error);
 
   auto key = read_key(file, r.key, "KEY", r.key_base64, "KEY_BASE64");
   if (!key) return fail(key.error());
@@ -117,35 +275,63 @@ inline result<checked_stanza, config_error> check_stanza(const raw_stanza& r,
   if (!s.hmac_key && r.hmac_digest_type.is_set())
     return error_at(file, r.hmac_digest_type, "HMAC_DIGEST_TYPE",
                     "set without HMAC_KEY or HMAC_KEY_BASE64");
+  if (!s.hmac_key && !options.allow_no_hmac)
+    return error_at(
+        file, r.source, "SOURCE",
+        "stanza has no HMAC_KEY or HMAC_KEY_BASE64; knock requires an HMAC unless it is "
+        "started with --allow-no-hmac (without one, packets are malleable and replayable "
+        "in other spellings)");
 
-  if (const raw_value& t = r.fw_access_timeout; t.is_set()) {
-    const char* end = t.text.data() + t.text.size();
-    const auto parsed = std::from_chars(t.text.data(), end, s.fw_access_timeout);
-    if (parsed.ec != std::errc{} || parsed.ptr != end || s.fw_access_timeout == 0)
-      return error_at(file, t, "FW_ACCESS_TIMEOUT",
-                      "'" + printable(t.text) + "' is not a positive integer");
+  if (r.open_ports.is_set()) take(s.open_ports, ports(file, r.open_ports, "OPEN_PORTS"));
+  if (r.restrict_ports.is_set())
+    take(s.restrict_ports, ports(file, r.restrict_ports, "RESTRICT_PORTS"));
+  take(s.fw_access_timeout, positive(file, r.fw_access_timeout, "FW_ACCESS_TIMEOUT", 30));
+  take(s.max_fw_timeout, positive(file, r.max_fw_timeout, "MAX_FW_TIMEOUT", 300));
+  if (r.require_source_address.is_set() && r.require_source.is_set())
+    return error_at(file, r.require_source, "REQUIRE_SOURCE",
+                    "REQUIRE_SOURCE_ADDRESS is set too; set only one");
+  take(s.require_source_address,
+       r.require_source.is_set()
+           ? yes_no(file, r.require_source, "REQUIRE_SOURCE", false)
+           : yes_no(file, r.require_source_address, "REQUIRE_SOURCE_ADDRESS", false));
+  take(s.access_expire, access_expire(file, r));
+  take(s.enable_cmd_exec, yes_no(file, r.enable_cmd_exec, "ENABLE_CMD_EXEC", false));
+  if (first_error) return fail(*first_error);
+  for (const auto* named : {&r.cmd_exec_user, &r.cmd_exec_group}) {
+    const bool user = named == &r.cmd_exec_user;
+    if (named->is_set() && (user ? ::getpwnam(named->text.c_str()) == nullptr
+                                 : ::getgrnam(named->text.c_str()) == nullptr))
+      return error_at(file, *named, user ? "CMD_EXEC_USER" : "CMD_EXEC_GROUP",
+                      "no " + std::string{user ? "user" : "group"} + " '" + printable(named->text) +
+                          "' on this system");
   }
-  if (const raw_value& e = r.enable_cmd_exec; e.is_set()) {
-    if (!iequals(e.text, "y") && !iequals(e.text, "n"))
-      return error_at(file, e, "ENABLE_CMD_EXEC", "'" + printable(e.text) + "' is not Y or N");
-    s.enable_cmd_exec = iequals(e.text, "y");
-  }
+  if (auto ok = refuse_unsupported(file, r); !ok) return fail(ok.error());
   return s;
 }
 
 /// One raw stanza → an `access::stanza`, or the first thing wrong with it.
 template <class Cipher, class Mac>
 result<access::stanza<Cipher, Mac>, config_error> bind_stanza(const raw_stanza& r,
-                                                              std::string_view file) {
-  auto checked = check_stanza(r, file);
+                                                              std::string_view file,
+                                                              const bind_options& options) {
+  auto checked = check_stanza(r, file, options);
   if (!checked) return fail(checked.error());
   access::stanza<Cipher, Mac> s;
-  s.file = file;
+  s.file = r.source.file.empty() ? std::string{file} : r.source.file;
   s.line = r.source.line;
   s.sources = std::move(checked->sources);
+  s.destinations = std::move(checked->destinations);
   s.key = std::move(checked->key);
+  s.open_ports = checked->open_ports;
+  s.restrict_ports = checked->restrict_ports;
   s.fw_access_timeout = checked->fw_access_timeout;
+  s.max_fw_timeout = checked->max_fw_timeout;
+  s.require_username = r.require_username.text;
+  s.require_source_address = checked->require_source_address;
+  s.access_expire = checked->access_expire;
   s.enable_cmd_exec = checked->enable_cmd_exec;
+  s.cmd_exec_user = r.cmd_exec_user.text;
+  s.cmd_exec_group = r.cmd_exec_group.text;
 
   if (r.encryption_mode.is_set()) {  // else the set's first Cipher: CBC for fwknop's modes
     auto cipher = Cipher::make(r.encryption_mode.text);
@@ -176,7 +362,8 @@ result<access::stanza<Cipher, Mac>, config_error> bind_stanza(const raw_stanza& 
 /// stanza's cipher by its ENCRYPTION_MODE. Errors list what the sets support.
 template <class Cipher = cipher::any_rijndael, class Mac = mac::any_hmac>
 result<std::vector<access::stanza<Cipher, Mac>>, config_error> bind_access_conf(
-    const std::vector<raw_stanza>& raw, std::string_view file_name) {
+    const std::vector<raw_stanza>& raw, std::string_view file_name,
+    const bind_options& options = {}) {
   static_assert(cipher_policy<Cipher>,
                 "knock::config::bind_access_conf: Cipher must model knock::cipher_policy "
                 "(knock/cipher/concept.hpp)");
@@ -186,7 +373,7 @@ result<std::vector<access::stanza<Cipher, Mac>>, config_error> bind_access_conf(
   std::vector<access::stanza<Cipher, Mac>> out;
   out.reserve(raw.size());
   for (const raw_stanza& r : raw) {
-    auto s = detail::bind_stanza<Cipher, Mac>(r, file_name);
+    auto s = detail::bind_stanza<Cipher, Mac>(r, file_name, options);
     if (!s) return fail(s.error());
     out.push_back(*std::move(s));
   }
@@ -227,17 +414,36 @@ inline result<std::string, config_error> read_config_file(const std::string& pat
 
 }  // namespace detail
 
-/// Reads, parses and binds the access.conf at `path` (see `bind_access_conf`); errors name `path`.
-/// The text read is wiped before returning.
+/// The file system as `parse_access_conf` reaches it for `%include`, `%include_folder` and
+/// `%include_keys`: files of at most 1 MiB; a folder's `*.conf` files in name order.
+inline include_access file_system() {
+  return {
+      [](const std::string& path) { return detail::read_config_file(path); },
+      [](const std::string& dir) -> result<std::vector<std::string>, config_error> {
+        std::error_code ec;
+        std::vector<std::string> out;
+        for (auto it = std::filesystem::directory_iterator{dir, ec};
+             !ec && it != std::filesystem::directory_iterator{}; it.increment(ec))
+          if (it->path().extension() == ".conf") out.push_back(it->path().string());
+        if (ec)
+          return fail(config_error{dir, 0, "", "cannot list: " + ec.message(), errc::io_failed});
+        std::sort(out.begin(), out.end());
+        return out;
+      }};
+}
+
+/// Reads, parses and binds the access.conf at `path` (see `bind_access_conf`), following its
+/// includes; errors name the file they are in. The text read is wiped before returning.
 template <class Cipher = cipher::any_rijndael, class Mac = mac::any_hmac>
 result<std::vector<access::stanza<Cipher, Mac>>, config_error> load_access_conf(
-    const std::string& path) {
+    const std::string& path, const bind_options& options = {}) {
   auto text = detail::read_config_file(path);
   if (!text) return fail(text.error());
-  auto raw = parse_access_conf(*text, path);
+  const include_access files = file_system();
+  auto raw = parse_access_conf(*text, path, &files);
   secure_zero(text->data(), text->size());
   if (!raw) return fail(raw.error());
-  return bind_access_conf<Cipher, Mac>(*raw, path);
+  return bind_access_conf<Cipher, Mac>(*raw, path, options);
 }
 
 }  // namespace knock::config

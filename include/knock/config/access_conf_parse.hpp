@@ -147,6 +147,40 @@ namespace detail {
 
 inline constexpr std::size_t max_include_depth = 8;
 
+/// Walks fwknop's config format line by line: `VARIABLE value`, the value running to `;`, CR or
+/// LF with trailing blanks removed, a trailing `:` on the name ignored, `#` comment lines and blank
+/// lines skipped. Shared by access.conf and fwknopd.conf.
+struct config_line {
+  explicit config_line(std::string_view text) noexcept : rest{text} {}
+
+  std::string_view rest;
+  std::size_t number = 0;
+  std::string_view name, value;
+  std::string_view error;  ///< set when the line is not `VARIABLE value`
+  bool bad_name = false;   ///< the error is that the line starts with no name (do not quote it)
+
+  /// Moves to the next variable line; false at the end.
+  bool next() noexcept {
+    while (!rest.empty()) {
+      ++number;
+      const std::size_t eol = rest.find('\n');
+      std::string_view line = rest.substr(0, eol);
+      rest.remove_prefix(eol == std::string_view::npos ? rest.size() : eol + 1);
+      line = trim(line.substr(0, line.find_first_of(";\r")));  // the value ends there
+      if (line.empty() || line.front() == '#') continue;
+      name = line.substr(0, line.find_first_of(blanks));
+      value = trim(line.substr(name.size()));
+      if (name.ends_with(':')) name.remove_suffix(1);
+      bad_name = !looks_like_name(name);
+      error = bad_name        ? "line does not start with a variable name"
+              : value.empty() ? "has no value"
+                              : "";
+      return true;
+    }
+    return false;
+  }
+};
+
 /// `path` as seen from the file `from`: relative paths start at `from`'s folder.
 inline std::string relative_to(std::string_view from, std::string_view path) {
   if (path.starts_with('/')) return std::string{path};
@@ -173,22 +207,10 @@ inline result<void, config_error> parse_into(std::string_view text, const std::s
     return fail(config_error{file, line, std::string{key}, std::move(message)});
   };
   const std::string_view origin = top_level ? std::string_view{} : std::string_view{file};
-  std::size_t number = 0;
-  while (!text.empty()) {
-    ++number;
-    const std::size_t eol = text.find('\n');
-    std::string_view line = text.substr(0, eol);
-    text.remove_prefix(eol == std::string_view::npos ? text.size() : eol + 1);
-    line = line.substr(0, line.find_first_of(";\r"));  // the value ends there; so may the name
-    line = trim(line);
-    if (line.empty() || line.front() == '#') continue;
-
-    std::string_view name = line.substr(0, line.find_first_of(blanks));
-    const std::string_view value = trim(line.substr(name.size()));
-    if (name.ends_with(':')) name.remove_suffix(1);
-    if (!looks_like_name(name))
-      return error(number, "", "line does not start with a variable name");
-    if (value.empty()) return error(number, name, "has no value");
+  for (config_line l{text}; l.next();) {
+    const std::size_t number = l.number;
+    const std::string_view name = l.name, value = l.value;
+    if (!l.error.empty()) return error(number, l.bad_name ? "" : name, std::string{l.error});
 
     if (name.starts_with('%')) {
       const bool keys = iequals(name, "%include_keys"), folder = iequals(name, "%include_folder");

@@ -13,7 +13,10 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
+
+#include <arpa/inet.h>
 
 namespace knock {
 
@@ -210,6 +213,13 @@ constexpr std::optional<cidr> cidr::parse(std::string_view s) noexcept {
     prefix = prefix * 10 + static_cast<unsigned>(c - '0');
   }
   return make(*a, prefix);
+}
+
+/// The address as text ("10.0.0.5", "2001:db8::7"), as inet_ntop writes it.
+inline std::string to_string(const ip_address& a) {
+  char text[INET6_ADDRSTRLEN] = {};
+  ::inet_ntop(a.is_v4() ? AF_INET : AF_INET6, a.bytes().data(), text, sizeof text);
+  return text;
 }
 
 }  // namespace knock

@@ -32,8 +32,8 @@ constexpr std::optional<std::uint64_t> parse_decimal(std::string_view s,
 }  // namespace detail
 
 /// An IPv4 address as fwknop's message check takes it: 7..15 characters, digits and exactly three
-/// dots, and accepted by inet_aton — so a part with a leading 0 is octal ("010" is 8, "08" is refused).
-/// Returns its four bytes as inet_aton reads them.
+/// dots, and accepted by inet_aton — so a part with a leading 0 is octal ("010" is 8, "08" is
+/// refused). Returns its four bytes as inet_aton reads them.
 constexpr std::optional<std::array<unsigned char, 4>> message_ipv4(std::string_view s) noexcept {
   if (s.size() < 7 || s.size() > 15) return std::nullopt;
   std::array<unsigned char, 4> out{};

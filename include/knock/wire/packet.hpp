@@ -6,8 +6,8 @@
 ///     wire = base64(Salted__ ‖ salt ‖ AES(plaintext))[10:] ‖ base64(HMAC("U2FsdGVkX1" ‖ body))
 ///
 /// `screen` refuses what cannot be a packet before any key is tried; `open` authenticates (HMAC in
-/// constant time, before anything is decrypted: `authenticate`), decrypts and parses (`decrypt`); `seal` builds a packet.
-/// `open` and `screen` never allocate.
+/// constant time, before anything is decrypted: `authenticate`), decrypts and parses (`decrypt`);
+/// `seal` builds a packet. `open` and `screen` never allocate.
 
 #include <knock/cipher/concept.hpp>
 #include <knock/core/error.hpp>
@@ -47,9 +47,9 @@ enum class long_packets : bool {
   try_aes  ///< what fwknopd does for a stanza with ENABLE_CMD_EXEC
 };
 
-/// Checks the HMAC of `wire` in constant time, before anything is decrypted, and returns the body it
-/// covers (the wire without its tag). `mac` null means the stanza has no HMAC key: the body is the
-/// whole wire, as fwknop takes it.
+/// Checks the HMAC of `wire` in constant time, before anything is decrypted, and returns the body
+/// it covers (the wire without its tag). `mac` null means the stanza has no HMAC key: the body is
+/// the whole wire, as fwknop takes it.
 template <class MacKeyed>
 result<std::string_view> authenticate(std::string_view wire, const MacKeyed* mac,
                                       long_packets long_ones = long_packets::refuse) noexcept {
@@ -66,12 +66,10 @@ result<std::string_view> authenticate(std::string_view wire, const MacKeyed* mac
   return body;
 }
 
-/// Decrypts an (authenticated) body and parses the message. When `plaintext_sha256` is not null it
-/// receives the SHA-256 of the decrypted text: the identity of the message however it was encrypted.
+/// Decrypts an (authenticated) body and parses the message.
 template <class Cipher>
 result<spa_message> decrypt(std::string_view body, const Cipher& cipher, secret_view key,
-                            long_packets long_ones = long_packets::refuse,
-                            std::array<byte, 32>* plaintext_sha256 = nullptr) noexcept {
+                            long_packets long_ones = long_packets::refuse) noexcept {
   static_assert(
       cipher_policy<Cipher>,
       "knock::wire::open: Cipher must model knock::cipher_policy (knock/cipher/concept.hpp)");
@@ -97,10 +95,7 @@ result<spa_message> decrypt(std::string_view body, const Cipher& cipher, secret_
   if (plaintext.size() <= limits::rand_digits || plaintext[limits::rand_digits] != ':' ||
       !wire::detail::all_digits(plaintext.substr(0, limits::rand_digits)))
     return fail(errc::decrypt_failed);
-  auto message = parse(plaintext);
-  if (message && plaintext_sha256 != nullptr)
-    hash(hash_id::sha256, as_bytes(plaintext), plaintext_sha256->data());
-  return message;
+  return parse(plaintext);
 }
 
 /// Authenticates, decrypts and parses one packet for one key set (`authenticate` then `decrypt`).
