@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// \file
+/// The Capture policy family: hands received datagrams to the server, shaped for an epoll loop
+/// with no sleep-polling. The daemon polls `fds()` for reading; when one is ready it calls
+/// `receive`, which reads what is ready without blocking and calls back once per datagram.
+///
+/// | requirement                         | meaning                                   | caller   |
+/// |-------------------------------------|-------------------------------------------|----------|
+/// | `using role = knock::role::capture` | declares the family                       | concepts |
+/// | `c.fds()` noexcept                  | `std::span<const int>`: descriptors to    | daemon   |
+/// |                                     | poll for input (level-triggered); empty:  |          |
+/// |                                     | nothing to wait for (a savefile: one      |          |
+/// |                                     | `receive` reads it all)                   |          |
+/// | `c.receive(f)`                      | `result<std::size_t>`: calls              | daemon   |
+/// |                                     | `f(const datagram&)` per datagram ready   |          |
+/// |                                     | now, never blocks; returns how many; the  |          |
+/// |                                     | payload is valid during the call only     |          |
+/// | `c.stats()` noexcept (optional)     | `capture_stats` since opening; with it, a | logs     |
+/// |                                     | capture models `counting_capture`         |          |
+///
+/// `receive` reads at most a bounded batch per descriptor, so one busy interface cannot starve
+/// the others; with level-triggered polling the rest comes on the next round. A failure of the
+/// source (an interface that went away) is `errc::capture_failed`; what was delivered before it
+/// stays delivered. Exceptions thrown by `f` pass through and leave the capture usable.
+///
+/// ```cpp
+/// for (int fd : input.fds()) epoll_ctl(ep, EPOLL_CTL_ADD, fd, &in_event);
+/// while (epoll_wait(ep, events, n, -1) >= 0)
+///   if (!input.receive([&](const knock::datagram& d) { server.handle(d); })) break;
+/// ```
+
+#include <knock/core/datagram.hpp>
+#include <knock/core/result.hpp>
+#include <knock/core/role.hpp>
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace knock {
+
+/// Counters a capture keeps from its opening. A count a capture cannot know stays 0.
+struct capture_stats {
+  std::uint64_t received = 0;   ///< frames (pcap) or datagrams (socket) read
+  std::uint64_t delivered = 0;  ///< datagrams handed to the callback
+  std::uint64_t dropped = 0;    ///< lost before knock read them: the kernel buffer was full
+  std::uint64_t fragments = 0;  ///< IP fragments, refused (knock never reassembles)
+  std::uint64_t malformed = 0;  ///< truncated or malformed frames; datagrams too long to buffer
+  std::uint64_t ignored = 0;    ///< frames the filter let through that hold no UDP/TCP payload
+};
+
+namespace detail {
+/// The least a `receive` callback can be; the concept checks `receive` with it.
+struct datagram_sink {
+  void operator()(const datagram&) const noexcept {}
+};
+}  // namespace detail
+
+/// A Capture policy: a role tag, descriptors to poll, and a non-blocking `receive`.
+template <class C>
+concept capture_policy = has_role<C, role::capture> &&
+    requires(C& c, const C& cc, detail::datagram_sink& sink) {
+  { cc.fds() }
+  noexcept->std::same_as<std::span<const int>>;
+  { c.receive(sink) } -> std::same_as<result<std::size_t>>;
+};
+
+/// A Capture that also reports its counters.
+template <class C>
+concept counting_capture = capture_policy<C> && requires(const C& c) {
+  { c.stats() }
+  noexcept->std::same_as<capture_stats>;
+};
+
+}  // namespace knock

@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// \file
+/// `knock::capture::pcap`: sniffs SPA datagrams with libpcap, as fwknopd does, on one or more
+/// interfaces (or `any`) at once — or reads them from a savefile. Models `knock::capture_policy`.
+///
+/// Each interface gets an immediate-mode, nonblocking handle with a ring sized for bursts, the BPF
+/// filter (fwknopd's `PCAP_FILTER`, default `udp port 62201`) and, by default, inbound traffic
+/// only. Frames are parsed by `parse_frame` (knock/capture/frame.hpp): Ethernet, Linux cooked
+/// (SLL, SLL2), raw IP and BSD loopback links; IPv4 and IPv6; UDP and TCP payloads. Fragments
+/// and broken frames are counted in `stats()`, never delivered.
+
+#include <knock/capture/concept.hpp>
+#include <knock/capture/frame.hpp>
+#include <knock/core/error.hpp>
+
+#include <pcap/pcap.h>
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace knock::capture {
+
+/// fwknopd's default `PCAP_FILTER`.
+inline constexpr std::string_view default_filter = "udp port 62201";
+
+/// How `pcap::open` captures. The defaults are fwknopd's, but for a larger kernel buffer and a
+/// snap length that never cuts an SPA packet (fwknopd keeps 1500 bytes of the frame).
+struct pcap_options {
+  std::vector<std::string> interfaces;  ///< names, or `any` (all interfaces); one handle each
+  std::string filter{default_filter};   ///< BPF, as `PCAP_FILTER`; empty: everything
+  int buffer_bytes = 4 << 20;           ///< kernel ring per interface: room for a burst
+  int snaplen = 1500 + 256;             ///< the largest SPA payload, plus every header
+  bool inbound_only = true;             ///< false: `ENABLE_PCAP_ANY_DIRECTION Y`
+  bool promiscuous = false;             ///< `ENABLE_PCAP_PROMISC Y`
+  bool sll2 = false;                    ///< on `any`: Linux cooked v2 instead of v1
+  std::size_t batch = 256;              ///< the most frames read per interface per `receive`
+};
+
+/// libpcap captures on live interfaces or a savefile. Move-only; closes its handles.
+class pcap {
+ public:
+  using role = knock::role::capture;
+
+  /// Opens every interface in `o`. On failure, `why` (if given) receives libpcap's message,
+  /// prefixed with the interface ("eth9: No such device exists").
+  static result<pcap> open(const pcap_options& o, std::string* why = nullptr);
+  /// One interface, otherwise the defaults.
+  static result<pcap> open(std::string_view interface, std::string_view filter = default_filter,
+                           std::string* why = nullptr) {
+    pcap_options o;
+    o.interfaces.emplace_back(interface);
+    o.filter = filter;
+    return open(o, why);
+  }
+  /// A savefile (pcap or pcapng): no descriptor to poll; one `receive` reads it to its end.
+  static result<pcap> open_file(const std::string& path, std::string_view filter = default_filter,
+                                std::string* why = nullptr);
+
+  /// The selectable descriptors, one per live interface; poll them for input.
+  std::span<const int> fds() const noexcept { return fds_; }
+
+  /// Calls `on_datagram(const datagram&)` for each datagram ready now, without blocking: at most
+  /// `batch` frames per interface, a savefile to its end. Returns how many were delivered, or
+  /// `errc::capture_failed` (an interface went down or away; see `last_error()`).
+  template <class F>
+  result<std::size_t> receive(F&& on_datagram);
+
+  /// Counters since opening; `dropped` is the kernel's count (`pcap_stats`).
+  capture_stats stats() const noexcept;
+
+  /// libpcap's message for the last failed `receive`.
+  const std::string& last_error() const noexcept { return error_; }
+
+ private:
+  struct closer {
+    void operator()(pcap_t* p) const noexcept { pcap_close(p); }
+  };
+  using handle = std::unique_ptr<pcap_t, closer>;
+  struct source {
+    handle h;
+    link_type link;
+    bool live;
+  };
+
+  pcap() = default;
+  static std::optional<link_type> link_of(int dlt) noexcept;
+  void count(frame_error e) noexcept {
+    if (e == frame_error::fragment)
+      ++counts_.fragments;
+    else if (is_malformed(e))
+      ++counts_.malformed;
+    else
+      ++counts_.ignored;
+  }
+  static failure<errc> failed(std::string* why, std::string message) {
+    if (why) *why = std::move(message);
+    return fail(errc::capture_failed);
+  }
+  // The filter, link type check and nonblocking mode every source gets.
+  result<void> add(handle h, std::string_view name, std::string_view filter, bool live,
+                   std::string* why);
+
+  std::vector<source> sources_;
+  std::vector<int> fds_;
+  capture_stats counts_;
+  std::size_t batch_ = 256;
+  std::string error_;
+};
+
+static_assert(counting_capture<pcap>);
+
+inline std::optional<link_type> pcap::link_of(int dlt) noexcept {
+  switch (dlt) {
+    case DLT_NULL: return link_type::null;
+    case DLT_EN10MB: return link_type::ethernet;
+    case DLT_RAW: return link_type::raw;
+    case DLT_LOOP: return link_type::loop;
+    case DLT_LINUX_SLL: return link_type::linux_sll;
+#ifdef DLT_LINUX_SLL2  // libpcap 1.10
+    case DLT_LINUX_SLL2: return link_type::linux_sll2;
+#endif
+    case DLT_IPV4: return link_type::ipv4;
+    case DLT_IPV6: return link_type::ipv6;
+    default: return std::nullopt;
+  }
+}
+
+inline result<void> pcap::add(handle h, std::string_view name, std::string_view filter, bool live,
+                              std::string* why) {
+  const std::string where = std::string{name} + ": ";
+  const auto link = link_of(pcap_datalink(h.get()));
+  if (!link) {
+    const char* dlt = pcap_datalink_val_to_name(pcap_datalink(h.get()));
+    return failed(why, where + "link type " + (dlt ? dlt : "?") + " is not supported");
+  }
+  bpf_program program{};
+  if (pcap_compile(h.get(), &program, std::string{filter}.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0)
+    return failed(why, where + "filter '" + std::string{filter} + "': " + pcap_geterr(h.get()));
+  const int set = pcap_setfilter(h.get(), &program);
+  pcap_freecode(&program);
+  if (set != 0) return failed(why, where + pcap_geterr(h.get()));
+  if (live) {
+    char err[PCAP_ERRBUF_SIZE] = "";
+    if (pcap_setnonblock(h.get(), 1, err) != 0) return failed(why, where + err);
+    const int fd = pcap_get_selectable_fd(h.get());
+    if (fd < 0) return failed(why, where + "no selectable descriptor");
+    // The ring captured everything from activation until the filter was set: drop that, so
+    // that only filtered frames are ever delivered.
+    pcap_pkthdr* header = nullptr;
+    const u_char* bytes = nullptr;
+    for (int n = 0; n < 1 << 16 && pcap_next_ex(h.get(), &header, &bytes) == 1; ++n) {
+    }
+    fds_.push_back(fd);
+  }
+  sources_.push_back({std::move(h), *link, live});
+  return {};
+}
+
+inline result<pcap> pcap::open(const pcap_options& o, std::string* why) {
+  if (o.interfaces.empty()) return failed(why, "no interface to capture on");
+  pcap out;
+  out.batch_ = o.batch == 0 ? 1 : o.batch;
+  for (const std::string& name : o.interfaces) {
+    const std::string where = name + ": ";
+    char err[PCAP_ERRBUF_SIZE] = "";
+    handle h{pcap_create(name.c_str(), err)};
+    if (!h) return failed(why, where + err);
+    pcap_set_snaplen(h.get(), o.snaplen);
+    pcap_set_promisc(h.get(), o.promiscuous ? 1 : 0);
+    pcap_set_immediate_mode(h.get(), 1);  // each frame at once: no block timeout to wait for
+    pcap_set_buffer_size(h.get(), o.buffer_bytes);
+    if (const int rc = pcap_activate(h.get()); rc < 0) {
+      const std::string detail = pcap_geterr(h.get());
+      return failed(why, where + (detail.empty() ? pcap_statustostr(rc) : detail));
+    }
+#ifdef DLT_LINUX_SLL2
+    if (o.sll2 && pcap_datalink(h.get()) == DLT_LINUX_SLL &&
+        pcap_set_datalink(h.get(), DLT_LINUX_SLL2) != 0)
+      return failed(why, where + pcap_geterr(h.get()));
+#endif
+    if (o.inbound_only && pcap_setdirection(h.get(), PCAP_D_IN) != 0)
+      return failed(why, where + pcap_geterr(h.get()) +
+                             " (capturing both directions needs inbound_only = false)");
+    if (auto added = out.add(std::move(h), name, o.filter, true, why); !added)
+      return fail(added.error());
+  }
+  return out;
+}
+
+inline result<pcap> pcap::open_file(const std::string& path, std::string_view filter,
+                                    std::string* why) {
+  char err[PCAP_ERRBUF_SIZE] = "";
+  handle h{pcap_open_offline(path.c_str(), err)};
+  if (!h) return failed(why, path + ": " + err);
+  pcap out;
+  if (auto added = out.add(std::move(h), path, filter, false, why); !added)
+    return fail(added.error());
+  return out;
+}
+
+template <class F>
+result<std::size_t> pcap::receive(F&& on_datagram) {
+  std::size_t delivered = 0;
+  for (source& s : sources_) {
+    for (std::size_t n = 0; !s.live || n < batch_; ++n) {
+      pcap_pkthdr* header = nullptr;
+      const u_char* bytes = nullptr;
+      const int rc = pcap_next_ex(s.h.get(), &header, &bytes);
+      if (rc == 0 || (rc == PCAP_ERROR_BREAK && !s.live)) break;  // nothing ready; end of file
+      if (rc < 0) {
+        error_ = pcap_geterr(s.h.get());
+        return fail(errc::capture_failed);
+      }
+      ++counts_.received;
+      const auto d = parse_frame({bytes, header->caplen}, s.link);
+      if (!d) {
+        count(d.error());
+        continue;
+      }
+      ++counts_.delivered;
+      ++delivered;
+      on_datagram(*d);
+    }
+  }
+  return delivered;
+}
+
+inline capture_stats pcap::stats() const noexcept {
+  capture_stats out = counts_;
+  for (const source& s : sources_) {
+    pcap_stat ps{};
+    if (s.live && pcap_stats(s.h.get(), &ps) == 0) out.dropped += ps.ps_drop;
+  }
+  return out;
+}
+
+}  // namespace knock::capture

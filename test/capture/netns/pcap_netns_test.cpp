@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: MIT
+// knock::capture::pcap on real interfaces, as root, inside network namespaces this test creates
+// and removes: a "server" namespace that captures and a "peer" namespace that sends. The peer has
+// only its veth subnets (no default route), so nothing can leave the machine.
+#include <knock/capture/pcap.hpp>
+
+#include "collect.hpp"
+#include "netns.hpp"
+
+#include <gtest/gtest.h>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <thread>
+
+namespace {
+using namespace knock;
+using namespace knock::test;
+using capture::pcap;
+using capture::pcap_options;
+using namespace std::chrono_literals;
+
+ip_address ip(std::string_view text) { return *ip_address::parse(text); }
+
+class pcap_netns : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!is_root()) GTEST_SKIP() << "needs root: creates network namespaces and veth pairs";
+    if (!run({"ip", "-V"})) GTEST_SKIP() << "needs iproute2's ip";
+    server_.emplace("s");
+    peer_.emplace("p");
+    ASSERT_TRUE(server_->ok() && peer_->ok()) << "ip netns add failed";
+  }
+  const netns& server() const { return *server_; }
+  const netns& peer() const { return *peer_; }
+
+  /// The first veth pair: server a0 192.0.2.1 / 2001:db8::1, peer b0 192.0.2.2 / 2001:db8::2.
+  void link_first(int mtu = 1500) {
+    ASSERT_TRUE(veth(server(), "a0", "192.0.2.1/24", peer(), "b0", "192.0.2.2/24", mtu));
+    ASSERT_TRUE(server().ip({"addr", "add", "2001:db8::1/64", "dev", "a0", "nodad"}));
+    ASSERT_TRUE(peer().ip({"addr", "add", "2001:db8::2/64", "dev", "b0", "nodad"}));
+  }
+
+  /// Opens the capture inside the server namespace.
+  std::optional<pcap> open(const pcap_options& o) const {
+    inside in{server()};
+    EXPECT_TRUE(in.ok());
+    std::string why;
+    auto p = pcap::open(o, &why);
+    EXPECT_TRUE(p) << why;
+    return p ? std::optional<pcap>{*std::move(p)} : std::nullopt;
+  }
+
+  /// A UDP sender bound to `from`, in namespace `ns`.
+  static std::unique_ptr<sender> sender_in(const netns& ns, const ip_address& from) {
+    inside in{ns};
+    EXPECT_TRUE(in.ok());
+    return std::make_unique<sender>(from);
+  }
+
+ private:
+  std::optional<netns> server_, peer_;  // declared after nothing that outlives them
+};
+
+pcap_options on(std::vector<std::string> interfaces) {
+  pcap_options o;
+  o.interfaces = std::move(interfaces);
+  return o;
+}
+
+TEST_F(pcap_netns, peer_has_no_route_off_the_machine) {
+  link_first();
+  inside in{peer()};
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_storage to;
+  const socklen_t n = capture::detail::to_sockaddr(ip("203.0.113.1"), 9, to);
+  EXPECT_NE(::connect(fd, reinterpret_cast<sockaddr*>(&to), n), 0);  // connect sends nothing
+  EXPECT_EQ(errno, ENETUNREACH);
+  ::close(fd);
+}
+
+TEST_F(pcap_netns, veth_ipv4_datagram_with_its_addresses) {
+  link_first();
+  auto cap = open(on({"a0"}));
+  ASSERT_TRUE(cap);
+  ASSERT_EQ(cap->fds().size(), 1u);
+  const auto out = sender_in(peer(), ip("192.0.2.2"));
+  out->send(ip("192.0.2.1"), 62202, "another port: filtered out");
+  out->send(ip("192.0.2.1"), 62201, "knock over a veth");
+  const auto got = collect(*cap, 1);  // the other port was sent first: it would come first
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].payload, "knock over a veth");
+  EXPECT_EQ(got[0].source, ip("192.0.2.2"));
+  EXPECT_EQ(got[0].destination, ip("192.0.2.1"));
+  EXPECT_EQ(got[0].source_port, out->port());
+  EXPECT_EQ(got[0].destination_port, 62201);
+  EXPECT_TRUE(collect(*cap, 1, 100ms).empty());
+  EXPECT_EQ(cap->stats().delivered, 1u);
+}
+
+TEST_F(pcap_netns, veth_ipv6) {
+  link_first();
+  auto cap = open(on({"a0"}));
+  ASSERT_TRUE(cap);
+  const auto out = sender_in(peer(), ip("2001:db8::2"));
+  out->send(ip("2001:db8::1"), 62201, "knock over ipv6");
+  const auto got = collect(*cap, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].payload, "knock over ipv6");
+  EXPECT_EQ(got[0].source, ip("2001:db8::2"));
+  EXPECT_EQ(got[0].destination, ip("2001:db8::1"));
+  EXPECT_EQ(got[0].source_port, out->port());
+}
+
+TEST_F(pcap_netns, two_interfaces_at_once) {
+  link_first();
+  ASSERT_TRUE(veth(server(), "a1", "198.51.100.1/24", peer(), "b1", "198.51.100.2/24"));
+  auto cap = open(on({"a0", "a1"}));
+  ASSERT_TRUE(cap);
+  ASSERT_EQ(cap->fds().size(), 2u);
+  const auto out0 = sender_in(peer(), ip("192.0.2.2"));
+  const auto out1 = sender_in(peer(), ip("198.51.100.2"));
+  out0->send(ip("192.0.2.1"), 62201, "via a0");
+  out1->send(ip("198.51.100.1"), 62201, "via a1");
+  auto got = collect(*cap, 2);
+  ASSERT_EQ(got.size(), 2u);
+  std::sort(got.begin(), got.end(), [](auto& x, auto& y) { return x.payload < y.payload; });
+  EXPECT_EQ(got[0].payload, "via a0");
+  EXPECT_EQ(got[0].source, ip("192.0.2.2"));
+  EXPECT_EQ(got[0].destination, ip("192.0.2.1"));
+  EXPECT_EQ(got[1].payload, "via a1");
+  EXPECT_EQ(got[1].source, ip("198.51.100.2"));
+  EXPECT_EQ(got[1].destination, ip("198.51.100.1"));
+}
+
+// `any` is Linux cooked capture: SLL by default, SLL2 on request. Inbound only, loopback traffic
+// (which crosses lo out and in) is seen once.
+TEST_F(pcap_netns, any_interface_sll_and_sll2) {
+  link_first();
+  for (const bool sll2 : {false, true}) {
+    SCOPED_TRACE(sll2 ? "sll2" : "sll");
+    pcap_options o = on({"any"});
+    o.sll2 = sll2;
+    auto cap = open(o);
+    ASSERT_TRUE(cap);
+    const auto remote = sender_in(peer(), ip("2001:db8::2"));
+    const auto local = sender_in(server(), ip("127.0.0.1"));
+    remote->send(ip("2001:db8::1"), 62201, "from the peer");
+    local->send(ip("127.0.0.1"), 62201, "from lo");
+    auto got = collect(*cap, 2);
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_TRUE(collect(*cap, 1, 200ms).empty());  // no second copy of the loopback one
+    std::sort(got.begin(), got.end(), [](auto& x, auto& y) { return x.payload < y.payload; });
+    EXPECT_EQ(got[0].payload, "from lo");
+    EXPECT_EQ(got[0].source, ip("127.0.0.1"));
+    EXPECT_EQ(got[1].payload, "from the peer");
+    EXPECT_EQ(got[1].source, ip("2001:db8::2"));
+    EXPECT_EQ(got[1].destination, ip("2001:db8::1"));
+  }
+}
+
+// Linux `lo` is Ethernet-framed. Each packet crosses it twice (out, then in); libpcap keeps one.
+TEST_F(pcap_netns, loopback_interface) {
+  auto cap = open(on({"lo"}));
+  ASSERT_TRUE(cap);
+  const auto local = sender_in(server(), ip("::1"));
+  local->send(ip("::1"), 62201, "on lo");
+  const auto got = collect(*cap, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].payload, "on lo");
+  EXPECT_EQ(got[0].source, ip("::1"));
+  EXPECT_EQ(got[0].destination, ip("::1"));
+  EXPECT_TRUE(collect(*cap, 1, 200ms).empty());
+}
+
+// What the server itself sends out is not captured, unless asked (ENABLE_PCAP_ANY_DIRECTION).
+TEST_F(pcap_netns, inbound_only_by_default) {
+  link_first();
+  for (const bool inbound_only : {true, false}) {
+    SCOPED_TRACE(inbound_only ? "inbound only" : "both directions");
+    pcap_options o = on({"a0"});
+    o.inbound_only = inbound_only;
+    auto cap = open(o);
+    ASSERT_TRUE(cap);
+    const auto outbound = sender_in(server(), ip("192.0.2.1"));
+    const auto inbound = sender_in(peer(), ip("192.0.2.2"));
+    outbound->send(ip("192.0.2.2"), 62201, "out");
+    inbound->send(ip("192.0.2.1"), 62201, "in");
+    auto got = collect(*cap, inbound_only ? 1 : 2);
+    EXPECT_TRUE(collect(*cap, 1, 200ms).empty());
+    ASSERT_EQ(got.size(), inbound_only ? 1u : 2u);
+    std::sort(got.begin(), got.end(), [](auto& x, auto& y) { return x.payload < y.payload; });
+    EXPECT_EQ(got[0].payload, "in");
+    if (!inbound_only) {
+      EXPECT_EQ(got[1].payload, "out");
+      EXPECT_EQ(got[1].source, ip("192.0.2.1"));
+    }
+  }
+}
+
+// A 3000-byte payload over a 1500-byte MTU arrives in fragments: refused and counted, and the
+// capture goes on with the next datagram.
+TEST_F(pcap_netns, fragments_are_refused_and_counted) {
+  link_first(1500);
+  pcap_options o = on({"a0"});
+  o.filter = "udp port 62201 or (ip6 and ip6[6] == 44)";  // BPF port checks skip IPv6 fragments
+  auto cap = open(o);
+  ASSERT_TRUE(cap);
+  const auto out4 = sender_in(peer(), ip("192.0.2.2"));
+  const auto out6 = sender_in(peer(), ip("2001:db8::2"));
+  const int dont = IP_PMTUDISC_DONT;  // let the kernel fragment instead of refusing to send
+  ASSERT_EQ(::setsockopt(out4->fd(), IPPROTO_IP, IP_MTU_DISCOVER, &dont, sizeof dont), 0);
+  out4->send(ip("192.0.2.1"), 62201, std::string(3000, 'F'));
+  out6->send(ip("2001:db8::1"), 62201, std::string(3000, 'G'));
+  out4->send(ip("192.0.2.1"), 62201, "after the fragments");
+  const auto got = collect(*cap, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].payload, "after the fragments");
+  const auto s = cap->stats();
+  // IPv4: only the first fragment carries the UDP ports the filter matches; IPv6: all three.
+  EXPECT_GE(s.fragments, 1u + 3u) << "received " << s.received;
+  EXPECT_EQ(s.delivered, 1u);
+  EXPECT_EQ(s.malformed, 0u);
+}
+
+// fwknop -P tcp: connect, send the packet, close. Only the data segment is delivered.
+TEST_F(pcap_netns, tcp_payload) {
+  link_first();
+  pcap_options o = on({"a0"});
+  o.filter = "tcp port 62201";
+  auto cap = open(o);
+  ASSERT_TRUE(cap);
+  int listener = -1, client = -1;
+  {
+    inside in{server()};
+    listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_storage a;
+    const socklen_t n = capture::detail::to_sockaddr(ip("192.0.2.1"), 62201, a);
+    ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&a), n), 0);
+    ASSERT_EQ(::listen(listener, 4), 0);
+  }
+  {
+    inside in{peer()};
+    client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  }
+  sockaddr_storage to;
+  const socklen_t n = capture::detail::to_sockaddr(ip("192.0.2.1"), 62201, to);
+  ASSERT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&to), n), 0);
+  const std::string payload = "knock-tcp-payload";
+  ASSERT_EQ(::send(client, payload.data(), payload.size(), 0), ssize_t(payload.size()));
+  ::close(client);
+  const auto got = collect(*cap, 1);
+  ::close(listener);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].payload, payload);
+  EXPECT_EQ(got[0].source, ip("192.0.2.2"));
+  EXPECT_EQ(got[0].destination, ip("192.0.2.1"));
+  EXPECT_EQ(got[0].destination_port, 62201);
+  EXPECT_GE(cap->stats().ignored, 1u);  // the handshake's SYN and ACK carry no data
+}
+
+}  // namespace

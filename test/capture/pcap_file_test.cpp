@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: MIT
+// knock::capture::pcap on savefiles (no privilege needed): frames of every supported link type are
+// written with libpcap's own dumper, then read back through the BPF filter and parse_frame.
+#include <knock/capture/pcap.hpp>
+
+#include "frames.hpp"
+
+#include <gtest/gtest.h>
+#include <pcap/pcap.h>
+
+#include <unistd.h>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace {
+using namespace knock;
+using namespace knock::test;
+using capture::pcap;
+
+/// A directory under $TMPDIR (or /tmp), removed with everything in it.
+class temp_dir {
+ public:
+  temp_dir() {
+    const char* base = std::getenv("TMPDIR");
+    std::string pattern = std::string{base ? base : "/tmp"} + "/knock-capture-XXXXXX";
+    path_ = ::mkdtemp(pattern.data()) ? pattern : "";
+  }
+  ~temp_dir() {
+    std::error_code ignored;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
+  }
+  std::string file(std::string_view name) const { return path_ + "/" + std::string{name}; }
+
+ private:
+  std::string path_;
+};
+
+struct record {
+  frame bytes;
+  std::size_t wire_length = 0;  // 0: the frame's size; larger: the snap length cut it
+};
+
+/// Writes `records` as a savefile of link type `dlt` at `path`.
+void write_savefile(const std::string& path, int dlt, const std::vector<record>& records) {
+  pcap_t* dead = pcap_open_dead(dlt, 65535);
+  ASSERT_NE(dead, nullptr);
+  pcap_dumper_t* out = pcap_dump_open(dead, path.c_str());
+  ASSERT_NE(out, nullptr) << pcap_geterr(dead);
+  for (const record& r : records) {
+    pcap_pkthdr h{};
+    h.ts.tv_sec = 1700000005;
+    h.caplen = static_cast<bpf_u_int32>(r.bytes.size());
+    h.len = static_cast<bpf_u_int32>(r.wire_length ? r.wire_length : r.bytes.size());
+    pcap_dump(reinterpret_cast<u_char*>(out), &h, r.bytes.data());
+  }
+  pcap_dump_close(out);
+  pcap_close(dead);
+}
+
+struct seen {
+  std::string payload;
+  ip_address source, destination;
+  std::uint16_t source_port = 0, destination_port = 0;
+};
+
+std::vector<seen> read_all(pcap& p) {
+  std::vector<seen> out;
+  const auto n = p.receive([&](const datagram& d) {
+    out.push_back(
+        {std::string{d.payload}, d.source, d.destination, d.source_port, d.destination_port});
+  });
+  EXPECT_TRUE(n);
+  if (n) {
+    EXPECT_EQ(*n, out.size());
+  }
+  return out;
+}
+
+const ip_address src4 = ip("198.51.100.7"), dst4 = ip("192.0.2.1");
+const ip_address src6 = ip("2001:db8::7"), dst6 = ip("2001:db8::1");
+frame udp4_to(std::uint16_t port, std::string_view payload) {
+  return ipv4(src4, dst4, 17, segment(17, 40000, port, payload));
+}
+frame udp6_to(std::uint16_t port, std::string_view payload) {
+  return ipv6(src6, dst6, 17, segment(17, 40001, port, payload));
+}
+
+TEST(pcap_file, ethernet_filter_fragments_and_truncation) {
+  temp_dir dir;
+  const std::string path = dir.file("ethernet.pcap");
+  frame cut = ethernet(udp4_to(62201, std::string(300, 'T')), 0x0800);
+  const std::size_t wire = cut.size();
+  cut.resize(100);  // the snap length kept 100 bytes
+  write_savefile(path, DLT_EN10MB,
+                 {{ethernet(udp4_to(62201, "first"), 0x0800)},
+                  {ethernet(udp4_to(53, "not ours"), 0x0800)},  // the filter drops it
+                  {real::arp},                                  // and this
+                  {real::frag4_first},                          // the filter keeps it: refused
+                  {cut, wire},                                  // truncated: refused
+                  {ethernet(udp6_to(62201, "second"), 0x86dd)}});
+  std::string why;
+  auto p = pcap::open_file(path, "udp port 62201", &why);
+  ASSERT_TRUE(p) << why;
+  EXPECT_TRUE(p->fds().empty());  // nothing to poll: one receive reads the file
+  const auto got = read_all(*p);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].payload, "first");
+  EXPECT_EQ(got[0].source, src4);
+  EXPECT_EQ(got[0].destination, dst4);
+  EXPECT_EQ(got[0].source_port, 40000);
+  EXPECT_EQ(got[0].destination_port, 62201);
+  EXPECT_EQ(got[1].payload, "second");
+  EXPECT_EQ(got[1].source, src6);
+  const auto s = p->stats();
+  EXPECT_EQ(s.received, 4u);
+  EXPECT_EQ(s.delivered, 2u);
+  EXPECT_EQ(s.fragments, 1u);
+  EXPECT_EQ(s.malformed, 1u);
+  EXPECT_EQ(s.dropped, 0u);
+  EXPECT_EQ(p->receive([](const datagram&) { FAIL(); }).value_or(99), 0u);  // at its end
+}
+
+TEST(pcap_file, every_link_type) {
+  struct link_case {
+    const char* name;
+    int dlt;
+    frame v4, v6;
+  };
+  const link_case cases[] = {
+      {"ethernet", DLT_EN10MB, ethernet(udp4_to(62201, "a"), 0x0800),
+       ethernet(udp6_to(62201, "b"), 0x86dd)},
+      {"sll", DLT_LINUX_SLL, sll(udp4_to(62201, "a"), 0x0800), sll(udp6_to(62201, "b"), 0x86dd)},
+      {"sll2", DLT_LINUX_SLL2, sll2(udp4_to(62201, "a"), 0x0800),
+       sll2(udp6_to(62201, "b"), 0x86dd)},
+      {"raw", DLT_RAW, udp4_to(62201, "a"), udp6_to(62201, "b")},
+      {"null", DLT_NULL, null_link(udp4_to(62201, "a"), 2, true),
+       null_link(udp6_to(62201, "b"), 30, true)},
+      {"loop", DLT_LOOP, null_link(udp4_to(62201, "a"), 2, false),
+       null_link(udp6_to(62201, "b"), 24, false)},
+  };
+  temp_dir dir;
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string path = dir.file(std::string{c.name} + ".pcap");
+    write_savefile(path, c.dlt, {{c.v4}, {c.v6}});
+    std::string why;
+    auto p = pcap::open_file(path, "udp port 62201", &why);
+    ASSERT_TRUE(p) << why;
+    const auto got = read_all(*p);
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0].payload, "a");
+    EXPECT_EQ(got[0].source, src4);
+    EXPECT_EQ(got[1].payload, "b");
+    EXPECT_EQ(got[1].destination, dst6);
+  }
+  // Raw IPv4/IPv6 link types take one version each (no BPF filter: libpcap has none for them).
+  for (auto [dlt, f] :
+       {std::pair{DLT_IPV4, udp4_to(62201, "a")}, {DLT_IPV6, udp6_to(62201, "b")}}) {
+    const std::string path = dir.file("raw" + std::to_string(dlt) + ".pcap");
+    write_savefile(path, dlt, {{f}});
+    std::string why;
+    auto p = pcap::open_file(path, "", &why);
+    ASSERT_TRUE(p) << why;
+    EXPECT_EQ(read_all(*p).size(), 1u);
+  }
+}
+
+TEST(pcap_file, tcp_segments_with_a_port_filter) {
+  temp_dir dir;
+  const std::string path = dir.file("tcp.pcap");
+  write_savefile(path, DLT_EN10MB, {{real::tcp_syn}, {real::tcp_data}, {real::tcp_fin}});
+  std::string why;
+  auto p = pcap::open_file(path, "tcp port 62201", &why);
+  ASSERT_TRUE(p) << why;
+  const auto got = read_all(*p);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].payload, "knock-tcp");
+  EXPECT_EQ(p->stats().ignored, 2u);  // SYN and FIN carry no data
+}
+
+TEST(pcap_file, open_errors_say_why) {
+  temp_dir dir;
+  std::string why;
+  auto missing = pcap::open_file(dir.file("absent.pcap"), "udp", &why);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error(), errc::capture_failed);
+  EXPECT_NE(why.find("absent.pcap"), std::string::npos) << why;
+
+  const std::string path = dir.file("ok.pcap");
+  write_savefile(path, DLT_EN10MB, {{real::udp4}});
+  why.clear();
+  auto bad_filter = pcap::open_file(path, "udp port banana", &why);
+  ASSERT_FALSE(bad_filter);
+  EXPECT_NE(why.find("filter"), std::string::npos) << why;
+
+  const std::string wifi = dir.file("wifi.pcap");
+  write_savefile(wifi, DLT_IEEE802_11, {{real::udp4}});
+  why.clear();
+  auto unsupported = pcap::open_file(wifi, "", &why);
+  ASSERT_FALSE(unsupported);
+  EXPECT_NE(why.find("not supported"), std::string::npos) << why;
+}
+
+TEST(pcap_live, open_errors_say_why) {
+  std::string why;
+  auto none = pcap::open(capture::pcap_options{}, &why);
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error(), errc::capture_failed);
+  EXPECT_FALSE(why.empty());
+
+  why.clear();
+  auto absent = pcap::open("knock-nosuch0", "udp port 62201", &why);
+  ASSERT_FALSE(absent);
+  EXPECT_EQ(absent.error(), errc::capture_failed);
+  EXPECT_EQ(why.rfind("knock-nosuch0: ", 0), 0u) << why;
+}
+
+}  // namespace

@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: MIT
+// knock::capture::udp_socket on loopback only (127.0.0.1 and ::1), driven by epoll as the daemon
+// drives it.
+#include <knock/capture/udp_socket.hpp>
+
+#include "collect.hpp"
+
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace {
+using namespace knock;
+using capture::udp_socket;
+using capture::udp_socket_options;
+using test::collect;
+using test::sender;
+
+const ip_address lo4 = *ip_address::parse("127.0.0.1");
+const ip_address lo6 = *ip_address::parse("::1");
+
+udp_socket open_on(std::vector<ip_address> addresses, bool record_destination = false) {
+  udp_socket_options o;
+  o.port = 0;
+  o.addresses = std::move(addresses);
+  o.record_destination = record_destination;
+  std::string why;
+  auto s = udp_socket::open(o, &why);
+  if (!s) throw std::runtime_error{why};
+  return *std::move(s);
+}
+
+TEST(udp_socket, ipv4_loopback) {
+  udp_socket s = open_on({lo4});
+  ASSERT_EQ(s.fds().size(), 1u);
+  ASSERT_NE(s.port(), 0);
+  sender c{lo4};
+  c.send(lo4, s.port(), "knock over ipv4");
+  const auto got = collect(s, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].payload, "knock over ipv4");
+  EXPECT_EQ(got[0].source, lo4);
+  EXPECT_EQ(got[0].source_port, c.port());
+  EXPECT_EQ(got[0].destination, ip_address{});  // 0.0.0.0, as fwknopd records
+  EXPECT_EQ(got[0].destination_port, s.port());
+}
+
+TEST(udp_socket, ipv6_loopback) {
+  udp_socket s = open_on({lo6});
+  sender c{lo6};
+  c.send(lo6, s.port(), "knock over ipv6");
+  const auto got = collect(s, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].source, lo6);
+  EXPECT_EQ(got[0].source_port, c.port());
+  EXPECT_EQ(got[0].destination, ip_address::v6({}));  // ::
+}
+
+TEST(udp_socket, dual_stack_gives_ipv4_senders_back_as_ipv4) {
+  udp_socket s = open_on({});
+  ASSERT_EQ(s.fds().size(), 1u);  // one socket on [::] takes both
+  sender c4{lo4}, c6{lo6};
+  c4.send(lo4, s.port(), "from v4");
+  c6.send(lo6, s.port(), "from v6");
+  auto got = collect(s, 2);
+  ASSERT_EQ(got.size(), 2u);
+  if (got[0].payload != "from v4") std::swap(got[0], got[1]);
+  EXPECT_EQ(got[0].source, lo4);  // not ::ffff:127.0.0.1
+  EXPECT_TRUE(got[0].source.is_v4());
+  EXPECT_EQ(got[0].destination, ip_address{});
+  EXPECT_EQ(got[1].source, lo6);
+}
+
+TEST(udp_socket, record_destination_reports_the_real_one) {
+  for (std::vector<ip_address> bind : {std::vector<ip_address>{}, {lo4, lo6}}) {
+    udp_socket s = open_on(bind, true);
+    sender c4{lo4}, c6{lo6};
+    c4.send(lo4, s.port(), "v4");
+    c6.send(lo6, s.port(), "v6");
+    auto got = collect(s, 2);
+    ASSERT_EQ(got.size(), 2u);
+    if (got[0].payload != "v4") std::swap(got[0], got[1]);
+    EXPECT_EQ(got[0].destination, lo4);
+    EXPECT_EQ(got[1].destination, lo6);
+  }
+}
+
+TEST(udp_socket, explicit_addresses_share_one_port) {
+  udp_socket s = open_on({lo4, lo6});
+  ASSERT_EQ(s.fds().size(), 2u);
+  sender c4{lo4}, c6{lo6};
+  c4.send(lo4, s.port(), "a");
+  c6.send(lo6, s.port(), "b");
+  EXPECT_EQ(collect(s, 2).size(), 2u);
+}
+
+TEST(udp_socket, burst_is_read_in_batches) {
+  udp_socket_options o;
+  o.port = 0;
+  o.addresses = {lo4};
+  o.batch = 16;
+  auto s = udp_socket::open(o);
+  ASSERT_TRUE(s);
+  sender c{lo4};
+  constexpr std::size_t count = 300;
+  for (std::size_t i = 0; i < count; ++i) c.send(lo4, s->port(), "packet " + std::to_string(i));
+  std::size_t calls = 0;
+  const auto got = collect(*s, count, std::chrono::seconds{3}, &calls);
+  ASSERT_EQ(got.size(), count);
+  for (std::size_t i = 0; i < count; ++i) EXPECT_EQ(got[i].payload, "packet " + std::to_string(i));
+  EXPECT_GE(calls, count / 16);  // never more than a batch per call
+  EXPECT_EQ(s->stats().delivered, count);
+  EXPECT_EQ(s->stats().dropped, 0u);
+}
+
+TEST(udp_socket, oversized_datagrams_are_counted_not_cut) {
+  udp_socket_options o;
+  o.port = 0;
+  o.addresses = {lo4};
+  o.max_payload = 100;
+  auto s = udp_socket::open(o);
+  ASSERT_TRUE(s);
+  sender c{lo4};
+  c.send(lo4, s->port(), std::string(101, 'x'));
+  c.send(lo4, s->port(), std::string(100, 'y'));
+  const auto got = collect(*s, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].payload, std::string(100, 'y'));
+  EXPECT_EQ(s->stats().received, 2u);
+  EXPECT_EQ(s->stats().malformed, 1u);
+}
+
+TEST(udp_socket, receive_never_blocks) {
+  udp_socket s = open_on({lo4});
+  const auto start = std::chrono::steady_clock::now();
+  const auto n = s.receive([](const datagram&) {});
+  ASSERT_TRUE(n);
+  EXPECT_EQ(*n, 0u);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds{100});
+}
+
+TEST(udp_socket, a_throwing_callback_leaves_it_usable) {
+  udp_socket s = open_on({lo4});
+  sender c{lo4};
+  c.send(lo4, s.port(), "boom");
+  pollfd p{s.fds()[0], POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 2000), 1);
+  EXPECT_THROW(
+      (void)s.receive([](const datagram&) { throw std::logic_error{"from the callback"}; }),
+      std::logic_error);
+  c.send(lo4, s.port(), "after");
+  const auto got = collect(s, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].payload, "after");
+}
+
+TEST(udp_socket, bind_conflict_says_why) {
+  udp_socket first = open_on({lo4});
+  udp_socket_options o;
+  o.port = first.port();
+  o.addresses = {lo4};
+  std::string why;
+  auto second = udp_socket::open(o, &why);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error(), errc::capture_failed);
+  EXPECT_NE(why.find("bind 127.0.0.1:" + std::to_string(first.port())), std::string::npos) << why;
+  EXPECT_NE(why.find("in use"), std::string::npos) << why;
+}
+
+TEST(udp_socket, moves_keep_the_socket) {
+  udp_socket a = open_on({lo4});
+  const int fd = a.fds()[0];
+  udp_socket b = std::move(a);
+  EXPECT_TRUE(a.fds().empty());  // NOLINT(bugprone-use-after-move): moved-from is empty
+  ASSERT_EQ(b.fds().size(), 1u);
+  EXPECT_EQ(b.fds()[0], fd);
+  sender c{lo4};
+  c.send(lo4, b.port(), "moved");
+  EXPECT_EQ(collect(b, 1).size(), 1u);
+}
+
+}  // namespace
