@@ -146,6 +146,10 @@ class server {
                .count());
   }
 
+  /// Takes new rules (a reloaded access.conf); the replay memory, the firewall and its open grants
+  /// stay as they are.
+  void replace_rules(rules_type rules) noexcept { rules_ = std::move(rules); }
+
   const rules_type& rules() const noexcept { return rules_; }
   firewall_type& firewall() noexcept { return firewall_; }
   replay_type& replay_store() noexcept { return replay_; }

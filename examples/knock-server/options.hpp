@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// knock-server's command line: fwknopd's flags, plus --decode (offline checks) and a few of knock's.
+
+#include <knock/access/grant.hpp>
+#include <knock/config/access_conf.hpp>
+#include <knock/core/net.hpp>
+
+#include <charconv>
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace knock_server {
+
+inline constexpr std::string_view usage =
+    "usage: knock-server [-c FWKNOPD_CONF] [-a ACCESS_CONF] [options]          run the daemon\n"
+    "       knock-server -a ACCESS_CONF --decode [--now EPOCH] [--source IP] [--dest IP]\n"
+    "                    [-d DIGEST_FILE] [--allow-no-hmac] [FILE...]  check packets offline\n"
+    "       knock-server [-c …] --fw-list | --fw-flush | -K | -S | -R | -D\n"
+    "options (fwknopd's):\n"
+    "  -c, --config-file F   fwknopd.conf (default /etc/fwknop/fwknopd.conf when it exists)\n"
+    "  -a, --access-file F   access.conf (default: ACCESS_FILE, /etc/fwknop/access.conf)\n"
+    "  -f, --foreground      stay in the foreground, log to stderr (else: daemon, syslog)\n"
+    "  -i, --interface IF    capture on IF (a comma list; 'any' for all)\n"
+    "  -U, --udp-server      receive on a UDP socket (UDPSERV_PORT) instead of capturing\n"
+    "  -d, --digest-file F   the replay log (default: DIGEST_FILE)\n"
+    "  -p, --pid-file F      the pid file (default: FWKNOP_PID_FILE)\n"
+    "  -t, --test            decide packets but open nothing (firewall 'none')\n"
+    "  -D, --dump-config     print the configuration (keys masked) and exit\n"
+    "  --fw-list             list the grants in the firewall      --fw-flush  remove knock's rules\n"
+    "  -K, --kill            stop the running daemon   -S, --status   is it running?\n"
+    "  -R, --restart         make the running daemon reload its access.conf (SIGHUP)\n"
+    "  -v, --verbose         more logging\n"
+    "knock's:\n"
+    "  --firewall T          nftables (default), iptables or none (FIREWALL_TYPE)\n"
+    "  --nft-table NAME      nftables table (default knock)\n"
+    "  --protect LIST        ports nftables drops unless granted, e.g. tcp/22 (default: the\n"
+    "                        union of the stanzas' OPEN_PORTS; KNOCK_PROTECTED_PORTS)\n"
+    "  --udp-port N          UDPSERV_PORT      --json-log   log lines as JSON\n"
+    "  --allow-no-hmac       accept stanzas without an HMAC key\n";
+
+struct options {
+  std::string fwknopd_conf, access_conf, digest_file, pid_file, firewall, nft_table, protect;
+  std::vector<std::string> interfaces;
+  std::optional<std::uint16_t> udp_port;
+  bool decode = false, allow_no_hmac = false, foreground = false, udp_server = false, test = false,
+       dump_config = false, fw_list = false, fw_flush = false, kill = false, status = false,
+       restart = false, verbose = false, json_log = false;
+  std::optional<std::int64_t> now;
+  std::optional<knock::ip_address> source, dest;
+  std::vector<std::string> files;  // --decode's packets
+};
+
+inline int usage_error(const std::string& what) {
+  std::fprintf(stderr, "knock-server: %s\n%.*s", what.c_str(), static_cast<int>(usage.size()),
+               usage.data());
+  return 2;
+}
+
+/// Parses argv into `o`; returns an exit status when the run should stop here.
+inline std::optional<int> parse_args(int argc, char** argv, options& o) {
+  using knock::config::printable;
+  const std::pair<std::string_view, bool options::*> switches[] = {
+      {"--decode", &options::decode},        {"--allow-no-hmac", &options::allow_no_hmac},
+      {"-f", &options::foreground},          {"--foreground", &options::foreground},
+      {"-U", &options::udp_server},          {"--udp-server", &options::udp_server},
+      {"-t", &options::test},                {"--test", &options::test},
+      {"-D", &options::dump_config},         {"--dump-config", &options::dump_config},
+      {"--fw-list", &options::fw_list},      {"--fw-flush", &options::fw_flush},
+      {"-K", &options::kill},                {"--kill", &options::kill},
+      {"-S", &options::status},              {"--status", &options::status},
+      {"-R", &options::restart},             {"--restart", &options::restart},
+      {"-v", &options::verbose},             {"--verbose", &options::verbose},
+      {"--json-log", &options::json_log}};
+  const std::pair<std::string_view, std::string options::*> strings[] = {
+      {"-c", &options::fwknopd_conf}, {"--config-file", &options::fwknopd_conf},
+      {"-a", &options::access_conf},  {"--access-file", &options::access_conf},
+      {"-d", &options::digest_file},  {"--digest-file", &options::digest_file},
+      {"-p", &options::pid_file},     {"--pid-file", &options::pid_file},
+      {"--firewall", &options::firewall}, {"--nft-table", &options::nft_table},
+      {"--protect", &options::protect}};
+  bool only_files = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (only_files || arg == "-" || !arg.starts_with('-')) {
+      o.files.emplace_back(arg);
+      continue;
+    }
+    if (arg == "--") {
+      only_files = true;
+      continue;
+    }
+    if (arg == "-h" || arg == "--help") {
+      std::fwrite(usage.data(), 1, usage.size(), stdout);
+      return 0;
+    }
+    bool matched = false;
+    for (const auto& [name, member] : switches)
+      if (arg == name) o.*member = matched = true;
+    if (matched) continue;
+    std::optional<std::string_view> value;  // "--now=5" or "--now 5"
+    if (const auto eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos)
+      value = arg.substr(eq + 1), arg = arg.substr(0, eq);
+    const bool takes_value = arg == "-i" || arg == "--interface" || arg == "--now" ||
+                             arg == "--source" || arg == "--dest" || arg == "--udp-port" ||
+                             std::any_of(std::begin(strings), std::end(strings),
+                                         [&](const auto& s) { return s.first == arg; });
+    if (!takes_value) return usage_error("unknown option '" + printable(arg) + "'");
+    if (!value) {
+      if (i + 1 == argc) return usage_error(std::string{arg} + " needs a value");
+      value = argv[++i];
+    }
+    for (const auto& [name, member] : strings)
+      if (arg == name) o.*member = *value, matched = true;
+    if (matched) continue;
+    if (arg == "-i" || arg == "--interface") {
+      for (std::string_view list = *value;;) {
+        const std::size_t comma = list.find(',');
+        if (comma != 0 && !list.empty()) o.interfaces.emplace_back(list.substr(0, comma));
+        if (comma == std::string_view::npos) break;
+        list.remove_prefix(comma + 1);
+      }
+    } else if (arg == "--now" || arg == "--udp-port") {
+      std::int64_t t = 0;
+      const auto r = std::from_chars(value->data(), value->data() + value->size(), t);
+      const bool port = arg == "--udp-port";
+      if (r.ec != std::errc{} || r.ptr != value->data() + value->size() || t < 0 ||
+          (port && (t == 0 || t > 65535)))
+        return usage_error(std::string{arg} + ": '" + printable(*value) + "' is not " +
+                           (port ? "a port" : "seconds since the epoch"));
+      if (port) o.udp_port = static_cast<std::uint16_t>(t);
+      else o.now = t;
+    } else {
+      const auto a = knock::ip_address::parse(*value);
+      if (!a)
+        return usage_error(std::string{arg} + ": '" + printable(*value) +
+                           "' is not an IPv4 or IPv6 address");
+      (arg == "--source" ? o.source : o.dest) = *a;
+    }
+  }
+  if (o.decode && o.access_conf.empty()) return usage_error("--decode needs -a ACCESS_CONF");
+  if (!o.decode && !o.files.empty()) return usage_error("packet files are for --decode only");
+  return std::nullopt;
+}
+
+}  // namespace knock_server

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// \file
+/// Sending a packet as fwknop's client does (spec §9): one UDP datagram whose payload is the wire
+/// string (`-P udp`, the default), or a TCP connection that carries it and closes (`-P tcp`).
+/// Names resolve with getaddrinfo, over IPv4 or IPv6 or both (`-4`/`-6`); a source port can be
+/// fixed (`-S`). Errors are `std::error_code`s: the system's for sockets, `resolver_category()`'s
+/// for names. Nothing here throws.
+
+#include <knock/core/result.hpp>
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace knock {
+
+/// How a packet travels.
+enum class transport : std::uint8_t { udp, tcp };
+/// Which addresses a name may resolve to.
+enum class ip_family : std::uint8_t { any, v4, v6 };
+
+/// Where and how to send (fwknop's `-D`, `-p`, `-P`, `-S`, and knock's `-4`/`-6`).
+struct destination {
+  std::string host;            ///< a name, an IPv4 or an IPv6 address
+  std::uint16_t port = 62201;  ///< fwknopd's default
+  transport protocol = transport::udp;
+  ip_family family = ip_family::any;
+  std::uint16_t source_port = 0;                    ///< 0: chosen by the system
+  std::chrono::milliseconds connect_timeout{5000};  ///< TCP only
+};
+
+/// One resolved address.
+struct endpoint {
+  sockaddr_storage address{};
+  socklen_t size = 0;
+
+  /// "192.0.2.1:62201" or "[2001:db8::1]:62201".
+  std::string to_string() const;
+};
+
+/// What was sent, and to whom.
+struct delivery {
+  endpoint to;
+  std::size_t bytes = 0;
+};
+
+/// getaddrinfo's errors (`EAI_*`) as `std::error_code`s, with gai_strerror's messages.
+const std::error_category& resolver_category() noexcept;
+
+/// The addresses `d.host` has for `d.family`, in the order getaddrinfo gives them (never empty).
+result<std::vector<endpoint>> resolve(const destination& d);
+
+/// Sends `payload` as one UDP datagram to `to`, from `source_port` when not 0.
+result<delivery> send_udp(std::string_view payload, const endpoint& to,
+                          std::uint16_t source_port = 0);
+
+/// Connects to `to` (giving up after `timeout`), sends `payload`, closes.
+result<delivery> send_tcp(std::string_view payload, const endpoint& to, std::uint16_t source_port,
+                          std::chrono::milliseconds timeout);
+
+/// Sends `payload` to `d` over `d.protocol`: UDP to the first address `resolve` gives, TCP to
+/// the first that accepts a connection.
+result<delivery> send_packet(std::string_view payload, const destination& d,
+                             const std::vector<endpoint>& addresses);
+
+}  // namespace knock
+
+#include <knock/client/impl/send.hpp>

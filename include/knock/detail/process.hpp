@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// \file
+/// Running a program without a shell (not API): `fork` + `execve` of an absolute path with an
+/// argv, stdin from /dev/null, stdout and stderr captured, a deadline after which the child's
+/// process group is killed. Shared by the `iptables` and `command` firewall backends. Nothing here
+/// is a template, and nothing throws past `run` except `std::bad_alloc` while building strings.
+
+#include <knock/core/result.hpp>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstddef>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace knock::detail {
+
+/// How a child ended, and what it wrote.
+struct process_result {
+  int exit_status = -1;    ///< the exit code, or -1 when a signal ended it
+  int signal = 0;          ///< the signal that ended it, 0 if it exited
+  bool timed_out = false;  ///< killed (SIGKILL) because it outlived the deadline
+  std::string output;      ///< stdout, cut at `process_options::max_output`
+  std::string errors;      ///< stderr, likewise
+  bool succeeded() const noexcept { return exit_status == 0 && !timed_out; }
+};
+
+/// How `run` starts and bounds a child.
+struct process_options {
+  std::chrono::milliseconds timeout{10'000};  ///< then SIGKILL to its process group
+  std::size_t max_output = 1 << 20;           ///< bytes kept per stream; the rest is read, dropped
+  /// The child's whole environment: fixed, so the parent's never leaks into a firewall tool, and
+  /// `LC_ALL=C` keeps the output parseable.
+  std::vector<std::string> environment{
+      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"};
+};
+
+/// `name` if it holds a '/' and is executable; else the first executable `dir/name` for `dir` in
+/// the ':'-separated `search_path`; else empty.
+inline std::string find_executable(std::string_view name,
+                                   std::string_view search_path = "/usr/sbin:/usr/bin:/sbin:/bin") {
+  if (name.empty()) return {};
+  if (name.find('/') != std::string_view::npos)
+    return ::access(std::string{name}.c_str(), X_OK) == 0 ? std::string{name} : std::string{};
+  while (!search_path.empty()) {
+    const std::size_t colon = search_path.find(':');
+    const std::string_view dir = search_path.substr(0, colon);
+    search_path.remove_prefix(colon == std::string_view::npos ? search_path.size() : colon + 1);
+    if (dir.empty() || dir[0] != '/') continue;  // relative PATH entries are a trap for root
+    std::string candidate = std::string{dir} + "/" + std::string{name};
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return {};
+}
+
+/// `argv` joined with spaces: for logs and error messages only, never for execution.
+inline std::string join_argv(std::span<const std::string> argv) {
+  std::string out;
+  for (const auto& a : argv) out += (out.empty() ? "" : " ") + a;
+  return out;
+}
+
+namespace process_impl {
+
+struct fd {
+  int value = -1;
+  fd() = default;
+  explicit fd(int v) : value{v} {}
+  fd(const fd&) = delete;
+  fd& operator=(const fd&) = delete;
+  ~fd() { reset(); }
+  void reset() noexcept {
+    if (value >= 0) ::close(value);
+    value = -1;
+  }
+};
+
+inline std::error_code last_errno() noexcept { return {errno, std::system_category()}; }
+
+// Only async-signal-safe calls between fork and execve: the parent may be multithreaded.
+[[noreturn]] inline void exec_child(const char* path, char* const* argv, char* const* envp, int in,
+                                    int out, int err, int status) noexcept {
+  const auto give_up = [&status] {
+    const int e = errno;
+    (void)!::write(status, &e, sizeof e);
+    ::_exit(127);
+  };
+  ::setpgid(0, 0);  // its own group, so a timeout kills what it started too
+  if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) give_up();
+  for (int i = 0; i < 3; ++i) ::fcntl(i, F_SETFD, 0);
+  // The exec-status pipe moves to 3 (close-on-exec); everything above it is the daemon's and
+  // must not leak into the child.
+  if (status != 3 && ::dup3(status, 3, O_CLOEXEC) < 0) give_up();
+  status = 3;
+  ::syscall(SYS_close_range, 4U, ~0U, 0U);
+  ::execve(path, argv, envp);
+  give_up();
+  ::_exit(127);  // not reached: give_up does not return
+}
+
+}  // namespace process_impl
+
+/// Runs `argv[0]` (an absolute path) with `argv`, waits at most `options.timeout`, and returns how
+/// it ended. An error only when it could not be started (a `std::system_category` code: `ENOENT`,
+/// `EACCES`, …); a non-zero exit is a result. Blocks the calling thread.
+inline result<process_result> run(std::span<const std::string> argv,
+                                  const process_options& options = {}) {
+  using namespace process_impl;
+  if (argv.empty() || argv[0].empty() || argv[0][0] != '/')
+    return fail(std::make_error_code(std::errc::invalid_argument));
+  std::vector<char*> args, env;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  for (const auto& e : options.environment) env.push_back(const_cast<char*>(e.c_str()));
+  args.push_back(nullptr);
+  env.push_back(nullptr);
+
+  fd null{::open("/dev/null", O_RDONLY | O_CLOEXEC)};
+  int out[2], err[2], status[2];
+  if (null.value < 0) return fail(last_errno());
+  if (::pipe2(out, O_CLOEXEC) != 0) return fail(last_errno());
+  fd out_r{out[0]}, out_w{out[1]};
+  if (::pipe2(err, O_CLOEXEC) != 0) return fail(last_errno());
+  fd err_r{err[0]}, err_w{err[1]};
+  if (::pipe2(status, O_CLOEXEC) != 0) return fail(last_errno());
+  fd status_r{status[0]}, status_w{status[1]};
+
+  const auto deadline = std::chrono::steady_clock::now() + options.timeout;
+  const pid_t pid = ::fork();
+  if (pid < 0) return fail(last_errno());
+  if (pid == 0)
+    exec_child(args[0], args.data(), env.data(), null.value, out_w.value, err_w.value,
+               status_w.value);
+  out_w.reset(), err_w.reset(), status_w.reset(), null.reset();
+
+  process_result r;
+  const auto left_ms = [&] {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    return static_cast<int>(std::max<std::chrono::milliseconds::rep>(left.count(), 0));
+  };
+  // Read both streams until both close or the deadline passes.
+  std::array<pollfd, 2> fds{{{out_r.value, POLLIN, 0}, {err_r.value, POLLIN, 0}}};
+  std::array<std::string*, 2> into{&r.output, &r.errors};
+  std::array<char, 4096> chunk;
+  int open_streams = 2;
+  while (open_streams > 0) {
+    const int timeout = left_ms();
+    if (timeout == 0) {
+      r.timed_out = true;
+      break;
+    }
+    const int n = ::poll(fds.data(), fds.size(), timeout);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    for (std::size_t i = 0; i < fds.size(); ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      const ssize_t got = ::read(fds[i].fd, chunk.data(), chunk.size());
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) {
+        fds[i].fd = -1;  // poll ignores negative descriptors
+        --open_streams;
+        continue;
+      }
+      const std::size_t room = options.max_output - std::min(options.max_output, into[i]->size());
+      into[i]->append(chunk.data(), std::min(room, static_cast<std::size_t>(got)));
+    }
+  }
+  // Reap it: the streams are closed, so it is exiting; give it until the deadline.
+  int wstatus = 0;
+  for (;;) {
+    const pid_t w = r.timed_out ? 0 : ::waitpid(pid, &wstatus, WNOHANG);
+    if (w == pid) break;
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return fail(last_errno());  // ECHILD: the program set SIGCHLD to SIG_IGN
+    if (r.timed_out || left_ms() == 0) {
+      r.timed_out = true;
+      ::kill(-pid, SIGKILL);
+      ::kill(pid, SIGKILL);  // in case it had not reached setpgid yet
+      while (::waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
+      }
+      break;
+    }
+    const timespec pause{0, 1'000'000};  // 1 ms
+    ::nanosleep(&pause, nullptr);
+  }
+  int exec_errno = 0;
+  if (::read(status_r.value, &exec_errno, sizeof exec_errno) == sizeof exec_errno)
+    return fail(std::error_code{exec_errno, std::system_category()});
+  if (WIFEXITED(wstatus)) r.exit_status = WEXITSTATUS(wstatus);
+  if (WIFSIGNALED(wstatus)) r.signal = WTERMSIG(wstatus);
+  return r;
+}
+
+/// One line for an error message: "`/usr/sbin/iptables -F X` exited with 1: <stderr>".
+inline std::string describe(std::span<const std::string> argv, const process_result& r) {
+  std::string what = "`" + join_argv(argv) + "` ";
+  if (r.timed_out)
+    what += "timed out";
+  else if (r.signal != 0)
+    what += "was killed by signal " + std::to_string(r.signal);
+  else
+    what += "exited with " + std::to_string(r.exit_status);
+  std::string_view text = r.errors.empty() ? std::string_view{r.output} : r.errors;
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+  if (!text.empty()) what += ": " + std::string{text};
+  return what;
+}
+
+}  // namespace knock::detail
