@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: MIT
+// knock::firewall::iptables against the real kernel, inside network namespaces (root only).
+#include <knock/firewall/iptables.hpp>
+
+#include "netns.hpp"
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <iostream>
+#include <string>
+
+namespace {
+
+using knock::grant;
+using knock::ip_address;
+using knock::ip_protocol;
+using knock::firewall::iptables;
+using knock::firewall::iptables_options;
+using knock::test::can_connect;
+using knock::test::inside;
+using knock::test::run_ok;
+
+constexpr std::uint16_t ssh = 2222;
+
+#define KNOCK_NEEDS_ROOT()                                                        \
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root: creates network namespaces"; \
+  if (knock::test::ip_program().empty()) GTEST_SKIP() << "needs iproute2 (ip)";   \
+  if (knock::detail::find_executable("iptables").empty()) GTEST_SKIP() << "needs iptables"
+
+ip_address addr(const char* text) { return *ip_address::parse(text); }
+
+grant make_grant(const char* source, knock::epoch_seconds expires) {
+  grant g;
+  g.source = addr(source);
+  g.ports.push_back({ip_protocol::tcp, ssh});
+  g.timeout = 30;
+  g.expires = expires;
+  return g;
+}
+
+std::size_t count(const std::vector<std::string>& lines, std::string_view what) {
+  std::size_t n = 0;
+  for (const auto& l : lines) n += l.find(what) != std::string::npos;
+  return n;
+}
+
+TEST(iptables_netns, grants_lists_expires_and_flushes_like_fwknopd) {
+  KNOCK_NEEDS_ROOT();
+  const bool host_had_chain = knock::test::host_ruleset().find("FWKNOP_INPUT") != std::string::npos;
+  knock::test::lab lab;
+  ASSERT_TRUE(lab.ok);
+  const auto listener = knock::test::listen_in(lab.s, ssh);
+  ASSERT_TRUE(listener);
+  struct host_check {  // whatever happens below, the host must not see a chain appear
+    bool had;
+    ~host_check() {
+      if (!had) {
+        EXPECT_EQ(knock::test::host_ruleset().find("FWKNOP_INPUT"), std::string::npos)
+            << "the host's ruleset must never see FWKNOP_INPUT";
+      }
+    }
+  } host{host_had_chain};
+  inside server{lab.s};
+  ASSERT_TRUE(server.ok());
+  const std::string ipt = knock::detail::find_executable("iptables");
+  const std::string ip6t = knock::detail::find_executable("ip6tables");
+  // The server's default policy for the protected port: drop (fwknopd expects the admin's).
+  ASSERT_TRUE(run_ok({ipt, "-A", "INPUT", "-p", "tcp", "--dport", "2222", "-j", "DROP"}));
+  ASSERT_TRUE(run_ok({ip6t, "-A", "INPUT", "-p", "tcp", "--dport", "2222", "-j", "DROP"}));
+  EXPECT_FALSE(can_connect(lab.c, addr("10.77.1.1"), ssh));
+
+  std::string why;
+  auto fw = iptables::open({}, &why);
+  ASSERT_TRUE(fw) << why;
+  std::string input;
+  ASSERT_TRUE(run_ok({ipt, "-S", "INPUT"}, &input));
+  EXPECT_NE(input.find("-A INPUT -j FWKNOP_INPUT\n-A INPUT -p tcp -m tcp --dport 2222 -j DROP"),
+            std::string::npos)
+      << input;  // the jump comes first
+
+  const knock::epoch_seconds now = std::time(nullptr), until = now + 30;
+  ASSERT_TRUE(fw->open(make_grant("10.77.1.2", until))) << fw->last_error();
+  ASSERT_TRUE(fw->open(make_grant("fd77:1::2", until))) << fw->last_error();
+  EXPECT_TRUE(can_connect(lab.c, addr("10.77.1.1"), ssh));
+  EXPECT_TRUE(can_connect(lab.c, addr("fd77:1::1"), ssh));
+  EXPECT_FALSE(can_connect(lab.x, addr("10.77.2.1"), ssh));
+  EXPECT_FALSE(can_connect(lab.x, addr("fd77:2::1"), ssh));
+
+  std::string rules;
+  ASSERT_TRUE(run_ok({ipt, "-S", "FWKNOP_INPUT"}, &rules));
+  EXPECT_NE(rules.find("-A FWKNOP_INPUT -s 10.77.1.2/32 -p tcp -m tcp --dport 2222 -m comment "
+                       "--comment _exp_" +
+                       std::to_string(until) + " -j ACCEPT"),
+            std::string::npos)
+      << rules;
+
+  // The same grant in the same second is found by -C: one process, no second rule (spec Q15).
+  const std::size_t before = fw->commands_run();
+  ASSERT_TRUE(fw->open(make_grant("10.77.1.2", until)));
+  EXPECT_EQ(fw->commands_run(), before + 1);
+  auto listed = fw->list();
+  ASSERT_TRUE(listed) << fw->last_error();
+  EXPECT_EQ(count(*listed, "_exp_" + std::to_string(until)), 2u);  // one IPv4, one IPv6
+  EXPECT_EQ(count(*listed, "10.77.1.2"), 1u);
+  EXPECT_EQ(count(*listed, "fd77:1::2"), 1u);
+  for (const auto& l : *listed) std::cout << "  | " << l << "\n";
+  auto admin = iptables::attach();  // --fw-list next to the running daemon: changes nothing
+  ASSERT_TRUE(admin);
+  EXPECT_EQ(admin->list()->size(), listed->size());
+
+  // expire() before anything is due runs nothing until the periodic check (every 20th call).
+  const std::size_t quiet = fw->commands_run();
+  for (int i = 1; i < 20; ++i) ASSERT_TRUE(fw->expire(now));
+  EXPECT_EQ(fw->commands_run(), quiet);
+  ASSERT_TRUE(fw->expire(now));  // the 20th: lists both chains, deletes nothing
+  EXPECT_EQ(fw->commands_run(), quiet + 2);
+  EXPECT_TRUE(can_connect(lab.c, addr("10.77.1.1"), ssh));
+
+  // A fake clock past the _exp_: both rules go, by number.
+  ASSERT_TRUE(fw->expire(until)) << fw->last_error();
+  EXPECT_EQ(fw->commands_run(), quiet + 2 + 4);  // per family: one listing, one delete
+  listed = fw->list();
+  ASSERT_TRUE(listed);
+  EXPECT_EQ(count(*listed, "_exp_"), 0u);
+  EXPECT_FALSE(can_connect(lab.c, addr("10.77.1.1"), ssh));
+  EXPECT_FALSE(can_connect(lab.c, addr("fd77:1::1"), ssh));
+  const std::size_t after = fw->commands_run();
+  ASSERT_TRUE(fw->expire(until + 1));  // nothing known to be due: nothing run
+  EXPECT_EQ(fw->commands_run(), after);
+
+  // Rules of others in the chain are left alone, and a restart that keeps the chain finds ours.
+  ASSERT_TRUE(run_ok({ipt, "-A", "FWKNOP_INPUT", "-s", "192.0.2.7", "-j", "ACCEPT"}));
+  ASSERT_TRUE(fw->open(make_grant("10.77.1.2", until + 5)));
+  iptables_options keep;
+  keep.flush_at_open = false;
+  auto restarted = iptables::open(keep, &why);
+  ASSERT_TRUE(restarted) << why;
+  ASSERT_TRUE(restarted->expire(until + 5)) << restarted->last_error();
+  listed = restarted->list();
+  ASSERT_TRUE(listed);
+  EXPECT_EQ(count(*listed, "_exp_"), 0u);
+  EXPECT_EQ(count(*listed, "192.0.2.7"), 1u);
+
+  // --fw-flush: jump, rules and chain gone, in both families.
+  ASSERT_TRUE(fw->flush()) << fw->last_error();
+  EXPECT_FALSE(knock::test::succeeds({ipt, "-n", "-L", "FWKNOP_INPUT"}));
+  EXPECT_FALSE(knock::test::succeeds({ip6t, "-n", "-L", "FWKNOP_INPUT"}));
+  ASSERT_TRUE(run_ok({ipt, "-S", "INPUT"}, &input));
+  EXPECT_EQ(input.find("FWKNOP_INPUT"), std::string::npos) << input;
+  EXPECT_FALSE(fw->list());
+  EXPECT_NE(fw->last_error().find("-L FWKNOP_INPUT --line-numbers -n` exited with"),
+            std::string::npos)
+      << fw->last_error();
+}
+
+TEST(iptables_netns, measures_grants_per_second) {
+  KNOCK_NEEDS_ROOT();
+  knock::test::netns ns{"r"};
+  ASSERT_TRUE(ns.ok());
+  inside here{ns};
+  iptables_options o;
+  o.ip6tables.clear();
+  auto fw = iptables::open(o);
+  ASSERT_TRUE(fw) << fw->last_error();
+  constexpr int n = 100;
+  grant g = make_grant("10.0.0.1", std::time(nullptr) + 60);
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < n; ++i) {
+    g.source = ip_address::v4({10, 99, 0, static_cast<unsigned char>(i)});
+    ASSERT_TRUE(fw->open(g)) << fw->last_error();
+  }
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(fw->list()->size(), 2u + n);
+  std::cout << "[ measure  ] iptables: " << n << " grants (1 port, -C + -A each) in "
+            << took.count() << " s = " << n / took.count() << " grants/s\n";
+  const auto expiring = std::chrono::steady_clock::now();
+  ASSERT_TRUE(fw->expire(std::time(nullptr) + 61));
+  const std::chrono::duration<double> swept = std::chrono::steady_clock::now() - expiring;
+  std::cout << "[ measure  ] iptables: expired " << n << " rules in " << swept.count() << " s\n";
+  EXPECT_EQ(fw->list()->size(), 2u);
+}
+
+}  // namespace

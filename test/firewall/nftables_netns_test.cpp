@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: MIT
+// knock::firewall::nftables against the real kernel, inside network namespaces (root only).
+#include <knock/firewall/nftables.hpp>
+
+#include "netns.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <iostream>
+#include <string>
+#include <thread>
+
+namespace {
+
+using namespace std::chrono_literals;
+using knock::grant;
+using knock::ip_address;
+using knock::ip_protocol;
+using knock::firewall::nftables;
+using knock::firewall::nftables_options;
+using knock::test::can_connect;
+using knock::test::connect_from;
+using knock::test::inside;
+
+constexpr std::uint16_t ssh = 2222, web = 8080;  // protected, and not
+
+#define KNOCK_NEEDS_ROOT()                                                        \
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root: creates network namespaces"; \
+  if (knock::test::ip_program().empty()) GTEST_SKIP() << "needs iproute2 (ip)"
+
+ip_address addr(const char* text) { return *ip_address::parse(text); }
+
+grant make_grant(const char* source, std::uint32_t timeout) {
+  grant g;
+  g.source = addr(source);
+  g.ports.push_back({ip_protocol::tcp, ssh});
+  g.timeout = timeout;
+  return g;
+}
+
+std::string unique_table() { return "knock_t" + std::to_string(::getpid()); }
+
+TEST(nftables_netns, grants_expire_in_the_kernel_and_established_connections_survive) {
+  KNOCK_NEEDS_ROOT();
+  knock::test::lab lab;
+  ASSERT_TRUE(lab.ok);
+  const auto listener = knock::test::listen_in(lab.s, ssh);
+  const auto other = knock::test::listen_in(lab.s, web);
+  ASSERT_TRUE(listener && other);
+  const std::string table = unique_table();
+
+  {
+    inside server{lab.s};
+    ASSERT_TRUE(server.ok());
+    nftables_options o;
+    o.table = table;
+    o.protected_ports = {{ip_protocol::tcp, ssh}};
+    std::string why;
+    auto fw = nftables::open(o, &why);
+    ASSERT_TRUE(fw) << why;
+
+    // Before any grant: the protected port is closed to everyone, other ports are not.
+    EXPECT_FALSE(can_connect(lab.c, addr("10.77.1.1"), ssh));
+    EXPECT_FALSE(can_connect(lab.c, addr("fd77:1::1"), ssh));
+    EXPECT_FALSE(can_connect(lab.x, addr("10.77.2.1"), ssh));
+    EXPECT_TRUE(can_connect(lab.c, addr("10.77.1.1"), web));
+
+    // A 3 s grant for the client, IPv4 and IPv6.
+    ASSERT_TRUE(fw->open(make_grant("10.77.1.2", 3))) << fw->last_error();
+    ASSERT_TRUE(fw->open(make_grant("fd77:1::2", 3))) << fw->last_error();
+    const auto granted = std::chrono::steady_clock::now();
+    auto v4 = connect_from(lab.c, addr("10.77.1.1"), ssh);
+    auto v6 = connect_from(lab.c, addr("fd77:1::1"), ssh);
+    EXPECT_TRUE(v4);
+    EXPECT_TRUE(v6);
+    EXPECT_FALSE(can_connect(lab.x, addr("10.77.2.1"), ssh));  // the stranger: still nothing
+    EXPECT_FALSE(can_connect(lab.x, addr("fd77:2::1"), ssh));
+    const auto active = fw->grants();
+    ASSERT_TRUE(active) << fw->last_error();
+    ASSERT_EQ(active->size(), 2u);
+    EXPECT_EQ((*active)[0].source, addr("10.77.1.2"));
+    EXPECT_EQ((*active)[1].source, addr("fd77:1::2"));
+    EXPECT_EQ((*active)[0].timeout, 3u);
+    EXPECT_LE((*active)[0].remaining, 3u);
+    const auto lines = fw->list();
+    ASSERT_TRUE(lines);
+    EXPECT_EQ((*lines)[0].substr(0, 34), "10.77.1.2 tcp/2222 timeout 3s expi");
+
+    // The kernel expires the elements: no call into knock needed.
+    while (std::chrono::steady_clock::now() - granted < 5s) {
+      auto left = fw->grants();
+      ASSERT_TRUE(left);
+      if (left->empty()) break;
+      std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_GE(std::chrono::steady_clock::now() - granted, 2500ms);
+    ASSERT_TRUE(fw->grants() && fw->grants()->empty());
+    EXPECT_FALSE(can_connect(lab.c, addr("10.77.1.1"), ssh));
+    EXPECT_FALSE(can_connect(lab.c, addr("fd77:1::1"), ssh));
+    EXPECT_FALSE(can_connect(lab.x, addr("10.77.2.1"), ssh));
+
+    // ...but the connections made during the grant still carry data both ways.
+    for (auto* client : {&v4, &v6}) {
+      ASSERT_TRUE(*client);
+      const knock::test::socket_fd accepted{::accept(listener.get(), nullptr, nullptr)};
+      ASSERT_TRUE(accepted);
+      EXPECT_TRUE(knock::test::carries(*client, accepted, "after expiry"));
+      EXPECT_TRUE(knock::test::carries(accepted, *client, "still here"));
+    }
+  }  // the policy object is gone, the daemon "crashed": the table stays, the port stays shut
+
+  {
+    inside server{lab.s};
+    EXPECT_FALSE(can_connect(lab.c, addr("10.77.1.1"), ssh));
+    auto admin = nftables::attach(table);
+    ASSERT_TRUE(admin);
+    ASSERT_TRUE(admin->grants()) << admin->last_error();
+    ASSERT_TRUE(admin->flush()) << admin->last_error();  // --fw-flush
+    EXPECT_FALSE(admin->grants());                       // no table any more
+    EXPECT_NE(admin->last_error().find("No such file or directory"), std::string::npos)
+        << admin->last_error();
+    EXPECT_TRUE(can_connect(lab.c, addr("10.77.1.1"), ssh));  // nothing protects it now
+    EXPECT_TRUE(admin->flush());                              // idempotent
+  }
+  EXPECT_EQ(knock::test::host_ruleset().find(table), std::string::npos)
+      << "the host's ruleset must never see the test's table";
+}
+
+TEST(nftables_netns, open_is_idempotent_and_a_clean_start_unless_keeping_grants) {
+  KNOCK_NEEDS_ROOT();
+  knock::test::netns ns{"n"};
+  ASSERT_TRUE(ns.ok());
+  inside here{ns};
+  ASSERT_TRUE(here.ok());
+  nftables_options o;  // the default table name: this is a private namespace
+  o.protected_ports = {{ip_protocol::tcp, 22}};
+  auto first = nftables::open(o);
+  ASSERT_TRUE(first) << first->last_error();
+  EXPECT_EQ(first->table(), "knock");
+  ASSERT_TRUE(first->open(make_grant("10.0.0.5", 60)));
+  ASSERT_TRUE(first->open(make_grant("10.0.0.5", 120)));  // again: starts over, one element
+  auto kept = first->grants();
+  ASSERT_TRUE(kept);
+  ASSERT_EQ(kept->size(), 1u);
+  EXPECT_EQ((*kept)[0].timeout, 120u);
+
+  o.keep_grants = true;
+  o.protected_ports = {{ip_protocol::udp, 53}};
+  auto second = nftables::open(o);  // a restarted daemon that keeps what was granted
+  ASSERT_TRUE(second) << second->last_error();
+  EXPECT_EQ(second->grants()->size(), 1u);
+
+  o.keep_grants = false;
+  auto third = nftables::open(o);  // the default: a clean start
+  ASSERT_TRUE(third);
+  EXPECT_TRUE(third->grants()->empty());
+
+  // Refusals come back as errors with libnftables' text, never as a crash.
+  grant forever = make_grant("10.0.0.5", 0);
+  EXPECT_EQ(third->open(forever).error(), knock::errc::firewall_failed);
+  EXPECT_NE(third->last_error().find("never expire"), std::string::npos);
+  o.priority = -5;  // an existing chain cannot change its hook priority in place
+  o.keep_grants = true;
+  std::string why;
+  EXPECT_FALSE(nftables::open(o, &why));
+  EXPECT_NE(why.find("Operation not supported"), std::string::npos) << why;
+  EXPECT_EQ(third->grants()->size(), 0u);  // the failed transaction changed nothing
+  ASSERT_TRUE(third->flush());
+  EXPECT_FALSE(third->open(make_grant("10.0.0.5", 10)));
+  EXPECT_NE(third->last_error().find("Error"), std::string::npos) << third->last_error();
+}
+
+TEST(nftables_netns, measures_grants_per_second) {
+  KNOCK_NEEDS_ROOT();
+  knock::test::netns ns{"r"};
+  ASSERT_TRUE(ns.ok());
+  inside here{ns};
+  nftables_options o;
+  o.protected_ports = {{ip_protocol::tcp, 22}};
+  auto fw = nftables::open(o);
+  ASSERT_TRUE(fw);
+  constexpr int n = 2000;
+  grant g = make_grant("10.0.0.1", 60);
+  g.ports.push_back({ip_protocol::udp, 53});
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < n; ++i) {
+    g.source = ip_address::v4(
+        {10, 99, static_cast<unsigned char>(i >> 8), static_cast<unsigned char>(i & 0xff)});
+    ASSERT_TRUE(fw->open(g)) << fw->last_error();
+  }
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(fw->grants()->size(), 2u * n);
+  std::cout << "[ measure  ] nftables: " << n << " grants (2 ports each) in " << took.count()
+            << " s = " << n / took.count() << " grants/s\n";
+  RecordProperty("grants_per_second", static_cast<int>(n / took.count()));
+}
+
+}  // namespace

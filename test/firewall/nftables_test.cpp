@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: MIT
+#include <knock/firewall/nftables.hpp>
+
+#include <gtest/gtest.h>
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace knock::firewall {
+void PrintTo(const nftables_grant& g, std::ostream* os) { *os << to_string(g); }
+}  // namespace knock::firewall
+
+namespace {
+
+using knock::ip_address;
+using knock::ip_protocol;
+using knock::firewall::nftables;
+using knock::firewall::nftables_grant;
+using knock::firewall::nftables_options;
+namespace detail = knock::firewall::detail;
+
+TEST(nftables_script, builds_the_table_in_one_transaction) {
+  nftables_options o;
+  o.protected_ports = {{ip_protocol::tcp, 22}, {ip_protocol::udp, 53}};
+  const std::string s = detail::nft_table_script(o);
+  EXPECT_EQ(s.find("add table inet knock\ndelete table inet knock\nadd table inet knock\n"), 0u)
+      << s;
+  EXPECT_NE(s.find("add element inet knock protected { tcp . 22, udp . 53 }"), std::string::npos);
+  EXPECT_NE(s.find("type filter hook input priority -10; policy accept;"), std::string::npos);
+  EXPECT_NE(s.find("input meta l4proto . th dport @protected drop"), std::string::npos);
+
+  o.keep_grants = true;
+  o.protected_ports.clear();
+  o.table = "knock_test";
+  const std::string kept = detail::nft_table_script(o);
+  EXPECT_EQ(kept.find("delete table"), std::string::npos) << kept;
+  EXPECT_EQ(kept.find("add element"), std::string::npos) << kept;
+  EXPECT_NE(kept.find("flush set inet knock_test protected\n"), std::string::npos) << kept;
+}
+
+TEST(nftables_script, replaces_each_element_so_its_timeout_starts_over) {
+  knock::grant g;
+  g.source = *ip_address::parse("::ffff:10.0.0.5");  // as a dual-stack socket reports it
+  g.ports.push_back({ip_protocol::tcp, 22});
+  g.ports.push_back({ip_protocol::udp, 53});
+  g.timeout = 30;
+  EXPECT_EQ(detail::nft_grant_script("knock", g),
+            "add element inet knock allowed_v4 { 10.0.0.5 . tcp . 22 timeout 30s, 10.0.0.5 . udp . "
+            "53 timeout 30s }\n"
+            "delete element inet knock allowed_v4 { 10.0.0.5 . tcp . 22, 10.0.0.5 . udp . 53 }\n"
+            "add element inet knock allowed_v4 { 10.0.0.5 . tcp . 22 timeout 30s, 10.0.0.5 . udp . "
+            "53 timeout 30s }\n");
+  g.source = *ip_address::parse("2001:db8::5");
+  g.ports = {};
+  g.ports.push_back({ip_protocol::tcp, 22});
+  EXPECT_EQ(detail::nft_grant_script("t", g).substr(0, 62),
+            "add element inet t allowed_v6 { 2001:db8::5 . tcp . 22 timeout");
+}
+
+TEST(nftables_script, accepts_only_plain_table_names) {
+  EXPECT_TRUE(detail::is_nft_identifier("knock"));
+  EXPECT_TRUE(detail::is_nft_identifier("knock_2"));
+  EXPECT_FALSE(detail::is_nft_identifier(""));
+  EXPECT_FALSE(detail::is_nft_identifier("2knock"));
+  EXPECT_FALSE(detail::is_nft_identifier("knock; flush ruleset"));
+  EXPECT_FALSE(detail::is_nft_identifier(std::string(64, 'k')));
+  std::string why;
+  EXPECT_FALSE(nftables::attach("x y", &why));
+  EXPECT_EQ(why, "invalid nftables table name 'x y'");
+}
+
+TEST(nftables_list, parses_numeric_set_listings) {
+  // Captured from nft 1.0.6 (`nft -n list set inet knock allowed_v4`), Debian 12.
+  const char* v4 =
+      "table inet knock {\n"
+      "\tset allowed_v4 {\n"
+      "\t\ttype ipv4_addr . inet_proto . inet_service\n"
+      "\t\tflags timeout\n"
+      "\t\telements = { 10.0.0.5 . 6 . 22 timeout 30s expires 29s,\n"
+      "\t\t\t     10.0.0.6 . 17 . 53 timeout 3600s expires 3599s }\n"
+      "\t}\n"
+      "}\n";
+  const auto got = detail::parse_nft_elements(v4);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0],
+            (nftables_grant{*ip_address::parse("10.0.0.5"), {ip_protocol::tcp, 22}, 30, 29}));
+  EXPECT_EQ(got[1],
+            (nftables_grant{*ip_address::parse("10.0.0.6"), {ip_protocol::udp, 53}, 3600, 3599}));
+  EXPECT_EQ(to_string(got[1]), "10.0.0.6 udp/53 timeout 3600s expires 3599s");
+
+  const char* v6 =
+      "table inet knock {\n\tset allowed_v6 {\n\t\ttype ipv6_addr . inet_proto . inet_service\n"
+      "\t\tflags timeout\n\t\telements = { 2001:db8::5 . 6 . 22 timeout 3s expires 2s }\n\t}\n}\n";
+  ASSERT_EQ(detail::parse_nft_elements(v6).size(), 1u);
+  EXPECT_EQ(detail::parse_nft_elements(v6)[0].source, *ip_address::parse("2001:db8::5"));
+  EXPECT_TRUE(
+      detail::parse_nft_elements("table inet knock {\n\tset allowed_v4 {\n\t}\n}\n").empty());
+}
+
+TEST(nftables, closed_by_default) {
+  nftables fw;
+  knock::grant g;
+  g.ports.push_back({ip_protocol::tcp, 22});
+  g.timeout = 30;
+  EXPECT_EQ(fw.open(g).error(), knock::errc::firewall_failed);
+  EXPECT_EQ(fw.last_error(), "not opened");
+  EXPECT_TRUE(fw.expire(0));
+  EXPECT_FALSE(fw.list());
+  EXPECT_FALSE(fw.flush());
+}
+
+}  // namespace
