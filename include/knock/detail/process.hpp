@@ -152,27 +152,34 @@ inline result<process_result> run(std::span<const std::string> argv,
         deadline - std::chrono::steady_clock::now());
     return static_cast<int>(std::max<std::chrono::milliseconds::rep>(left.count(), 0));
   };
-  // Read both streams until both close or the deadline passes.
-  std::array<pollfd, 2> fds{{{out_r.value, POLLIN, 0}, {err_r.value, POLLIN, 0}}};
+  // Read both streams until both close, the child exits (a background grandchild may keep them
+  // open: it is not waited for) or the deadline passes. A pidfd (Linux 5.3) reports the exit.
+#ifdef SYS_pidfd_open
+  fd exited{static_cast<int>(::syscall(SYS_pidfd_open, pid, 0U))};
+#else
+  fd exited;
+#endif
+  std::array<pollfd, 3> fds{
+      {{out_r.value, POLLIN, 0}, {err_r.value, POLLIN, 0}, {exited.value, POLLIN, 0}}};
   std::array<std::string*, 2> into{&r.output, &r.errors};
   std::array<char, 4096> chunk;
-  int open_streams = 2;
-  while (open_streams > 0) {
-    const int timeout = left_ms();
-    if (timeout == 0) {
+  bool child_gone = false;
+  while (fds[0].fd >= 0 || fds[1].fd >= 0) {
+    const int timeout = child_gone ? 0 : left_ms();  // once it is gone: only what is buffered
+    if (timeout == 0 && !child_gone) {
       r.timed_out = true;
       break;
     }
     const int n = ::poll(fds.data(), fds.size(), timeout);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) break;
-    for (std::size_t i = 0; i < fds.size(); ++i) {
+    if (n <= 0) break;
+    if (fds[2].revents != 0) child_gone = true, fds[2].fd = -1;
+    for (std::size_t i = 0; i < 2; ++i) {
       if (fds[i].fd < 0 || fds[i].revents == 0) continue;
       const ssize_t got = ::read(fds[i].fd, chunk.data(), chunk.size());
       if (got < 0 && errno == EINTR) continue;
       if (got <= 0) {
         fds[i].fd = -1;  // poll ignores negative descriptors
-        --open_streams;
         continue;
       }
       const std::size_t room = options.max_output - std::min(options.max_output, into[i]->size());

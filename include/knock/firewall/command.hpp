@@ -17,8 +17,8 @@
 /// | `$PKT_SRC`          | the packet's source address |
 /// | `$DST`              | the packet's destination address |
 /// | `$PORT`, `$PROTO`   | the port, and its protocol **as a number** (6, 17), as fwknopd |
-/// | `$TIMEOUT`          | when the grant ends, in seconds since the epoch (fwknopd: timestamp +
-/// timeout) | | `$CLIENT_TIMEOUT`   | the grant's length in seconds |
+/// | `$TIMEOUT`          | the grant's end, epoch seconds (fwknopd: SPA time + timeout) |
+/// | `$CLIENT_TIMEOUT`   | the grant's length in seconds |
 ///
 /// Differences from fwknopd, on purpose: the commands run once **per requested port** (fwknopd
 /// only for the first); a `$` that starts no variable is an error at `open` (fwknopd silently drops
