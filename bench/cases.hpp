@@ -28,8 +28,8 @@ inline constexpr int replayed = 100000;
 
 struct bench_case {
   std::string name;
-  std::function<int()> once;     ///< one packet
-  std::size_t callgrind_packets; ///< default N for --callgrind
+  std::function<int()> once;      ///< one packet
+  std::size_t callgrind_packets;  ///< default N for --callgrind
 };
 
 std::vector<bench_case>& cases();

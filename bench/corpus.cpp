@@ -30,8 +30,7 @@ corpus load_corpus() {
   std::uniform_int_distribution<int> b64(0, 63), bin(1, 255);
   for (std::size_t i = 0; i < c.valid.size(); ++i)
     c.garbage_b64 += knock::base64::alphabet[static_cast<std::size_t>(b64(rng))];
-  for (std::size_t i = 0; i < c.valid.size(); ++i)
-    c.garbage_bin += static_cast<char>(bin(rng));
+  for (std::size_t i = 0; i < c.valid.size(); ++i) c.garbage_bin += static_cast<char>(bin(rng));
   if (knock::base64::is_alphabet(c.garbage_bin))
     throw std::runtime_error{"binary garbage happens to be base64"};
   return c;

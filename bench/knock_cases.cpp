@@ -69,18 +69,18 @@ void add_knock_cases(const corpus& c) {
   const test::vector_keys keys{c.vector};
   auto s = std::make_shared<const stanza>(stanza{keys.cipher, keys.key.clone(), *keys.mac});
 
-  const std::pair<const char*, const std::string*> packets[] = {
-      {"valid", &c.valid},
-      {"bad_hmac", &c.bad_hmac},
-      {"garbage_b64", &c.garbage_b64},
-      {"garbage_bin", &c.garbage_bin}};
+  const std::pair<const char*, const std::string*> packets[] = {{"valid", &c.valid},
+                                                                {"bad_hmac", &c.bad_hmac},
+                                                                {"garbage_b64", &c.garbage_b64},
+                                                                {"garbage_bin", &c.garbage_bin}};
   const int expected[] = {accepted, make_error_code(errc::bad_mac).value(),
                           make_error_code(errc::bad_mac).value(),
                           make_error_code(errc::not_base64).value()};
   for (std::size_t i = 0; i < std::size(packets); ++i) {
     const std::string_view p = *packets[i].second;
-    add_case(std::string{"decode/"} + packets[i].first + "/knock",
-             [s, p] { return decode(p, *s); }, expected[i]);
+    add_case(
+        std::string{"decode/"} + packets[i].first + "/knock", [s, p] { return decode(p, *s); },
+        expected[i]);
   }
 
   // The replay cache: the valid packet's digest among 100 k others.
@@ -100,9 +100,10 @@ void add_knock_cases(const corpus& c) {
     seen->insert(d);
   }
   const std::string_view valid = c.valid;
-  add_case("decode/replay/knock", [seen = std::shared_ptr<const seen_set>{seen}, valid] {
-    return replay_check(valid, *seen);
-  }, replayed);
+  add_case(
+      "decode/replay/knock",
+      [seen = std::shared_ptr<const seen_set>{seen}, valid] { return replay_check(valid, *seen); },
+      replayed);
 
   // The valid message re-sealed by knock under each HMAC (same keys, same salt, CBC).
   auto message = wire::open(c.valid, s->cipher, s->key.view(), &s->mac);
@@ -117,9 +118,10 @@ void add_knock_cases(const corpus& c) {
     if (!packet) throw std::runtime_error{"cannot seal with " + std::string{to_string(h)}};
     if (h == hash_id::sha256 && *packet != c.valid)
       throw std::runtime_error{"knock's re-sealed default packet differs from fwknop's"};
-    add_case("decode/valid/knock/" + std::string{to_string(h)},
-             [st, p = std::make_shared<const std::string>(*packet)] { return decode(*p, *st); },
-             accepted);
+    add_case(
+        "decode/valid/knock/" + std::string{to_string(h)},
+        [st, p = std::make_shared<const std::string>(*packet)] { return decode(*p, *st); },
+        accepted);
   }
 }
 

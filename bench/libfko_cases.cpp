@@ -95,8 +95,9 @@ void add_replay(digest_cache_list*& head, const char* digest) {
 }
 
 /// fwknop's lib/fko_util.c constant_runtime_cmp, kept a scalar byte loop as in Debian's build.
-__attribute__((noinline, optimize("no-tree-vectorize"))) int constant_runtime_cmp(
-    const char* a, const char* b, int len) {
+__attribute__((noinline, optimize("no-tree-vectorize"))) int constant_runtime_cmp(const char* a,
+                                                                                  const char* b,
+                                                                                  int len) {
   int good = 0, bad = 0;
   for (int i = 0; i < len; ++i) {
     if (a[i] == b[i])
@@ -168,11 +169,10 @@ void add_libfko_cases(const corpus& c) {
   auto s = std::make_shared<const fko_stanza>(
       fko_stanza{raw(c.vector.at("enc_key_b64")), raw(c.vector.at("hmac_key_b64"))});
 
-  const std::pair<const char*, const std::string*> packets[] = {
-      {"valid", &c.valid},
-      {"bad_hmac", &c.bad_hmac},
-      {"garbage_b64", &c.garbage_b64},
-      {"garbage_bin", &c.garbage_bin}};
+  const std::pair<const char*, const std::string*> packets[] = {{"valid", &c.valid},
+                                                                {"bad_hmac", &c.bad_hmac},
+                                                                {"garbage_b64", &c.garbage_b64},
+                                                                {"garbage_bin", &c.garbage_bin}};
   for (const auto& [name, packet] : packets) {
     // libfko's refusal codes are whatever it says now; knock's side checks the stage.
     const char* p = packet->c_str();
@@ -180,8 +180,8 @@ void add_libfko_cases(const corpus& c) {
     if ((packet == &c.valid) != (outcome == FKO_SUCCESS))
       throw std::runtime_error{std::string{"libfko: unexpected outcome for "} + name + ": " +
                                fko_errstr(outcome)};
-    add_case(std::string{"decode/"} + name + "/libfko", [s, p] { return decode(p, *s); },
-             outcome);
+    add_case(
+        std::string{"decode/"} + name + "/libfko", [s, p] { return decode(p, *s); }, outcome);
   }
 
   // The replay cache: the valid packet's digest first (so last in the list), then 99 999 others.
@@ -206,9 +206,9 @@ void add_libfko_cases(const corpus& c) {
     add_replay(cache, b64.data());
   }
   // The list lives as long as the program, as fwknopd's does.
-  add_case("decode/replay/libfko", [packet = &c.valid, cache] {
-    return replay_check(*packet, cache);
-  }, replayed, 20);
+  add_case(
+      "decode/replay/libfko", [packet = &c.valid, cache] { return replay_check(*packet, cache); },
+      replayed, 20);
 }
 
 }  // namespace knock_bench

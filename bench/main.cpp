@@ -33,7 +33,7 @@ std::vector<bench_case>& cases() {
 
 /// The only code callgrind collects in --callgrind mode (see --toggle-collect).
 extern "C" __attribute__((noinline)) int knock_bench_region(const knock_bench::bench_case& c,
-                                                             std::size_t n) {
+                                                            std::size_t n) {
   int sink = 0;
   for (std::size_t i = 0; i < n; ++i) sink |= c.once();
   return sink;
@@ -47,10 +47,9 @@ std::string cpu_flag(const char* flag) {
   std::ifstream in{"/proc/cpuinfo"};
   std::string line;
   while (std::getline(in, line))
-    if (line.starts_with("flags")) return (" " + line + " ").find(std::string{" "} + flag + " ") !=
-                                                  std::string::npos
-                                              ? "yes"
-                                              : "no";
+    if (line.starts_with("flags"))
+      return (" " + line + " ").find(std::string{" "} + flag + " ") != std::string::npos ? "yes"
+                                                                                         : "no";
   return "unknown";
 }
 
@@ -70,10 +69,11 @@ int run_callgrind(const std::string& name, long packets) {
     const alloc_totals before = allocations();
     const int sink = knock_bench_region(c, n);
     const alloc_totals after = allocations();
-    std::printf("case %s\npackets %zu\noutcome_bits %d\nallocs_per_packet %.2f\n"
-                "alloc_bytes_per_packet %.1f\n",
-                name.c_str(), n, sink, static_cast<double>(after.count - before.count) / n,
-                static_cast<double>(after.bytes - before.bytes) / n);
+    std::printf(
+        "case %s\npackets %zu\noutcome_bits %d\nallocs_per_packet %.2f\n"
+        "alloc_bytes_per_packet %.1f\n",
+        name.c_str(), n, sink, static_cast<double>(after.count - before.count) / n,
+        static_cast<double>(after.bytes - before.bytes) / n);
     return 0;
   }
   std::fprintf(stderr, "knock-bench: no case %s (see --list)\n", name.c_str());

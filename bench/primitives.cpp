@@ -33,41 +33,53 @@ using namespace knock;
 void add_primitive_cases(const corpus& c) {
   const std::string_view body = std::string_view{c.valid}.substr(0, c.valid.size() - 43);
   const std::string_view tag = std::string_view{c.valid}.substr(body.size());
-  auto signed_text = std::make_shared<const std::string>(std::string{wire::salted_prefix} +
-                                                          std::string{body});
+  auto signed_text =
+      std::make_shared<const std::string>(std::string{wire::salted_prefix} + std::string{body});
   const auto key = test::key_from_b64(c.vector.at("enc_key_b64").get<std::string>());
   const auto hmac_key = test::key_from_b64(c.vector.at("hmac_key_b64").get<std::string>());
   const std::string_view packet = c.valid;
 
-  add_case("primitive/screen_204", [packet] { return wire::screen(packet) ? accepted : 1; },
-           accepted);
+  add_case(
+      "primitive/screen_204", [packet] { return wire::screen(packet) ? accepted : 1; }, accepted);
 
-  add_case("primitive/base64_decode_171", [signed_text] {
-    std::array<byte, 130> out;
-    const auto n = base64::decode(*signed_text, out.data());
-    benchmark::DoNotOptimize(out);
-    return n && *n == 128 ? accepted : 1;
-  }, accepted);
+  add_case(
+      "primitive/base64_decode_171",
+      [signed_text] {
+        std::array<byte, 130> out;
+        const auto n = base64::decode(*signed_text, out.data());
+        benchmark::DoNotOptimize(out);
+        return n && *n == 128 ? accepted : 1;
+      },
+      accepted);
 
-  add_case("primitive/base64_decode_43", [tag] {
-    std::array<byte, 33> out;
-    const auto n = base64::decode(tag, out.data());
-    benchmark::DoNotOptimize(out);
-    return n && *n == 32 ? accepted : 1;
-  }, accepted);
+  add_case(
+      "primitive/base64_decode_43",
+      [tag] {
+        std::array<byte, 33> out;
+        const auto n = base64::decode(tag, out.data());
+        benchmark::DoNotOptimize(out);
+        return n && *n == 32 ? accepted : 1;
+      },
+      accepted);
 
   auto hmac = std::make_shared<const mac::hmac<sha256>::keyed>(hmac_key.view());
-  add_case("primitive/hmac_sha256_precomputed", [hmac, body] {
-    std::array<byte, 32> out;
-    const std::array<std::string_view, 2> parts{wire::salted_prefix, body};
-    hmac->sign(parts, out);
-    benchmark::DoNotOptimize(out);
-    return accepted;
-  }, accepted);
-  add_case("primitive/hmac_sha256_verify", [hmac, body, tag] {
-    const std::array<std::string_view, 2> parts{wire::salted_prefix, body};
-    return hmac->verify(parts, tag) ? accepted : 1;
-  }, accepted);
+  add_case(
+      "primitive/hmac_sha256_precomputed",
+      [hmac, body] {
+        std::array<byte, 32> out;
+        const std::array<std::string_view, 2> parts{wire::salted_prefix, body};
+        hmac->sign(parts, out);
+        benchmark::DoNotOptimize(out);
+        return accepted;
+      },
+      accepted);
+  add_case(
+      "primitive/hmac_sha256_verify",
+      [hmac, body, tag] {
+        const std::array<std::string_view, 2> parts{wire::salted_prefix, body};
+        return hmac->verify(parts, tag) ? accepted : 1;
+      },
+      accepted);
 
   auto plaintext = std::make_shared<const std::string>(
       c.vector.at("intermediate").at("plaintext").get<std::string>());
@@ -76,34 +88,46 @@ void add_primitive_cases(const corpus& c) {
   auto blob = std::make_shared<std::array<byte, 128>>();
   if (!base64::decode(*signed_text, blob->data())) throw std::runtime_error{"bad packet"};
   auto aes_key = std::make_shared<const secret_bytes>(key.clone());
-  add_case("primitive/rijndael_cbc_decrypt_128", [blob, aes_key] {
-    std::array<byte, 128> out;
-    const auto n = cipher::rijndael<cbc>{}.decrypt(aes_key->view(), *blob, out);
-    benchmark::DoNotOptimize(out);
-    return n && *n == 108 ? accepted : 1;
-  }, accepted);
+  add_case(
+      "primitive/rijndael_cbc_decrypt_128",
+      [blob, aes_key] {
+        std::array<byte, 128> out;
+        const auto n = cipher::rijndael<cbc>{}.decrypt(aes_key->view(), *blob, out);
+        benchmark::DoNotOptimize(out);
+        return n && *n == 108 ? accepted : 1;
+      },
+      accepted);
 
-  add_case("primitive/parse_108", [plaintext] {
-    auto m = wire::parse(*plaintext);
-    benchmark::DoNotOptimize(m);
-    return m ? accepted : 1;
-  }, accepted);
+  add_case(
+      "primitive/parse_108",
+      [plaintext] {
+        auto m = wire::parse(*plaintext);
+        benchmark::DoNotOptimize(m);
+        return m ? accepted : 1;
+      },
+      accepted);
 
   const std::string_view covered = std::string_view{*plaintext}.substr(0, plaintext->rfind(':'));
   if (covered.size() != 64) throw std::runtime_error{"the inner digest does not cover 64 B"};
-  add_case("primitive/sha256_64", [plaintext, covered] {
-    std::array<byte, 32> d;
-    knock::hash(hash_id::sha256, as_bytes(covered), d.data());
-    benchmark::DoNotOptimize(d);
-    return accepted;
-  }, accepted);
+  add_case(
+      "primitive/sha256_64",
+      [plaintext, covered] {
+        std::array<byte, 32> d;
+        knock::hash(hash_id::sha256, as_bytes(covered), d.data());
+        benchmark::DoNotOptimize(d);
+        return accepted;
+      },
+      accepted);
 
-  add_case("primitive/sha256_204", [packet] {
-    std::array<byte, 32> d;
-    knock::hash(hash_id::sha256, as_bytes(packet), d.data());
-    benchmark::DoNotOptimize(d);
-    return accepted;
-  }, accepted);
+  add_case(
+      "primitive/sha256_204",
+      [packet] {
+        std::array<byte, 32> d;
+        knock::hash(hash_id::sha256, as_bytes(packet), d.data());
+        benchmark::DoNotOptimize(d);
+        return accepted;
+      },
+      accepted);
 }
 
 }  // namespace knock_bench

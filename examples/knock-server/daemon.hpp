@@ -101,7 +101,8 @@ struct settings {
 inline std::optional<settings> load_settings(const options& o) {
   settings s;
   std::string conf = o.fwknopd_conf;
-  if (conf.empty() && ::access("/etc/fwknop/fwknopd.conf", R_OK) == 0) conf = "/etc/fwknop/fwknopd.conf";
+  if (conf.empty() && ::access("/etc/fwknop/fwknopd.conf", R_OK) == 0)
+    conf = "/etc/fwknop/fwknopd.conf";
   if (!conf.empty()) {
     auto d = knock::config::load_fwknopd_conf(conf);
     if (!d) {
@@ -144,14 +145,18 @@ inline std::optional<settings> load_settings(const options& o) {
 /// `raw_stanza` (Boost.Hana), so a new variable shows up here without more code.
 inline int dump_config(const settings& s) {
   const auto& d = s.daemon;
-  std::printf("# knock-server configuration\nFIREWALL_TYPE %s\nPCAP_INTF ", d.firewall_type.c_str());
-  for (std::size_t i = 0; i < d.interfaces.size(); ++i) std::printf("%s%s", i ? "," : "", d.interfaces[i].c_str());
-  std::printf("\nPCAP_FILTER %s\nENABLE_UDP_SERVER %s\nUDPSERV_PORT %u\nENABLE_SPA_PACKET_AGING %s\n"
-              "MAX_SPA_PACKET_AGE %lld\nENABLE_DIGEST_PERSISTENCE %s\nDIGEST_FILE %s\nFWKNOP_PID_FILE %s\n"
-              "ACCESS_FILE %s\n",
-              d.pcap_filter.c_str(), d.udp_server ? "Y" : "N", d.udp_port, d.server.packet_aging ? "Y" : "N",
-              static_cast<long long>(d.server.max_packet_age), d.digest_persistence ? "Y" : "N",
-              d.digest_file.c_str(), d.pid_file.c_str(), s.access_file.c_str());
+  std::printf("# knock-server configuration\nFIREWALL_TYPE %s\nPCAP_INTF ",
+              d.firewall_type.c_str());
+  for (std::size_t i = 0; i < d.interfaces.size(); ++i)
+    std::printf("%s%s", i ? "," : "", d.interfaces[i].c_str());
+  std::printf(
+      "\nPCAP_FILTER %s\nENABLE_UDP_SERVER %s\nUDPSERV_PORT %u\nENABLE_SPA_PACKET_AGING %s\n"
+      "MAX_SPA_PACKET_AGE %lld\nENABLE_DIGEST_PERSISTENCE %s\nDIGEST_FILE %s\nFWKNOP_PID_FILE %s\n"
+      "ACCESS_FILE %s\n",
+      d.pcap_filter.c_str(), d.udp_server ? "Y" : "N", d.udp_port,
+      d.server.packet_aging ? "Y" : "N", static_cast<long long>(d.server.max_packet_age),
+      d.digest_persistence ? "Y" : "N", d.digest_file.c_str(), d.pid_file.c_str(),
+      s.access_file.c_str());
   auto text = knock::config::detail::read_config_file(s.access_file);
   if (!text) return std::fprintf(stderr, "knock-server: %s\n", to_string(text.error()).c_str()), 1;
   const auto files = knock::config::file_system();
@@ -166,7 +171,8 @@ inline int dump_config(const settings& s) {
       std::string name = boost::hana::to<const char*>(boost::hana::first(member));
       for (char& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
       const bool secret = name.find("KEY") != std::string::npos && name != "HMAC_DIGEST_TYPE";
-      std::printf("%-24s %s\n", name.c_str(), secret ? "(set, not shown)" : knock::config::printable(v.text).c_str());
+      std::printf("%-24s %s\n", name.c_str(),
+                  secret ? "(set, not shown)" : knock::config::printable(v.text).c_str());
     });
   }
   return 0;
@@ -176,7 +182,8 @@ inline int dump_config(const settings& s) {
 template <class Stanzas>
 std::vector<knock::port_spec> protected_ports(const settings& s, const Stanzas& stanzas) {
   std::vector<knock::port_spec> out;
-  if (s.daemon.protected_ports) return {s.daemon.protected_ports->begin(), s.daemon.protected_ports->end()};
+  if (s.daemon.protected_ports)
+    return {s.daemon.protected_ports->begin(), s.daemon.protected_ports->end()};
   for (const auto& st : stanzas)
     if (st.open_ports)
       for (const auto& p : *st.open_ports)
@@ -184,21 +191,24 @@ std::vector<knock::port_spec> protected_ports(const settings& s, const Stanzas& 
   return out;
 }
 
-inline std::optional<any_firewall> open_firewall(const settings& s, std::span<const knock::port_spec> ports,
+inline std::optional<any_firewall> open_firewall(const settings& s,
+                                                 std::span<const knock::port_spec> ports,
                                                  bool for_setup = true) {
   std::string why;
   const auto& d = s.daemon;
   if (d.firewall_type == "nftables") {
     if (for_setup && ports.empty()) {
-      std::fprintf(stderr, "knock-server: nftables needs the ports to protect: set OPEN_PORTS in the "
-                           "stanzas, KNOCK_PROTECTED_PORTS in fwknopd.conf, or --protect\n");
+      std::fprintf(stderr,
+                   "knock-server: nftables needs the ports to protect: set OPEN_PORTS in the "
+                   "stanzas, KNOCK_PROTECTED_PORTS in fwknopd.conf, or --protect\n");
       return std::nullopt;
     }
     knock::firewall::nftables_options o;
     o.table = d.nft_table;
     o.protected_ports.assign(ports.begin(), ports.end());
     o.keep_grants = true;
-    auto fw = for_setup ? knock::firewall::nftables::open(o, &why) : knock::firewall::nftables::attach(d.nft_table, &why);
+    auto fw = for_setup ? knock::firewall::nftables::open(o, &why)
+                        : knock::firewall::nftables::attach(d.nft_table, &why);
     if (!fw) return std::fprintf(stderr, "knock-server: nftables: %s\n", why.c_str()), std::nullopt;
     return any_firewall{*std::move(fw)};
   }
@@ -206,7 +216,8 @@ inline std::optional<any_firewall> open_firewall(const settings& s, std::span<co
     knock::firewall::iptables_options o;
     o.flush_at_open = d.flush_at_init;
     o.rules_check_threshold = d.rules_check_threshold;
-    auto fw = for_setup ? knock::firewall::iptables::open(o, &why) : knock::firewall::iptables::attach(o, &why);
+    auto fw = for_setup ? knock::firewall::iptables::open(o, &why)
+                        : knock::firewall::iptables::attach(o, &why);
     if (!fw) return std::fprintf(stderr, "knock-server: iptables: %s\n", why.c_str()), std::nullopt;
     return any_firewall{*std::move(fw)};
   }
@@ -223,7 +234,8 @@ inline int firewall_command(const settings& s, bool flush) {
           std::printf("firewall 'none': nothing to %s\n", flush ? "flush" : "list");
           return 0;
         } else {
-          if (flush) return f.flush() ? 0 : (std::fprintf(stderr, "knock-server: flush failed\n"), 1);
+          if (flush)
+            return f.flush() ? 0 : (std::fprintf(stderr, "knock-server: flush failed\n"), 1);
           auto lines = f.list();
           if (!lines) return std::fprintf(stderr, "knock-server: listing failed\n"), 1;
           for (const auto& l : *lines) std::printf("%s\n", l.c_str());
@@ -245,23 +257,29 @@ inline std::optional<pid_t> running_pid(const std::string& pid_file) {
 inline int control(const settings& s, const options& o) {
   const auto pid = running_pid(s.daemon.pid_file);
   if (o.status) {
-    if (pid) std::printf("knock-server is running (pid %d)\n", *pid);
-    else std::printf("knock-server is not running\n");
+    if (pid)
+      std::printf("knock-server is running (pid %d)\n", *pid);
+    else
+      std::printf("knock-server is not running\n");
     return pid ? 0 : 1;
   }
-  if (!pid) return std::fprintf(stderr, "knock-server: not running (no live pid in %s)\n", s.daemon.pid_file.c_str()), 1;
+  if (!pid)
+    return std::fprintf(stderr, "knock-server: not running (no live pid in %s)\n",
+                        s.daemon.pid_file.c_str()),
+           1;
   if (::kill(*pid, o.kill ? SIGTERM : SIGHUP) != 0) return std::perror("knock-server: kill"), 1;
   std::printf("%s sent to knock-server (pid %d)\n", o.kill ? "SIGTERM" : "SIGHUP", *pid);
   return 0;
 }
 
 template <class Store>
-int serve(const settings& s, const options& o, typename daemon_server<Store>::rules_type rules, Store store,
-          any_firewall firewall, any_capture capture, int signals) {
-  daemon_server<Store> server{std::move(rules), std::move(store), std::move(firewall),
-                              knock::observe::log_lines{o.foreground ? stderr : nullptr,
-                                                        o.json_log ? knock::observe::log_lines::format::json
-                                                                   : knock::observe::log_lines::format::text}};
+int serve(const settings& s, const options& o, typename daemon_server<Store>::rules_type rules,
+          Store store, any_firewall firewall, any_capture capture, int signals) {
+  daemon_server<Store> server{
+      std::move(rules), std::move(store), std::move(firewall),
+      knock::observe::log_lines{o.foreground ? stderr : nullptr,
+                                o.json_log ? knock::observe::log_lines::format::json
+                                           : knock::observe::log_lines::format::text}};
   const int ep = ::epoll_create1(EPOLL_CLOEXEC);
   const int timer = ::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
   const itimerspec every_second{{1, 0}, {1, 0}};
@@ -273,12 +291,15 @@ int serve(const settings& s, const options& o, typename daemon_server<Store>::ru
   ev.data.fd = signals, ::epoll_ctl(ep, EPOLL_CTL_ADD, signals, &ev);
 
   const auto log = [&](int level, const std::string& line) {
-    if (o.foreground) std::fprintf(stderr, "knock-server: %s\n", line.c_str());
-    else ::syslog(level, "%s", line.c_str());
+    if (o.foreground)
+      std::fprintf(stderr, "knock-server: %s\n", line.c_str());
+    else
+      ::syslog(level, "%s", line.c_str());
   };
-  log(LOG_NOTICE, "started: " + std::to_string(server.rules().stanzas.size()) + " stanza(s), firewall " +
-                      s.daemon.firewall_type + (s.daemon.udp_server ? ", UDP port " + std::to_string(s.daemon.udp_port)
-                                                                    : ", capturing with pcap"));
+  log(LOG_NOTICE, "started: " + std::to_string(server.rules().stanzas.size()) +
+                      " stanza(s), firewall " + s.daemon.firewall_type +
+                      (s.daemon.udp_server ? ", UDP port " + std::to_string(s.daemon.udp_port)
+                                           : ", capturing with pcap"));
   int status = 0;
   for (bool running = true; running;) {
     epoll_event events[16];
@@ -295,24 +316,30 @@ int serve(const settings& s, const options& o, typename daemon_server<Store>::ru
         signalfd_siginfo si{};
         while (::read(signals, &si, sizeof si) == sizeof si) {
           if (si.ssi_signo == SIGHUP) {
-            auto reloaded = knock::config::load_access_conf(s.access_file, {.allow_no_hmac = o.allow_no_hmac});
+            auto reloaded =
+                knock::config::load_access_conf(s.access_file, {.allow_no_hmac = o.allow_no_hmac});
             if (!reloaded) {
               log(LOG_ERR, "reload refused, keeping the old rules: " + to_string(reloaded.error()));
             } else {
               const std::size_t count = reloaded->size();
               server.replace_rules({*std::move(reloaded), s.daemon.server});
-              log(LOG_NOTICE, "reloaded " + s.access_file + ": " + std::to_string(count) + " stanza(s)");
+              log(LOG_NOTICE,
+                  "reloaded " + s.access_file + ": " + std::to_string(count) + " stanza(s)");
             }
           } else {
-            log(LOG_NOTICE, std::string{"stopping on "} + ::strsignal(static_cast<int>(si.ssi_signo)));
+            log(LOG_NOTICE,
+                std::string{"stopping on "} + ::strsignal(static_cast<int>(si.ssi_signo)));
             running = false;
           }
         }
       } else if (fd == timer) {
         std::uint64_t ticks = 0;
         (void)::read(timer, &ticks, sizeof ticks);
-        if (auto ok = server.firewall().expire(wall_clock()); !ok) log(LOG_WARNING, "firewall expiry failed");
-      } else if (auto got = capture.receive([&](const knock::datagram& d) { server.handle(d, wall_clock()); }); !got) {
+        if (auto ok = server.firewall().expire(wall_clock()); !ok)
+          log(LOG_WARNING, "firewall expiry failed");
+      } else if (auto got = capture.receive(
+                     [&](const knock::datagram& d) { server.handle(d, wall_clock()); });
+                 !got) {
         log(LOG_ERR, "capture failed: " + knock::error_name(got.error()));
         status = 1;
         running = false;
@@ -322,7 +349,8 @@ int serve(const settings& s, const options& o, typename daemon_server<Store>::ru
   ::close(timer);
   ::close(ep);
   if (s.daemon.firewall_type == "iptables" && s.daemon.flush_at_exit)
-    if (auto* ipt = std::get_if<knock::firewall::iptables>(&server.firewall().get())) (void)ipt->flush();
+    if (auto* ipt = std::get_if<knock::firewall::iptables>(&server.firewall().get()))
+      (void)ipt->flush();
   // nftables: the table stays, so the protected ports stay closed and grants expire in the kernel.
   return status;
 }
@@ -336,10 +364,14 @@ inline int daemon_main(const options& o) {
   if (o.kill || o.status || o.restart) return control(*s, o);
 
   const auto& d = s->daemon;
-  auto stanzas = knock::config::load_access_conf(s->access_file, {.allow_no_hmac = o.allow_no_hmac});
-  if (!stanzas) return std::fprintf(stderr, "knock-server: %s\n", to_string(stanzas.error()).c_str()), 1;
+  auto stanzas =
+      knock::config::load_access_conf(s->access_file, {.allow_no_hmac = o.allow_no_hmac});
+  if (!stanzas)
+    return std::fprintf(stderr, "knock-server: %s\n", to_string(stanzas.error()).c_str()), 1;
   if (const auto pid = running_pid(d.pid_file))
-    return std::fprintf(stderr, "knock-server: already running (pid %d, %s)\n", *pid, d.pid_file.c_str()), 1;
+    return std::fprintf(stderr, "knock-server: already running (pid %d, %s)\n", *pid,
+                        d.pid_file.c_str()),
+           1;
 
   std::string why;
   std::optional<any_capture> capture;
@@ -347,7 +379,8 @@ inline int daemon_main(const options& o) {
     knock::capture::udp_socket_options uo;
     uo.port = d.udp_port;
     auto c = knock::capture::udp_socket::open(uo, &why);
-    if (!c) return std::fprintf(stderr, "knock-server: UDP port %u: %s\n", d.udp_port, why.c_str()), 1;
+    if (!c)
+      return std::fprintf(stderr, "knock-server: UDP port %u: %s\n", d.udp_port, why.c_str()), 1;
     capture.emplace(*std::move(c));
   } else {
     knock::capture::pcap_options po;
@@ -368,7 +401,8 @@ inline int daemon_main(const options& o) {
     ::openlog(d.syslog_identity.c_str(), LOG_PID, LOG_DAEMON);
   }
   ::mkdir(d.run_dir.c_str(), 0700);
-  if (std::FILE* pid = std::fopen(d.pid_file.c_str(), "w")) std::fprintf(pid, "%d\n", ::getpid()), std::fclose(pid);
+  if (std::FILE* pid = std::fopen(d.pid_file.c_str(), "w"))
+    std::fprintf(pid, "%d\n", ::getpid()), std::fclose(pid);
 
   sigset_t mask;
   sigemptyset(&mask);
@@ -385,13 +419,16 @@ inline int daemon_main(const options& o) {
       status = 1;
     } else {
       if (store->report().corrupt != 0)
-        std::fprintf(stderr, "knock-server: %s: skipped %zu corrupt line(s)\n", d.digest_file.c_str(), store->report().corrupt);
-      status = serve<knock::replay::file_store>(*s, o, {*std::move(stanzas), d.server}, *std::move(store),
-                                                *std::move(firewall), *std::move(capture), signals);
+        std::fprintf(stderr, "knock-server: %s: skipped %zu corrupt line(s)\n",
+                     d.digest_file.c_str(), store->report().corrupt);
+      status = serve<knock::replay::file_store>(*s, o, {*std::move(stanzas), d.server},
+                                                *std::move(store), *std::move(firewall),
+                                                *std::move(capture), signals);
     }
   } else {
-    status = serve<knock::replay::memory_store>(*s, o, {*std::move(stanzas), d.server}, knock::replay::memory_store{},
-                                                *std::move(firewall), *std::move(capture), signals);
+    status = serve<knock::replay::memory_store>(*s, o, {*std::move(stanzas), d.server},
+                                                knock::replay::memory_store{}, *std::move(firewall),
+                                                *std::move(capture), signals);
   }
   ::unlink(d.pid_file.c_str());
   return status;

@@ -102,7 +102,6 @@ int run(Decoder& decoder, const options& o) {
   return 0;
 }
 
-
 inline int decode_main(options& o) {
   if (!o.source) o.source = knock::ip_address{};
   if (!o.dest) o.dest = knock::ip_address{};

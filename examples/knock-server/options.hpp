@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-// knock-server's command line: fwknopd's flags, plus --decode (offline checks) and a few of knock's.
+// knock-server's command line: fwknopd's flags, plus --decode (offline checks) and a few of
+// knock's.
 
 #include <knock/access/grant.hpp>
 #include <knock/config/access_conf.hpp>
@@ -31,7 +32,8 @@ inline constexpr std::string_view usage =
     "  -p, --pid-file F      the pid file (default: FWKNOP_PID_FILE)\n"
     "  -t, --test            decide packets but open nothing (firewall 'none')\n"
     "  -D, --dump-config     print the configuration (keys masked) and exit\n"
-    "  --fw-list             list the grants in the firewall      --fw-flush  remove knock's rules\n"
+    "  --fw-list             list the grants in the firewall      --fw-flush  remove knock's "
+    "rules\n"
     "  -K, --kill            stop the running daemon   -S, --status   is it running?\n"
     "  -R, --restart         make the running daemon reload its access.conf (SIGHUP)\n"
     "  -v, --verbose         more logging\n"
@@ -65,22 +67,32 @@ inline int usage_error(const std::string& what) {
 inline std::optional<int> parse_args(int argc, char** argv, options& o) {
   using knock::config::printable;
   const std::pair<std::string_view, bool options::*> switches[] = {
-      {"--decode", &options::decode},        {"--allow-no-hmac", &options::allow_no_hmac},
-      {"-f", &options::foreground},          {"--foreground", &options::foreground},
-      {"-U", &options::udp_server},          {"--udp-server", &options::udp_server},
-      {"-t", &options::test},                {"--test", &options::test},
-      {"-D", &options::dump_config},         {"--dump-config", &options::dump_config},
-      {"--fw-list", &options::fw_list},      {"--fw-flush", &options::fw_flush},
-      {"-K", &options::kill},                {"--kill", &options::kill},
-      {"-S", &options::status},              {"--status", &options::status},
-      {"-R", &options::restart},             {"--restart", &options::restart},
-      {"-v", &options::verbose},             {"--verbose", &options::verbose},
+      {"--decode", &options::decode},
+      {"--allow-no-hmac", &options::allow_no_hmac},
+      {"-f", &options::foreground},
+      {"--foreground", &options::foreground},
+      {"-U", &options::udp_server},
+      {"--udp-server", &options::udp_server},
+      {"-t", &options::test},
+      {"--test", &options::test},
+      {"-D", &options::dump_config},
+      {"--dump-config", &options::dump_config},
+      {"--fw-list", &options::fw_list},
+      {"--fw-flush", &options::fw_flush},
+      {"-K", &options::kill},
+      {"--kill", &options::kill},
+      {"-S", &options::status},
+      {"--status", &options::status},
+      {"-R", &options::restart},
+      {"--restart", &options::restart},
+      {"-v", &options::verbose},
+      {"--verbose", &options::verbose},
       {"--json-log", &options::json_log}};
   const std::pair<std::string_view, std::string options::*> strings[] = {
-      {"-c", &options::fwknopd_conf}, {"--config-file", &options::fwknopd_conf},
-      {"-a", &options::access_conf},  {"--access-file", &options::access_conf},
-      {"-d", &options::digest_file},  {"--digest-file", &options::digest_file},
-      {"-p", &options::pid_file},     {"--pid-file", &options::pid_file},
+      {"-c", &options::fwknopd_conf},     {"--config-file", &options::fwknopd_conf},
+      {"-a", &options::access_conf},      {"--access-file", &options::access_conf},
+      {"-d", &options::digest_file},      {"--digest-file", &options::digest_file},
+      {"-p", &options::pid_file},         {"--pid-file", &options::pid_file},
       {"--firewall", &options::firewall}, {"--nft-table", &options::nft_table},
       {"--protect", &options::protect}};
   bool only_files = false;
@@ -132,8 +144,10 @@ inline std::optional<int> parse_args(int argc, char** argv, options& o) {
           (port && (t == 0 || t > 65535)))
         return usage_error(std::string{arg} + ": '" + printable(*value) + "' is not " +
                            (port ? "a port" : "seconds since the epoch"));
-      if (port) o.udp_port = static_cast<std::uint16_t>(t);
-      else o.now = t;
+      if (port)
+        o.udp_port = static_cast<std::uint16_t>(t);
+      else
+        o.now = t;
     } else {
       const auto a = knock::ip_address::parse(*value);
       if (!a)

@@ -304,7 +304,8 @@ TEST(config_bind_access_conf, binds_to_the_policy_sets_it_is_given) {
   auto s = config::bind_access_conf<cbc_only, sha256_only>(*raw, "access.conf");
   ASSERT_TRUE(s) << config::to_string(s.error());
   EXPECT_EQ((*s)[0].mac_state()->name(), "sha256");
-  raw = config::parse_access_conf("SOURCE ANY\nKEY k\nHMAC_KEY h\nENCRYPTION_MODE ctr\n", "access.conf");
+  raw = config::parse_access_conf("SOURCE ANY\nKEY k\nHMAC_KEY h\nENCRYPTION_MODE ctr\n",
+                                  "access.conf");
   ASSERT_TRUE(raw);
   const auto e = config::bind_access_conf<cbc_only, sha256_only>(*raw, "access.conf");
   ASSERT_FALSE(e);

@@ -16,7 +16,7 @@ using stanza = access::stanza<cipher::any_rijndael, mac::any_hmac>;
 constexpr std::string_view base = "SOURCE ANY\nKEY k\nHMAC_KEY h\n";
 
 result<std::vector<stanza>, config::config_error> bind_text(std::string_view text,
-                                                       config::bind_options o = {}) {
+                                                            config::bind_options o = {}) {
   auto raw = config::parse_access_conf(text, "access.conf");
   if (!raw) return fail(raw.error());
   return config::bind_access_conf(*raw, "access.conf", o);
@@ -49,17 +49,17 @@ TEST(config_access_keys, defaults_match_fwknopd) {
 }
 
 TEST(config_access_keys, binds_every_policy_variable) {
-  const stanza s = one(
-      "DESTINATION 10.0.0.0/8, 2001:db8::/32\n"
-      "OPEN_PORTS tcp/22, udp/53\n"
-      "RESTRICT_PORTS tcp/23\n"
-      "MAX_FW_TIMEOUT 600\n"
-      "REQUIRE_USERNAME alice\n"
-      "REQUIRE_SOURCE_ADDRESS Y\n"
-      "ACCESS_EXPIRE_EPOCH 1800000000\n"
-      "ENABLE_CMD_EXEC Y\n"
-      "CMD_EXEC_USER nobody\n"
-      "CMD_EXEC_GROUP root\n");
+  const stanza s =
+      one("DESTINATION 10.0.0.0/8, 2001:db8::/32\n"
+          "OPEN_PORTS tcp/22, udp/53\n"
+          "RESTRICT_PORTS tcp/23\n"
+          "MAX_FW_TIMEOUT 600\n"
+          "REQUIRE_USERNAME alice\n"
+          "REQUIRE_SOURCE_ADDRESS Y\n"
+          "ACCESS_EXPIRE_EPOCH 1800000000\n"
+          "ENABLE_CMD_EXEC Y\n"
+          "CMD_EXEC_USER nobody\n"
+          "CMD_EXEC_GROUP root\n");
   EXPECT_FALSE(s.destinations.any);
   EXPECT_TRUE(s.destinations.contains(*ip_address::parse("10.1.2.3")));
   EXPECT_TRUE(s.destinations.contains(*ip_address::parse("2001:db8::1")));
@@ -82,7 +82,8 @@ TEST(config_access_keys, access_expire_is_a_local_date) {
   ::setenv("TZ", "UTC", 1);
   ::tzset();
   EXPECT_EQ(one("ACCESS_EXPIRE 01/02/2030\n").access_expire, 1893542400);
-  EXPECT_EQ(one("ACCESS_EXPIRE 01/02/2030\nACCESS_EXPIRE_EPOCH 1700000000\n").access_expire, 1700000000);
+  EXPECT_EQ(one("ACCESS_EXPIRE 01/02/2030\nACCESS_EXPIRE_EPOCH 1700000000\n").access_expire,
+            1700000000);
 }
 
 TEST(config_access_keys, refuses_bad_values_naming_file_line_and_key) {
@@ -92,7 +93,8 @@ TEST(config_access_keys, refuses_bad_values_naming_file_line_and_key) {
             "access.conf:4: RESTRICT_PORTS: 'tcp/70000' is not tcp/PORT or udp/PORT");
   EXPECT_EQ(error("DESTINATION 10.0.0.0/33\n"),
             "access.conf:4: DESTINATION: '10.0.0.0/33' is not ANY, an IP address or a CIDR block");
-  EXPECT_EQ(error("MAX_FW_TIMEOUT 0\n"), "access.conf:4: MAX_FW_TIMEOUT: '0' is not a positive integer");
+  EXPECT_EQ(error("MAX_FW_TIMEOUT 0\n"),
+            "access.conf:4: MAX_FW_TIMEOUT: '0' is not a positive integer");
   EXPECT_EQ(error("REQUIRE_SOURCE_ADDRESS maybe\n"),
             "access.conf:4: REQUIRE_SOURCE_ADDRESS: 'maybe' is not Y or N");
   EXPECT_EQ(error("REQUIRE_SOURCE Y\nREQUIRE_SOURCE_ADDRESS Y\n"),
@@ -116,7 +118,8 @@ TEST(config_access_keys, requires_an_hmac_unless_allowed) {
 }
 
 TEST(config_access_keys, refuses_what_it_does_not_enforce_yet_saying_so) {
-  EXPECT_NE(error("FORCE_NAT 192.168.1.10 22\n").find("FORCE_NAT: NAT is not enforced"), std::string::npos);
+  EXPECT_NE(error("FORCE_NAT 192.168.1.10 22\n").find("FORCE_NAT: NAT is not enforced"),
+            std::string::npos);
   EXPECT_EQ(error("FORCE_NAT 192.168.1.10\n"),
             "access.conf:4: FORCE_NAT: '192.168.1.10' is not '<IP> <port>'");
   EXPECT_NE(error("FORWARD_ALL Y\n").find("FORWARD_ALL: NAT is not enforced"), std::string::npos);
@@ -131,8 +134,9 @@ TEST(config_access_keys, refuses_what_it_does_not_enforce_yet_saying_so) {
             std::string::npos);
   auto gpg = config::parse_access_conf(std::string{base} + "GPG_DECRYPT_ID ABCD1234\n", "a.conf");
   ASSERT_FALSE(gpg);
-  EXPECT_EQ(config::to_string(gpg.error()),
-            "a.conf:4: GPG_DECRYPT_ID: GPG is not supported by knock (use Rijndael keys with an HMAC)");
+  EXPECT_EQ(
+      config::to_string(gpg.error()),
+      "a.conf:4: GPG_DECRYPT_ID: GPG is not supported by knock (use Rijndael keys with an HMAC)");
 }
 
 struct temp_tree {
@@ -171,13 +175,15 @@ TEST(config_access_includes, errors_name_the_included_file) {
   t.write("bad.conf", "SOURCE ANY\nKEY k\nHMAC_KEY h\nOPEN_PORTS sctp/1\n");
   auto s = config::load_access_conf(t.write("access.conf", "%include bad.conf\n"));
   ASSERT_FALSE(s);
-  EXPECT_EQ(config::to_string(s.error()),
-            (t.root / "bad.conf").string() + ":4: OPEN_PORTS: 'sctp/1' is not tcp/PORT or udp/PORT");
+  EXPECT_EQ(
+      config::to_string(s.error()),
+      (t.root / "bad.conf").string() + ":4: OPEN_PORTS: 'sctp/1' is not tcp/PORT or udp/PORT");
 
   t.write("keys.txt", "SOURCE ANY\n");
   auto k = config::load_access_conf(t.write("k.conf", "SOURCE ANY\n%include_keys keys.txt\n"));
   ASSERT_FALSE(k);
-  EXPECT_NE(config::to_string(k.error()).find("keys.txt:1: SOURCE: only key variables"), std::string::npos);
+  EXPECT_NE(config::to_string(k.error()).find("keys.txt:1: SOURCE: only key variables"),
+            std::string::npos);
 
   auto loop = config::load_access_conf(t.write("loop.conf", "%include loop.conf\n"));
   ASSERT_FALSE(loop);
