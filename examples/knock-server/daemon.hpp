@@ -12,6 +12,7 @@
 #include <knock/cipher/any_of.hpp>
 #include <knock/config/access_conf.hpp>
 #include <knock/config/fwknopd_conf.hpp>
+#include <knock/detail/process.hpp>
 #include <knock/firewall/iptables.hpp>
 #include <knock/firewall/nftables.hpp>
 #include <knock/firewall/recording.hpp>
@@ -31,10 +32,13 @@
 #include <fstream>
 #include <optional>
 #include <string>
+#include <thread>
 #include <variant>
 #include <vector>
 
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -272,6 +276,58 @@ inline int control(const settings& s, const options& o) {
   return 0;
 }
 
+inline void log_line(bool foreground, int level, const std::string& line) {
+  if (foreground)
+    std::fprintf(stderr, "knock-server: %s\n", line.c_str());
+  else
+    ::syslog(level, "%s", line.c_str());
+}
+
+/// ENABLE_CMD_EXEC: runs an accepted command message's text (after "IP,") split on blanks, without
+/// a shell, as the stanza's CMD_EXEC_USER / CMD_EXEC_GROUP, for at most 30 s, on a thread of its
+/// own so the packet loop never waits for it; its end is logged.
+template <class Stanza>
+void run_command(const Stanza& s, const knock::spa_message& m, bool foreground) {
+  std::string_view text = m.message;
+  text.remove_prefix(text.find(',') + 1);
+  std::vector<std::string> argv;
+  for (std::size_t at = 0; at < text.size();) {
+    const std::size_t start = text.find_first_not_of(" \t", at);
+    if (start == std::string_view::npos) break;
+    const std::size_t end = std::min(text.find_first_of(" \t", start), text.size());
+    argv.emplace_back(text.substr(start, end - start));
+    at = end;
+  }
+  const std::string shown = knock::config::printable(text);
+  if (argv.empty()) return;
+  argv[0] = knock::detail::find_executable(
+      argv[0], "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  if (argv[0].empty()) return log_line(foreground, LOG_WARNING, "command not found: " + shown);
+  knock::detail::process_options po;
+  po.timeout = std::chrono::seconds{30};
+  if (!s.cmd_exec_user.empty()) {
+    const passwd* pw = ::getpwnam(s.cmd_exec_user.c_str());
+    if (pw == nullptr)
+      return log_line(foreground, LOG_WARNING, "CMD_EXEC_USER " + s.cmd_exec_user + " is gone");
+    po.user = pw->pw_uid;
+    po.group = pw->pw_gid;
+  }
+  if (!s.cmd_exec_group.empty()) {
+    const group* gr = ::getgrnam(s.cmd_exec_group.c_str());
+    if (gr == nullptr)
+      return log_line(foreground, LOG_WARNING, "CMD_EXEC_GROUP " + s.cmd_exec_group + " is gone");
+    po.group = gr->gr_gid;
+  }
+  log_line(foreground, LOG_NOTICE, "running command: " + shown);
+  std::thread([argv = std::move(argv), po, shown, foreground] {
+    const auto r = knock::detail::run(argv, po);
+    if (!r) return log_line(foreground, LOG_WARNING, "command could not start: " + shown);
+    log_line(foreground, r->succeeded() ? LOG_NOTICE : LOG_WARNING,
+             "command " + std::string{r->timed_out ? "timed out" : "ended"} + " (exit " +
+                 std::to_string(r->exit_status) + "): " + shown);
+  }).detach();
+}
+
 template <class Store>
 int serve(const settings& s, const options& o, typename daemon_server<Store>::rules_type rules,
           Store store, any_firewall firewall, any_capture capture, int signals) {
@@ -290,11 +346,11 @@ int serve(const settings& s, const options& o, typename daemon_server<Store>::ru
   ev.data.fd = timer, ::epoll_ctl(ep, EPOLL_CTL_ADD, timer, &ev);
   ev.data.fd = signals, ::epoll_ctl(ep, EPOLL_CTL_ADD, signals, &ev);
 
-  const auto log = [&](int level, const std::string& line) {
-    if (o.foreground)
-      std::fprintf(stderr, "knock-server: %s\n", line.c_str());
-    else
-      ::syslog(level, "%s", line.c_str());
+  const auto log = [&](int level, const std::string& line) { log_line(o.foreground, level, line); };
+  const auto on_datagram = [&](const knock::datagram& d) {
+    const knock::verdict v = server.handle(d, wall_clock());
+    if (v.accepted && v.message && v.message->type == knock::message_type::command)
+      run_command(server.rules().stanzas[*v.stanza - 1], *v.message, o.foreground);
   };
   log(LOG_NOTICE, "started: " + std::to_string(server.rules().stanzas.size()) +
                       " stanza(s), firewall " + s.daemon.firewall_type +
@@ -337,9 +393,7 @@ int serve(const settings& s, const options& o, typename daemon_server<Store>::ru
         (void)::read(timer, &ticks, sizeof ticks);
         if (auto ok = server.firewall().expire(wall_clock()); !ok)
           log(LOG_WARNING, "firewall expiry failed");
-      } else if (auto got = capture.receive(
-                     [&](const knock::datagram& d) { server.handle(d, wall_clock()); });
-                 !got) {
+      } else if (auto got = capture.receive(on_datagram); !got) {
         log(LOG_ERR, "capture failed: " + knock::error_name(got.error()));
         status = 1;
         running = false;

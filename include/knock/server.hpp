@@ -191,6 +191,7 @@ class server {
     if (replay_.contains(wire_key, now)) return refuse(errc::replayed);
 
     errc last = errc::no_matching_stanza;
+    std::optional<replay_key> recorded_message;
     for (std::size_t i = 0; i < rules_.stanzas.size(); ++i) {
       const auto& s = rules_.stanzas[i];
       if (!s.sources.contains(d.source) || !s.destinations.contains(d.destination) ||
@@ -214,10 +215,15 @@ class server {
       }
       v.stanza = i + 1;
       v.message = *message;
+      // Checked and recorded once per datagram: a later stanza decoding the same message is not a
+      // replay.
       const replay_key message_key{wire::message_key(*message)};
-      if (replay_.contains(message_key, now)) return refuse(errc::replayed);
-      if (auto ok = replay_.remember(message_key, remember_until(now), now); !ok)
-        return refuse(to_errc(ok.error()));
+      if (!(recorded_message && *recorded_message == message_key)) {
+        if (replay_.contains(message_key, now)) return refuse(errc::replayed);
+        if (auto ok = replay_.remember(message_key, remember_until(now), now); !ok)
+          return refuse(to_errc(ok.error()));
+        recorded_message = message_key;
+      }
       const epoch_seconds age = now - message->timestamp;
       if (rules_.options.packet_aging &&
           (age > rules_.options.max_packet_age || -age > rules_.options.max_packet_age)) {

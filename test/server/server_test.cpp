@@ -156,6 +156,20 @@ TEST(server, first_stanza_that_succeeds_wins) {
   EXPECT_EQ(v.granted.timeout, 30u);
 }
 
+TEST(server, a_stanza_that_denies_passes_the_packet_on_without_burning_it_for_the_next) {
+  spa_server::rules_type r;
+  auto strict = stanza_for(vector("access_cbc_hmac_sha256"));
+  strict.require_username = "bob";
+  r.stanzas.push_back(std::move(strict));
+  r.stanzas.push_back(stanza_for(vector("access_cbc_hmac_sha256")));
+  spa_server srv{std::move(r)};
+  const auto p = packet("access_cbc_hmac_sha256");
+  const verdict v = srv.handle(from(p), t0);
+  ASSERT_TRUE(v.accepted) << to_string(v.reason);
+  EXPECT_EQ(v.stanza, 2u);
+  EXPECT_EQ(srv.handle(from(p), t0).reason, errc::replayed);
+}
+
 TEST(server, zero_address_means_the_packet_source_also_over_ipv6) {
   const auto& v = vector("source_ip_0000");
   spa_server srv{rules(stanza_for(v))};

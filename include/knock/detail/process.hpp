@@ -9,6 +9,7 @@
 #include <knock/core/result.hpp>
 
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -47,6 +48,10 @@ struct process_options {
   /// `LC_ALL=C` keeps the output parseable.
   std::vector<std::string> environment{
       "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"};
+  /// Run as this user and group (both set, or neither: -1 keeps the caller's); supplementary
+  /// groups are dropped. For ENABLE_CMD_EXEC's CMD_EXEC_USER / CMD_EXEC_GROUP.
+  uid_t user = static_cast<uid_t>(-1);
+  gid_t group = static_cast<gid_t>(-1);
 };
 
 /// `name` if it holds a '/' and is executable; else the first executable `dir/name` for `dir` in
@@ -93,13 +98,19 @@ inline std::error_code last_errno() noexcept { return {errno, std::system_catego
 
 // Only async-signal-safe calls between fork and execve: the parent may be multithreaded.
 [[noreturn]] inline void exec_child(const char* path, char* const* argv, char* const* envp, int in,
-                                    int out, int err, int status) noexcept {
+                                    int out, int err, int status,
+                                    uid_t user = static_cast<uid_t>(-1),
+                                    gid_t group = static_cast<gid_t>(-1)) noexcept {
   const auto give_up = [&status] {
     const int e = errno;
     (void)!::write(status, &e, sizeof e);
     ::_exit(127);
   };
   ::setpgid(0, 0);  // its own group, so a timeout kills what it started too
+  // Group first: once the user is dropped, the group can no longer be changed.
+  if (group != static_cast<gid_t>(-1) && (::setgroups(0, nullptr) != 0 || ::setgid(group) != 0))
+    give_up();
+  if (user != static_cast<uid_t>(-1) && ::setuid(user) != 0) give_up();
   if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) give_up();
   for (int i = 0; i < 3; ++i) ::fcntl(i, F_SETFD, 0);
   // The exec-status pipe moves to 3 (close-on-exec); everything above it is the daemon's and
@@ -143,7 +154,7 @@ inline result<process_result> run(std::span<const std::string> argv,
   if (pid < 0) return fail(last_errno());
   if (pid == 0)
     exec_child(args[0], args.data(), env.data(), null.value, out_w.value, err_w.value,
-               status_w.value);
+               status_w.value, options.user, options.group);
   out_w.reset(), err_w.reset(), status_w.reset(), null.reset();
 
   process_result r;
