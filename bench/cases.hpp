@@ -62,6 +62,10 @@ void add_case(const std::string& name, F f, int expected, std::size_t callgrind_
 struct corpus;
 void add_knock_cases(const corpus& c);
 void add_primitive_cases(const corpus& c);
+/// server/*, replay/lookup/* (server_cases.cpp).
+void add_server_cases(const corpus& c);
+/// firewall/*/grant (server_cases.cpp): registered alone, by `knock-bench --firewall`.
+void add_firewall_cases();
 void add_libfko_cases(const corpus& c);
 /// Something that makes libfko allocate, for the allocation counter's self-check.
 void libfko_alloc_probe();

@@ -4,6 +4,9 @@
 //   knock-bench [Google Benchmark flags]        e.g. --benchmark_repetitions=5
 //                                                    --benchmark_report_aggregates_only=true
 //   knock-bench --list                          the case names
+//   knock-bench --firewall [Google Benchmark flags]
+//       only firewall/{nftables,iptables}/grant (root; each in a network namespace of its own), in
+//       a process that holds none of the other cases' tables (iptables forks per grant)
 //   knock-bench --callgrind=<case> [--packets=N]
 //       runs <case> N times inside knock_bench_region() (after 3 warm-up packets), for
 //       valgrind --tool=callgrind --collect-atstart=no --toggle-collect=knock_bench_region
@@ -85,7 +88,7 @@ int run_callgrind(const std::string& name, long packets) {
 int main(int argc, char** argv) {
   std::string callgrind_case;
   long packets = 0;
-  bool list = false;
+  bool list = false, firewall_only = false;
   int kept = 1;
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
@@ -93,6 +96,8 @@ int main(int argc, char** argv) {
       callgrind_case = a.substr(12);
     else if (a.starts_with("--packets="))
       packets = std::strtol(argv[i] + 10, nullptr, 10);
+    else if (a == "--firewall")
+      firewall_only = true;
     else if (a == "--list")
       list = true;
     else
@@ -106,12 +111,17 @@ int main(int argc, char** argv) {
   check_alloc_counter();
 #endif
 
-  static const corpus packets_in_use = load_corpus();  // the cases refer to it: it outlives them
-  add_knock_cases(packets_in_use);
+  if (firewall_only) {
+    add_firewall_cases();
+  } else {
+    static const corpus packets_in_use = load_corpus();  // the cases refer to it: it outlives them
+    add_knock_cases(packets_in_use);
 #if KNOCK_BENCH_LIBFKO
-  add_libfko_cases(packets_in_use);
+    add_libfko_cases(packets_in_use);
 #endif
-  add_primitive_cases(packets_in_use);
+    add_primitive_cases(packets_in_use);
+    add_server_cases(packets_in_use);
+  }
 
   if (list) {
     for (const bench_case& c : cases()) std::printf("%s\n", c.name.c_str());

@@ -2,12 +2,15 @@
 # SPDX-License-Identifier: MIT
 # Builds knock-bench and regenerates its results: the Google Benchmark JSON (medians of $REPS
 # repetitions), callgrind instruction counts per packet for every case, and the Markdown tables of
-# docs/PERFORMANCE.md (bench/results/tables.md).
+# docs/PERFORMANCE.md (bench/results/tables.md); as root, the firewall grants (knock-bench --firewall,
+# each backend in a network namespace of its own) in firewall.json; with gnuplot, docs/perf-*.png.
 #
 #   bench/run.sh                  everything (about 10 minutes on 2 vCPUs)
 #   REPS=3 bench/run.sh           fewer repetitions
 #   CALLGRIND=0 bench/run.sh      skip valgrind
 #   FILTER='decode/' bench/run.sh only the matching benchmarks (regex) and callgrind cases
+#   FIREWALL=0 bench/run.sh       skip the firewall grants
+#   PLOT=0 bench/run.sh           skip bench/plot.sh
 # Environment: BUILD_DIR (default build-bench), OUT_DIR (default bench/results), JOBS (default 2).
 set -euo pipefail
 
@@ -27,6 +30,14 @@ echo "== knock-bench, $reps repetitions (medians) -> $out/decode.json"
 "$bin" --benchmark_filter="$filter" --benchmark_repetitions="$reps" \
   --benchmark_report_aggregates_only=true \
   --benchmark_out="$out/decode.json" --benchmark_out_format=json
+
+json=("$out/decode.json")
+if [[ ${FIREWALL:-1} != 0 && $(id -u) == 0 ]]; then
+  echo "== firewall grants (nftables, iptables), $reps repetitions -> $out/firewall.json"
+  "$bin" --firewall --benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true \
+    --benchmark_out="$out/firewall.json" --benchmark_out_format=json
+  json+=("$out/firewall.json")
+fi
 
 cg_args=()
 if [[ ${CALLGRIND:-1} != 0 ]] && command -v valgrind >/dev/null; then
@@ -48,4 +59,8 @@ if [[ ${CALLGRIND:-1} != 0 ]] && command -v valgrind >/dev/null; then
   cg_args=(--callgrind "$tsv")
 fi
 
-python3 "$here/ratios.py" "$out/decode.json" "${cg_args[@]}" | tee "$out/tables.md"
+python3 "$here/ratios.py" "${json[@]}" "${cg_args[@]}" | tee "$out/tables.md"
+
+if [[ ${PLOT:-1} != 0 ]] && command -v gnuplot >/dev/null; then
+  "$here/plot.sh" "$out/decode.json" "$root/docs"
+fi

@@ -9,6 +9,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev  # tests and benchmarks
   fwknop-client fwknop-server libfko3-dev     # the real fwknop peers the tests talk to
   iproute2 iptables nftables libnftables-dev socat python3       # namespaces, firewalls, senders
+  valgrind gnuplot-nox                        # bench/run.sh: instruction counts and plots
 )
 
 missing=()
