@@ -9,7 +9,8 @@
 //                          packets pre-sealed with distinct random rand_value and salt; when the
 //                          pool is used up the replay store is replaced, outside the timing.
 //   server/replay          the default packet, already accepted once: refused at the replay lookup.
-//   replay/lookup/<N>/hit  memory_store::contains for keys it holds, N keys remembered, looked up in
+//   replay/lookup/<N>/hit  memory_store::contains for keys it holds, N keys remembered, looked up
+//   in
 //                          a random order (so the 1 M case really walks a 48 MB table)
 //   replay/lookup/<N>/miss the same for keys it does not hold
 //   firewall/nftables/grant   (root) nftables::open(grant) for a new source address each time, in
@@ -157,8 +158,8 @@ void add_valid_case() {
         pool->reset();
         state.ResumeTiming();
       }
-      int o = outcome(pool->srv->handle(from(pool->packets[pool->next++], "192.0.2.1"),
-                                        valid_pool::now));
+      int o = outcome(
+          pool->srv->handle(from(pool->packets[pool->next++], "192.0.2.1"), valid_pool::now));
       benchmark::DoNotOptimize(o);
       if (o != accepted) {
         state.SkipWithError("a pool packet was refused");
@@ -167,12 +168,12 @@ void add_valid_case() {
     }
     const alloc_totals after = allocations();
     state.SetItemsProcessed(state.iterations());
-    state.counters["allocs_per_packet"] =
-        benchmark::Counter(static_cast<double>(after.count - before.count - pool->reset_allocs.count),
-                           benchmark::Counter::kAvgIterations);
-    state.counters["alloc_bytes_per_packet"] =
-        benchmark::Counter(static_cast<double>(after.bytes - before.bytes - pool->reset_allocs.bytes),
-                           benchmark::Counter::kAvgIterations);
+    state.counters["allocs_per_packet"] = benchmark::Counter(
+        static_cast<double>(after.count - before.count - pool->reset_allocs.count),
+        benchmark::Counter::kAvgIterations);
+    state.counters["alloc_bytes_per_packet"] = benchmark::Counter(
+        static_cast<double>(after.bytes - before.bytes - pool->reset_allocs.bytes),
+        benchmark::Counter::kAvgIterations);
   });
 }
 
@@ -180,9 +181,9 @@ void add_valid_case() {
 
 void add_lookup_cases() {
   constexpr std::size_t probes = std::size_t{1} << 16;  // lookup keys cycled through
-  for (const auto& [label, n] :
-       {std::pair{"1k", std::size_t{1'000}}, {"100k", std::size_t{100'000}},
-        {"1M", std::size_t{1'000'000}}}) {
+  for (const auto& [label, n] : {std::pair{"1k", std::size_t{1'000}},
+                                 {"100k", std::size_t{100'000}},
+                                 {"1M", std::size_t{1'000'000}}}) {
     std::mt19937_64 rng{n};
     const auto random_key = [&] {
       replay_key k;
@@ -236,7 +237,7 @@ void in_private_netns(benchmark::State& state, Body body) {
   }
   std::thread t{[&] {
     const auto netns_inode = [] {
-      struct stat st{};
+      struct stat st {};
       return ::stat("/proc/thread-self/ns/net", &st) == 0 ? st.st_ino : ino_t{0};
     };
     const ino_t host = netns_inode();
@@ -300,19 +301,22 @@ void add_firewall_cases() {
     });
   })->UseRealTime();
 
-  benchmark::RegisterBenchmark("firewall/iptables/grant", [](benchmark::State& state) {
-    in_private_netns(state, [&] {
-      firewall::iptables_options o;
-      o.ip6tables.clear();  // IPv4 grants only
-      std::string why;
-      auto fw = firewall::iptables::open(std::move(o), &why);
-      if (!fw) {
-        state.SkipWithError(("iptables::open: " + why).c_str());
-        return;
-      }
-      time_grants(state, *fw);
-    });
-  })->UseRealTime()->MinTime(2.0);
+  benchmark::RegisterBenchmark("firewall/iptables/grant",
+                               [](benchmark::State& state) {
+                                 in_private_netns(state, [&] {
+                                   firewall::iptables_options o;
+                                   o.ip6tables.clear();  // IPv4 grants only
+                                   std::string why;
+                                   auto fw = firewall::iptables::open(std::move(o), &why);
+                                   if (!fw) {
+                                     state.SkipWithError(("iptables::open: " + why).c_str());
+                                     return;
+                                   }
+                                   time_grants(state, *fw);
+                                 });
+                               })
+      ->UseRealTime()
+      ->MinTime(2.0);
 }
 
 void add_server_cases(const corpus& c) {

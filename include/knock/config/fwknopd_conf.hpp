@@ -61,8 +61,8 @@ struct daemon_config {
   bool any_direction = false;                   ///< ENABLE_PCAP_ANY_DIRECTION
   bool udp_server = false;                      ///< ENABLE_UDP_SERVER (`-U`)
   std::uint16_t udp_port = 62201;               ///< UDPSERV_PORT
-  std::string firewall_type = "nftables";  ///< FIREWALL_TYPE: nftables, iptables, none
-  std::string nft_table = "knock";         ///< KNOCK_NFT_TABLE
+  std::string firewall_type = "nftables";       ///< FIREWALL_TYPE: nftables, iptables, none
+  std::string nft_table = "knock";              ///< KNOCK_NFT_TABLE
   std::optional<port_list>
       protected_ports;  ///< KNOCK_PROTECTED_PORTS (default: union of OPEN_PORTS)
   bool flush_at_init = true, flush_at_exit = true;  ///< FLUSH_IPT_AT_INIT / _EXIT (iptables)
@@ -205,9 +205,8 @@ inline result<daemon_config, config_error> parse_fwknopd_conf(std::string_view t
   if (const raw_value& t = r.firewall_type; t.is_set()) {
     if (!detail::iequals(t.text, "nftables") && !detail::iequals(t.text, "iptables") &&
         !detail::iequals(t.text, "none"))
-      return error(
-          t.line, "FIREWALL_TYPE",
-          "unknown value '" + printable(t.text) + "' (known: nftables, iptables, none)");
+      return error(t.line, "FIREWALL_TYPE",
+                   "unknown value '" + printable(t.text) + "' (known: nftables, iptables, none)");
     c.firewall_type = t.text;
     for (char& ch : c.firewall_type) ch = detail::ascii_lower(ch);
   }
