@@ -13,6 +13,7 @@
 #include <knock/config/access_conf.hpp>
 #include <knock/config/fwknopd_conf.hpp>
 #include <knock/detail/process.hpp>
+#include <knock/firewall/command.hpp>
 #include <knock/firewall/iptables.hpp>
 #include <knock/firewall/nftables.hpp>
 #include <knock/firewall/recording.hpp>
@@ -48,7 +49,8 @@
 
 namespace knock_server {
 
-/// The firewall FIREWALL_TYPE names, chosen at run time. Models knock::firewall_policy.
+/// The firewall FIREWALL_TYPE names, chosen at run time, plus the command cycles (CMD_CYCLE_*) of
+/// the stanzas that have them: their grants run commands instead. Models knock::firewall_policy.
 class any_firewall {
  public:
   using role = knock::role::firewall;
@@ -58,16 +60,52 @@ class any_firewall {
   explicit any_firewall(backend b) : backend_{std::move(b)} {}
 
   knock::result<void> open(const knock::grant& g) {
+    if (cycles_ &&
+        std::find(cycle_stanzas_.begin(), cycle_stanzas_.end(), g.stanza) != cycle_stanzas_.end())
+      return cycles_->open(g);
     return std::visit([&](auto& f) { return f.open(g); }, backend_);
   }
   knock::result<void> expire(knock::epoch_seconds now) {
-    return std::visit([&](auto& f) { return f.expire(now); }, backend_);
+    auto ok = std::visit([&](auto& f) { return f.expire(now); }, backend_);
+    if (cycles_)
+      if (auto closed = cycles_->expire(now); !closed) return closed;
+    return ok;
+  }
+  /// Installs the command cycles of (re)loaded stanzas; the old ones' pending closes run now.
+  void set_cycles(std::optional<knock::firewall::command> cycles,
+                  std::vector<std::size_t> stanzas) {
+    if (cycles_) (void)cycles_->flush();
+    cycles_ = std::move(cycles);
+    cycle_stanzas_ = std::move(stanzas);
   }
   backend& get() noexcept { return backend_; }
 
  private:
   backend backend_;
+  std::optional<knock::firewall::command> cycles_;
+  std::vector<std::size_t> cycle_stanzas_;  // 1-based
 };
+
+/// The command backend for the stanzas with CMD_CYCLE_OPEN (none: nullopt), or why it cannot run.
+template <class Stanzas>
+knock::result<std::pair<std::optional<knock::firewall::command>, std::vector<std::size_t>>>
+command_cycles(const Stanzas& stanzas, std::string& why) {
+  knock::firewall::command_options options;
+  std::vector<std::size_t> numbers;
+  for (std::size_t i = 0; i < stanzas.size(); ++i) {
+    if (stanzas[i].cmd_cycle_open.empty()) continue;
+    knock::firewall::command_cycle c;
+    c.open = stanzas[i].cmd_cycle_open;
+    if (!stanzas[i].cmd_cycle_close.empty()) c.close = stanzas[i].cmd_cycle_close;
+    c.stanza = i + 1;
+    options.cycles.push_back(std::move(c));
+    numbers.push_back(i + 1);
+  }
+  if (numbers.empty()) return std::pair{std::optional<knock::firewall::command>{}, numbers};
+  auto cmd = knock::firewall::command::open(std::move(options), &why);
+  if (!cmd) return knock::fail(cmd.error());
+  return std::pair{std::optional<knock::firewall::command>{*std::move(cmd)}, numbers};
+}
 
 /// The capture, pcap or UDP socket, chosen at run time.
 class any_capture {
@@ -376,11 +414,14 @@ int serve(const settings& s, const options& o, typename daemon_server<Store>::ru
                 knock::config::load_access_conf(s.access_file, {.allow_no_hmac = o.allow_no_hmac});
             if (!reloaded) {
               log(LOG_ERR, "reload refused, keeping the old rules: " + to_string(reloaded.error()));
-            } else {
+            } else if (std::string why; auto cycles = command_cycles(*reloaded, why)) {
               const std::size_t count = reloaded->size();
+              server.firewall().set_cycles(std::move(cycles->first), std::move(cycles->second));
               server.replace_rules({*std::move(reloaded), s.daemon.server});
               log(LOG_NOTICE,
                   "reloaded " + s.access_file + ": " + std::to_string(count) + " stanza(s)");
+            } else {
+              log(LOG_ERR, "reload refused, keeping the old rules: CMD_CYCLE: " + why);
             }
           } else {
             log(LOG_NOTICE,
@@ -449,6 +490,9 @@ inline int daemon_main(const options& o) {
   const auto ports = protected_ports(*s, *stanzas);
   auto firewall = open_firewall(*s, ports);
   if (!firewall) return 1;
+  auto cycles = command_cycles(*stanzas, why);
+  if (!cycles) return std::fprintf(stderr, "knock-server: CMD_CYCLE: %s\n", why.c_str()), 1;
+  firewall->set_cycles(std::move(cycles->first), std::move(cycles->second));
 
   if (!o.foreground) {
     if (::daemon(0, 0) != 0) return std::perror("knock-server: daemon"), 1;

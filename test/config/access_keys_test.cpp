@@ -125,9 +125,13 @@ TEST(config_access_keys, refuses_what_it_does_not_enforce_yet_saying_so) {
   EXPECT_NE(error("FORWARD_ALL Y\n").find("FORWARD_ALL: NAT is not enforced"), std::string::npos);
   EXPECT_EQ(error("FORWARD_ALL perhaps\n"), "access.conf:4: FORWARD_ALL: 'perhaps' is not Y or N");
   EXPECT_NE(error("FORCE_SNAT 10.0.0.1\n").find("NAT is not enforced"), std::string::npos);
-  EXPECT_NE(error("CMD_CYCLE_OPEN /bin/true $IP\nCMD_CYCLE_TIMER 10\n")
-                .find("CMD_CYCLE_OPEN: command cycles are not enforced"),
-            std::string::npos);
+  const stanza cycle =
+      one("CMD_CYCLE_OPEN /bin/true $IP\nCMD_CYCLE_CLOSE /bin/false $IP\nCMD_CYCLE_TIMER 10\n");
+  EXPECT_EQ(cycle.cmd_cycle_open, "/bin/true $IP");
+  EXPECT_EQ(cycle.cmd_cycle_close, "/bin/false $IP");
+  EXPECT_EQ(cycle.cmd_cycle_timer, 10u);
+  EXPECT_EQ(error("CMD_CYCLE_OPEN /bin/true\nCMD_CYCLE_TIMER 0\n"),
+            "access.conf:5: CMD_CYCLE_TIMER: '0' is not a positive integer");
   EXPECT_NE(error("CMD_CYCLE_OPEN /bin/true\n").find("go together"), std::string::npos);
   EXPECT_NE(error("ENABLE_CMD_SUDO_EXEC Y\n").find("not supported"), std::string::npos);
   EXPECT_NE(error("ENABLE_CMD_SUDO_EXEC N\nCMD_SUDO_EXEC_USER root\n").find("not supported"),

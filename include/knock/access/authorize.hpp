@@ -62,9 +62,12 @@ result<grant> authorize(const stanza<Cipher, Mac>& s, std::size_t stanza_number,
     if (s.restrict_ports.contains(p)) return fail(errc::ports_denied);
     if (s.open_ports && !s.open_ports->contains(p)) return fail(errc::ports_denied);
   }
+  // A command cycle closes after CMD_CYCLE_TIMER unless the client asked a time (as fwknopd).
+  const std::uint32_t default_timeout =
+      s.cmd_cycle_open.empty() ? s.fw_access_timeout : s.cmd_cycle_timer;
   g.timeout = has_client_timeout(m.type) && m.client_timeout > 0
                   ? std::min(m.client_timeout, s.max_fw_timeout)
-                  : s.fw_access_timeout;
+                  : default_timeout;
   g.expires = now + g.timeout;
   return g;
 }

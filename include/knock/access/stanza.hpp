@@ -53,6 +53,9 @@ struct stanza {
   bool enable_cmd_exec = false;                 ///< ENABLE_CMD_EXEC
   std::string cmd_exec_user;                    ///< CMD_EXEC_USER
   std::string cmd_exec_group;                   ///< CMD_EXEC_GROUP
+  std::string cmd_cycle_open;         ///< CMD_CYCLE_OPEN: run instead of opening the firewall
+  std::string cmd_cycle_close;        ///< CMD_CYCLE_CLOSE (empty or NONE: nothing to run)
+  std::uint32_t cmd_cycle_timer = 0;  ///< CMD_CYCLE_TIMER: seconds until the close
 
   /// The HMAC state, or null for a stanza without an HMAC key.
   const typename Mac::keyed* mac_state() const noexcept { return mac ? &*mac : nullptr; }

@@ -199,11 +199,6 @@ inline result<void, config_error> refuse_unsupported(std::string_view file, cons
                                                  : r.cmd_cycle_close,
                     "CMD_CYCLE_OPEN",
                     "CMD_CYCLE_OPEN and CMD_CYCLE_TIMER go together (CMD_CYCLE_CLOSE optional)");
-  if (r.cmd_cycle_open.is_set())
-    return error_at(
-        file, r.cmd_cycle_open, "CMD_CYCLE_OPEN",
-        "command cycles are not enforced by this server yet; remove the CMD_CYCLE_* lines "
-        "or use fwknopd for this stanza");
   if (const raw_value& n = r.force_nat; n.is_set()) {
     const std::string_view text = n.text;
     const std::size_t space = text.find_first_of(blanks);
@@ -332,6 +327,10 @@ result<access::stanza<Cipher, Mac>, config_error> bind_stanza(const raw_stanza& 
   s.enable_cmd_exec = checked->enable_cmd_exec;
   s.cmd_exec_user = r.cmd_exec_user.text;
   s.cmd_exec_group = r.cmd_exec_group.text;
+  s.cmd_cycle_open = r.cmd_cycle_open.text;
+  s.cmd_cycle_close = r.cmd_cycle_close.text;
+  if (r.cmd_cycle_timer.is_set())
+    s.cmd_cycle_timer = static_cast<std::uint32_t>(std::stoul(r.cmd_cycle_timer.text));  // checked
 
   if (r.encryption_mode.is_set()) {  // else the set's first Cipher: CBC for fwknop's modes
     auto cipher = Cipher::make(r.encryption_mode.text);
