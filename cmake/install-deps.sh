@@ -10,6 +10,7 @@ packages=(
   fwknop-client fwknop-server libfko3-dev     # the real fwknop peers the tests talk to
   iproute2 iptables nftables libnftables-dev socat python3       # namespaces, firewalls, senders
   valgrind gnuplot-nox                        # bench/run.sh: instruction counts and plots
+  clang libclang-rt-14-dev                    # test/fuzz: libFuzzer harnesses
 )
 
 missing=()

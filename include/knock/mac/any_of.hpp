@@ -13,6 +13,7 @@
 #include <array>
 #include <cstddef>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <variant>
 
@@ -35,7 +36,10 @@ struct any_of {
   /// The keyed state of whichever Mac was named.
   class keyed {
    public:
+    /// The keyed state of one of `Macs...` (constrained, so that `result<keyed>` is never taken for a
+    /// `K`: clang would recurse through result's converting constructor).
     template <class K>
+      requires(std::is_same_v<K, typename Macs::keyed> || ...)
     explicit keyed(K k) noexcept : state_{std::move(k)} {}
 
     std::string_view name() const noexcept {
