@@ -12,6 +12,7 @@
 #include <knock/cipher/concept.hpp>
 #include <knock/config/access_conf_parse.hpp>
 #include <knock/config/error.hpp>
+#include <knock/config/values.hpp>
 #include <knock/core/bytes.hpp>
 #include <knock/core/net.hpp>
 #include <knock/core/result.hpp>
@@ -50,133 +51,6 @@ struct bind_options {
 
 namespace detail {
 
-/// The error `message` about `key`, at the line of `at`.
-inline failure<config_error> error_at(std::string_view file, const raw_value& at,
-                                      std::string_view key, std::string message) {
-  return fail(config_error{at.file.empty() ? std::string{file} : at.file, at.line, std::string{key},
-                           std::move(message)});
-}
-
-/// `Y` or `N` (any case), as fwknop writes its switches.
-inline result<bool, config_error> yes_no(std::string_view file, const raw_value& v,
-                                         std::string_view key, bool fallback) {
-  if (!v.is_set()) return fallback;
-  if (iequals(v.text, "y")) return true;
-  if (iequals(v.text, "n")) return false;
-  return error_at(file, v, key, "'" + printable(v.text) + "' is not Y or N");
-}
-
-/// A whole number in 1..`max`.
-inline result<std::uint32_t, config_error> positive(std::string_view file, const raw_value& v,
-                                                    std::string_view key, std::uint32_t fallback,
-                                                    std::uint32_t max = 0xFFFFFFFF) {
-  if (!v.is_set()) return fallback;
-  std::uint32_t out = 0;
-  const char* end = v.text.data() + v.text.size();
-  const auto parsed = std::from_chars(v.text.data(), end, out);
-  if (parsed.ec != std::errc{} || parsed.ptr != end || out == 0 || out > max)
-    return error_at(file, v, key,
-                    "'" + printable(v.text) + "' is not a positive integer" +
-                        (max == 0xFFFFFFFF ? "" : " up to " + std::to_string(max)));
-  return out;
-}
-
-/// `ANY`, or a comma list of addresses and CIDR blocks (IPv4 and IPv6).
-inline result<access::address_set, config_error> addresses(std::string_view file,
-                                                           const raw_value& v,
-                                                           std::string_view key) {
-  access::address_set set;
-  if (!v.is_set()) return set;
-  set.any = false;
-  for (std::string_view list = v.text;;) {
-    const std::size_t comma = list.find(',');
-    const std::string_view item = trim(list.substr(0, comma));
-    if (iequals(item, "any"))
-      set.any = true;
-    else if (const auto block = cidr::parse(item))
-      set.networks.push_back(*block);
-    else
-      return error_at(file, v, key,
-                      "'" + printable(item) + "' is not ANY, an IP address or a CIDR block");
-    if (comma == std::string_view::npos) return set;
-    list.remove_prefix(comma + 1);
-  }
-}
-
-/// A comma list of `tcp/N` / `udp/N`.
-inline result<port_list, config_error> ports(std::string_view file, const raw_value& v,
-                                             std::string_view key) {
-  port_list out;
-  for (std::string_view list = v.text;;) {
-    const std::size_t comma = list.find(',');
-    const std::string_view item = trim(list.substr(0, comma));
-    const bool tcp = item.size() > 4 && iequals(item.substr(0, 4), "tcp/");
-    const bool udp = item.size() > 4 && iequals(item.substr(0, 4), "udp/");
-    const auto port = wire::parse_port(item.substr(std::min<std::size_t>(4, item.size())));
-    if (!(tcp || udp) || !port)
-      return error_at(file, v, key, "'" + printable(item) + "' is not tcp/PORT or udp/PORT");
-    if (!out.push_back({tcp ? ip_protocol::tcp : ip_protocol::udp, *port}))
-      return error_at(file, v, key,
-                      "lists more than " + std::to_string(port_list::capacity) + " ports");
-    if (comma == std::string_view::npos) return out;
-    list.remove_prefix(comma + 1);
-  }
-}
-
-/// ACCESS_EXPIRE (`MM/DD/YYYY`, local midnight, as fwknopd reads it with mktime) or
-/// ACCESS_EXPIRE_EPOCH (seconds); the earlier wins when both are set.
-inline result<epoch_seconds, config_error> access_expire(std::string_view file,
-                                                         const raw_stanza& r) {
-  epoch_seconds out = never_expires;
-  if (const raw_value& d = r.access_expire; d.is_set()) {
-    std::tm tm{};
-    const char* end = ::strptime(d.text.c_str(), "%m/%d/%Y", &tm);
-    if (end == nullptr || *end != '\0')
-      return error_at(file, d, "ACCESS_EXPIRE", "'" + printable(d.text) + "' is not MM/DD/YYYY");
-    tm.tm_isdst = -1;
-    out = static_cast<epoch_seconds>(std::mktime(&tm));
-  }
-  if (const raw_value& e = r.access_expire_epoch; e.is_set()) {
-    epoch_seconds v = 0;
-    const char* end = e.text.data() + e.text.size();
-    const auto parsed = std::from_chars(e.text.data(), end, v);
-    if (parsed.ec != std::errc{} || parsed.ptr != end || v < 0)
-      return error_at(file, e, "ACCESS_EXPIRE_EPOCH",
-                      "'" + printable(e.text) + "' is not seconds since the epoch");
-    out = std::min(out, v);
-  }
-  return out;
-}
-
-/// The key that `text` (taken as bytes) or `b64` (base64, `=` padding allowed) sets; at most one
-/// may be set, and neither is fine (the caller decides). Errors never quote the key.
-inline result<std::optional<secret_bytes>, config_error> read_key(std::string_view file,
-                                                                  const raw_value& text,
-                                                                  std::string_view text_name,
-                                                                  const raw_value& b64,
-                                                                  std::string_view b64_name) {
-  if (text.is_set() && b64.is_set()) {
-    const bool text_last = text.line > b64.line;
-    return error_at(file, text_last ? text : b64, text_last ? text_name : b64_name,
-                    std::string{text_last ? b64_name : text_name} + " is set too (line " +
-                        std::to_string(text_last ? b64.line : text.line) + "); set only one");
-  }
-  const raw_value& set = text.is_set() ? text : b64;
-  const std::string_view name = text.is_set() ? text_name : b64_name;
-  if (!set.is_set()) return std::optional<secret_bytes>{};
-  if (set.text == "__CHANGEME__") return error_at(file, set, name, "is still __CHANGEME__");
-  if (text.is_set()) return std::optional<secret_bytes>{secret_bytes{std::string_view{set.text}}};
-  std::vector<byte> bytes(base64::decoded_size(set.text.size()) + 2);
-  const auto n = base64::decode_padded(set.text, bytes.data());
-  std::optional<secret_bytes> key;
-  if (n) key.emplace(bytes_view{bytes.data(), *n});
-  secure_zero(bytes.data(), bytes.size());
-  if (!key) return error_at(file, set, name, "is not valid base64");
-  return key;
-}
-
-/// What a stanza says apart from its algorithms, checked: the part of binding that does not depend
-/// on the Cipher and Mac sets (so it is compiled once).
 /// Variables fwknop acts on that this server does not enforce yet: checked for form, then refused
 /// with the reason, so none is ever silently ignored.
 inline result<void, config_error> refuse_unsupported(std::string_view file, const raw_stanza& r) {
@@ -225,6 +99,8 @@ inline result<void, config_error> refuse_unsupported(std::string_view file, cons
   return {};
 }
 
+/// What a stanza says apart from its algorithms, checked: the part of binding that does not depend
+/// on the Cipher and Mac sets (so it is compiled once).
 struct checked_stanza {
   access::address_set sources, destinations;
   secret_bytes key;
@@ -378,40 +254,6 @@ result<std::vector<access::stanza<Cipher, Mac>>, config_error> bind_access_conf(
   }
   return out;
 }
-
-namespace detail {
-
-/// The text of the file at `path` (at most 1 MiB), read without leaving copies behind in freed
-/// memory; `errc::io_failed` when it cannot be read.
-inline result<std::string, config_error> read_config_file(const std::string& path) {
-  constexpr std::size_t max_size = std::size_t{1} << 20;
-  std::string text;
-  std::error_code size_error;  // reserving up front keeps reallocation from leaving key copies
-  if (const auto size = std::filesystem::file_size(path, size_error); !size_error)
-    text.reserve(std::min<std::uintmax_t>(size, max_size + 1));
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  bool read_ok = f != nullptr;
-  int err = errno;
-  if (f != nullptr) {
-    char buf[4096];
-    for (std::size_t n; text.size() <= max_size && (n = std::fread(buf, 1, sizeof buf, f)) != 0;)
-      text.append(buf, n);
-    read_ok = std::ferror(f) == 0;
-    err = errno;
-    std::fclose(f);
-    secure_zero(buf, sizeof buf);
-  }
-  if (!read_ok)
-    return fail(config_error{path, 0, "", "cannot read: " + std::generic_category().message(err),
-                             errc::io_failed});
-  if (text.size() > max_size) {
-    secure_zero(text.data(), text.size());
-    return fail(config_error{path, 0, "", "is larger than 1 MiB"});
-  }
-  return text;
-}
-
-}  // namespace detail
 
 /// The file system as `parse_access_conf` reaches it for `%include`, `%include_folder` and
 /// `%include_keys`: files of at most 1 MiB; a folder's `*.conf` files in name order.
