@@ -16,10 +16,12 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text{reinterpret_cast<const char*>(data), size};
   if (auto raw = knock::config::parse_access_conf(text, "fuzz/access.conf")) {
-    (void)knock::config::bind_access_conf<knock::cipher::any_rijndael, knock::fuzz::any_hmac>(*raw, "fuzz/access.conf");
+    (void)knock::config::bind_access_conf<knock::cipher::any_rijndael, knock::fuzz::any_hmac>(
+        *raw, "fuzz/access.conf");
     knock::config::bind_options lax;
     lax.allow_no_hmac = true;
-    (void)knock::config::bind_access_conf<knock::cipher::any_rijndael, knock::fuzz::any_hmac>(*raw, "fuzz/access.conf", lax);
+    (void)knock::config::bind_access_conf<knock::cipher::any_rijndael, knock::fuzz::any_hmac>(
+        *raw, "fuzz/access.conf", lax);
   }
   (void)knock::config::parse_fwknopd_conf(text, "fuzz/fwknopd.conf");
   return 0;

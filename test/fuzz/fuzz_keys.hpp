@@ -8,8 +8,8 @@
 #include <knock/mac/any_of.hpp>
 #include <knock/wire/base64.hpp>
 
-#include <array>
 #include <algorithm>
+#include <array>
 #include <concepts>
 #include <variant>
 

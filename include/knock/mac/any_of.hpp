@@ -36,11 +36,11 @@ struct any_of {
   /// The keyed state of whichever Mac was named.
   class keyed {
    public:
-    /// The keyed state of one of `Macs...` (constrained, so that `result<keyed>` is never taken for a
-    /// `K`: clang would recurse through result's converting constructor).
+    /// The keyed state of one of `Macs...` (constrained, so that `result<keyed>` is never taken for
+    /// a `K`: clang would recurse through result's converting constructor).
     template <class K>
-      requires(std::is_same_v<K, typename Macs::keyed> || ...)
-    explicit keyed(K k) noexcept : state_{std::move(k)} {}
+    requires(std::is_same_v<K, typename Macs::keyed> || ...) explicit keyed(K k) noexcept
+        : state_{std::move(k)} {}
 
     std::string_view name() const noexcept {
       return std::visit([](const auto& k) -> std::string_view { return k.name(); }, state_);
