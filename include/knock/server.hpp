@@ -8,16 +8,15 @@
 /// improvements):
 ///
 ///  1. screen       length 140..1500, no `U2FsdGVkX1` prefix, base64 alphabet only (no `=`)
-///  2. source       some stanza's SOURCE holds the sender, else `no_matching_stanza`
-///  3. replay?      SHA-256 of the payload already remembered → `replayed` (O(1), before any
-///  crypto)
-///  4. per stanza, in file order, while none has succeeded:
-///     a. DESTINATION holds the receiving address and ACCESS_EXPIRE has not passed
-///     b. HMAC (constant time). **Recorded as seen here**, once it authenticates: an authenticated
-///        payload has exactly one spelling (strict base64, exact tag), so its SHA-256 is canonical.
-///     c. decrypt and decode. A stanza without HMAC records the SHA-256 of the *decrypted text*
-///        instead — canonical too, so no respelling (`=junk`, re-added prefix) replays it — and
-///        refuses it if already seen.
+///  2. per stanza, in file order, while none has succeeded:
+///     a. SOURCE and DESTINATION hold the addresses and ACCESS_EXPIRE has not passed (else the
+///        stanza is skipped before any crypto; none left: `no_matching_stanza`)
+///     b. HMAC (constant time). Once it verifies, the payload's SHA-256 is looked up (O(1), before
+///        any decryption: `replayed`) and **recorded as seen**: an authenticated payload has
+///        exactly one spelling (strict base64, exact tag), so its digest is canonical.
+///     c. decrypt and decode; then the message's own key (`wire::message_key`: its fields) is
+///        checked and recorded, once per datagram: one request, one key, however it was spelled or
+///        encrypted — the only safeguard for a stanza without HMAC (spec Q9).
 ///     d. time window: |now − timestamp| ≤ MAX_SPA_PACKET_AGE (unless aging is off)
 ///     e. authorize: requested address, username, NAT/command rules, ports, timeout
 ///     f. the firewall opens the grant (command messages open nothing: the verdict carries them)
@@ -182,15 +181,8 @@ class server {
     };
     if (auto ok = wire::screen(d.payload); !ok) return refuse(to_errc(ok.error()));
 
-    bool any_source = false;
-    for (const auto& s : rules_.stanzas) any_source = any_source || s.sources.contains(d.source);
-    if (!any_source) return refuse(errc::no_matching_stanza);
-
-    replay_key wire_key;
-    hash(hash_id::sha256, as_bytes(d.payload), wire_key.bytes.data());
-    if (replay_.contains(wire_key, now)) return refuse(errc::replayed);
-
-    errc last = errc::no_matching_stanza;
+    errc last = errc::no_matching_stanza;  // stays so when no stanza takes this source
+    std::optional<replay_key> wire_key;    // the payload's, once an HMAC has verified it
     std::optional<replay_key> recorded_message;
     for (std::size_t i = 0; i < rules_.stanzas.size(); ++i) {
       const auto& s = rules_.stanzas[i];
@@ -204,8 +196,13 @@ class server {
         last = to_errc(body.error());
         continue;
       }
-      if (s.mac) {
-        if (auto ok = replay_.remember(wire_key, remember_until(now), now); !ok)
+      // Hashed only once authenticated: garbage never pays for it, and an authenticated payload has
+      // one spelling (strict base64, exact tag), so its digest identifies it before any decryption.
+      if (s.mac && !wire_key) {
+        wire_key.emplace();
+        hash(hash_id::sha256, as_bytes(d.payload), wire_key->bytes.data());
+        if (replay_.contains(*wire_key, now)) return refuse(errc::replayed);
+        if (auto ok = replay_.remember(*wire_key, remember_until(now), now); !ok)
           return refuse(to_errc(ok.error()));
       }
       auto message = wire::decrypt(*body, s.cipher, s.key.view(), long_ones);

@@ -172,7 +172,7 @@ check(rc == 0 and len(lines) == 3, "replay: exit %d, %d lines" % (rc, len(lines)
 if len(lines) == 3:
     expect("replay first", lines[0], accepted=True, stanza=1)
     expect("replay other message", lines[1], accepted=True, stanza=1)
-    # A replay is refused before any crypto (server stage 3), so it is not decoded again.
+    # A replay is refused right after its HMAC, before decryption, so it is not decoded again.
     expect("replay again", lines[2], accepted=False, decoded=False, reason="replayed", stanza=None)
 
 for now, ok in ((1700000120, True), (1700000121, False), (1699999880, True), (1699999879, False)):
