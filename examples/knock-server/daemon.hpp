@@ -153,8 +153,7 @@ inline std::optional<settings> load_settings(const options& o) {
     }
     s.daemon = *std::move(d);
   } else {
-    s.daemon.digest_file = s.daemon.run_dir + "/replay.log";
-    s.daemon.pid_file = s.daemon.run_dir + "/knock-server.pid";
+    s.daemon = *knock::config::parse_fwknopd_conf("", "(defaults)");  // the parser owns the defaults
   }
   auto& d = s.daemon;
   if (!o.interfaces.empty()) d.interfaces = o.interfaces;
