@@ -6,6 +6,7 @@
 // reloads access.conf). One log line per packet. No sleep-polling anywhere.
 
 #include "options.hpp"
+#include "run_as.hpp"
 
 #include <knock/capture/pcap.hpp>
 #include <knock/capture/udp_socket.hpp>
@@ -153,7 +154,8 @@ inline std::optional<settings> load_settings(const options& o) {
     }
     s.daemon = *std::move(d);
   } else {
-    s.daemon = *knock::config::parse_fwknopd_conf("", "(defaults)");  // the parser owns the defaults
+    s.daemon =
+        *knock::config::parse_fwknopd_conf("", "(defaults)");  // the parser owns the defaults
   }
   auto& d = s.daemon;
   if (!o.interfaces.empty()) d.interfaces = o.interfaces;
@@ -164,6 +166,7 @@ inline std::optional<settings> load_settings(const options& o) {
   if (!o.firewall.empty()) d.firewall_type = o.firewall;
   if (o.test) d.firewall_type = "none";
   if (!o.nft_table.empty()) d.nft_table = o.nft_table;
+  if (!o.user.empty()) d.user = o.user;
   if (!o.protect.empty()) {
     knock::config::raw_value v{o.protect, 0};
     auto ports = knock::config::detail::ports("--protect", v, "--protect");
@@ -193,11 +196,11 @@ inline int dump_config(const settings& s) {
   std::printf(
       "\nPCAP_FILTER %s\nENABLE_UDP_SERVER %s\nUDPSERV_PORT %u\nENABLE_SPA_PACKET_AGING %s\n"
       "MAX_SPA_PACKET_AGE %lld\nENABLE_DIGEST_PERSISTENCE %s\nDIGEST_FILE %s\nFWKNOP_PID_FILE %s\n"
-      "ACCESS_FILE %s\n",
+      "ACCESS_FILE %s\nKNOCK_USER %s\n",
       d.pcap_filter.c_str(), d.udp_server ? "Y" : "N", d.udp_port,
       d.server.packet_aging ? "Y" : "N", static_cast<long long>(d.server.max_packet_age),
       d.digest_persistence ? "Y" : "N", d.digest_file.c_str(), d.pid_file.c_str(),
-      s.access_file.c_str());
+      s.access_file.c_str(), d.user.empty() ? "(knock, else nobody)" : d.user.c_str());
   auto text = knock::config::detail::read_config_file(s.access_file);
   if (!text) return std::fprintf(stderr, "knock-server: %s\n", to_string(text.error()).c_str()), 1;
   const auto files = knock::config::file_system();
@@ -342,6 +345,7 @@ void run_command(const Stanza& s, const knock::spa_message& m, bool foreground) 
   if (argv[0].empty()) return log_line(foreground, LOG_WARNING, "command not found: " + shown);
   knock::detail::process_options po;
   po.timeout = std::chrono::seconds{30};
+  po.inherit_capabilities = false;  // a command runs with none of the daemon's capabilities
   if (!s.cmd_exec_user.empty()) {
     const passwd* pw = ::getpwnam(s.cmd_exec_user.c_str());
     if (pw == nullptr)
@@ -467,7 +471,27 @@ inline int daemon_main(const options& o) {
                         d.pid_file.c_str()),
            1;
 
+  // Who the daemon becomes after start-up, and whether that user can keep the replay log.
   std::string why;
+  std::optional<account> run_as;
+  if (::geteuid() == 0) {
+    run_as = find_account(d.user, why);
+    if (!run_as) return std::fprintf(stderr, "knock-server: %s\n", why.c_str()), 1;
+    if (::mkdir(d.run_dir.c_str(), 0700) == 0 && !run_as->is_root())
+      (void)::chown(d.run_dir.c_str(), run_as->uid, run_as->gid);  // ours: we just made it
+    if (d.digest_persistence && !run_as->is_root() &&
+        !may_access(*run_as, directory_of(d.digest_file), W_OK | X_OK))
+      return std::fprintf(stderr,
+                          "knock-server: DIGEST_FILE %s: user %s, which the daemon runs as after "
+                          "start-up, cannot write in %s (make it writable, choose another "
+                          "DIGEST_FILE, or set KNOCK_USER / --user)\n",
+                          d.digest_file.c_str(), run_as->name.c_str(),
+                          directory_of(d.digest_file).c_str()),
+             1;
+  } else {
+    ::mkdir(d.run_dir.c_str(), 0700);
+  }
+
   std::optional<any_capture> capture;
   if (d.udp_server) {
     knock::capture::udp_socket_options uo;
@@ -497,7 +521,6 @@ inline int daemon_main(const options& o) {
     if (::daemon(0, 0) != 0) return std::perror("knock-server: daemon"), 1;
     ::openlog(d.syslog_identity.c_str(), LOG_PID, LOG_DAEMON);
   }
-  ::mkdir(d.run_dir.c_str(), 0700);
   if (std::FILE* pid = std::fopen(d.pid_file.c_str(), "w"))
     std::fprintf(pid, "%d\n", ::getpid()), std::fclose(pid);
 
@@ -507,26 +530,48 @@ inline int daemon_main(const options& o) {
   ::sigprocmask(SIG_BLOCK, &mask, nullptr);
   const int signals = ::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
-  const knock::epoch_seconds now = wall_clock();
-  int status = 0;
+  std::optional<knock::replay::file_store> digests;
   if (d.digest_persistence) {
-    auto store = knock::replay::file_store::open(d.digest_file, now);
+    auto store = knock::replay::file_store::open(d.digest_file, wall_clock());
     if (!store) {
       std::fprintf(stderr, "knock-server: %s: cannot open the replay log\n", d.digest_file.c_str());
-      status = 1;
-    } else {
-      if (store->report().corrupt != 0)
-        std::fprintf(stderr, "knock-server: %s: skipped %zu corrupt line(s)\n",
-                     d.digest_file.c_str(), store->report().corrupt);
-      status = serve<knock::replay::file_store>(*s, o, {*std::move(stanzas), d.server},
-                                                *std::move(store), *std::move(firewall),
-                                                *std::move(capture), signals);
+      ::unlink(d.pid_file.c_str());
+      return 1;
     }
-  } else {
-    status = serve<knock::replay::memory_store>(*s, o, {*std::move(stanzas), d.server},
-                                                knock::replay::memory_store{}, *std::move(firewall),
-                                                *std::move(capture), signals);
+    if (store->report().corrupt != 0)
+      std::fprintf(stderr, "knock-server: %s: skipped %zu corrupt line(s)\n", d.digest_file.c_str(),
+                   store->report().corrupt);
+    digests.emplace(*std::move(store));
   }
+
+  // Everything root was needed for is open: from here on, the account and only the capabilities
+  // the configuration needs (also when started unprivileged with capabilities, e.g. by systemd).
+  if (!run_as || !run_as->is_root()) {
+    const account me = run_as ? *run_as : current_account();
+    const auto plan = privilege_plan_for(me, d.firewall_type, *stanzas);
+    if (auto dropped = knock::drop_privileges(plan, &why); !dropped) {
+      log_line(o.foreground, LOG_ERR, "cannot drop privileges: " + why);
+      ::unlink(d.pid_file.c_str());
+      return 1;
+    }
+    log_line(o.foreground, LOG_NOTICE,
+             "running as " + me.name + " (uid " + std::to_string(me.uid) + "), capabilities " +
+                 plan.keep.to_string());
+    if (::access(s->access_file.c_str(), R_OK) != 0)
+      log_line(o.foreground, LOG_WARNING,
+               s->access_file + " is not readable by " + me.name +
+                   ": a reload (SIGHUP) will be refused until it is");
+  } else {
+    log_line(o.foreground, LOG_WARNING, "KNOCK_USER is root: the daemon keeps running as root");
+  }
+
+  const int status =
+      digests ? serve<knock::replay::file_store>(*s, o, {*std::move(stanzas), d.server},
+                                                 *std::move(digests), *std::move(firewall),
+                                                 *std::move(capture), signals)
+              : serve<knock::replay::memory_store>(
+                    *s, o, {*std::move(stanzas), d.server}, knock::replay::memory_store{},
+                    *std::move(firewall), *std::move(capture), signals);
   ::unlink(d.pid_file.c_str());
   return status;
 }

@@ -43,10 +43,12 @@ inline constexpr std::string_view usage =
     "  --protect LIST        ports nftables drops unless granted, e.g. tcp/22 (default: the\n"
     "                        union of the stanzas' OPEN_PORTS; KNOCK_PROTECTED_PORTS)\n"
     "  --udp-port N          UDPSERV_PORT      --json-log   log lines as JSON\n"
-    "  --allow-no-hmac       accept stanzas without an HMAC key\n";
+    "  --allow-no-hmac       accept stanzas without an HMAC key\n"
+    "  --user USER[:GROUP]   who the daemon becomes after start-up when started as root\n"
+    "                        (KNOCK_USER; default knock if it exists, else nobody; root: stay)\n";
 
 struct options {
-  std::string fwknopd_conf, access_conf, digest_file, pid_file, firewall, nft_table, protect;
+  std::string fwknopd_conf, access_conf, digest_file, pid_file, firewall, nft_table, protect, user;
   std::vector<std::string> interfaces;
   std::optional<std::uint16_t> udp_port;
   bool decode = false, allow_no_hmac = false, foreground = false, udp_server = false, test = false,
@@ -94,7 +96,7 @@ inline std::optional<int> parse_args(int argc, char** argv, options& o) {
       {"-d", &options::digest_file},      {"--digest-file", &options::digest_file},
       {"-p", &options::pid_file},         {"--pid-file", &options::pid_file},
       {"--firewall", &options::firewall}, {"--nft-table", &options::nft_table},
-      {"--protect", &options::protect}};
+      {"--protect", &options::protect},   {"--user", &options::user}};
   bool only_files = false;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];

@@ -93,8 +93,12 @@ e2e_init() {
     PYTHON=$(command -v python3)
     FWKNOP=$(command -v fwknop)
     TMP=$(mktemp -d "${TMPDIR:-/tmp}/knock-e2e.XXXXXX") || die "mktemp failed"
-    chmod 700 "$TMP"
+    # knock-server starts as root and runs as nobody (its default KNOCK_USER here, where there is
+    # no 'knock' account): like a real deployment, its run dir is its own and access.conf is
+    # readable by its group (for reloads); the rest of $TMP stays root's.
+    chmod 711 "$TMP"
     mkdir -m 700 "$TMP/run" "$TMP/home"
+    chown nobody "$TMP/run"
     : >"$TMP/server.log"
     trap e2e_cleanup EXIT
     trap 'exit 130' INT
@@ -235,7 +239,8 @@ e2e_access() {
         echo "OPEN_PORTS          tcp/$PORT"
         while [ $# -ge 2 ]; do printf '%-19s %s\n' "$1" "$2"; shift 2; done
     } >"$ACCESS"
-    chmod 600 "$ACCESS"
+    chmod 640 "$ACCESS"
+    chgrp "$(id -gn nobody)" "$ACCESS"
 }
 
 log_lines() { grep -c '' "$TMP/server.log"; }

@@ -40,8 +40,9 @@ struct raw_fwknopd_conf {
                            (raw_value, fwknop_run_dir), (raw_value, fwknop_conf_dir),
                            (raw_value, access_file), (raw_value, fwknop_pid_file),  //
                            (raw_value, firewall_type), (raw_value, knock_nft_table),
-                           (raw_value, knock_protected_ports), (raw_value, flush_ipt_at_init),
-                           (raw_value, flush_ipt_at_exit), (raw_value, enable_ipt_comment_check),
+                           (raw_value, knock_user), (raw_value, knock_protected_ports),
+                           (raw_value, flush_ipt_at_init), (raw_value, flush_ipt_at_exit),
+                           (raw_value, enable_ipt_comment_check),
                            (raw_value, rules_check_threshold), (raw_value, firewall_exe),  //
                            (raw_value, syslog_identity), (raw_value, syslog_facility),
                            (raw_value, verbose), (raw_value, locale));
@@ -67,9 +68,12 @@ struct daemon_config {
       protected_ports;  ///< KNOCK_PROTECTED_PORTS (default: union of OPEN_PORTS)
   bool flush_at_init = true, flush_at_exit = true;  ///< FLUSH_IPT_AT_INIT / _EXIT (iptables)
   std::uint32_t rules_check_threshold = 20;         ///< RULES_CHECK_THRESHOLD (iptables)
-  std::string syslog_identity = "knock-server";     ///< SYSLOG_IDENTITY
-  std::string syslog_facility = "LOG_DAEMON";       ///< SYSLOG_FACILITY
-  bool verbose = false;                             ///< VERBOSE
+  /// KNOCK_USER: who the daemon becomes after start-up when started as root ("user" or
+  /// "user:group"; "root" keeps root). Empty: `knock` if that account exists, else `nobody`.
+  std::string user;
+  std::string syslog_identity = "knock-server";  ///< SYSLOG_IDENTITY
+  std::string syslog_facility = "LOG_DAEMON";    ///< SYSLOG_FACILITY
+  bool verbose = false;                          ///< VERBOSE
 };
 
 namespace detail {
@@ -224,6 +228,7 @@ inline result<daemon_config, config_error> parse_fwknopd_conf(std::string_view t
   if (r.fwknop_run_dir.is_set()) c.run_dir = r.fwknop_run_dir.text;
   if (r.access_file.is_set()) c.access_file = r.access_file.text;
   if (r.knock_nft_table.is_set()) c.nft_table = r.knock_nft_table.text;
+  if (r.knock_user.is_set()) c.user = r.knock_user.text;
   if (r.syslog_identity.is_set()) c.syslog_identity = r.syslog_identity.text;
   if (r.syslog_facility.is_set()) c.syslog_facility = r.syslog_facility.text;
   c.digest_file = r.digest_file.is_set() ? r.digest_file.text : c.run_dir + "/replay.log";

@@ -12,6 +12,7 @@
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -52,6 +53,9 @@ struct process_options {
   /// groups are dropped. For ENABLE_CMD_EXEC's CMD_EXEC_USER / CMD_EXEC_GROUP.
   uid_t user = static_cast<uid_t>(-1);
   gid_t group = static_cast<gid_t>(-1);
+  /// Whether the child keeps the caller's ambient capabilities (knock-server raises
+  /// cap_net_admin there for iptables and CMD_CYCLE_*); false for ENABLE_CMD_EXEC's commands.
+  bool inherit_capabilities = true;
 };
 
 /// `name` if it holds a '/' and is executable; else the first executable `dir/name` for `dir` in
@@ -100,13 +104,17 @@ inline std::error_code last_errno() noexcept { return {errno, std::system_catego
 [[noreturn]] inline void exec_child(const char* path, char* const* argv, char* const* envp, int in,
                                     int out, int err, int status,
                                     uid_t user = static_cast<uid_t>(-1),
-                                    gid_t group = static_cast<gid_t>(-1)) noexcept {
+                                    gid_t group = static_cast<gid_t>(-1),
+                                    bool inherit_capabilities = true) noexcept {
   const auto give_up = [&status] {
     const int e = errno;
     (void)!::write(status, &e, sizeof e);
     ::_exit(127);
   };
   ::setpgid(0, 0);  // its own group, so a timeout kills what it started too
+  if (!inherit_capabilities && ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 &&
+      errno != EINVAL)
+    give_up();
   // Group first: once the user is dropped, the group can no longer be changed.
   if (group != static_cast<gid_t>(-1) && (::setgroups(0, nullptr) != 0 || ::setgid(group) != 0))
     give_up();
@@ -154,7 +162,7 @@ inline result<process_result> run(std::span<const std::string> argv,
   if (pid < 0) return fail(last_errno());
   if (pid == 0)
     exec_child(args[0], args.data(), env.data(), null.value, out_w.value, err_w.value,
-               status_w.value, options.user, options.group);
+               status_w.value, options.user, options.group, options.inherit_capabilities);
   out_w.reset(), err_w.reset(), status_w.reset(), null.reset();
 
   process_result r;

@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// Least privilege for knock-server: started as root, it opens the capture, the firewall and its
+// files, then becomes KNOCK_USER (`--user`; default `knock` when that account exists, else
+// `nobody`) and keeps only the capabilities its configuration needs:
+//
+//   nftables             cap_net_admin            grants are netlink messages from the daemon
+//   iptables, CMD_CYCLE  cap_net_admin, cap_net_raw  ambient too: the programs it runs need them
+//   CMD_EXEC_USER/GROUP  cap_setuid, cap_setgid   to run commands as that user (not inherited)
+//   FIREWALL_TYPE none   nothing
+//
+// What a reload (SIGHUP) reads, it reads as that user: access.conf must be readable by it.
+
+#include <knock/config/fwknopd_conf.hpp>
+#include <knock/privileges.hpp>
+
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace knock_server {
+
+/// The account the daemon runs as after start-up.
+struct account {
+  std::string name;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  bool is_root() const noexcept { return uid == 0; }
+};
+
+/// KNOCK_USER's account: "user" (its primary group) or "user:group". Empty: `knock` if it
+/// exists, else `nobody`. An error names what does not exist.
+inline std::optional<account> find_account(const std::string& spec, std::string& why) {
+  std::string user = spec, group;
+  if (const auto colon = spec.find(':'); colon != std::string::npos)
+    user = spec.substr(0, colon), group = spec.substr(colon + 1);
+  if (user.empty()) user = ::getpwnam("knock") != nullptr ? "knock" : "nobody";
+  const passwd* pw = ::getpwnam(user.c_str());
+  if (pw == nullptr) {
+    why = "KNOCK_USER: no user '" + knock::config::printable(user) + "'";
+    return std::nullopt;
+  }
+  account a{user, pw->pw_uid, pw->pw_gid};
+  if (!group.empty()) {
+    const struct group* gr = ::getgrnam(group.c_str());
+    if (gr == nullptr) {
+      why = "KNOCK_USER: no group '" + knock::config::printable(group) + "'";
+      return std::nullopt;
+    }
+    a.gid = gr->gr_gid;
+  }
+  return a;
+}
+
+/// The account the process runs as now.
+inline account current_account() {
+  const passwd* pw = ::getpwuid(::geteuid());
+  return {pw != nullptr ? pw->pw_name : std::to_string(::geteuid()), ::geteuid(), ::getegid()};
+}
+
+/// Becoming `who` (unless it is who we are) with the capabilities `firewall_type` and the
+/// stanzas need.
+template <class Stanzas>
+knock::privilege_plan privilege_plan_for(const account& who, const std::string& firewall_type,
+                                         const Stanzas& stanzas) {
+  using knock::capability;
+  knock::privilege_plan plan;
+  if (who.uid != ::geteuid()) plan.user = who.uid, plan.group = who.gid;
+  bool runs_firewall_programs = firewall_type == "iptables";
+  for (const auto& s : stanzas) {
+    if (!s.cmd_cycle_open.empty()) runs_firewall_programs = true;
+    if (s.enable_cmd_exec && (!s.cmd_exec_user.empty() || !s.cmd_exec_group.empty()))
+      plan.keep.add(capability::setuid).add(capability::setgid);
+  }
+  if (firewall_type == "nftables") plan.keep.add(capability::net_admin);
+  if (runs_firewall_programs) {
+    plan.keep.add(capability::net_admin).add(capability::net_raw);
+    plan.inherit.add(capability::net_admin).add(capability::net_raw);
+  }
+  return plan;
+}
+
+/// Whether `who` may access `path` with `mode` (access(2): R_OK, W_OK | X_OK for a directory
+/// to create and rename files in): a child becomes `who` and asks the kernel, so permissions,
+/// ACLs and read-only mounts all count.
+inline bool may_access(const account& who, const std::string& path, int mode) {
+  const pid_t pid = ::fork();
+  if (pid < 0) return false;
+  if (pid == 0) {
+    const gid_t gid = who.gid;
+    const bool became = ::setgroups(1, &gid) == 0 && ::setresgid(gid, gid, gid) == 0 &&
+                        ::setresuid(who.uid, who.uid, who.uid) == 0;
+    ::_exit(became && ::access(path.c_str(), mode) == 0 ? 0 : 1);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/// The directory part of `path` ("." when it has none).
+inline std::string directory_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash + (slash == 0));
+}
+
+}  // namespace knock_server
