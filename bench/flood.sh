@@ -9,7 +9,7 @@
 # datagrams dropped by the kernel (the server, logging every refusal, falls behind the sender).
 set -uo pipefail
 server=${1:?knock-server} seal=${2:?knock_seal}
-tmp=$(mktemp -d)
+tmp=$(mktemp -d); chmod 711 "$tmp"  # the daemon runs as nobody after start-up: it needs $tmp/run
 port=$((20000 + ($$ * 13) % 20000))
 pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"; }

@@ -17,7 +17,7 @@ client_bin=$PWD/build/examples/knock-client/knock-client
 export PATH="$PATH:/usr/sbin:/sbin"
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-tmp=$(mktemp -d)
+tmp=$(mktemp -d); chmod 711 "$tmp"  # knock-server runs as nobody after start-up, in $tmp/run
 srv=knock-demo-srv-$$ cli=knock-demo-cli-$$ server_pid=
 cleanup() {
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null

@@ -477,8 +477,12 @@ inline int daemon_main(const options& o) {
   if (::geteuid() == 0) {
     run_as = find_account(d.user, why);
     if (!run_as) return std::fprintf(stderr, "knock-server: %s\n", why.c_str()), 1;
-    if (::mkdir(d.run_dir.c_str(), 0700) == 0 && !run_as->is_root())
-      (void)::chown(d.run_dir.c_str(), run_as->uid, run_as->gid);  // ours: we just made it
+    if (run_as->is_root())
+      ::mkdir(d.run_dir.c_str(), 0700);
+    else
+      (void)claim_run_dir(d.run_dir, *run_as,
+                          {file_name_of(d.pid_file), file_name_of(d.digest_file),
+                           file_name_of(d.digest_file) + ".tmp"});
     if (d.digest_persistence && !run_as->is_root() &&
         !may_access(*run_as, directory_of(d.digest_file), W_OK | X_OK))
       return std::fprintf(stderr,

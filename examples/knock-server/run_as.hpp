@@ -14,12 +14,15 @@
 #include <knock/config/fwknopd_conf.hpp>
 #include <knock/privileges.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include <dirent.h>
 #include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
@@ -110,6 +113,35 @@ inline bool may_access(const account& who, const std::string& path, int mode) {
 inline std::string directory_of(const std::string& path) {
   const auto slash = path.rfind('/');
   return slash == std::string::npos ? "." : path.substr(0, slash + (slash == 0));
+}
+
+/// Makes the run directory `dir` belong to `who`: created (mode 0700) when missing; handed over
+/// when root owns it and it holds nothing but the daemon's own files (`ours`: names), as a fresh
+/// systemd RuntimeDirectory does. Any other directory is left alone: a mistaken FWKNOP_RUN_DIR
+/// must never give a system directory away. Returns whether `dir` is now `who`'s.
+inline bool claim_run_dir(const std::string& dir, const account& who,
+                          std::initializer_list<std::string> ours) {
+  if (::mkdir(dir.c_str(), 0700) == 0) return ::chown(dir.c_str(), who.uid, who.gid) == 0;
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return false;
+  if (st.st_uid == who.uid) return true;
+  if (st.st_uid != 0) return false;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return false;
+  bool only_ours = true;
+  while (const dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    only_ours = only_ours && std::find(ours.begin(), ours.end(), name) != ours.end();
+  }
+  ::closedir(d);
+  return only_ours && ::chown(dir.c_str(), who.uid, who.gid) == 0;
+}
+
+/// The file name part of `path`.
+inline std::string file_name_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
 }  // namespace knock_server
