@@ -4,7 +4,8 @@
 # after a grant (nftables). The kernel still expires the grant: no port stays open past its
 # timeout (connect fails at timeout + 1 s), and the protection stays while the daemon is down
 # (the stranger cannot connect, before and after the expiry). A restart over the stale pid file
-# works and serves knocks again (with --json-log: one JSON object per packet).
+# works and serves knocks again (with --json-log: one JSON object per packet), and the packet
+# accepted just before the kill, replayed, is refused (its digest was synced before the grant).
 # Then FIREWALL_TYPE iptables: there expiry is the daemon's job (documented in iptables.hpp and
 # fwknopd's behaviour too), so a rule outlives a kill -9 - reported as NOTE lines, not checked -
 # and the restart's FLUSH_IPT_AT_INIT must remove it (checked).
@@ -20,7 +21,7 @@ e2e_server_start
 
 note "knock, then kill -9"
 log_mark
-check "fwknop sends the SPA packet" fwknop_knock "$NS_CLI" "$SRV_IP" -A "tcp/$PORT" -a "$CLI_IP"
+check "fwknop sends the SPA packet (and saves it, to replay it later)" fwknop_knock "$NS_CLI" "$SRV_IP" -A "tcp/$PORT" -a "$CLI_IP" -B "$TMP/first.spa"
 expect_accept "$CLI_IP"
 check "nft set allowed_v4 holds $CLI_IP" nft_set_has allowed_v4 "$CLI_IP"
 victim=$SERVER_PID
@@ -54,6 +55,9 @@ assert o["accepted"] is True and o["stanza"] == 1 and o["timeout"] == int(sys.ar
 print(line.strip())' "$TIMEOUT"
 }
 check "the JSON line parses: accepted, stanza 1, timeout $TIMEOUT" json_ok
+check "the packet accepted before the kill -9, replayed, is refused (its digest was on disk)" \
+    bash -c "ip netns exec '$NS_CLI' '$PYTHON' '$E2E_NET' send '$SRV_IP' '$SPA_PORT' '$TMP/first.spa' 1 >/dev/null &&
+             sleep 1 && grep -q '\"source\":\"$CLI_IP\",\"accepted\":false,\"reason\":\"replayed\"' '$TMP/server.log'"
 check "client connects after the new knock" tcp_ok "$NS_CLI" "$SRV_IP" "$PORT"
 check "knock-server -K stops it" in_ns "$NS_SRV" "$KNOCK_SERVER" -c "$CONF" -K
 exited() { [ ! -e "/proc/$1" ] || grep -q '^[0-9]* (.*) Z' "/proc/$1/stat"; }  # gone or a zombie
