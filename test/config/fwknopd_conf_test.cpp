@@ -30,6 +30,12 @@ TEST(config_fwknopd_conf, defaults_are_fwknopds) {
   EXPECT_EQ(c.digest_file, "/run/knock/replay.log");
   EXPECT_EQ(c.pid_file, "/run/knock/knock-server.pid");
   EXPECT_EQ(c.rules_check_threshold, 20u);
+  EXPECT_EQ(c.user, "");  // the daemon picks: knock if it exists, else nobody
+}
+
+TEST(config_fwknopd_conf, knock_user_names_who_the_daemon_becomes) {
+  EXPECT_EQ(ok("KNOCK_USER knock;\n").user, "knock");
+  EXPECT_EQ(ok("KNOCK_USER knock:adm\n").user, "knock:adm");
 }
 
 TEST(config_fwknopd_conf, reads_what_knock_runs_with) {
