@@ -435,6 +435,7 @@ int serve(const settings& s, const options& o, typename daemon_server<Store>::ru
       } else if (fd == timer) {
         std::uint64_t ticks = 0;
         (void)::read(timer, &ticks, sizeof ticks);
+        server.observer().tick();  // a flood's last summary of suppressed refusals, on time
         if (auto ok = server.firewall().expire(wall_clock()); !ok)
           log(LOG_WARNING, "firewall expiry failed");
       } else if (auto got = capture.receive(on_datagram); !got) {

@@ -32,10 +32,16 @@ inline constexpr std::string_view default_filter = "udp port 62201";
 
 /// How `pcap::open` captures. The defaults are fwknopd's, but for a larger kernel buffer and a
 /// snap length that never cuts an SPA packet (fwknopd keeps 1500 bytes of the frame).
+///
+/// The kernel buffer is room for a burst, and for the packet loop to stall under a flood (a
+/// replay-log `fdatasync`, a firewall transaction: 10-20 ms per grant). In immediate mode
+/// (TPACKET_V2) every frame takes a ~1.6 KB slot whatever its size, so 32 MiB hold ~18,000 frames,
+/// 0.15 s of a 120,000 datagrams/s flood; 4 MiB (~2,300 frames) lost valid packets in
+/// test/e2e/e2e_flood.sh.
 struct pcap_options {
   std::vector<std::string> interfaces;  ///< names, or `any` (all interfaces); one handle each
   std::string filter{default_filter};   ///< BPF, as `PCAP_FILTER`; empty: everything
-  int buffer_bytes = 4 << 20;           ///< kernel ring per interface: room for a burst
+  int buffer_bytes = 32 << 20;          ///< kernel ring per interface: room for a burst (above)
   int snaplen = 1500 + 256;             ///< the largest SPA payload, plus every header
   bool inbound_only = true;             ///< false: `ENABLE_PCAP_ANY_DIRECTION Y`
   bool promiscuous = false;             ///< `ENABLE_PCAP_PROMISC Y`

@@ -39,7 +39,7 @@ namespace knock::capture {
 struct udp_socket_options {
   std::uint16_t port = 62201;         ///< `UDPSERV_PORT`; 0: a free port (see `port()`)
   std::vector<ip_address> addresses;  ///< empty: `[::]`, dual stack; else one socket each
-  int receive_buffer = 4 << 20;       ///< `SO_RCVBUF` in bytes: room for a burst
+  int receive_buffer = 32 << 20;      ///< `SO_RCVBUF` in bytes: room for a burst and a stall
   bool record_destination = false;    ///< `IP_PKTINFO`: the real destination, not `0.0.0.0`
   std::size_t batch = 64;             ///< datagrams per `recvmmsg`, per socket per `receive`
   std::size_t max_payload = 1500;     ///< longer datagrams are counted malformed, never cut
