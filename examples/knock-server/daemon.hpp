@@ -388,8 +388,52 @@ int serve(const settings& s, const options& o, typename daemon_server<Store>::ru
   ev.data.fd = signals, ::epoll_ctl(ep, EPOLL_CTL_ADD, signals, &ev);
 
   const auto log = [&](int level, const std::string& line) { log_line(o.foreground, level, line); };
+  // What the firewall backend said when it failed, and how often it remade its rules after they
+  // were deleted or damaged under the daemon (nftables, iptables): both go to the log.
+  const auto firewall_error = [&]() -> std::string {
+    return std::visit(
+        [](auto& f) -> std::string {
+          if constexpr (requires { f.last_error(); })
+            return f.last_error();
+          else
+            return "";
+        },
+        server.firewall().get());
+  };
+  const auto firewall_repairs = [&]() -> std::size_t {
+    return std::visit(
+        [](auto& f) -> std::size_t {
+          if constexpr (requires { f.repairs(); })
+            return f.repairs();
+          else
+            return 0;
+        },
+        server.firewall().get());
+  };
+  std::size_t repairs_logged = firewall_repairs();
+  const auto log_repairs = [&] {
+    if (const std::size_t n = firewall_repairs(); n != repairs_logged) {
+      repairs_logged = n;
+      log(LOG_WARNING, "firewall " + s.daemon.firewall_type +
+                           ": its rules were missing or damaged (changed under the daemon): "
+                           "remade them (" +
+                           std::to_string(n) + " time(s) so far)");
+    }
+  };
   const auto on_datagram = [&](const knock::datagram& d) {
     const knock::verdict v = server.handle(d, wall_clock());
+    log_repairs();
+    if (!v.accepted && v.reason == knock::errc::firewall_failed) {
+      const bool cycle = v.stanza && !server.rules().stanzas[*v.stanza - 1].cmd_cycle_open.empty();
+      log(LOG_ERR, "packet from " + to_string(d.source) +
+                       ": nothing granted, the firewall failed: " +
+                       (cycle ? std::string{"CMD_CYCLE_OPEN failed"}
+                              : s.daemon.firewall_type + ": " + firewall_error()));
+    }
+    if constexpr (requires { server.replay_store().last_error(); })
+      if (!v.accepted && v.reason == knock::errc::io_failed)
+        log(LOG_ERR, "packet from " + to_string(d.source) +
+                         ": refused, the replay log failed: " + server.replay_store().last_error());
     if (v.accepted && v.message && v.message->type == knock::message_type::command)
       run_command(server.rules().stanzas[*v.stanza - 1], *v.message, o.foreground);
   };
@@ -436,8 +480,12 @@ int serve(const settings& s, const options& o, typename daemon_server<Store>::ru
         std::uint64_t ticks = 0;
         (void)::read(timer, &ticks, sizeof ticks);
         server.observer().tick();  // a flood's last summary of suppressed refusals, on time
-        if (auto ok = server.firewall().expire(wall_clock()); !ok)
-          log(LOG_WARNING, "firewall expiry failed");
+        if (auto ok = server.firewall().expire(wall_clock()); !ok) {
+          const std::string why = firewall_error();
+          log(LOG_WARNING, "firewall " + s.daemon.firewall_type + ": expiry or check failed" +
+                               (why.empty() ? "" : ": " + why));
+        }
+        log_repairs();
       } else if (auto got = capture.receive(on_datagram); !got) {
         log(LOG_ERR, "capture failed: " + knock::error_name(got.error()));
         status = 1;
@@ -537,15 +585,21 @@ inline int daemon_main(const options& o) {
 
   std::optional<knock::replay::file_store> digests;
   if (d.digest_persistence) {
-    auto store = knock::replay::file_store::open(d.digest_file, wall_clock());
-    if (!store) {
-      std::fprintf(stderr, "knock-server: %s: cannot open the replay log\n", d.digest_file.c_str());
+    std::string failure;
+    auto store = knock::replay::file_store::open(
+        d.digest_file, wall_clock(), knock::replay::memory_store::default_capacity, &failure);
+    if (!store) {  // logged: after daemon() stderr goes nowhere
+      log_line(o.foreground, LOG_ERR,
+               "cannot open the replay log (DIGEST_FILE): " +
+                   (failure.empty() ? d.digest_file + ": " + knock::error_name(store.error())
+                                    : failure));
       ::unlink(d.pid_file.c_str());
       return 1;
     }
     if (store->report().corrupt != 0)
-      std::fprintf(stderr, "knock-server: %s: skipped %zu corrupt line(s)\n", d.digest_file.c_str(),
-                   store->report().corrupt);
+      log_line(o.foreground, LOG_WARNING,
+               d.digest_file + ": skipped " + std::to_string(store->report().corrupt) +
+                   " corrupt line(s) of the replay log (garbage, or a write torn by a crash)");
     digests.emplace(*std::move(store));
   }
 

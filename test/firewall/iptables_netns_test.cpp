@@ -157,6 +157,64 @@ TEST(iptables_netns, grants_lists_expires_and_flushes_like_fwknopd) {
       << fw->last_error();
 }
 
+TEST(iptables_netns, recreates_a_chain_deleted_under_it_and_says_when_it_cannot) {
+  KNOCK_NEEDS_ROOT();
+  knock::test::lab lab;
+  ASSERT_TRUE(lab.ok);
+  const auto listener = knock::test::listen_in(lab.s, ssh);
+  ASSERT_TRUE(listener);
+  inside server{lab.s};
+  ASSERT_TRUE(server.ok());
+  const std::string ipt = knock::detail::find_executable("iptables");
+  ASSERT_TRUE(run_ok({ipt, "-A", "INPUT", "-p", "tcp", "--dport", "2222", "-j", "DROP"}));
+  iptables_options o;
+  o.ip6tables.clear();
+  o.rules_check_threshold = 2;
+  std::string why;
+  auto fw = iptables::open(o, &why);
+  ASSERT_TRUE(fw) << why;
+  const knock::epoch_seconds until = std::time(nullptr) + 30;
+
+  // Jump and chain deleted: the next grant re-creates both (jump first in INPUT) and goes through.
+  ASSERT_TRUE(run_ok({ipt, "-D", "INPUT", "-j", "FWKNOP_INPUT"}));
+  ASSERT_TRUE(run_ok({ipt, "-X", "FWKNOP_INPUT"}));
+  ASSERT_TRUE(fw->open(make_grant("10.77.1.2", until))) << fw->last_error();
+  EXPECT_EQ(fw->repairs(), 1u);
+  std::string input;
+  ASSERT_TRUE(run_ok({ipt, "-S", "INPUT"}, &input));
+  EXPECT_NE(input.find("-A INPUT -j FWKNOP_INPUT\n-A INPUT -p tcp"), std::string::npos) << input;
+  EXPECT_TRUE(can_connect(lab.c, addr("10.77.1.1"), ssh));
+  EXPECT_FALSE(can_connect(lab.x, addr("10.77.2.1"), ssh));
+
+  // Deleted again, no grant: the periodic expire (every 2nd call here) finds it and re-creates it.
+  ASSERT_TRUE(run_ok({ipt, "-D", "INPUT", "-j", "FWKNOP_INPUT"}));
+  ASSERT_TRUE(run_ok({ipt, "-F", "FWKNOP_INPUT"}));
+  ASSERT_TRUE(run_ok({ipt, "-X", "FWKNOP_INPUT"}));
+  ASSERT_TRUE(fw->expire(0) && fw->expire(0)) << fw->last_error();
+  EXPECT_EQ(fw->repairs(), 2u);
+  EXPECT_TRUE(knock::test::succeeds({ipt, "-C", "INPUT", "-j", "FWKNOP_INPUT"}));
+
+  // A grant that fails for another reason (a target that does not exist) is not a repair, and
+  // the error names the command and iptables' message.
+  iptables_options bad = o;
+  bad.target = "NO_SUCH_TARGET";
+  bad.flush_at_open = false;
+  auto broken = iptables::open(bad, &why);
+  ASSERT_TRUE(broken) << why;
+  EXPECT_FALSE(broken->open(make_grant("10.77.1.3", until)));
+  EXPECT_EQ(broken->repairs(), 0u);
+  EXPECT_NE(broken->last_error().find("-A FWKNOP_INPUT"), std::string::npos)
+      << broken->last_error();
+  EXPECT_EQ(broken->last_error().find("re-creating"), std::string::npos) << broken->last_error();
+
+  // The program gone (here: never runnable) is said as such, not as an exit status.
+  iptables_options gone = o;
+  gone.iptables = "/dev/null";  // exists, is not executable: access() already refuses it
+  EXPECT_FALSE(iptables::attach(gone, &why));
+  EXPECT_EQ(why, "/dev/null: not found or not executable");
+  ASSERT_TRUE(fw->flush());
+}
+
 TEST(iptables_netns, measures_grants_per_second) {
   KNOCK_NEEDS_ROOT();
   knock::test::netns ns{"r"};

@@ -169,9 +169,89 @@ TEST(nftables_netns, open_is_idempotent_and_a_clean_start_unless_keeping_grants)
   EXPECT_FALSE(nftables::open(o, &why));
   EXPECT_NE(why.find("Operation not supported"), std::string::npos) << why;
   EXPECT_EQ(third->grants()->size(), 0u);  // the failed transaction changed nothing
+  // Deleted under the object (--fw-flush, `nft flush ruleset`): the next grant remakes the table.
   ASSERT_TRUE(third->flush());
-  EXPECT_FALSE(third->open(make_grant("10.0.0.5", 10)));
-  EXPECT_NE(third->last_error().find("Error"), std::string::npos) << third->last_error();
+  EXPECT_EQ(third->repairs(), 0u);
+  EXPECT_TRUE(third->open(make_grant("10.0.0.5", 10))) << third->last_error();
+  EXPECT_EQ(third->repairs(), 1u);
+  EXPECT_EQ(third->grants()->size(), 1u);
+}
+
+TEST(nftables_netns, remakes_a_table_deleted_under_it_and_says_when_it_cannot) {
+  KNOCK_NEEDS_ROOT();
+  knock::test::lab lab;
+  ASSERT_TRUE(lab.ok);
+  const auto listener = knock::test::listen_in(lab.s, ssh);
+  ASSERT_TRUE(listener);
+  inside server{lab.s};
+  ASSERT_TRUE(server.ok());
+  const std::string nft = knock::detail::find_executable("nft");
+  if (nft.empty()) GTEST_SKIP() << "needs the nft program";
+  nftables_options o;
+  o.table = unique_table();
+  o.protected_ports = {{ip_protocol::tcp, ssh}};
+  o.check_every = 3;
+  auto fw = nftables::open(o);
+  ASSERT_TRUE(fw) << fw->last_error();
+  const std::string t = "inet " + o.table;
+
+  // Deleted, and no grant comes: the periodic check (every 3rd expire) remakes it, closing the
+  // port again for everyone.
+  ASSERT_TRUE(knock::test::run_ok({nft, "delete", "table", "inet", o.table}));
+  EXPECT_TRUE(can_connect(lab.x, addr("10.77.2.1"), ssh)) << "nothing protects the port now";
+  ASSERT_TRUE(fw->expire(0));
+  ASSERT_TRUE(fw->expire(0));
+  EXPECT_EQ(fw->repairs(), 0u) << "not checked before the 3rd call";
+  ASSERT_TRUE(fw->expire(0)) << fw->last_error();
+  EXPECT_EQ(fw->repairs(), 1u);
+  EXPECT_FALSE(can_connect(lab.x, addr("10.77.2.1"), ssh));
+  ASSERT_TRUE(fw->expire(0) && fw->expire(0) && fw->expire(0));
+  EXPECT_EQ(fw->repairs(), 1u) << "an intact table is left alone";
+
+  // Only the chain's rules flushed: damaged, remade too.
+  ASSERT_TRUE(knock::test::run_ok({nft, "flush", "chain", "inet", o.table, "input"}));
+  ASSERT_TRUE(fw->expire(0) && fw->expire(0) && fw->expire(0)) << fw->last_error();
+  EXPECT_EQ(fw->repairs(), 2u);
+  EXPECT_FALSE(can_connect(lab.x, addr("10.77.2.1"), ssh));
+
+  // Replaced by a table that cannot be repaired (a set of another type): the grant fails with
+  // libnftables' reasons on one line, and nothing is granted.
+  ASSERT_TRUE(knock::test::run_ok({nft, "delete", "table", "inet", o.table}));
+  ASSERT_TRUE(knock::test::run_ok({nft, "add", "table", "inet", o.table}));
+  ASSERT_TRUE(knock::test::run_ok(
+      {nft, "add", "set", "inet", o.table, "allowed_v4", "{ type ipv4_addr; }"}));
+  const auto refused = fw->open(make_grant("10.77.1.2", 30));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), knock::errc::firewall_failed);
+  EXPECT_EQ(fw->last_error().find('\n'), std::string::npos) << fw->last_error();
+  EXPECT_NE(fw->last_error().find("Error: "), std::string::npos) << fw->last_error();
+  EXPECT_NE(fw->last_error().find("remaking table inet " + o.table + " failed too: Error: "),
+            std::string::npos)
+      << fw->last_error();
+  EXPECT_EQ(fw->repairs(), 2u);
+  std::string impostor;
+  ASSERT_TRUE(knock::test::run_ok({nft, "list", "table", "inet", o.table}, &impostor));
+  EXPECT_EQ(impostor.find("10.77.1.2"), std::string::npos) << impostor;
+  bool reported = false;
+  for (int i = 0; i < 3; ++i) reported = !fw->expire(0) || reported;
+  EXPECT_TRUE(reported) << "the periodic check reports it too";
+  EXPECT_NE(fw->last_error().find("missing or damaged, and remaking it failed"), std::string::npos)
+      << fw->last_error();
+
+  // Once the impostor is gone, the next grant remakes the table and goes through.
+  ASSERT_TRUE(knock::test::run_ok({nft, "delete", "table", "inet", o.table}));
+  ASSERT_TRUE(fw->open(make_grant("10.77.1.2", 30))) << fw->last_error();
+  EXPECT_EQ(fw->repairs(), 3u);
+  EXPECT_TRUE(can_connect(lab.c, addr("10.77.1.1"), ssh));
+  EXPECT_FALSE(can_connect(lab.x, addr("10.77.2.1"), ssh));
+
+  // attach (--fw-list / --fw-flush) never remakes anything.
+  auto admin = nftables::attach(o.table);
+  ASSERT_TRUE(admin && admin->flush());
+  EXPECT_FALSE(admin->repair());
+  EXPECT_FALSE(admin->open(make_grant("10.77.1.2", 30)));
+  EXPECT_EQ(admin->repairs(), 0u);
+  ASSERT_TRUE(fw->flush());
 }
 
 TEST(nftables_netns, measures_grants_per_second) {

@@ -98,6 +98,30 @@ TEST(nftables_list, parses_numeric_set_listings) {
       detail::parse_nft_elements("table inet knock {\n\tset allowed_v4 {\n\t}\n}\n").empty());
 }
 
+TEST(nftables_errors, are_one_line_with_the_error_lines_only) {
+  EXPECT_EQ(detail::nft_one_line("Error: Could not process rule: No such file or directory\n"
+                                 "add element inet knock allowed_v4 { 10.0.0.5 . tcp . 22 }\n"
+                                 "                 ^^^^^\n"),
+            "Error: Could not process rule: No such file or directory");
+  EXPECT_EQ(detail::nft_one_line("Error: a\nx\n^^\nError: b\nError: a\n"), "Error: a; Error: b");
+  EXPECT_EQ(detail::nft_one_line("something\nelse\n"), "something; else");
+  EXPECT_EQ(detail::nft_one_line(""), "");
+}
+
+TEST(nftables_check, knows_an_intact_input_chain) {
+  const std::string chain =
+      "table inet knock {\n\tchain input {\n\t\ttype filter hook input priority filter - 10; "
+      "policy accept;\n\t\tct state established,related accept\n"
+      "\t\tip saddr . meta l4proto . th dport @allowed_v4 accept\n"
+      "\t\tip6 saddr . meta l4proto . th dport @allowed_v6 accept\n"
+      "\t\tmeta l4proto . th dport @protected drop\n\t}\n}\n";
+  EXPECT_TRUE(detail::nft_chain_intact(chain));
+  EXPECT_FALSE(detail::nft_chain_intact(
+      "table inet knock {\n\tchain input {\n\t\ttype filter hook input priority filter - 10; "
+      "policy accept;\n\t}\n}\n"));
+  EXPECT_FALSE(detail::nft_chain_intact(""));
+}
+
 TEST(nftables, closed_by_default) {
   nftables fw;
   knock::grant g;
@@ -108,6 +132,8 @@ TEST(nftables, closed_by_default) {
   EXPECT_TRUE(fw.expire(0));
   EXPECT_FALSE(fw.list());
   EXPECT_FALSE(fw.flush());
+  EXPECT_FALSE(fw.repair());
+  EXPECT_EQ(fw.repairs(), 0u);
 }
 
 }  // namespace

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -139,6 +142,60 @@ TEST(file_store, tolerates_and_reports_a_torn_last_write_and_corrupt_lines) {
   ASSERT_TRUE(again);
   EXPECT_EQ(again->report().corrupt, 0u);
   EXPECT_EQ(again->size(), 2u);
+}
+
+TEST(file_store, says_which_file_failed_and_why) {
+  temp_dir dir;
+  std::string why;
+  const auto missing = (dir.path / "no-such-dir" / "replay.log").string();
+  auto s = replay::file_store::open(missing, 1000, replay::memory_store::default_capacity, &why);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error(), errc::io_failed);
+  EXPECT_EQ(why, missing + ": cannot open for appending: No such file or directory");
+  auto d = replay::file_store::open(dir.path.string(), 1000, 8, &why);  // a directory
+  ASSERT_FALSE(d);
+  EXPECT_EQ(why, dir.path.string() + ": cannot read: Is a directory");
+  auto full = replay::file_store::open((dir.path / "small.log").string(), 1000, 1, &why);
+  ASSERT_TRUE(full);
+  EXPECT_TRUE(full->last_error().empty());
+}
+
+// A write that fails half-way (disk full; here the file size limit) refuses the packet, says why,
+// and cuts the partial line off: the lines written after it are not lost at the next start.
+TEST(file_store, cuts_off_a_partial_write_and_keeps_working) {
+  temp_dir dir;
+  const auto path = (dir.path / "replay.log").string();
+  auto s = replay::file_store::open(path, 1000);
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->remember(key(1), 5000, 1000));
+  const auto one_line = fs::file_size(path);
+
+  struct restore {
+    rlimit old{};
+    void (*handler)(int);
+    restore() : handler{std::signal(SIGXFSZ, SIG_IGN)} { ::getrlimit(RLIMIT_FSIZE, &old); }
+    ~restore() {
+      ::setrlimit(RLIMIT_FSIZE, &old);
+      std::signal(SIGXFSZ, handler);
+    }
+  } guard;
+  rlimit small = guard.old;
+  small.rlim_cur = one_line + 40;  // room for 40 bytes of the next line
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  const auto refused = s->remember(key(2), 5000, 1000);
+  ::setrlimit(RLIMIT_FSIZE, &guard.old);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), errc::io_failed);
+  EXPECT_EQ(s->last_error(), path + ": cannot append: File too large");
+  EXPECT_EQ(fs::file_size(path), one_line) << "the partial line was cut off";
+
+  ASSERT_TRUE(s->remember(key(3), 5000, 1000)) << s->last_error();
+  auto again = replay::file_store::open(path, 1000);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->report().corrupt, 0u);
+  EXPECT_TRUE(again->contains(key(1), 1000));
+  EXPECT_FALSE(again->contains(key(2), 1000)) << "refused, so never written";
+  EXPECT_TRUE(again->contains(key(3), 1000));
 }
 
 TEST(file_store, compacts_a_log_that_grew_past_twice_its_live_entries) {

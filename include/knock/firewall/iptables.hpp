@@ -19,6 +19,11 @@
 /// Every command is `fork` + `execve` of an absolute path found at open (no shell, fixed
 /// environment, a timeout): `detail::run`. Unlike nftables, expiry depends on the daemon: a
 /// crashed daemon leaves its rules until the next start flushes the chain.
+///
+/// When the chain or the jump rule is deleted under a running daemon, the next grant that fails
+/// re-creates them (as fwknopd does before each grant) and is retried once; so does a periodic
+/// `expire` whose listing fails. `repairs()` counts them, for the log. (A jump rule removed while
+/// the chain stays is found only by a grant that fails, or at the next start.)
 
 #include <knock/core/error.hpp>
 #include <knock/core/net.hpp>
@@ -133,6 +138,8 @@ class iptables {
   const std::string& last_error() const noexcept { return error_; }
   /// Processes run so far: the cost of this backend, visible to tests.
   std::size_t commands_run() const noexcept { return commands_; }
+  /// How many times the chain or its jump rule was found missing and re-created.
+  std::size_t repairs() const noexcept { return repairs_; }
 
  private:
   struct family {
@@ -147,11 +154,16 @@ class iptables {
     return fail(errc::firewall_failed);
   }
   void remove_chain(const family& f);
+  /// Creates the chain and the jump to it where missing: -1 failed, 0 both were there, 1 made.
+  int ensure_chain(const family& f);
+  /// After `what` failed: re-creates what is missing (true: something was, and now is there);
+  /// false with `error_` saying what failed.
+  bool repair_after(const family& f, std::string what);
   result<void> expire(family& f, epoch_seconds now);
 
   iptables_options options_;
   std::array<family, 2> families_;  // IPv4, IPv6
-  std::size_t calls_ = 0, commands_ = 0;
+  std::size_t calls_ = 0, commands_ = 0, repairs_ = 0;
   std::string error_ = "not opened";
 };
 
@@ -167,7 +179,8 @@ inline result<iptables> iptables::make(iptables_options options, std::string* wh
     const std::string& name = i == 0 ? fw.options_.iptables : fw.options_.ip6tables;
     if (name.empty()) continue;
     fw.families_[i].exe = knock::detail::find_executable(name);
-    if (fw.families_[i].exe.empty()) fw.error_ = name + ": not found or not executable";
+    if (fw.families_[i].exe.empty() && fw.error_.empty())  // the first missing one
+      fw.error_ = name + ": not found or not executable";
   }
   if (fw.error_.empty() && fw.families_[0].exe.empty()) fw.error_ = "no iptables program given";
   if (!fw.error_.empty()) {
@@ -189,16 +202,8 @@ inline result<iptables> iptables::open(iptables_options options, std::string* wh
   for (auto& f : fw.families_) {
     if (f.exe.empty()) continue;
     if (o.flush_at_open) fw.remove_chain(f);
-    // Without the flush an existing chain is kept, rules and all: `-N` may fail, `-L` must not.
-    if (!fw.run(f, {"-t", o.table, "-N", o.chain}).succeeded() &&
-        !fw.run(f, {"-t", o.table, "-n", "-L", o.chain}).succeeded()) {
-      if (why) *why = fw.error_;
-      return fail(errc::firewall_failed);
-    }
-    if (!fw.run(f, {"-t", o.table, "-C", o.from_chain, "-j", o.chain}).succeeded() &&
-        !fw.run(f,
-                {"-t", o.table, "-I", o.from_chain, std::to_string(o.jump_position), "-j", o.chain})
-             .succeeded()) {
+    // Without the flush an existing chain is kept, rules and all.
+    if (fw.ensure_chain(f) < 0) {
       if (why) *why = fw.error_;
       return fail(errc::firewall_failed);
     }
@@ -221,12 +226,39 @@ inline knock::detail::process_result iptables::run(const family& f, std::vector<
   knock::detail::process_result out;
   if (r) {
     out = *std::move(r);
+    if (!out.succeeded()) error_ = knock::detail::describe(argv, out);
   } else {  // could not even start it
     out.exit_status = 126;
     out.errors = r.error().message();
+    error_ = "cannot run `" + knock::detail::join_argv(argv) + "`: " + out.errors;
   }
-  if (!out.succeeded()) error_ = knock::detail::describe(argv, out);
   return out;
+}
+
+inline int iptables::ensure_chain(const family& f) {
+  const auto& o = options_;
+  int made = 0;
+  // `-N` fails when the chain is there (or cannot be made); `-L` tells which.
+  if (run(f, {"-t", o.table, "-N", o.chain}).succeeded())
+    made = 1;
+  else if (!run(f, {"-t", o.table, "-n", "-L", o.chain}).succeeded())
+    return -1;
+  if (run(f, {"-t", o.table, "-C", o.from_chain, "-j", o.chain}).succeeded()) return made;
+  if (!run(f, {"-t", o.table, "-I", o.from_chain, std::to_string(o.jump_position), "-j", o.chain})
+           .succeeded())
+    return -1;
+  return 1;
+}
+
+inline bool iptables::repair_after(const family& f, std::string what) {
+  const int made = ensure_chain(f);
+  if (made > 0) {
+    ++repairs_;
+    return true;
+  }
+  error_ =
+      made == 0 ? what : what + "; re-creating chain " + options_.chain + " failed too: " + error_;
+  return false;
 }
 
 inline void iptables::remove_chain(const family& f) {
@@ -252,7 +284,9 @@ inline result<void> iptables::open(const grant& g) try {
     const auto add = options_.prepend
                          ? with({"-I", options_.chain, std::to_string(options_.rule_position)})
                          : with({"-A", options_.chain});
-    if (!run(f, add).succeeded()) return fail(errc::firewall_failed);  // run() set error_
+    // The chain (or its jump) may have been deleted under us: re-create them, and retry once.
+    if (!run(f, add).succeeded() && (!repair_after(f, error_) || !run(f, add).succeeded()))
+      return fail(errc::firewall_failed);  // error_ says what failed
     f.earliest = std::min(f.earliest, g.expires);
   }
   return {};
@@ -279,7 +313,11 @@ inline result<void> iptables::expire(family& f, epoch_seconds now) {
   // every call: a broken iptables must not turn the daemon loop into an exec storm.
   f.earliest = never_expires;
   auto listing = run(f, {"-t", o.table, "-L", o.chain, "--line-numbers", "-n"});
-  if (!listing.succeeded()) return fail(errc::firewall_failed);
+  if (!listing.succeeded()) {
+    // Deleted under us: re-created (empty, so nothing is due), or an error saying why not.
+    if (repair_after(f, error_)) return {};
+    return fail(errc::firewall_failed);
+  }
   unsigned deleted = 0;
   result<void> outcome;
   for (const listed_rule& r : detail::parse_listing(listing.output)) {

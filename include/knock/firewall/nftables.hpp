@@ -21,9 +21,15 @@
 ///     }
 ///
 /// A grant is `add element inet knock allowed_v4 { 10.0.0.5 . tcp . 22 timeout 30s }`; the
-/// kernel removes it when the timeout runs out, so `expire` does nothing. Connections already
-/// established outlive their grant. The table stays when the object (or the daemon) goes away:
-/// protected ports stay closed while knock is down (fail closed); `flush()` removes it.
+/// kernel removes it when the timeout runs out. Connections already established outlive their
+/// grant. The table stays when the object (or the daemon) goes away: protected ports stay closed
+/// while knock is down (fail closed); `flush()` removes it.
+///
+/// Someone else may delete or damage the table while knock runs (`nft flush ruleset`, a firewall
+/// reload, `--fw-flush`): the protected ports are then open to everyone. An object made by `open`
+/// repairs it — re-runs the set-up transaction, keeping what grants are left — when a grant fails
+/// (and then retries the grant once), and when `expire`, every `check_every` calls, finds the
+/// input chain missing or without its drop rule. `repairs()` counts them, for the log.
 ///
 /// Caveat: nftables runs every base chain of a hook, and an `accept` here does not stop another
 /// table's chain from dropping the packet later. Other tables must leave the protected ports to
@@ -42,6 +48,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -56,6 +63,7 @@ struct nftables_options {
   std::vector<port_spec> protected_ports;  ///< dropped unless granted (the union of OPEN_PORTS)
   int priority = -10;                      ///< of the input hook: before the default filter (0)
   bool keep_grants = false;                ///< reuse the table's sets (grants survive a restart)
+  unsigned check_every = 5;  ///< `expire` calls between checks that the table is intact; 0: never
 };
 
 /// One element of the allowed sets, as the kernel reports it.
@@ -108,6 +116,30 @@ inline std::string nft_table_script(const nftables_options& o) {
   s += "add rule " + t + " input ip6 saddr . meta l4proto . th dport @allowed_v6 accept\n";
   s += "add rule " + t + " input meta l4proto . th dport @protected drop\n";
   return s;
+}
+
+/// True when `nft list chain <table> input` output still has the rules that protect the ports.
+inline bool nft_chain_intact(std::string_view listing) noexcept {
+  return listing.find("@allowed_v4 accept") != std::string_view::npos &&
+         listing.find("@allowed_v6 accept") != std::string_view::npos &&
+         listing.find("@protected drop") != std::string_view::npos;
+}
+
+/// libnftables' error text on one line: its distinct `Error: …` lines joined with "; " (the echoed
+/// command and the `^^^` marker lines dropped); the whole text, newlines joined, if it has none.
+inline std::string nft_one_line(std::string_view text) {
+  std::string errors, all;
+  while (!text.empty()) {
+    const std::size_t end = text.find('\n');
+    std::string_view line = text.substr(0, end);
+    text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.remove_suffix(1);
+    if (line.empty()) continue;
+    if (line.starts_with("Error") && errors.find(line) == std::string::npos)  // once each
+      errors += (errors.empty() ? "" : "; ") + std::string{line};
+    all += (all.empty() ? "" : "; ") + std::string{line};
+  }
+  return errors.empty() ? all : errors;
 }
 
 /// The commands for one grant: add, delete, add again in one transaction, so an element already
@@ -195,8 +227,14 @@ class nftables {
   /// there starts over with the new timeout). `errc::firewall_failed` for a grant without a
   /// timeout (it would never expire) or when the kernel refuses; see `last_error()`.
   result<void> open(const grant& g);
-  /// Nothing to do: the kernel expires elements itself.
-  result<void> expire(epoch_seconds) noexcept { return {}; }
+  /// The kernel expires elements itself; every `check_every` calls this checks that the table is
+  /// still intact, and repairs it if not (an error if that fails; see `last_error()`).
+  result<void> expire(epoch_seconds);
+  /// Re-runs the set-up transaction of `open(options)`, keeping the grants that are still there.
+  /// Fails for an object made by `attach` or default-constructed.
+  result<void> repair();
+  /// How many times `open(grant)` or `expire` found the table missing or damaged and remade it.
+  std::size_t repairs() const noexcept { return repairs_; }
   /// The active grants with their remaining time, IPv4 first.
   result<std::vector<nftables_grant>> grants();
   /// `grants()` as `--fw-list` lines.
@@ -213,10 +251,15 @@ class nftables {
     void operator()(nft_ctx* c) const noexcept { nft_ctx_free(c); }
   };
   static result<nftables> make(std::string table, std::string* why);
+  bool intact() {
+    return run("list chain inet " + table_ + " input") && detail::nft_chain_intact(output_);
+  }
   result<void> run(const std::string& commands, unsigned output_flags = 0);
 
   std::unique_ptr<nft_ctx, context_free> ctx_;
   std::string table_, output_, error_ = "not opened";
+  std::optional<nftables_options> setup_;  // what `open` made: what `repair` remakes
+  std::size_t repairs_ = 0, calls_ = 0;
 };
 
 static_assert(firewall_policy<nftables>);
@@ -246,6 +289,8 @@ inline result<nftables> nftables::open(nftables_options options, std::string* wh
     if (why) *why = fw->error_;
     return fail(ok.error());
   }
+  options.keep_grants = true;  // a repair keeps what is granted
+  fw->setup_ = std::move(options);
   return fw;
 }
 
@@ -271,7 +316,7 @@ inline result<void> nftables::run(const std::string& commands, unsigned output_f
   output_ = nft_ctx_get_output_buffer(ctx_.get());
   std::string errors = nft_ctx_get_error_buffer(ctx_.get());
   if (rc == 0) return {};
-  while (!errors.empty() && (errors.back() == '\n' || errors.back() == ' ')) errors.pop_back();
+  errors = detail::nft_one_line(errors);
   error_ = errors.empty() ? "libnftables failed (" + std::to_string(rc) + ")" : std::move(errors);
   return fail(errc::firewall_failed);
 }
@@ -282,8 +327,47 @@ inline result<void> nftables::open(const grant& g) try {
     error_ = "grant without a timeout: refused, it would never expire";
     return fail(errc::firewall_failed);
   }
-  return run(detail::nft_grant_script(table_, g));
+  const std::string script = detail::nft_grant_script(table_, g);
+  if (auto ok = run(script); ok || !setup_) return ok;
+  // The table may be gone or damaged (its protection with it): remake it, then try once more.
+  const std::string first = error_;
+  if (intact()) return (void)(error_ = first), fail(errc::firewall_failed);
+  if (auto fixed = repair(); !fixed) {
+    error_ = first + "; remaking table inet " + table_ + " failed too: " + error_;
+    return fixed;
+  }
+  if (auto ok = run(script); !ok) {
+    error_ = first + "; after remaking table inet " + table_ + ": " + error_;
+    return ok;
+  }
+  return {};
 } catch (...) {  // std::bad_alloc: fail closed, never throw into the server
+  error_ = "out of memory";
+  return fail(errc::firewall_failed);
+}
+
+inline result<void> nftables::repair() try {
+  if (!setup_) {
+    error_ = ctx_ ? "attached, not opened: nothing to repair from" : "not opened";
+    return fail(errc::firewall_failed);
+  }
+  if (auto ok = run(detail::nft_table_script(*setup_)); !ok) return ok;
+  ++repairs_;
+  return {};
+} catch (...) {
+  error_ = "out of memory";
+  return fail(errc::firewall_failed);
+}
+
+inline result<void> nftables::expire(epoch_seconds) try {
+  if (!setup_ || setup_->check_every == 0 || ++calls_ % setup_->check_every != 0) return {};
+  if (intact()) return {};
+  if (auto fixed = repair(); !fixed) {
+    error_ = "table inet " + table_ + " is missing or damaged, and remaking it failed: " + error_;
+    return fixed;
+  }
+  return {};
+} catch (...) {
   error_ = "out of memory";
   return fail(errc::firewall_failed);
 }

@@ -10,7 +10,9 @@
 ///
 /// Durability: each line is written with one `write` and `fdatasync`ed before `remember` returns,
 /// so a packet that was accepted is on disk before its grant exists. A torn last line (a crash
-/// mid-write) or a line whose checksum fails is skipped and reported, never fatal. On `open` and
+/// mid-write) or a line whose checksum fails is skipped and reported, never fatal. A write that
+/// fails (disk full, read-only remount, I/O error) is cut back off the log, so the next line
+/// starts on a line of its own; `last_error()` says what failed and why (`strerror`). On `open` and
 /// whenever the log holds more than twice the live entries (plus slack), it is compacted: live
 /// entries are written to a temporary file, synced and renamed over the log. fwknop's
 /// `digest.cache` can be imported.
@@ -20,13 +22,16 @@
 #include <knock/wire/base64.hpp>
 
 #include <array>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <fstream>
 #include <string>
 #include <string_view>
 #include <utility>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace knock::replay {
@@ -45,9 +50,27 @@ class file_store {
   using role = knock::role::replay;
 
   /// Opens (or creates, mode 0600) the log at `path` and loads the entries still live at `now`.
+  /// `errc::io_failed` when the log cannot be read, rewritten or opened for appending; `*why` (if
+  /// given) then names the file, what failed and why: "replay.log: cannot open for appending:
+  /// Read-only file system".
   static result<file_store> open(std::string path, epoch_seconds now,
-                                 std::size_t capacity = memory_store::default_capacity) {
+                                 std::size_t capacity = memory_store::default_capacity,
+                                 std::string* why = nullptr) {
     file_store s{std::move(path), capacity};
+    const auto failed = [&](std::error_code e) -> result<file_store> {
+      if (why) *why = s.error_;
+      return fail(e);
+    };
+    // A log that is there but cannot be read is an error: starting empty would forget every
+    // packet it holds, and they could be replayed.
+    if (const int fd = ::open(s.path_.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
+      struct stat st {};
+      const bool directory = ::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+      ::close(fd);
+      if (directory) return (void)s.io_error("cannot read", EISDIR), failed(errc::io_failed);
+    } else if (errno != ENOENT) {
+      return (void)s.io_error("cannot read", errno), failed(errc::io_failed);
+    }
     std::ifstream in{s.path_};
     for (std::string line; std::getline(in, line);) {
       replay_key key;
@@ -58,15 +81,18 @@ class file_store {
       } else if (expires <= now) {
         ++s.report_.expired;
       } else if (!s.memory_.remember(key, expires, now)) {
-        return fail(errc::replay_store_full);
+        s.error_ =
+            s.path_ + ": more live entries than the store holds (" + std::to_string(capacity) + ")";
+        return failed(errc::replay_store_full);
       }
     }
+    if (in.bad()) return (void)s.io_error("cannot read", EIO), failed(errc::io_failed);
     s.report_.loaded = s.memory_.size();
     if (s.lines_ != s.report_.loaded) {
-      if (auto ok = s.compact(); !ok) return fail(ok.error());
+      if (auto ok = s.compact(); !ok) return failed(ok.error());
       s.report_.compacted = true;
     }
-    if (auto ok = s.open_for_append(); !ok) return fail(ok.error());
+    if (auto ok = s.open_for_append(); !ok) return failed(ok.error());
     return s;
   }
 
@@ -75,7 +101,9 @@ class file_store {
         memory_{std::move(o.memory_)},
         fd_{std::exchange(o.fd_, -1)},
         lines_{o.lines_},
-        report_{o.report_} {}
+        good_size_{o.good_size_},
+        report_{o.report_},
+        error_{std::move(o.error_)} {}
   file_store& operator=(file_store&&) = delete;
   ~file_store() {
     if (fd_ >= 0) ::close(fd_);
@@ -86,13 +114,29 @@ class file_store {
   }
 
   /// Remembers `key` in memory and on disk (synced). `errc::io_failed` if the disk write failed —
-  /// the packet is then refused, though it stays remembered in memory.
+  /// the packet is then refused, though it stays remembered in memory; `last_error()` says why,
+  /// and whatever part of the line reached the file is cut off again.
   result<void> remember(const replay_key& key, epoch_seconds expires, epoch_seconds now) {
     if (auto ok = memory_.remember(key, expires, now); !ok) return ok;
     const auto line = format_line(key, expires);
-    if (::write(fd_, line.data(), line.size) != static_cast<ssize_t>(line.size) ||
-        ::fdatasync(fd_) != 0)
-      return fail(errc::io_failed);
+    if (fd_ < 0 || torn_)  // closed by a failure, or a partial line is still to be ended
+      if (auto ok = open_for_append(); !ok) return ok;
+    std::size_t wrote = 0;
+    int e = 0;
+    while (wrote < line.size && e == 0) {  // a short write is retried: the retry says why
+      const ssize_t n = ::write(fd_, line.data() + wrote, line.size - wrote);
+      if (n > 0)
+        wrote += static_cast<std::size_t>(n);
+      else if (n == 0 || errno != EINTR)
+        e = n == 0 ? ENOSPC : errno;
+    }
+    if (e != 0) {
+      // Cut a partial line off, so the next line is not glued to it (both would be lost).
+      if (wrote > 0 && ::ftruncate(fd_, good_size_) != 0) torn_ = true;
+      return io_error("cannot append", e);
+    }
+    good_size_ += static_cast<off_t>(line.size);
+    if (::fdatasync(fd_) != 0) return io_error("cannot sync", errno);
     if (++lines_ > 2 * memory_.size() + compaction_slack) {
       if (auto ok = compact(); !ok) return ok;
       return open_for_append();
@@ -103,6 +147,9 @@ class file_store {
   std::size_t size() const noexcept { return memory_.size(); }
   const load_report& report() const noexcept { return report_; }
   const std::string& path() const noexcept { return path_; }
+  /// The last disk failure: the file, what failed and `strerror` ("…: cannot append: No space
+  /// left on device"); empty when none happened.
+  const std::string& last_error() const noexcept { return error_; }
 
   /// Imports fwknop's `digest.cache` (`<b64 SHA-256 of the packet> <proto> <src> <sport> <dst>
   /// <dport> <time>` lines): each digest is kept `lifetime` seconds past its recorded time (use
@@ -182,25 +229,61 @@ class file_store {
     return r.ec == std::errc{} && r.ptr == body.data() + body.size();
   }
 
-  result<void> open_for_append() noexcept {
+  // Records "<path>: <what>: <strerror>" for last_error(); io_failed.
+  result<void> io_error(const char* what, int e) {
+    try {
+      error_ = path_ + ": " + what + ": " + std::strerror(e);
+    } catch (...) {  // std::bad_alloc: the error code still says it
+    }
+    return fail(errc::io_failed);
+  }
+
+  result<void> open_for_append() {
     if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
     fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    return fd_ >= 0 ? result<void>{} : fail(errc::io_failed);
+    if (fd_ < 0) return io_error("cannot open for appending", errno);
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) return io_error("cannot stat", errno);
+    good_size_ = st.st_size;
+    // A partial line that could not be cut off: end it here, so the next one stands alone.
+    if (torn_ && st.st_size > 0 && !ends_with_newline()) {
+      if (::write(fd_, "\n", 1) != 1) return io_error("cannot append", errno);
+      ++good_size_;
+    }
+    torn_ = false;
+    return {};
+  }
+
+  // True when the log's last byte is '\n'.
+  bool ends_with_newline() const noexcept {
+    const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return true;
+    char last = '\n';
+    const off_t end = ::lseek(fd, -1, SEEK_END);
+    if (end >= 0 && ::read(fd, &last, 1) != 1) last = '\n';
+    ::close(fd);
+    return last == '\n';
   }
 
   // Writes the live entries to `<path>.tmp`, syncs it and renames it over the log.
   result<void> compact() {
     const std::string tmp = path_ + ".tmp";
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return fail(errc::io_failed);
-    bool ok = true;
-    memory_.for_each([&](const replay_key& k, epoch_seconds e) {
-      const auto line = format_line(k, e);
-      ok = ok && ::write(fd, line.data(), line.size) == static_cast<ssize_t>(line.size);
+    if (fd < 0) return io_error("cannot create the compacted log (.tmp)", errno);
+    int e = 0;
+    memory_.for_each([&](const replay_key& k, epoch_seconds x) {
+      const auto line = format_line(k, x);
+      const ssize_t wrote = e == 0 ? ::write(fd, line.data(), line.size) : 0;
+      if (e == 0 && wrote != static_cast<ssize_t>(line.size)) e = wrote < 0 ? errno : ENOSPC;
     });
-    ok = ::fsync(fd) == 0 && ok;
+    if (e == 0 && ::fsync(fd) != 0) e = errno;
     ::close(fd);
-    if (!ok || ::rename(tmp.c_str(), path_.c_str()) != 0) return fail(errc::io_failed);
+    if (e == 0 && ::rename(tmp.c_str(), path_.c_str()) != 0) e = errno;
+    if (e != 0) {
+      ::unlink(tmp.c_str());
+      return io_error("cannot compact", e);
+    }
     sync_directory();
     lines_ = memory_.size();
     return {};
@@ -220,7 +303,10 @@ class file_store {
   memory_store memory_;
   int fd_ = -1;
   std::size_t lines_ = 0;  // lines in the log, live or not
+  off_t good_size_ = 0;    // bytes of whole lines in the log
+  bool torn_ = false;      // a partial line could not be cut off
   load_report report_;
+  std::string error_;
 };
 
 static_assert(replay_policy<file_store>);
