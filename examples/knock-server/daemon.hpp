@@ -480,6 +480,9 @@ int serve(const settings& s, const options& o, typename daemon_server<Store>::ru
         std::uint64_t ticks = 0;
         (void)::read(timer, &ticks, sizeof ticks);
         server.observer().tick();  // a flood's last summary of suppressed refusals, on time
+        if constexpr (requires { server.replay_store().commit(); })  // refused packets' keys
+          if (auto ok = server.replay_store().commit(); !ok)
+            log(LOG_ERR, "replay log: " + server.replay_store().last_error());
         if (auto ok = server.firewall().expire(wall_clock()); !ok) {
           const std::string why = firewall_error();
           log(LOG_WARNING, "firewall " + s.daemon.firewall_type + ": expiry or check failed" +

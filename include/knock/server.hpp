@@ -19,7 +19,8 @@
 ///        encrypted — the only safeguard for a stanza without HMAC (spec Q9).
 ///     d. time window: |now − timestamp| ≤ MAX_SPA_PACKET_AGE (unless aging is off)
 ///     e. authorize: requested address, username, NAT/command rules, ports, timeout
-///     f. the firewall opens the grant (command messages open nothing: the verdict carries them)
+///     f. a store with `commit()` (file_store) makes the recorded keys durable (one sync)
+///     g. the firewall opens the grant (command messages open nothing: the verdict carries them)
 ///  A failing stage moves on to the next stanza; the verdict gives the reason of the last one
 ///  tried. A packet is remembered until no replay of it could pass the time window (now + 2 × max
 ///  age). Recording failures (a full store, a disk error) refuse the packet: knock fails closed.
@@ -232,6 +233,8 @@ class server {
         last = to_errc(granted.error());
         continue;
       }
+      if constexpr (requires { replay_.commit(); })  // durable before anything is granted
+        if (auto ok = replay_.commit(); !ok) return refuse(to_errc(ok.error()));
       if (!granted->ports.empty()) {
         if (auto ok = firewall_.open(*granted); !ok) return refuse(errc::firewall_failed);
       }

@@ -246,6 +246,59 @@ TEST(server, a_restarted_server_with_a_file_store_remembers) {
   std::remove(path.c_str());
 }
 
+// A store with commit(): the server commits once per accepted packet, after recording both keys
+// and before the firewall opens anything; a failed commit refuses the packet, nothing granted.
+struct committing_store : replay::memory_store {
+  using role = knock::role::replay;
+  committing_store() : memory_store{memory_store::default_capacity} {}
+  int commits = 0, remembered_at_commit = -1;
+  bool fail = false;
+  result<void> remember(const replay_key& k, epoch_seconds e, epoch_seconds now) {
+    ++remembered;
+    return memory_store::remember(k, e, now);
+  }
+  result<void> commit() {
+    ++commits;
+    remembered_at_commit = remembered;
+    if (fail) return knock::fail(make_error_code(errc::io_failed));
+    return {};
+  }
+  int remembered = 0;
+};
+struct committing_firewall : firewall::recording {
+  const committing_store* store = nullptr;
+  int commits_before_open = -1;
+  result<void> open(const grant& g) {
+    commits_before_open = store->commits;
+    return recording::open(g);
+  }
+};
+
+TEST(server, a_durable_store_is_committed_once_before_the_grant) {
+  using durable =
+      server<cipher::any_rijndael, mac::any_hmac, committing_firewall, committing_store>;
+  durable srv{rules(stanza_for(vector("access_cbc_hmac_sha256")))};
+  srv.firewall().store = &srv.replay_store();
+  ASSERT_TRUE(srv.handle(from(packet("access_cbc_hmac_sha256")), t0).accepted);
+  EXPECT_EQ(srv.replay_store().commits, 1);
+  EXPECT_EQ(srv.replay_store().remembered_at_commit, 2);  // the payload's key and the message's
+  EXPECT_EQ(srv.firewall().commits_before_open, 1);
+  EXPECT_EQ(srv.handle(from(packet("access_cbc_hmac_sha256")), t0).reason, errc::replayed);
+  EXPECT_EQ(srv.replay_store().commits, 1);  // refusals are not synced one by one
+}
+
+TEST(server, a_failed_commit_refuses_the_packet_and_grants_nothing) {
+  using durable =
+      server<cipher::any_rijndael, mac::any_hmac, committing_firewall, committing_store>;
+  durable srv{rules(stanza_for(vector("access_cbc_hmac_sha256")))};
+  srv.firewall().store = &srv.replay_store();
+  srv.replay_store().fail = true;
+  const verdict v = srv.handle(from(packet("access_cbc_hmac_sha256")), t0);
+  EXPECT_FALSE(v.accepted);
+  EXPECT_EQ(v.reason, errc::io_failed);
+  EXPECT_EQ(srv.firewall().opened(), 0u);
+}
+
 TEST(server, long_packets_need_enable_cmd_exec) {
   const auto v = test::vectors_of(KNOCK_TEST_DATA "/fwknop-2.6.10-vectors.json", {"server_policy"});
   const auto it = std::find_if(v.begin(), v.end(), [](const auto& x) {

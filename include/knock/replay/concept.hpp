@@ -3,15 +3,18 @@
 /// \file
 /// The ReplayStore policy family: remembers packets already accepted, so a captured packet cannot
 /// be used again.
+// clang-format off
 ///
-/// | requirement                          | meaning | caller |
-/// |--------------------------------------|-------------------------------------------------------------|--------|
-/// | `using role = knock::role::replay`   | declares the family | concepts | | `s.contains(key,
-/// now)` noexcept      | seen, and its entry has not expired at `now`: O(1)           | server | |
-/// `s.remember(key, expires, now)`      | `result<void>`; keeps `key` until `expires`; may drop
-/// entries | server | |                                      | expired at `now`, never a live one
-/// (`errc::replay_store_full`)|        | | `s.size()` noexcept                  | entries held |
-/// observers, tests |
+/// | requirement                          | meaning                                                  | caller |
+/// |--------------------------------------|----------------------------------------------------------|--------|
+/// | `using role = knock::role::replay`   | declares the family                                      | concepts |
+/// | `s.contains(key, now)` noexcept      | seen, and its entry has not expired at `now`: O(1)       | server |
+/// | `s.remember(key, expires, now)`      | `result<void>`; keeps `key` until `expires`; may drop    | server |
+/// |                                      | entries expired at `now`, never a live one (`errc::replay_store_full`) | |
+/// | `s.size()` noexcept                  | entries held                                             | observers, tests |
+/// | optional: `s.commit()`               | `result<void>`; makes what was remembered durable. The   | server, daemon |
+/// |                                      | server calls it once per accepted packet, before the grant |  |
+// clang-format on
 ///
 /// Keys are canonical (see knock/server.hpp for how they are made): one packet, one key, however it
 /// was spelled on the wire. Times are seconds since the epoch on the server's clock.

@@ -8,8 +8,12 @@
 ///     <64 hex digits of the key> <expiry, epoch seconds> <8 hex digits: FNV-1a of the text before
 ///     it>
 ///
-/// Durability: each line is written with one `write` and `fdatasync`ed before `remember` returns,
-/// so a packet that was accepted is on disk before its grant exists. A torn last line (a crash
+/// Durability: each line is written with one `write` when `remember` returns, so it survives the
+/// daemon being killed (the kernel has it); `commit()` `fdatasync`s what was written since the last
+/// commit, and the server calls it once per accepted packet before opening the firewall, so an
+/// accepted packet is on disk before its grant exists, also across a power loss — one sync per
+/// grant, not one per key (two keys a packet), and none for refusals (the daemon commits those on
+/// its 1 s timer). A torn last line (a crash
 /// mid-write) or a line whose checksum fails is skipped and reported, never fatal. A write that
 /// fails (disk full, read-only remount, I/O error) is cut back off the log, so the next line
 /// starts on a line of its own; `last_error()` says what failed and why (`strerror`). On `open` and
@@ -136,11 +140,20 @@ class file_store {
       return io_error("cannot append", e);
     }
     good_size_ += static_cast<off_t>(line.size);
-    if (::fdatasync(fd_) != 0) return io_error("cannot sync", errno);
+    unsynced_ = true;
     if (++lines_ > 2 * memory_.size() + compaction_slack) {
-      if (auto ok = compact(); !ok) return ok;
+      if (auto ok = compact(); !ok) return ok;  // compaction syncs what it writes
+      unsynced_ = false;
       return open_for_append();
     }
+    return {};
+  }
+
+  /// Syncs (`fdatasync`) the lines written since the last commit; nothing to do when none were.
+  result<void> commit() {
+    if (!unsynced_) return {};
+    if (fd_ < 0 || ::fdatasync(fd_) != 0) return io_error("cannot sync", fd_ < 0 ? EBADF : errno);
+    unsynced_ = false;
     return {};
   }
 
@@ -305,6 +318,7 @@ class file_store {
   std::size_t lines_ = 0;  // lines in the log, live or not
   off_t good_size_ = 0;    // bytes of whole lines in the log
   bool torn_ = false;      // a partial line could not be cut off
+  bool unsynced_ = false;  // lines written since the last commit()
   load_report report_;
   std::string error_;
 };
