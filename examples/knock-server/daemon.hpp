@@ -169,7 +169,7 @@ inline std::optional<settings> load_settings(const options& o) {
   if (!o.user.empty()) d.user = o.user;
   if (!o.protect.empty()) {
     knock::config::raw_value v{o.protect, 0};
-    auto ports = knock::config::detail::ports("--protect", v, "--protect");
+    auto ports = knock::config::detail::ports("command line", v, "--protect");
     if (!ports) {
       std::fprintf(stderr, "knock-server: %s\n", knock::config::to_string(ports.error()).c_str());
       return std::nullopt;
@@ -187,8 +187,13 @@ inline std::optional<settings> load_settings(const options& o) {
 
 /// `-D`: the effective configuration, keys masked. The stanza's variables come from reflecting
 /// `raw_stanza` (Boost.Hana), so a new variable shows up here without more code.
-inline int dump_config(const settings& s) {
+inline int dump_config(const settings& s, const options& o) {
   const auto& d = s.daemon;
+  // Checked as the daemon would load it (bound, not only parsed), before anything is printed.
+  if (auto bound =
+          knock::config::load_access_conf(s.access_file, {.allow_no_hmac = o.allow_no_hmac});
+      !bound)
+    return std::fprintf(stderr, "knock-server: %s\n", to_string(bound.error()).c_str()), 1;
   std::printf("# knock-server configuration\nFIREWALL_TYPE %s\nPCAP_INTF ",
               d.firewall_type.c_str());
   for (std::size_t i = 0; i < d.interfaces.size(); ++i)
@@ -509,7 +514,7 @@ int serve(const settings& s, const options& o, typename daemon_server<Store>::ru
 inline int daemon_main(const options& o) {
   auto s = load_settings(o);
   if (!s) return 1;
-  if (o.dump_config) return dump_config(*s);
+  if (o.dump_config) return dump_config(*s, o);
   if (o.fw_list || o.fw_flush) return firewall_command(*s, o.fw_flush);
   if (o.kill || o.status || o.restart) return control(*s, o);
 
@@ -536,13 +541,13 @@ inline int daemon_main(const options& o) {
                           {file_name_of(d.pid_file), file_name_of(d.digest_file),
                            file_name_of(d.digest_file) + ".tmp"});
     if (d.digest_persistence && !run_as->is_root() &&
-        !may_access(*run_as, directory_of(d.digest_file), W_OK | X_OK))
+        !may_access(*run_as, directory_of(d.digest_file), W_OK | X_OK, &why))
       return std::fprintf(stderr,
                           "knock-server: DIGEST_FILE %s: user %s, which the daemon runs as after "
-                          "start-up, cannot write in %s (make it writable, choose another "
+                          "start-up, cannot write in %s: %s (make it writable, choose another "
                           "DIGEST_FILE, or set KNOCK_USER / --user)\n",
                           d.digest_file.c_str(), run_as->name.c_str(),
-                          directory_of(d.digest_file).c_str()),
+                          directory_of(d.digest_file).c_str(), why.c_str()),
              1;
   } else {
     ::mkdir(d.run_dir.c_str(), 0700);

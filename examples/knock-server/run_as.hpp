@@ -93,20 +93,25 @@ knock::privilege_plan privilege_plan_for(const account& who, const std::string& 
 
 /// Whether `who` may access `path` with `mode` (access(2): R_OK, W_OK | X_OK for a directory
 /// to create and rename files in): a child becomes `who` and asks the kernel, so permissions,
-/// ACLs and read-only mounts all count.
-inline bool may_access(const account& who, const std::string& path, int mode) {
+/// ACLs and read-only mounts all count. When not, `why` gets the kernel's reason.
+inline bool may_access(const account& who, const std::string& path, int mode,
+                       std::string* why = nullptr) {
   const pid_t pid = ::fork();
   if (pid < 0) return false;
   if (pid == 0) {
     const gid_t gid = who.gid;
-    const bool became = ::setgroups(1, &gid) == 0 && ::setresgid(gid, gid, gid) == 0 &&
-                        ::setresuid(who.uid, who.uid, who.uid) == 0;
-    ::_exit(became && ::access(path.c_str(), mode) == 0 ? 0 : 1);
+    if (::setgroups(1, &gid) != 0 || ::setresgid(gid, gid, gid) != 0 ||
+        ::setresuid(who.uid, who.uid, who.uid) != 0)
+      ::_exit(255);
+    ::_exit(::access(path.c_str(), mode) == 0 ? 0 : (errno > 0 && errno < 255 ? errno : EACCES));
   }
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 255;
+  if (code != 0 && why != nullptr)
+    *why = code == 255 ? "cannot become that user to check" : std::strerror(code);
+  return code == 0;
 }
 
 /// The directory part of `path` ("." when it has none).

@@ -196,6 +196,10 @@ TEST(config_access_includes, errors_name_the_included_file) {
   auto missing = config::load_access_conf(t.write("m.conf", "%include nowhere.conf\n"));
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code, errc::io_failed);
+  EXPECT_EQ(missing.error().line, 1u);  // the %include line, then the file and why
+  EXPECT_NE(config::to_string(missing.error()).find("m.conf:1: %include: "), std::string::npos);
+  EXPECT_NE(config::to_string(missing.error()).find("nowhere.conf: cannot read"),
+            std::string::npos);
 
   auto pure = config::parse_access_conf("%include x.conf\n", "p.conf");
   ASSERT_FALSE(pure);

@@ -203,8 +203,9 @@ inline result<void, config_error> parse_into(std::string_view text, const std::s
                                              std::vector<raw_stanza>& stanzas,
                                              const include_access* files, std::size_t depth,
                                              raw_stanza* keys_for, bool top_level) {
-  const auto error = [&](std::size_t line, std::string_view key, std::string message) {
-    return fail(config_error{file, line, std::string{key}, std::move(message)});
+  const auto error = [&](std::size_t line, std::string_view key, std::string message,
+                         errc code = errc::config_invalid) {
+    return fail(config_error{file, line, std::string{key}, std::move(message), code});
   };
   const std::string_view origin = top_level ? std::string_view{} : std::string_view{file};
   for (config_line l{text}; l.next();) {
@@ -228,12 +229,14 @@ inline result<void, config_error> parse_into(std::string_view text, const std::s
       std::vector<std::string> paths{target};
       if (folder) {
         auto listed_files = files->list(target);
-        if (!listed_files) return fail(listed_files.error());
+        if (!listed_files)  // named where it was asked for: file:line: %include_folder: dir: why
+          return error(number, name, to_string(listed_files.error()), listed_files.error().code);
         paths = *std::move(listed_files);
       }
       for (const std::string& path : paths) {
         auto included = files->read(path);
-        if (!included) return fail(included.error());
+        if (!included)
+          return error(number, name, to_string(included.error()), included.error().code);
         auto ok = parse_into(*included, path, stanzas, files, depth + 1,
                              keys ? &stanzas.back() : nullptr, false);
         secure_zero(included->data(), included->size());
