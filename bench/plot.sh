@@ -102,3 +102,38 @@ plot "$tmp/lookup.dat" using 2:xtic(1) title "hit" lc rgb "#3a7bd5", \
 EOF
   echo "wrote $out/perf-replay-lookup.png"
 fi
+
+# docs/perf-load.png, from bench/load.sh's bench/results/load.json (when it exists; LOAD_JSON=…
+# for another file): phase 1, offered rate against the share of it each daemon accepted (test mode, pcap,
+# medians over the runs of each step's best try; a daemon's line ends at its first failed step).
+load_json=${LOAD_JSON:-$here/results/load.json}
+if [[ -s $load_json ]]; then
+  python3 - "$load_json" "$tmp" <<'EOF'
+import json, statistics, sys
+rows = [r for r in json.load(open(sys.argv[1]))["raw"] if r["phase"] == 1 and r["kind"] == "paced"]
+for d in ("knock", "fwknopd", "fwknopd-tuned"):
+    best = {}
+    for r in rows:
+        if r["daemon"] != d: continue
+        got = r["accepted"] / r["sender"]["sent"]
+        k = (r["run"], r["rate"])
+        best[k] = max(best.get(k, 0), got)
+    with open(f"{sys.argv[2]}/load-{d}.dat", "w") as f:
+        for rate in sorted({k[1] for k in best}):
+            f.write(f"{rate} {statistics.median(v for k, v in best.items() if k[1] == rate):.4f}\n")
+EOF
+  gnuplot <<EOF
+$common
+set output "$out/perf-load.png"
+set title "bench/load.sh: valid packets, test mode, pcap on a veth (2 shared cores)"
+set logscale x
+set xlabel "offered rate (packets/s, paced, 2 s or 60,000 packets a step)"
+set ylabel "share of the packets accepted"
+set yrange [0:1.1]
+set key bottom left
+plot "$tmp/load-knock.dat" using 1:2 with linespoints pt 7 lw 2 lc rgb "#3a7bd5" title "knock-server", \
+     "$tmp/load-fwknopd.dat" using 1:2 with linespoints pt 5 lw 2 lc rgb "#e8a33d" title "fwknopd (default PCAP_LOOP_SLEEP)", \
+     "$tmp/load-fwknopd-tuned.dat" using 1:2 with linespoints pt 9 lw 2 lc rgb "#7a7a7a" title "fwknopd, PCAP_LOOP_SLEEP 1 ms"
+EOF
+  echo "wrote $out/perf-load.png"
+fi
