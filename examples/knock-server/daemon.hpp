@@ -201,11 +201,12 @@ inline int dump_config(const settings& s, const options& o) {
   std::printf(
       "\nPCAP_FILTER %s\nENABLE_UDP_SERVER %s\nUDPSERV_PORT %u\nENABLE_SPA_PACKET_AGING %s\n"
       "MAX_SPA_PACKET_AGE %lld\nENABLE_DIGEST_PERSISTENCE %s\nDIGEST_FILE %s\nFWKNOP_PID_FILE %s\n"
-      "ACCESS_FILE %s\nKNOCK_USER %s\n",
+      "ACCESS_FILE %s\nKNOCK_USER %s\nKNOCK_REPLAY_CAPACITY %u\n",
       d.pcap_filter.c_str(), d.udp_server ? "Y" : "N", d.udp_port,
       d.server.packet_aging ? "Y" : "N", static_cast<long long>(d.server.max_packet_age),
       d.digest_persistence ? "Y" : "N", d.digest_file.c_str(), d.pid_file.c_str(),
-      s.access_file.c_str(), d.user.empty() ? "(knock, else nobody)" : d.user.c_str());
+      s.access_file.c_str(), d.user.empty() ? "(knock, else nobody)" : d.user.c_str(),
+      d.replay_capacity);
   auto text = knock::config::detail::read_config_file(s.access_file);
   if (!text) return std::fprintf(stderr, "knock-server: %s\n", to_string(text.error()).c_str()), 1;
   const auto files = knock::config::file_system();
@@ -510,6 +511,11 @@ int serve(const settings& s, const options& o, typename daemon_server<Store>::ru
   return status;
 }
 
+/// The replay store's size in keys: two per packet (the payload's and the message's).
+inline std::size_t replay_keys(const knock::config::daemon_config& d) {
+  return 2 * std::size_t{d.replay_capacity};
+}
+
 /// Runs the daemon until a stop signal; the exit status.
 inline int daemon_main(const options& o) {
   auto s = load_settings(o);
@@ -594,8 +600,8 @@ inline int daemon_main(const options& o) {
   std::optional<knock::replay::file_store> digests;
   if (d.digest_persistence) {
     std::string failure;
-    auto store = knock::replay::file_store::open(
-        d.digest_file, wall_clock(), knock::replay::memory_store::default_capacity, &failure);
+    auto store =
+        knock::replay::file_store::open(d.digest_file, wall_clock(), replay_keys(d), &failure);
     if (!store) {  // logged: after daemon() stderr goes nowhere
       log_line(o.foreground, LOG_ERR,
                "cannot open the replay log (DIGEST_FILE): " +
@@ -633,12 +639,13 @@ inline int daemon_main(const options& o) {
   }
 
   const int status =
-      digests ? serve<knock::replay::file_store>(*s, o, {*std::move(stanzas), d.server},
-                                                 *std::move(digests), *std::move(firewall),
-                                                 *std::move(capture), signals)
-              : serve<knock::replay::memory_store>(
-                    *s, o, {*std::move(stanzas), d.server}, knock::replay::memory_store{},
-                    *std::move(firewall), *std::move(capture), signals);
+      digests
+          ? serve<knock::replay::file_store>(*s, o, {*std::move(stanzas), d.server},
+                                             *std::move(digests), *std::move(firewall),
+                                             *std::move(capture), signals)
+          : serve<knock::replay::memory_store>(*s, o, {*std::move(stanzas), d.server},
+                                               knock::replay::memory_store{replay_keys(d)},
+                                               *std::move(firewall), *std::move(capture), signals);
   ::unlink(d.pid_file.c_str());
   return status;
 }

@@ -31,6 +31,13 @@ TEST(config_fwknopd_conf, defaults_are_fwknopds) {
   EXPECT_EQ(c.pid_file, "/run/knock/knock-server.pid");
   EXPECT_EQ(c.rules_check_threshold, 20u);
   EXPECT_EQ(c.user, "");  // the daemon picks: knock if it exists, else nobody
+  EXPECT_EQ(c.replay_capacity, 65536u);
+}
+
+TEST(config_fwknopd_conf, knock_replay_capacity_is_a_bounded_positive_count) {
+  EXPECT_EQ(ok("KNOCK_REPLAY_CAPACITY 1000000;\n").replay_capacity, 1000000u);
+  EXPECT_EQ(error("KNOCK_REPLAY_CAPACITY 0;\n"),
+            "fwknopd.conf:1: KNOCK_REPLAY_CAPACITY: '0' is not a positive integer up to 16777216");
 }
 
 TEST(config_fwknopd_conf, knock_user_names_who_the_daemon_becomes) {

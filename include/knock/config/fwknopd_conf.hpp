@@ -40,9 +40,9 @@ struct raw_fwknopd_conf {
                            (raw_value, fwknop_run_dir), (raw_value, fwknop_conf_dir),
                            (raw_value, access_file), (raw_value, fwknop_pid_file),  //
                            (raw_value, firewall_type), (raw_value, knock_nft_table),
-                           (raw_value, knock_user), (raw_value, knock_protected_ports),
-                           (raw_value, flush_ipt_at_init), (raw_value, flush_ipt_at_exit),
-                           (raw_value, enable_ipt_comment_check),
+                           (raw_value, knock_user), (raw_value, knock_replay_capacity),
+                           (raw_value, knock_protected_ports), (raw_value, flush_ipt_at_init),
+                           (raw_value, flush_ipt_at_exit), (raw_value, enable_ipt_comment_check),
                            (raw_value, rules_check_threshold), (raw_value, firewall_exe),  //
                            (raw_value, syslog_identity), (raw_value, syslog_facility),
                            (raw_value, verbose), (raw_value, locale));
@@ -71,6 +71,10 @@ struct daemon_config {
   /// KNOCK_USER: who the daemon becomes after start-up when started as root ("user" or
   /// "user:group"; "root" keeps root). Empty: `knock` if that account exists, else `nobody`.
   std::string user;
+  /// KNOCK_REPLAY_CAPACITY: how many accepted packets the replay store holds at once (each is
+  /// remembered 2 × MAX_SPA_PACKET_AGE + 1 s, under two keys); beyond that it refuses valid packets
+  /// (`replay_store_full`: it fails closed). 48 bytes a key, allocated at start.
+  std::uint32_t replay_capacity = 65536;
   std::string syslog_identity = "knock-server";  ///< SYSLOG_IDENTITY
   std::string syslog_facility = "LOG_DAEMON";    ///< SYSLOG_FACILITY
   bool verbose = false;                          ///< VERBOSE
@@ -198,6 +202,8 @@ inline result<daemon_config, config_error> parse_fwknopd_conf(std::string_view t
   take(c.rules_check_threshold,
        positive(file, r.rules_check_threshold, "RULES_CHECK_THRESHOLD", 20));
   take(c.verbose, yes_no(file, r.verbose, "VERBOSE", false));
+  take(c.replay_capacity,
+       positive(file, r.knock_replay_capacity, "KNOCK_REPLAY_CAPACITY", 65536, 1u << 24));
   if (r.knock_protected_ports.is_set())
     take(c.protected_ports, detail::ports(file, r.knock_protected_ports, "KNOCK_PROTECTED_PORTS"));
   if (first_error) return fail(*first_error);
