@@ -17,8 +17,9 @@ import re
 import sys
 
 CASES = ["valid", "bad_hmac", "garbage_b64", "garbage_bin", "replay"]
-# docs: /work/shared/PERFORMANCE.md, "What knock is aiming at".
-TARGET = {"valid": ">= 4x", "bad_hmac": ">= 8x", "garbage_b64": ">= 8x", "garbage_bin": ">= 8x",
+# docs: /work/shared/PERFORMANCE.md, "What knock is aiming at"; valid and the two HMAC refusals as
+# raised by issue #6.
+TARGET = {"valid": ">= 5x", "bad_hmac": ">= 10x", "garbage_b64": ">= 10x", "garbage_bin": ">= 8x",
           "replay": "O(1)"}
 # The floor table of /work/shared/PERFORMANCE.md (fastest primitive per step, this CPU).
 FLOOR = {"primitive/base64_decode_171": 128, "primitive/base64_decode_43": 42,

@@ -6,6 +6,7 @@
 /// here and in the other adaptors (cipher/rijndael.hpp, mac/hmac.hpp).
 
 #include <knock/core/bytes.hpp>
+#include <knock/crypto/block_hash.hpp>
 #include <knock/crypto/hash_id.hpp>
 
 #ifndef CRYPTOPP_ENABLE_NAMESPACE_WEAK
@@ -57,13 +58,21 @@ decltype(auto) visit_hash(hash_id id, F&& f) {
 }
 
 /// Hashes `msg` with the algorithm `id` into `out` (at least `digest_size(id)` bytes); returns that
-/// size.
+/// size. MD5, SHA-1 and SHA-2 go straight to Crypto++'s compression function (block_hash.hpp);
+/// SHA-3 through a Crypto++ hash object.
 inline std::size_t hash(hash_id id, bytes_view msg, byte* out) noexcept {
   return visit_hash(id, [&](auto h) {
-    typename decltype(h)::impl state;
-    state.Update(msg.data(), msg.size());
-    state.Final(out);
-    return decltype(h)::digest_size;
+    using H = decltype(h);
+    if constexpr (crypto::block_hash_policy<H>) {
+      typename crypto::block_hash<H>::stream state;
+      state.update(msg.data(), msg.size());
+      state.final(out);
+    } else {
+      typename H::impl state;
+      state.Update(msg.data(), msg.size());
+      state.Final(out);
+    }
+    return H::digest_size;
   });
 }
 

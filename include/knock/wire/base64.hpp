@@ -53,7 +53,7 @@ constexpr bool is_alphabet(std::string_view s) noexcept {
   constexpr std::size_t block = 32;
   std::size_t i = 0;
   for (; i + block <= s.size(); i += block) {
-    bool ok = true;
+    unsigned char ok = 1;  // not `bool`: GCC 12 does not vectorise a `bool` reduction
     for (std::size_t j = 0; j < block; ++j)
       ok &= detail::in_alphabet(static_cast<unsigned char>(s[i + j]));
     if (!ok) return false;
