@@ -55,13 +55,14 @@ struct derived_key {
   block iv;
   derived_key(secret_view pass, bytes_view salt) noexcept {
     std::array<byte, 16> d;
-    CryptoPP::Weak::MD5 h;
     for (std::size_t i = 0; i < 3; ++i) {
-      if (i != 0) h.Update(d.data(), d.size());
-      h.Update(pass.data(), pass.size());
-      h.Update(salt.data(), salt.size());
-      h.Final(d.data());
+      crypto::block_hash<md5>::stream h;
+      if (i != 0) h.update(d.data(), d.size());
+      h.update(pass.data(), pass.size());
+      h.update(salt.data(), salt.size());
+      h.final(d.data());
       std::copy(d.begin(), d.end(), i < 2 ? key.begin() + 16 * i : iv.begin());
+      h.wipe();
     }
     secure_zero(d.data(), d.size());
   }
