@@ -51,7 +51,8 @@ TEST_P(every_mode_and_mac, opens_what_it_seals_and_nothing_else) {
   const secret_bytes other_key{std::string_view{"another key"}};
   auto wrong = wire::open(*packet, cipher, other_key.view(), mac_ptr);
   ASSERT_FALSE(wrong);
-  EXPECT_EQ(wrong.error(), errc::decrypt_failed);  // the HMAC key is right: the 16-digit check catches it
+  EXPECT_EQ(wrong.error(),
+            errc::decrypt_failed);  // the HMAC key is right: the 16-digit check catches it
 
   // Any single flipped character is refused.
   for (std::size_t i = 0; i < packet->size(); i += 7) {
