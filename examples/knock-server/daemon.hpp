@@ -588,14 +588,41 @@ inline int daemon_main(const options& o) {
     if (::daemon(0, 0) != 0) return std::perror("knock-server: daemon"), 1;
     ::openlog(d.syslog_identity.c_str(), LOG_PID, LOG_DAEMON);
   }
-  if (std::FILE* pid = std::fopen(d.pid_file.c_str(), "w"))
-    std::fprintf(pid, "%d\n", ::getpid()), std::fclose(pid);
 
   sigset_t mask;
   sigemptyset(&mask);
   for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&mask, sig);
   ::sigprocmask(SIG_BLOCK, &mask, nullptr);
   const int signals = ::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+
+  // What only root may open is open: from here on, the account and only the capabilities
+  // the configuration needs (also when started unprivileged with capabilities, e.g. by systemd).
+  if (!run_as || !run_as->is_root()) {
+    const account me = run_as ? *run_as : current_account();
+    const auto plan = privilege_plan_for(me, d.firewall_type, *stanzas);
+    if (auto dropped = knock::drop_privileges(plan, &why); !dropped) {
+      log_line(o.foreground, LOG_ERR, "cannot drop privileges: " + why);
+      return 1;
+    }
+    log_line(o.foreground, LOG_NOTICE,
+             "running as " + me.name + " (uid " + std::to_string(me.uid) + "), capabilities " +
+                 plan.keep.to_string());
+    if (::access(s->access_file.c_str(), R_OK) != 0)
+      log_line(o.foreground, LOG_WARNING,
+               s->access_file + " is not readable by " + me.name +
+                   ": a reload (SIGHUP) will be refused until it is");
+  } else {
+    log_line(o.foreground, LOG_WARNING, "KNOCK_USER is root: the daemon keeps running as root");
+  }
+
+  // The pid file and the replay log belong to the account it runs as: created and opened as it, so
+  // a restart (as root, possibly without CAP_DAC_OVERRIDE, as under the systemd unit) finds them
+  // in its run directory and the daemon can always rewrite them.
+  if (std::FILE* pid = std::fopen(d.pid_file.c_str(), "w"))
+    std::fprintf(pid, "%d\n", ::getpid()), std::fclose(pid);
+  else
+    log_line(o.foreground, LOG_WARNING,
+             "cannot write the pid file " + d.pid_file + ": " + std::strerror(errno));
 
   std::optional<knock::replay::file_store> digests;
   if (d.digest_persistence) {
@@ -615,27 +642,6 @@ inline int daemon_main(const options& o) {
                d.digest_file + ": skipped " + std::to_string(store->report().corrupt) +
                    " corrupt line(s) of the replay log (garbage, or a write torn by a crash)");
     digests.emplace(*std::move(store));
-  }
-
-  // Everything root was needed for is open: from here on, the account and only the capabilities
-  // the configuration needs (also when started unprivileged with capabilities, e.g. by systemd).
-  if (!run_as || !run_as->is_root()) {
-    const account me = run_as ? *run_as : current_account();
-    const auto plan = privilege_plan_for(me, d.firewall_type, *stanzas);
-    if (auto dropped = knock::drop_privileges(plan, &why); !dropped) {
-      log_line(o.foreground, LOG_ERR, "cannot drop privileges: " + why);
-      ::unlink(d.pid_file.c_str());
-      return 1;
-    }
-    log_line(o.foreground, LOG_NOTICE,
-             "running as " + me.name + " (uid " + std::to_string(me.uid) + "), capabilities " +
-                 plan.keep.to_string());
-    if (::access(s->access_file.c_str(), R_OK) != 0)
-      log_line(o.foreground, LOG_WARNING,
-               s->access_file + " is not readable by " + me.name +
-                   ": a reload (SIGHUP) will be refused until it is");
-  } else {
-    log_line(o.foreground, LOG_WARNING, "KNOCK_USER is root: the daemon keeps running as root");
   }
 
   const int status =

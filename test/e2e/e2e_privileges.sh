@@ -12,6 +12,8 @@
 #   --user nosuchuser, or a replay log nobody could write: refused at start-up, before the
 #                     firewall is touched
 #   a reload while access.conf is root's alone: refused with the reason, the old rules kept
+#   the systemd unit's CapabilityBoundingSet + NoNewPrivileges (setpriv): enough to start, drop,
+#                     reopen its own replay log (no CAP_DAC_OVERRIDE) and grant
 source "$(dirname "$0")/lib.sh"
 e2e_init "$@"
 command -v iptables >/dev/null 2>&1 || skip "iptables not found"
@@ -94,8 +96,25 @@ check "effective: cap_net_admin, cap_setuid, cap_setgid" field_is "$SERVER_PID" 
 check "no ambient capabilities" field_is "$SERVER_PID" CapAmb 0000000000000000
 e2e_server_stop
 
-note "--user root keeps root, and says so"
+note "the systemd unit's CapabilityBoundingSet and NoNewPrivileges are enough to start, drop and grant"
 e2e_access FW_ACCESS_TIMEOUT 30
+unit="$E2E_DIR/../../examples/knock-server/knock-server.service"
+caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$unit" | tr 'A-Z' 'a-z' | sed 's/cap_//g; s/ /,+/g')
+check "the unit names a bounding set" test -n "$caps"
+printf '#!/bin/sh\nexec setpriv --bounding-set -all,+%s --no-new-privs -- %s "$@"\n' "$caps" "$KNOCK_SERVER" >"$TMP/as-unit.sh"
+chmod 755 "$TMP/as-unit.sh"
+real_server=$KNOCK_SERVER
+KNOCK_SERVER="$TMP/as-unit.sh"
+e2e_server_start
+KNOCK_SERVER=$real_server
+check "started within the unit's bounding set ($caps), it still drops to nobody" uids_are "$SERVER_PID" "$NOBODY"
+check "with cap_net_admin only" field_is "$SERVER_PID" CapEff "$CAP_NET_ADMIN"
+log_mark
+check "fwknop sends an SPA packet" fwknop_knock "$NS_CLI" "$SRV_IP" -A "tcp/$PORT" -a "$CLI_IP"
+expect_accept "$CLI_IP"
+e2e_server_stop
+
+note "--user root keeps root, and says so"
 e2e_server_start --user root
 check "it warns that it keeps root" log_has "KNOCK_USER is root: the daemon keeps running as root"
 check "uid 0" uids_are "$SERVER_PID" 0
