@@ -10,6 +10,7 @@ packages=(
   fwknop-client fwknop-server libfko3-dev     # the real fwknop peers the tests talk to
   iproute2 iptables nftables libnftables-dev socat python3       # namespaces, firewalls, senders
   libcap2-bin                                 # capsh: e2e_fault_firewall starts the daemon without CAP_NET_ADMIN
+  systemd                                     # systemd-analyze verify: the knock-server unit
   valgrind gnuplot-nox                        # bench/run.sh: instruction counts and plots
   clang libclang-rt-14-dev                    # test/fuzz: libFuzzer harnesses
 )
