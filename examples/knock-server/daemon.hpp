@@ -63,13 +63,14 @@ class any_firewall {
   knock::result<void> open(const knock::grant& g) {
     if (cycles_ &&
         std::find(cycle_stanzas_.begin(), cycle_stanzas_.end(), g.stanza) != cycle_stanzas_.end())
-      return cycles_->open(g);
-    return std::visit([&](auto& f) { return f.open(g); }, backend_);
+      return noted(cycles_->open(g), "CMD_CYCLE", *cycles_);
+    return std::visit([&](auto& f) { return noted(f.open(g), backend_name(), f); }, backend_);
   }
   knock::result<void> expire(knock::epoch_seconds now) {
-    auto ok = std::visit([&](auto& f) { return f.expire(now); }, backend_);
+    auto ok =
+        std::visit([&](auto& f) { return noted(f.expire(now), backend_name(), f); }, backend_);
     if (cycles_)
-      if (auto closed = cycles_->expire(now); !closed) return closed;
+      if (auto closed = noted(cycles_->expire(now), "CMD_CYCLE", *cycles_); !closed) return closed;
     return ok;
   }
   /// Installs the command cycles of (re)loaded stanzas; the old ones' pending closes run now.
@@ -81,10 +82,43 @@ class any_firewall {
   }
   backend& get() noexcept { return backend_; }
 
+  /// Which part failed last ("nftables", "iptables", "none" or "CMD_CYCLE") and what it said
+  /// (empty when it says nothing): for the log.
+  const std::string& failed_part() const noexcept { return failed_part_; }
+  const std::string& last_error() const noexcept { return error_; }
+  /// How often the backend remade its rules after they were deleted or damaged under the daemon.
+  std::size_t repairs() const noexcept {
+    return std::visit(
+        [](const auto& f) -> std::size_t {
+          if constexpr (requires { f.repairs(); })
+            return f.repairs();
+          else
+            return 0;
+        },
+        backend_);
+  }
+
  private:
+  const char* backend_name() const noexcept {
+    constexpr const char* names[] = {"none", "nftables", "iptables"};  // the variant's order
+    return names[backend_.index()];
+  }
+  template <class Part>
+  knock::result<void> noted(knock::result<void> r, const char* part, const Part& p) {
+    if (!r) {
+      failed_part_ = part;
+      if constexpr (requires { p.last_error(); })
+        error_ = p.last_error();
+      else
+        error_.clear();
+    }
+    return r;
+  }
+
   backend backend_;
   std::optional<knock::firewall::command> cycles_;
   std::vector<std::size_t> cycle_stanzas_;  // 1-based
+  std::string failed_part_, error_;
 };
 
 /// The command backend for the stanzas with CMD_CYCLE_OPEN (none: nullopt), or why it cannot run.
@@ -394,31 +428,10 @@ int serve(const settings& s, const options& o, typename daemon_server<Store>::ru
   ev.data.fd = signals, ::epoll_ctl(ep, EPOLL_CTL_ADD, signals, &ev);
 
   const auto log = [&](int level, const std::string& line) { log_line(o.foreground, level, line); };
-  // What the firewall backend said when it failed, and how often it remade its rules after they
-  // were deleted or damaged under the daemon (nftables, iptables): both go to the log.
-  const auto firewall_error = [&]() -> std::string {
-    return std::visit(
-        [](auto& f) -> std::string {
-          if constexpr (requires { f.last_error(); })
-            return f.last_error();
-          else
-            return "";
-        },
-        server.firewall().get());
-  };
-  const auto firewall_repairs = [&]() -> std::size_t {
-    return std::visit(
-        [](auto& f) -> std::size_t {
-          if constexpr (requires { f.repairs(); })
-            return f.repairs();
-          else
-            return 0;
-        },
-        server.firewall().get());
-  };
-  std::size_t repairs_logged = firewall_repairs();
+  // Rules remade after they were deleted or damaged under the daemon: logged when it happens.
+  std::size_t repairs_logged = server.firewall().repairs();
   const auto log_repairs = [&] {
-    if (const std::size_t n = firewall_repairs(); n != repairs_logged) {
+    if (const std::size_t n = server.firewall().repairs(); n != repairs_logged) {
       repairs_logged = n;
       log(LOG_WARNING, "firewall " + s.daemon.firewall_type +
                            ": its rules were missing or damaged (changed under the daemon): "
@@ -428,14 +441,12 @@ int serve(const settings& s, const options& o, typename daemon_server<Store>::ru
   };
   const auto on_datagram = [&](const knock::datagram& d) {
     const knock::verdict v = server.handle(d, wall_clock());
-    log_repairs();
-    if (!v.accepted && v.reason == knock::errc::firewall_failed) {
-      const bool cycle = v.stanza && !server.rules().stanzas[*v.stanza - 1].cmd_cycle_open.empty();
+    if (v.accepted || v.reason == knock::errc::firewall_failed)
+      log_repairs();  // only grants repair
+    if (!v.accepted && v.reason == knock::errc::firewall_failed)
       log(LOG_ERR, "packet from " + to_string(d.source) +
                        ": nothing granted, the firewall failed: " +
-                       (cycle ? std::string{"CMD_CYCLE_OPEN failed"}
-                              : s.daemon.firewall_type + ": " + firewall_error()));
-    }
+                       server.firewall().failed_part() + ": " + server.firewall().last_error());
     if constexpr (requires { server.replay_store().last_error(); })
       if (!v.accepted && v.reason == knock::errc::io_failed)
         log(LOG_ERR, "packet from " + to_string(d.source) +
@@ -490,9 +501,9 @@ int serve(const settings& s, const options& o, typename daemon_server<Store>::ru
           if (auto ok = server.replay_store().commit(); !ok)
             log(LOG_ERR, "replay log: " + server.replay_store().last_error());
         if (auto ok = server.firewall().expire(wall_clock()); !ok) {
-          const std::string why = firewall_error();
-          log(LOG_WARNING, "firewall " + s.daemon.firewall_type + ": expiry or check failed" +
-                               (why.empty() ? "" : ": " + why));
+          const std::string& why = server.firewall().last_error();
+          log(LOG_WARNING, "firewall " + server.firewall().failed_part() +
+                               ": expiry or check failed" + (why.empty() ? "" : ": " + why));
         }
         log_repairs();
       } else if (auto got = capture.receive(on_datagram); !got) {

@@ -99,10 +99,7 @@ inline bool may_access(const account& who, const std::string& path, int mode,
   const pid_t pid = ::fork();
   if (pid < 0) return false;
   if (pid == 0) {
-    const gid_t gid = who.gid;
-    if (::setgroups(1, &gid) != 0 || ::setresgid(gid, gid, gid) != 0 ||
-        ::setresuid(who.uid, who.uid, who.uid) != 0)
-      ::_exit(255);
+    if (knock::switch_user(who.uid, who.gid) != 0) ::_exit(255);
     ::_exit(::access(path.c_str(), mode) == 0 ? 0 : (errno > 0 && errno < 255 ? errno : EACCES));
   }
   int status = 0;

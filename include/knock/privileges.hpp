@@ -175,6 +175,13 @@ inline int set_capabilities(capability_set effective, capability_set permitted,
 
 }  // namespace privileges_impl
 
+/// Becomes `user` and `group` for good: real, effective and saved ids; the only supplementary group
+/// is `group`. Async-signal-safe (for a forked child); 0, or -1 with `errno`.
+inline int switch_user(uid_t user, gid_t group) noexcept {
+  if (::setgroups(1, &group) != 0 || ::setresgid(group, group, group) != 0) return -1;
+  return ::setresuid(user, user, user);
+}
+
 /// Carries out `plan` (see the file comment). On failure the process may be half-way — the
 /// caller should exit; `why` names the step that failed.
 inline result<void> drop_privileges(const privilege_plan& plan, std::string* why = nullptr) {
@@ -191,10 +198,7 @@ inline result<void> drop_privileges(const privilege_plan& plan, std::string* why
 
   if (plan.user) {
     if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) return failed(why, "PR_SET_KEEPCAPS");
-    const gid_t gid = plan.group;
-    if (::setgroups(1, &gid) != 0) return failed(why, "setgroups");
-    if (::setresgid(gid, gid, gid) != 0) return failed(why, "setresgid");
-    if (::setresuid(*plan.user, *plan.user, *plan.user) != 0) return failed(why, "setresuid");
+    if (switch_user(*plan.user, plan.group) != 0) return failed(why, "switching uid and gid");
     if (::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0) return failed(why, "PR_SET_KEEPCAPS");
   }
   // Raising a capability into the ambient set needs it inheritable and permitted; clear the
