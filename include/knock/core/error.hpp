@@ -1,12 +1,20 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 /// \file
-/// `knock::errc`: why a packet was refused or a call failed. Each value is a `std::error_code` in
-/// the
-/// `"knock"` category; `to_string` gives the stable name used in logs and in `knock-server
-/// --decode`.
+/// knock's one error style.
+///
+/// - `knock::errc`: why a packet was refused or a call failed, as a stable name (`to_string`:
+///   "bad_mac") and a sentence (`describe`). The packet path reports only this: it is the whole
+///   story of a refusal, and it costs nothing.
+/// - `knock::error`: `{errc, message}`, what everything that opens or changes a resource (a
+///   firewall, a capture, a file, a process, a socket) returns in `result<T>`: the reason plus what
+///   and where in words ("nftables: table inet knock: Operation not permitted"). Never a secret.
+///
+/// No out-parameters and no `last_error()`: a failure travels in the `result` that reports it.
 
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -46,6 +54,8 @@ namespace knock {
   X(replayed, "packet was seen before")                                                       \
   X(replay_store_full,                                                                        \
     "replay store full of packets that could still be replayed: failing closed")              \
+  X(replay_store_unavailable,                                                                 \
+    "the replay store could not be asked whether the packet was seen: failing closed")        \
   X(stale_timestamp, "timestamp outside the allowed window")                                  \
   X(access_denied, "request not allowed by the matching stanza")                              \
   X(source_address_required, "request for 0.0.0.0 (-s) where REQUIRE_SOURCE_ADDRESS is set")  \
@@ -112,6 +122,36 @@ inline const std::error_category& knock_category() noexcept {
   return category;
 }
 
+/// Why a call that opens or changes a resource failed: the reason, and what and where in words.
+/// Converts from a bare `errc`, so `return knock::fail(errc::io_failed);` works where the reason
+/// says it all.
+struct error {
+  errc code = errc::none_;
+  std::string message;  ///< what and where, for a log line; empty: `describe(code)` says it all
+
+  error() = default;
+  error(errc c) noexcept : code{c} {}  // NOLINT(google-explicit-constructor): fail(errc::x)
+  error(errc c, std::string what) : code{c}, message{std::move(what)} {}
+
+  friend bool operator==(const error& e, errc c) noexcept { return e.code == c; }
+};
+
+/// The message of `e`, else the sentence for its code.
+inline std::string to_string(const error& e) {
+  return e.message.empty() ? std::string{describe(e.code)} : e.message;
+}
+
+/// `what: <strerror(errnum)>` as an error of kind `code`: for a failed system call.
+inline error system_error(errc code, std::string_view what, int errnum = errno) {
+  std::string m{what};
+  m.append(": ").append(std::strerror(errnum));
+  return {code, std::move(m)};
+}
+
+/// The reason of any error knock reports.
+constexpr errc to_errc(errc e) noexcept { return e; }
+inline errc to_errc(const error& e) noexcept { return e.code; }
+
 /// Lets `errc` convert to `std::error_code` (found by ADL).
 inline std::error_code make_error_code(errc e) noexcept {
   return {static_cast<int>(e), knock_category()};
@@ -127,6 +167,10 @@ inline std::string error_name(const std::error_code& ec) {
   if (&ec.category() == &knock_category())
     return std::string{to_string(static_cast<errc>(ec.value()))};
   return ec.message();
+}
+/// The message of `e` when it has one, else its stable name.
+inline std::string error_name(const error& e) {
+  return e.message.empty() ? std::string{to_string(e.code)} : e.message;
 }
 
 }  // namespace knock

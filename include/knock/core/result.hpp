@@ -3,6 +3,12 @@
 /// \file
 /// `knock::result<T, E>`: a value or an error, never an exception. It uses `std::expected`'s names
 /// for the subset knock needs, so it can become `std::expected` once the toolchain has it.
+///
+/// `result<T>` carries a `knock::error` (`{errc, message}`) for everything that opens or changes a
+/// resource; the packet path uses `result<T, errc>`, whose reason is the whole story and costs
+/// nothing (knock/core/error.hpp).
+
+#include <knock/core/error.hpp>
 
 #include <cassert>
 #include <memory>
@@ -27,7 +33,7 @@ constexpr failure<std::decay_t<E>> fail(E&& e) {
 
 /// A `T` or an error `E`. Accessing the wrong half is a precondition violation (asserted), not a
 /// throw.
-template <class T, class E = std::error_code>
+template <class T, class E = error>
 class [[nodiscard]] result {
  public:
   using value_type = T;

@@ -22,6 +22,7 @@
 #include <knock/core/bytes.hpp>
 #include <knock/core/result.hpp>
 #include <knock/core/role.hpp>
+#include <knock/core/time.hpp>
 
 #include <array>
 #include <concepts>
@@ -30,12 +31,6 @@
 #include <limits>
 
 namespace knock {
-
-/// Seconds since the epoch, 64-bit.
-using epoch_seconds = std::int64_t;
-
-/// An entry that never expires (packet aging switched off).
-inline constexpr epoch_seconds never_expires = std::numeric_limits<epoch_seconds>::max();
 
 /// A canonical packet identity: a SHA-256 digest.
 struct replay_key {
