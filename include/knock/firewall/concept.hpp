@@ -3,18 +3,43 @@
 /// \file
 /// The Firewall policy family: turns a grant into access, and takes it away again.
 ///
-/// | requirement                             | meaning | caller |
-/// |-----------------------------------------|----------------------------------------------------------|--------|
-/// | `using role = knock::role::firewall`    | declares the family | concepts | | `f.open(grant)`
-/// | `result<void>`: access until `grant.expires`, then closed  | server | | `f.expire(now)` |
-/// `result<void>`: closes what expired at `now` (a no-op for  | server loop | | | backends whose
-/// kernel expires rules itself)               |        |
+// clang-format off
+/// | requirement                             | meaning                                                   | caller      |
+/// |-----------------------------------------|-----------------------------------------------------------|-------------|
+/// | `using role = knock::role::firewall`    | declares the family                                       | concepts    |
+/// | `f.open(grant)`                         | `result<void>`: access until `grant.expires`, then closed | server      |
+/// | `f.expire(now)`                         | `result<void>`: closes what expired at `now` (a no-op for | daemon loop |
+/// |                                         | backends whose kernel expires rules itself); also checks  |             |
+/// |                                         | that the rules are still in place                         |             |
+///
+/// Optional abilities, each a named concept:
+///
+/// | concept                       | requirement                                   | meaning                                  | caller |
+/// |-------------------------------|-----------------------------------------------|------------------------------------------|--------|
+/// | `listing_firewall`            | `f.list()` → `result<std::vector<std::string>>` | the open grants, one line each (`--fw-list`) | daemon |
+/// | `flushing_firewall`           | `f.flush()` → `result<void>`                  | removes every rule knock made (`--fw-flush`) | daemon |
+/// | `self_repairing_firewall`     | `f.repairs()` noexcept → `std::size_t`         | how often it remade rules deleted or     | daemon log |
+/// |                               |                                               | damaged under it                          |        |
+/// | `stopping_firewall`           | `f.stop()` → `result<void>`                   | what to do when the daemon stops (iptables: | daemon |
+/// |                               |                                               | FLUSH_IPT_AT_EXIT); without it, nothing   |        |
+/// | `configurable_firewall`       | `F::name`, `F::variables`, `F::make(setup)`   | a backend the daemon can choose by name  | `any_of` |
+/// |                               |                                               | (FIREWALL_TYPE) and make from fwknopd.conf |      |
+// clang-format on
+///
+/// Errors are `knock::error`s whose message names the backend and what failed ("nftables: table
+/// inet knock: Operation not permitted"): the daemon logs them as they are.
 
 #include <knock/access/grant.hpp>
 #include <knock/core/result.hpp>
 #include <knock/core/role.hpp>
+#include <knock/firewall/setup.hpp>
 
 #include <concepts>
+#include <cstddef>
+#include <ranges>
+#include <string>
+#include <string_view>
+#include <vector>
 
 namespace knock {
 
@@ -25,4 +50,41 @@ concept firewall_policy = has_role<P, role::firewall> &&
   { f.expire(now) } -> std::same_as<result<void>>;
 };
 
+namespace firewall {
+
+/// Lists its open grants, one line each (`--fw-list`).
+template <class F>
+concept listing_firewall = firewall_policy<F> && requires(F& f) {
+  { f.list() } -> std::same_as<result<std::vector<std::string>>>;
+};
+
+/// Removes every rule knock made (`--fw-flush`).
+template <class F>
+concept flushing_firewall = firewall_policy<F> && requires(F& f) {
+  { f.flush() } -> std::same_as<result<void>>;
+};
+
+/// Remakes its rules when they are deleted or damaged under it, and counts how often.
+template <class F>
+concept self_repairing_firewall = firewall_policy<F> && requires(const F& f) {
+  { f.repairs() } noexcept -> std::same_as<std::size_t>;
+};
+
+/// Has something to do when the daemon stops.
+template <class F>
+concept stopping_firewall = firewall_policy<F> && requires(F& f) {
+  { f.stop() } -> std::same_as<result<void>>;
+};
+
+/// A backend a program can choose by name and make from its configuration: `F::name` is the
+/// value of FIREWALL_TYPE that selects it, `F::variables` the fwknopd.conf variables it reads
+/// (so the parser knows them), `F::make(setup)` builds it.
+template <class F>
+concept configurable_firewall = firewall_policy<F> && requires(const setup& s) {
+  { F::name } -> std::convertible_to<std::string_view>;
+  requires std::ranges::range<decltype(F::variables)>;
+  { F::make(s) } -> std::same_as<result<F>>;
+};
+
+}  // namespace firewall
 }  // namespace knock
