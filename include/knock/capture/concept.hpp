@@ -16,8 +16,17 @@
 /// |                                     | `f(const datagram&)` per datagram ready   |          |
 /// |                                     | now, never blocks; returns how many; the  |          |
 /// |                                     | payload is valid during the call only     |          |
-/// | `c.stats()` noexcept (optional)     | `capture_stats` since opening; with it, a | logs     |
-/// |                                     | capture models `counting_capture`         |          |
+///
+/// Optional abilities, each a named concept:
+///
+/// | concept               | requirement                               | caller   |
+/// |-----------------------|-------------------------------------------|----------|
+/// | `counting_capture`    | `c.stats()` noexcept → `capture_stats`    | logs     |
+/// |                       | since opening                             |          |
+/// | `configurable_capture`| `C::name` (what `KNOCK_CAPTURE` says to   | `any_of` |
+/// |                       | choose it), `C::variables` (the           |          |
+/// |                       | fwknopd.conf variables it reads),         |          |
+/// |                       | `C::make(setup)` → `result<C>`            |          |
 ///
 /// `receive` reads at most a bounded batch per descriptor, so one busy interface cannot starve
 /// the others; with level-triggered polling the rest comes on the next round. A failure of the
@@ -33,11 +42,14 @@
 #include <knock/core/datagram.hpp>
 #include <knock/core/result.hpp>
 #include <knock/core/role.hpp>
+#include <knock/config/fwknopd_conf.hpp>
 
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <ranges>
 #include <span>
+#include <string_view>
 
 namespace knock {
 
@@ -74,4 +86,20 @@ concept counting_capture = capture_policy<C> && requires(const C& c) {
   noexcept->std::same_as<capture_stats>;
 };
 
+namespace capture {
+
+/// What `C::make(setup)` may read.
+struct setup {
+  const config::fwknopd_conf& conf;  ///< the variables, with file:line for errors
+};
+
+/// A source a program can choose by name and make from its configuration.
+template <class C>
+concept configurable_capture = capture_policy<C> && requires(const setup& s) {
+  { C::name } -> std::convertible_to<std::string_view>;
+  requires std::ranges::range<decltype(C::variables)>;
+  { C::make(s) } -> std::same_as<result<C>>;
+};
+
+}  // namespace capture
 }  // namespace knock
