@@ -78,22 +78,31 @@ TEST(command_template, a_value_never_changes_the_argument_count) {
 }
 
 TEST(command, refuses_unknown_variables_missing_programs_and_empty_commands) {
-  std::string why;
-  EXPECT_FALSE(command::open({{{"/bin/true $HOME"}}}, &why));
-  EXPECT_NE(why.find("unknown variable in '$HOME'"), std::string::npos) << why;
-  EXPECT_FALSE(command::open({{{"/bin/true", "/bin/true $IPADDR$"}}}, &why));
-  EXPECT_NE(why.find("CMD_CYCLE_CLOSE"), std::string::npos) << why;
-  EXPECT_FALSE(command::open({{{"no-such-program-knock $IP"}}}, &why));
-  EXPECT_NE(why.find("not found"), std::string::npos) << why;
-  EXPECT_FALSE(command::open({{{"$SRC"}}}, &why));
-  EXPECT_FALSE(command::open({{{"  "}}}, &why));
-  EXPECT_TRUE(command::open({{{"true $IP", "NONE"}}}, &why)) << why;  // found on the search path
+  const auto why = [](const knock::result<command>& r) { return r ? "" : r.error().message; };
+  auto unknown = command::open({{{"/bin/true $HOME"}}});
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code, knock::errc::config_invalid);
+  EXPECT_EQ(why(unknown),
+            "CMD_CYCLE_OPEN: unknown variable in '$HOME' (known: $IP $SRC $PKT_SRC $DST $PORT "
+            "$PROTO $TIMEOUT $CLIENT_TIMEOUT)");
+  auto close = command::open({{{"/bin/true", "/bin/true $IPADDR$"}}});
+  ASSERT_FALSE(close);
+  EXPECT_NE(why(close).find("CMD_CYCLE_CLOSE"), std::string::npos) << why(close);
+  auto missing = command::open({{{"no-such-program-knock $IP"}}});
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(why(missing),
+            "CMD_CYCLE_OPEN: program 'no-such-program-knock' not found or not executable");
+  EXPECT_FALSE(command::open({{{"$SRC"}}}));
+  EXPECT_FALSE(command::open({{{"  "}}}));
+  auto found = command::open({{{"true $IP", "NONE"}}});
+  EXPECT_TRUE(found) << why(found);  // found on the search path
 }
 
 TEST(command, closed_by_default) {
   command c;
-  EXPECT_FALSE(c.open(make_grant("10.0.0.5", {{ip_protocol::tcp, 22}})));
-  EXPECT_EQ(c.last_error(), "not opened");
+  const auto r = c.open(make_grant("10.0.0.5", {{ip_protocol::tcp, 22}}));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, "CMD_CYCLE: not opened");
   EXPECT_TRUE(c.expire(0));
 }
 
@@ -115,15 +124,14 @@ class command_cycle : public ::testing::Test {
 
 TEST_F(command_cycle, opens_every_port_and_closes_after_the_timer) {
   const std::string d = dir.string();
-  std::string why;
   auto c = command::open(
       {{{"touch " + d + "/open-$IP-$PKT_SRC-$DST-$PROTO-$PORT-$TIMEOUT-$CLIENT_TIMEOUT",
-         "/usr/bin/touch " + d + "/close-$SRC-$PROTO-$PORT"}}},
-      &why);
-  ASSERT_TRUE(c) << why;
+         "/usr/bin/touch " + d + "/close-$SRC-$PROTO-$PORT"}}});
+  ASSERT_TRUE(c) << c.error().message;
   const grant g = make_grant("10.0.0.5", {{ip_protocol::tcp, 22}, {ip_protocol::udp, 53}});
-  ASSERT_TRUE(c->open(g, *ip_address::parse("192.0.2.9"), *ip_address::parse("192.0.2.1")))
-      << c->last_error();
+  const auto opened =
+      c->open(g, *ip_address::parse("192.0.2.9"), *ip_address::parse("192.0.2.1"));
+  ASSERT_TRUE(opened) << opened.error().message;
   EXPECT_TRUE(exists("open-10.0.0.5-192.0.2.9-192.0.2.1-6-22-1700000035-30"));
   EXPECT_TRUE(exists("open-10.0.0.5-192.0.2.9-192.0.2.1-17-53-1700000035-30"));
   EXPECT_EQ(files(), 2u);
@@ -133,7 +141,8 @@ TEST_F(command_cycle, opens_every_port_and_closes_after_the_timer) {
 
   ASSERT_TRUE(c->expire(1700000034));  // the timer has not run out
   EXPECT_EQ(files(), 2u);
-  ASSERT_TRUE(c->expire(1700000035)) << c->last_error();
+  const auto expired = c->expire(1700000035);
+  ASSERT_TRUE(expired) << expired.error().message;
   EXPECT_TRUE(exists("close-10.0.0.5-6-22"));
   EXPECT_TRUE(exists("close-10.0.0.5-17-53"));
   EXPECT_EQ(c->pending(), 0u);
@@ -160,7 +169,8 @@ TEST_F(command_cycle, keeps_shell_syntax_and_values_inside_one_argument) {
   const std::string d = dir.string();
   auto c = command::open({{{"/usr/bin/touch " + d + "/a;rm|$IP&&x>y " + d + "/`$PORT`*"}}});
   ASSERT_TRUE(c);
-  ASSERT_TRUE(c->open(make_grant("10.0.0.5", {{ip_protocol::tcp, 22}}))) << c->last_error();
+  const auto opened = c->open(make_grant("10.0.0.5", {{ip_protocol::tcp, 22}}));
+  ASSERT_TRUE(opened) << opened.error().message;
   EXPECT_TRUE(exists("a;rm|10.0.0.5&&x>y"));
   EXPECT_TRUE(exists("`22`*"));
   EXPECT_EQ(files(), 2u);
@@ -180,14 +190,16 @@ TEST_F(command_cycle, picks_the_stanza_cycle_and_reports_failures) {
   EXPECT_EQ(c->pending(), 0u);  // NONE: nothing to close
 
   g.stanza = 3;
-  EXPECT_EQ(c->open(g).error(), knock::errc::firewall_failed);
-  EXPECT_NE(c->last_error().find("/bin/false` exited with 1"), std::string::npos)
-      << c->last_error();
+  const auto failed = c->open(g);
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error(), knock::errc::firewall_failed);
+  EXPECT_EQ(failed.error().message, "CMD_CYCLE_OPEN: `/bin/false` exited with 1");
   EXPECT_EQ(c->pending(), 1u);  // the open ran: its close is still due
 
   g.stanza = 1;
-  EXPECT_FALSE(c->open(g));
-  EXPECT_EQ(c->last_error(), "no command cycle for stanza 1");
+  const auto none = c->open(g);
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().message, "CMD_CYCLE: no command cycle for stanza 1");
 }
 
 }  // namespace

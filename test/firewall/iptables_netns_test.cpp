@@ -22,6 +22,7 @@ using knock::firewall::iptables;
 using knock::firewall::iptables_options;
 using knock::test::can_connect;
 using knock::test::inside;
+using knock::test::ok;
 using knock::test::run_ok;
 
 constexpr std::uint16_t ssh = 2222;
@@ -29,7 +30,7 @@ constexpr std::uint16_t ssh = 2222;
 #define KNOCK_NEEDS_ROOT()                                                        \
   if (::geteuid() != 0) GTEST_SKIP() << "needs root: creates network namespaces"; \
   if (knock::test::ip_program().empty()) GTEST_SKIP() << "needs iproute2 (ip)";   \
-  if (knock::detail::find_executable("iptables").empty()) GTEST_SKIP() << "needs iptables"
+  if (knock::system::find_executable("iptables").empty()) GTEST_SKIP() << "needs iptables"
 
 ip_address addr(const char* text) { return *ip_address::parse(text); }
 
@@ -66,16 +67,15 @@ TEST(iptables_netns, grants_lists_expires_and_flushes_like_fwknopd) {
   } host{host_had_chain};
   inside server{lab.s};
   ASSERT_TRUE(server.ok());
-  const std::string ipt = knock::detail::find_executable("iptables");
-  const std::string ip6t = knock::detail::find_executable("ip6tables");
+  const std::string ipt = knock::system::find_executable("iptables");
+  const std::string ip6t = knock::system::find_executable("ip6tables");
   // The server's default policy for the protected port: drop (fwknopd expects the admin's).
   ASSERT_TRUE(run_ok({ipt, "-A", "INPUT", "-p", "tcp", "--dport", "2222", "-j", "DROP"}));
   ASSERT_TRUE(run_ok({ip6t, "-A", "INPUT", "-p", "tcp", "--dport", "2222", "-j", "DROP"}));
   EXPECT_FALSE(can_connect(lab.c, addr("10.77.1.1"), ssh));
 
-  std::string why;
-  auto fw = iptables::open({}, &why);
-  ASSERT_TRUE(fw) << why;
+  auto fw = iptables::open({});
+  ASSERT_TRUE(ok(fw));
   std::string input;
   ASSERT_TRUE(run_ok({ipt, "-S", "INPUT"}, &input));
   EXPECT_NE(input.find("-A INPUT -j FWKNOP_INPUT\n-A INPUT -p tcp -m tcp --dport 2222 -j DROP"),
@@ -83,8 +83,8 @@ TEST(iptables_netns, grants_lists_expires_and_flushes_like_fwknopd) {
       << input;  // the jump comes first
 
   const knock::epoch_seconds now = std::time(nullptr), until = now + 30;
-  ASSERT_TRUE(fw->open(make_grant("10.77.1.2", until))) << fw->last_error();
-  ASSERT_TRUE(fw->open(make_grant("fd77:1::2", until))) << fw->last_error();
+  ASSERT_TRUE(ok(fw->open(make_grant("10.77.1.2", until))));
+  ASSERT_TRUE(ok(fw->open(make_grant("fd77:1::2", until))));
   EXPECT_TRUE(can_connect(lab.c, addr("10.77.1.1"), ssh));
   EXPECT_TRUE(can_connect(lab.c, addr("fd77:1::1"), ssh));
   EXPECT_FALSE(can_connect(lab.x, addr("10.77.2.1"), ssh));
@@ -103,7 +103,7 @@ TEST(iptables_netns, grants_lists_expires_and_flushes_like_fwknopd) {
   ASSERT_TRUE(fw->open(make_grant("10.77.1.2", until)));
   EXPECT_EQ(fw->commands_run(), before + 1);
   auto listed = fw->list();
-  ASSERT_TRUE(listed) << fw->last_error();
+  ASSERT_TRUE(ok(listed));
   EXPECT_EQ(count(*listed, "_exp_" + std::to_string(until)), 2u);  // one IPv4, one IPv6
   EXPECT_EQ(count(*listed, "10.77.1.2"), 1u);
   EXPECT_EQ(count(*listed, "fd77:1::2"), 1u);
@@ -121,7 +121,7 @@ TEST(iptables_netns, grants_lists_expires_and_flushes_like_fwknopd) {
   EXPECT_TRUE(can_connect(lab.c, addr("10.77.1.1"), ssh));
 
   // A fake clock past the _exp_: both rules go, by number.
-  ASSERT_TRUE(fw->expire(until)) << fw->last_error();
+  ASSERT_TRUE(ok(fw->expire(until)));
   EXPECT_EQ(fw->commands_run(), quiet + 2 + 4);  // per family: one listing, one delete
   listed = fw->list();
   ASSERT_TRUE(listed);
@@ -137,24 +137,27 @@ TEST(iptables_netns, grants_lists_expires_and_flushes_like_fwknopd) {
   ASSERT_TRUE(fw->open(make_grant("10.77.1.2", until + 5)));
   iptables_options keep;
   keep.flush_at_open = false;
-  auto restarted = iptables::open(keep, &why);
-  ASSERT_TRUE(restarted) << why;
-  ASSERT_TRUE(restarted->expire(until + 5)) << restarted->last_error();
+  auto restarted = iptables::open(keep);
+  ASSERT_TRUE(ok(restarted));
+  ASSERT_TRUE(ok(restarted->expire(until + 5)));
   listed = restarted->list();
   ASSERT_TRUE(listed);
   EXPECT_EQ(count(*listed, "_exp_"), 0u);
   EXPECT_EQ(count(*listed, "192.0.2.7"), 1u);
 
   // --fw-flush: jump, rules and chain gone, in both families.
-  ASSERT_TRUE(fw->flush()) << fw->last_error();
+  ASSERT_TRUE(ok(fw->flush()));
   EXPECT_FALSE(knock::test::succeeds({ipt, "-n", "-L", "FWKNOP_INPUT"}));
   EXPECT_FALSE(knock::test::succeeds({ip6t, "-n", "-L", "FWKNOP_INPUT"}));
   ASSERT_TRUE(run_ok({ipt, "-S", "INPUT"}, &input));
   EXPECT_EQ(input.find("FWKNOP_INPUT"), std::string::npos) << input;
-  EXPECT_FALSE(fw->list());
-  EXPECT_NE(fw->last_error().find("-L FWKNOP_INPUT --line-numbers -n` exited with"),
-            std::string::npos)
-      << fw->last_error();
+  const auto unlisted = fw->list();
+  ASSERT_FALSE(unlisted);
+  EXPECT_EQ(unlisted.error().message.rfind("iptables: `" + ipt + " -t filter -L FWKNOP_INPUT "
+                                           "--line-numbers -n` exited with ",
+                                           0),
+            0u)
+      << unlisted.error().message;
 }
 
 TEST(iptables_netns, recreates_a_chain_deleted_under_it_and_says_when_it_cannot) {
@@ -165,20 +168,19 @@ TEST(iptables_netns, recreates_a_chain_deleted_under_it_and_says_when_it_cannot)
   ASSERT_TRUE(listener);
   inside server{lab.s};
   ASSERT_TRUE(server.ok());
-  const std::string ipt = knock::detail::find_executable("iptables");
+  const std::string ipt = knock::system::find_executable("iptables");
   ASSERT_TRUE(run_ok({ipt, "-A", "INPUT", "-p", "tcp", "--dport", "2222", "-j", "DROP"}));
   iptables_options o;
   o.ip6tables.clear();
   o.rules_check_threshold = 2;
-  std::string why;
-  auto fw = iptables::open(o, &why);
-  ASSERT_TRUE(fw) << why;
+  auto fw = iptables::open(o);
+  ASSERT_TRUE(ok(fw));
   const knock::epoch_seconds until = std::time(nullptr) + 30;
 
   // Jump and chain deleted: the next grant re-creates both (jump first in INPUT) and goes through.
   ASSERT_TRUE(run_ok({ipt, "-D", "INPUT", "-j", "FWKNOP_INPUT"}));
   ASSERT_TRUE(run_ok({ipt, "-X", "FWKNOP_INPUT"}));
-  ASSERT_TRUE(fw->open(make_grant("10.77.1.2", until))) << fw->last_error();
+  ASSERT_TRUE(ok(fw->open(make_grant("10.77.1.2", until))));
   EXPECT_EQ(fw->repairs(), 1u);
   std::string input;
   ASSERT_TRUE(run_ok({ipt, "-S", "INPUT"}, &input));
@@ -190,7 +192,8 @@ TEST(iptables_netns, recreates_a_chain_deleted_under_it_and_says_when_it_cannot)
   ASSERT_TRUE(run_ok({ipt, "-D", "INPUT", "-j", "FWKNOP_INPUT"}));
   ASSERT_TRUE(run_ok({ipt, "-F", "FWKNOP_INPUT"}));
   ASSERT_TRUE(run_ok({ipt, "-X", "FWKNOP_INPUT"}));
-  ASSERT_TRUE(fw->expire(0) && fw->expire(0)) << fw->last_error();
+  ASSERT_TRUE(ok(fw->expire(0)));
+  ASSERT_TRUE(ok(fw->expire(0)));
   EXPECT_EQ(fw->repairs(), 2u);
   EXPECT_TRUE(knock::test::succeeds({ipt, "-C", "INPUT", "-j", "FWKNOP_INPUT"}));
 
@@ -199,19 +202,22 @@ TEST(iptables_netns, recreates_a_chain_deleted_under_it_and_says_when_it_cannot)
   iptables_options bad = o;
   bad.target = "NO_SUCH_TARGET";
   bad.flush_at_open = false;
-  auto broken = iptables::open(bad, &why);
-  ASSERT_TRUE(broken) << why;
-  EXPECT_FALSE(broken->open(make_grant("10.77.1.3", until)));
+  auto broken = iptables::open(bad);
+  ASSERT_TRUE(ok(broken));
+  const auto refused = broken->open(make_grant("10.77.1.3", until));
+  ASSERT_FALSE(refused);
   EXPECT_EQ(broken->repairs(), 0u);
-  EXPECT_NE(broken->last_error().find("-A FWKNOP_INPUT"), std::string::npos)
-      << broken->last_error();
-  EXPECT_EQ(broken->last_error().find("re-creating"), std::string::npos) << broken->last_error();
+  const std::string& why = refused.error().message;
+  EXPECT_EQ(why.rfind("iptables: `" + ipt + " -A FWKNOP_INPUT", 0), 0u) << why;
+  EXPECT_NE(why.find("` exited with "), std::string::npos) << why;
+  EXPECT_EQ(why.find("re-creating"), std::string::npos) << why;
 
   // The program gone (here: never runnable) is said as such, not as an exit status.
   iptables_options gone = o;
   gone.iptables = "/dev/null";  // exists, is not executable: access() already refuses it
-  EXPECT_FALSE(iptables::attach(gone, &why));
-  EXPECT_EQ(why, "/dev/null: not found or not executable");
+  const auto unusable = iptables::attach(gone);
+  ASSERT_FALSE(unusable);
+  EXPECT_EQ(unusable.error().message, "iptables: /dev/null: not found or not executable");
   ASSERT_TRUE(fw->flush());
 }
 
@@ -223,13 +229,13 @@ TEST(iptables_netns, measures_grants_per_second) {
   iptables_options o;
   o.ip6tables.clear();
   auto fw = iptables::open(o);
-  ASSERT_TRUE(fw) << fw->last_error();
+  ASSERT_TRUE(ok(fw));
   constexpr int n = 100;
   grant g = make_grant("10.0.0.1", std::time(nullptr) + 60);
   const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < n; ++i) {
     g.source = ip_address::v4({10, 99, 0, static_cast<unsigned char>(i)});
-    ASSERT_TRUE(fw->open(g)) << fw->last_error();
+    ASSERT_TRUE(ok(fw->open(g)));
   }
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
   EXPECT_EQ(fw->list()->size(), 2u + n);

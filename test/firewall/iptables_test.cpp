@@ -1,17 +1,20 @@
 // SPDX-License-Identifier: MIT
 #include <knock/firewall/iptables.hpp>
 
+#include <knock/config/fwknopd_conf.hpp>
+#include <knock/firewall/recording.hpp>
+
 #include <gtest/gtest.h>
 
 #include <ostream>
 #include <string>
 #include <vector>
 
-namespace knock::firewall {
+namespace knock::firewall::ipt {
 void PrintTo(const listed_rule& r, std::ostream* os) {
   *os << "{" << r.number << ", " << r.expires << "}";
 }
-}  // namespace knock::firewall
+}  // namespace knock::firewall::ipt
 
 namespace {
 
@@ -20,7 +23,7 @@ using knock::ip_protocol;
 using knock::firewall::iptables;
 using knock::firewall::iptables_options;
 using knock::firewall::listed_rule;
-namespace detail = knock::firewall::detail;
+namespace ipt = knock::firewall::ipt;
 using strings = std::vector<std::string>;
 
 // Captured from iptables v1.8.9 (nf_tables), Debian 12, inside a network namespace:
@@ -41,9 +44,9 @@ constexpr const char* captured_v6 =
     "_exp_1700000035 */\n";
 
 TEST(iptables_listing, parses_rule_numbers_and_expiry_from_real_output) {
-  EXPECT_EQ(detail::parse_listing(captured_v4),
+  EXPECT_EQ(ipt::parse_listing(captured_v4),
             (std::vector<listed_rule>{{1, 1700000035}, {2, 1700000040}}));
-  EXPECT_EQ(detail::parse_listing(captured_v6), (std::vector<listed_rule>{{1, 1700000035}}));
+  EXPECT_EQ(ipt::parse_listing(captured_v6), (std::vector<listed_rule>{{1, 1700000035}}));
 }
 
 TEST(iptables_listing, follows_fwknopd_on_odd_comments) {
@@ -57,9 +60,9 @@ TEST(iptables_listing, follows_fwknopd_on_odd_comments) {
       "13   ACCEPT     tcp  --  10.0.0.9  0.0.0.0/0  tcp dpt:22 /* _exp_ */\n"
       "14   ACCEPT     tcp  --  10.0.0.9  0.0.0.0/0  tcp dpt:22 /* _exp_  1700000080 */";
   // Line 14: two blanks leave room for 9 digits only; fwknopd reads 170000008 too (expired).
-  EXPECT_EQ(detail::parse_listing(odd),
+  EXPECT_EQ(ipt::parse_listing(odd),
             (std::vector<listed_rule>{{10, 1700000050}, {12, 1700000060}, {14, 170000008}}));
-  EXPECT_TRUE(detail::parse_listing("").empty());
+  EXPECT_TRUE(ipt::parse_listing("").empty());
 }
 
 TEST(iptables_rule, is_fwknopd_2_6_10_access_template) {
@@ -67,10 +70,10 @@ TEST(iptables_rule, is_fwknopd_2_6_10_access_template) {
   //             -m comment --comment _exp_<T> -j ACCEPT
   iptables_options o;
   EXPECT_EQ(
-      detail::rule_arguments(o, *ip_address::parse("10.0.0.5"), {ip_protocol::tcp, 22}, 1700000035),
+      ipt::rule_arguments(o, *ip_address::parse("10.0.0.5"), {ip_protocol::tcp, 22}, 1700000035),
       (strings{"-t", "filter", "-p", "6", "-s", "10.0.0.5", "-d", "0.0.0.0/0", "--dport", "22",
                "-m", "comment", "--comment", "_exp_1700000035", "-j", "ACCEPT"}));
-  EXPECT_EQ(detail::rule_arguments(o, *ip_address::parse("2001:db8::5"), {ip_protocol::udp, 53}, 7),
+  EXPECT_EQ(ipt::rule_arguments(o, *ip_address::parse("2001:db8::5"), {ip_protocol::udp, 53}, 7),
             (strings{"-t", "filter", "-p", "17", "-s", "2001:db8::5", "-d", "::/0", "--dport", "53",
                      "-m", "comment", "--comment", "_exp_7", "-j", "ACCEPT"}));
 }
@@ -78,25 +81,131 @@ TEST(iptables_rule, is_fwknopd_2_6_10_access_template) {
 TEST(iptables, reports_a_missing_program_at_open) {
   iptables_options o;
   o.iptables = "/nonexistent/iptables";
-  std::string why;
-  EXPECT_FALSE(iptables::open(o, &why));
-  EXPECT_EQ(why, "/nonexistent/iptables: not found or not executable");
+  const auto opened = iptables::open(o);
+  ASSERT_FALSE(opened);
+  EXPECT_EQ(opened.error(), knock::errc::firewall_failed);
+  EXPECT_EQ(opened.error().message, "iptables: /nonexistent/iptables: not found or not executable");
   o.iptables = "iptables";
   o.ip6tables = "no-such-ip6tables-knock";
-  EXPECT_FALSE(iptables::attach(o, &why));
-  EXPECT_EQ(why, "no-such-ip6tables-knock: not found or not executable");
+  const auto attached = iptables::attach(o);
+  ASSERT_FALSE(attached);
+  EXPECT_EQ(attached.error().message,
+            "iptables: no-such-ip6tables-knock: not found or not executable");
 }
 
 TEST(iptables, closed_by_default) {
   iptables fw;
   knock::grant g;
   g.ports.push_back({ip_protocol::tcp, 22});
-  EXPECT_EQ(fw.open(g).error(), knock::errc::firewall_failed);
-  EXPECT_EQ(fw.last_error(), "not opened");
+  const auto r = fw.open(g);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), knock::errc::firewall_failed);
+  EXPECT_EQ(r.error().message, "iptables: not opened");
   EXPECT_TRUE(fw.expire(0));
   EXPECT_FALSE(fw.list());
   EXPECT_FALSE(fw.flush());
+  EXPECT_TRUE(fw.stop());  // neither opened nor attached: nothing to flush
   EXPECT_EQ(fw.commands_run(), 0u);
+}
+
+knock::config::fwknopd_conf conf(std::string_view text) {
+  auto c = knock::config::parse_fwknopd_conf(text, "f.conf");
+  EXPECT_TRUE(c) << (c ? "" : knock::config::to_string(c.error()));
+  return c ? *c : knock::config::fwknopd_conf{};
+}
+
+// Makes an iptables backend from `text` (attaching: no rule is touched) and gives its error.
+std::string make_error(std::string_view text) {
+  const auto c = conf(text);
+  const auto fw = iptables::make({c, {}, knock::firewall::mode::attach});
+  if (fw) return "";
+  EXPECT_EQ(fw.error(), knock::errc::config_invalid) << fw.error().message;
+  return fw.error().message;
+}
+
+TEST(iptables_make, says_its_name_and_variables) {
+  EXPECT_EQ(iptables::name, "iptables");
+  EXPECT_EQ((strings{std::begin(iptables::variables), std::end(iptables::variables)}),
+            (strings{"FLUSH_IPT_AT_INIT", "FLUSH_IPT_AT_EXIT", "ENABLE_IPT_COMMENT_CHECK",
+                     "RULES_CHECK_THRESHOLD", "FIREWALL_EXE"}));
+}
+
+TEST(iptables_make, refuses_bad_values_at_their_line) {
+  EXPECT_EQ(make_error("FLUSH_IPT_AT_INIT Y;\nFLUSH_IPT_AT_EXIT maybe;\n"),
+            "f.conf:2: FLUSH_IPT_AT_EXIT: 'maybe' is not Y or N");
+  EXPECT_EQ(make_error("FLUSH_IPT_AT_INIT 1\n"), "f.conf:1: FLUSH_IPT_AT_INIT: '1' is not Y or N");
+  EXPECT_EQ(make_error("ENABLE_IPT_COMMENT_CHECK x\n"),
+            "f.conf:1: ENABLE_IPT_COMMENT_CHECK: 'x' is not Y or N");
+  EXPECT_EQ(make_error("RULES_CHECK_THRESHOLD 131072\n"),
+            "f.conf:1: RULES_CHECK_THRESHOLD: '131072' is not a positive integer up to 131071");
+  EXPECT_EQ(make_error("\nFIREWALL_EXE /etc/passwd\n"),
+            "f.conf:2: FIREWALL_EXE: '/etc/passwd' is not the path of an executable file");
+  EXPECT_EQ(make_error("FIREWALL_EXE /usr/sbin\n"),
+            "f.conf:1: FIREWALL_EXE: '/usr/sbin' is not the path of an executable file");
+  EXPECT_EQ(make_error("FIREWALL_EXE iptables\n"),
+            "f.conf:1: FIREWALL_EXE: 'iptables' is not the path of an executable file");
+}
+
+TEST(iptables_make, honours_firewall_exe_and_its_ip6tables_sibling) {
+  // /bin/true has no ip6tables sibling: IPv4 only, and an IPv6 grant says so.
+  const auto c = conf("FIREWALL_EXE /bin/true\nRULES_CHECK_THRESHOLD 0\nFLUSH_IPT_AT_EXIT N\n");
+  auto fw = iptables::make({c, {}, knock::firewall::mode::attach});
+  ASSERT_TRUE(fw) << fw.error().message;
+  EXPECT_EQ(fw->commands_run(), 0u);  // attaching runs nothing
+  ASSERT_TRUE(fw->list());            // `/bin/true -t filter -L ...`: one process, no output
+  EXPECT_EQ(fw->commands_run(), 1u);
+  knock::grant g;
+  g.source = *ip_address::parse("2001:db8::5");
+  g.ports.push_back({ip_protocol::tcp, 22});
+  const auto six = fw->open(g);
+  ASSERT_FALSE(six);
+  EXPECT_EQ(six.error().message, "iptables: IPv6 grant, and no ip6tables");
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(fw->expire(0));  // threshold 0: never a periodic look
+  EXPECT_EQ(fw->commands_run(), 1u);
+  EXPECT_TRUE(fw->stop());            // attached: stop flushes nothing
+  EXPECT_EQ(fw->commands_run(), 1u);
+}
+
+TEST(iptables_make, stop_flushes_only_with_flush_ipt_at_exit) {
+  // /bin/true "succeeds" at every command, so open() and flush() can run without iptables; the
+  // flush then fails its own check (the chain "is still there": `-L` succeeds).
+  for (const char* at_exit : {"Y", "N"}) {
+    const auto c = conf(std::string{"FIREWALL_EXE /bin/true\nFLUSH_IPT_AT_INIT N\n"} +
+                        "FLUSH_IPT_AT_EXIT " + at_exit + "\n");
+    auto fw = iptables::make({c, {}, knock::firewall::mode::install});
+    ASSERT_TRUE(fw) << fw.error().message;
+    const std::size_t before = fw->commands_run();
+    const auto stopped = fw->stop();
+    if (std::string_view{at_exit} == "N") {
+      EXPECT_TRUE(stopped);
+      EXPECT_EQ(fw->commands_run(), before);
+    } else {
+      ASSERT_FALSE(stopped);
+      EXPECT_EQ(stopped.error().message,
+                "iptables: /bin/true: chain FWKNOP_INPUT is still there after -F and -X");
+      EXPECT_GT(fw->commands_run(), before);
+    }
+  }
+}
+
+TEST(recording_make, is_firewall_type_none_with_nothing_to_list_or_flush) {
+  using knock::firewall::recording;
+  EXPECT_EQ(recording::name, "none");
+  EXPECT_EQ(std::size(recording::variables), 0u);
+  const auto c = conf("");
+  auto fw = recording::make({c, {}, knock::firewall::mode::install});
+  ASSERT_TRUE(fw);
+  knock::grant g;
+  g.source = *ip_address::parse("10.0.0.5");
+  g.ports.push_back({ip_protocol::tcp, 22});
+  g.expires = 100;
+  ASSERT_TRUE(fw->open(g));
+  EXPECT_EQ(fw->active().size(), 1u);
+  const auto lines = fw->list();
+  ASSERT_TRUE(lines);
+  EXPECT_TRUE(lines->empty());
+  EXPECT_TRUE(fw->flush());
+  EXPECT_EQ(fw->opened(), 1u);
 }
 
 }  // namespace

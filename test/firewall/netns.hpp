@@ -10,7 +10,9 @@
 /// 10.77.1.1 / fd77:1::1 and 10.77.2.1 / fd77:2::1). No namespace has a default route.
 
 #include <knock/core/net.hpp>
-#include <knock/detail/process.hpp>
+#include <knock/system/process.hpp>
+
+#include <gtest/gtest.h>
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -31,26 +33,31 @@
 
 namespace knock::test {
 
+/// Success, or a failure that prints the error's message: `ASSERT_TRUE(ok(fw->open(g)))`.
+template <class Result>
+::testing::AssertionResult ok(const Result& r) {
+  if (r) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << knock::to_string(r.error());
+}
+
 /// Runs an absolute-path argv; true on success.
 inline bool succeeds(const std::vector<std::string>& argv, std::string* output = nullptr) {
-  auto r = knock::detail::run(argv);
+  auto r = knock::system::run(argv);
   if (r && output) *output = r->output;
   return r && r->succeeded();
 }
 
 /// `succeeds`, printing what failed.
 inline bool run_ok(std::vector<std::string> argv, std::string* output = nullptr) {
-  auto r = knock::detail::run(argv);
+  auto r = knock::system::run(argv);
   if (r && output) *output = r->output;
   if (r && r->succeeded()) return true;
-  std::cerr << (r ? knock::detail::describe(argv, *r)
-                  : knock::detail::join_argv(argv) + ": " + r.error().message())
-            << "\n";
+  std::cerr << (r ? knock::system::summary(argv, *r) : r.error().message) << "\n";
   return false;
 }
 
 inline const std::string& ip_program() {
-  static const std::string path = knock::detail::find_executable("ip");
+  static const std::string path = knock::system::find_executable("ip");
   return path;
 }
 
@@ -240,7 +247,7 @@ inline bool carries(const socket_fd& from, const socket_fd& to, std::string_view
 /// The host's ruleset as `nft list ruleset` prints it (read-only), to prove a test left it alone.
 inline std::string host_ruleset() {
   std::string out;
-  const std::string nft = knock::detail::find_executable("nft");
+  const std::string nft = knock::system::find_executable("nft");
   if (!nft.empty()) (void)run_ok({nft, "list", "ruleset"}, &out);
   return out;
 }

@@ -25,6 +25,7 @@ using knock::firewall::nftables_options;
 using knock::test::can_connect;
 using knock::test::connect_from;
 using knock::test::inside;
+using knock::test::ok;
 
 constexpr std::uint16_t ssh = 2222, web = 8080;  // protected, and not
 
@@ -59,9 +60,8 @@ TEST(nftables_netns, grants_expire_in_the_kernel_and_established_connections_sur
     nftables_options o;
     o.table = table;
     o.protected_ports = {{ip_protocol::tcp, ssh}};
-    std::string why;
-    auto fw = nftables::open(o, &why);
-    ASSERT_TRUE(fw) << why;
+    auto fw = nftables::open(o);
+    ASSERT_TRUE(ok(fw));
 
     // Before any grant: the protected port is closed to everyone, other ports are not.
     EXPECT_FALSE(can_connect(lab.c, addr("10.77.1.1"), ssh));
@@ -70,8 +70,8 @@ TEST(nftables_netns, grants_expire_in_the_kernel_and_established_connections_sur
     EXPECT_TRUE(can_connect(lab.c, addr("10.77.1.1"), web));
 
     // A 3 s grant for the client, IPv4 and IPv6.
-    ASSERT_TRUE(fw->open(make_grant("10.77.1.2", 3))) << fw->last_error();
-    ASSERT_TRUE(fw->open(make_grant("fd77:1::2", 3))) << fw->last_error();
+    ASSERT_TRUE(ok(fw->open(make_grant("10.77.1.2", 3))));
+    ASSERT_TRUE(ok(fw->open(make_grant("fd77:1::2", 3))));
     const auto granted = std::chrono::steady_clock::now();
     auto v4 = connect_from(lab.c, addr("10.77.1.1"), ssh);
     auto v6 = connect_from(lab.c, addr("fd77:1::1"), ssh);
@@ -80,7 +80,7 @@ TEST(nftables_netns, grants_expire_in_the_kernel_and_established_connections_sur
     EXPECT_FALSE(can_connect(lab.x, addr("10.77.2.1"), ssh));  // the stranger: still nothing
     EXPECT_FALSE(can_connect(lab.x, addr("fd77:2::1"), ssh));
     const auto active = fw->grants();
-    ASSERT_TRUE(active) << fw->last_error();
+    ASSERT_TRUE(ok(active));
     ASSERT_EQ(active->size(), 2u);
     EXPECT_EQ((*active)[0].source, addr("10.77.1.2"));
     EXPECT_EQ((*active)[1].source, addr("fd77:1::2"));
@@ -118,11 +118,14 @@ TEST(nftables_netns, grants_expire_in_the_kernel_and_established_connections_sur
     EXPECT_FALSE(can_connect(lab.c, addr("10.77.1.1"), ssh));
     auto admin = nftables::attach(table);
     ASSERT_TRUE(admin);
-    ASSERT_TRUE(admin->grants()) << admin->last_error();
-    ASSERT_TRUE(admin->flush()) << admin->last_error();  // --fw-flush
-    EXPECT_FALSE(admin->grants());                       // no table any more
-    EXPECT_NE(admin->last_error().find("No such file or directory"), std::string::npos)
-        << admin->last_error();
+    ASSERT_TRUE(ok(admin->grants()));
+    ASSERT_TRUE(ok(admin->flush()));  // --fw-flush
+    const auto gone = admin->grants();
+    ASSERT_FALSE(gone);  // no table any more
+    EXPECT_EQ(gone.error().message.rfind("nftables: table inet " + table + ": Error: ", 0), 0u)
+        << gone.error().message;
+    EXPECT_NE(gone.error().message.find("No such file or directory"), std::string::npos)
+        << gone.error().message;
     EXPECT_TRUE(can_connect(lab.c, addr("10.77.1.1"), ssh));  // nothing protects it now
     EXPECT_TRUE(admin->flush());                              // idempotent
   }
@@ -139,7 +142,7 @@ TEST(nftables_netns, open_is_idempotent_and_a_clean_start_unless_keeping_grants)
   nftables_options o;  // the default table name: this is a private namespace
   o.protected_ports = {{ip_protocol::tcp, 22}};
   auto first = nftables::open(o);
-  ASSERT_TRUE(first) << first->last_error();
+  ASSERT_TRUE(ok(first));
   EXPECT_EQ(first->table(), "knock");
   ASSERT_TRUE(first->open(make_grant("10.0.0.5", 60)));
   ASSERT_TRUE(first->open(make_grant("10.0.0.5", 120)));  // again: starts over, one element
@@ -151,7 +154,7 @@ TEST(nftables_netns, open_is_idempotent_and_a_clean_start_unless_keeping_grants)
   o.keep_grants = true;
   o.protected_ports = {{ip_protocol::udp, 53}};
   auto second = nftables::open(o);  // a restarted daemon that keeps what was granted
-  ASSERT_TRUE(second) << second->last_error();
+  ASSERT_TRUE(ok(second));
   EXPECT_EQ(second->grants()->size(), 1u);
 
   o.keep_grants = false;
@@ -161,18 +164,22 @@ TEST(nftables_netns, open_is_idempotent_and_a_clean_start_unless_keeping_grants)
 
   // Refusals come back as errors with libnftables' text, never as a crash.
   grant forever = make_grant("10.0.0.5", 0);
-  EXPECT_EQ(third->open(forever).error(), knock::errc::firewall_failed);
-  EXPECT_NE(third->last_error().find("never expire"), std::string::npos);
+  const auto never = third->open(forever);
+  ASSERT_FALSE(never);
+  EXPECT_EQ(never.error(), knock::errc::firewall_failed);
+  EXPECT_EQ(never.error().message,
+            "nftables: table inet knock: grant without a timeout: refused, it would never expire");
   o.priority = -5;  // an existing chain cannot change its hook priority in place
   o.keep_grants = true;
-  std::string why;
-  EXPECT_FALSE(nftables::open(o, &why));
-  EXPECT_NE(why.find("Operation not supported"), std::string::npos) << why;
+  const auto moved = nftables::open(o);
+  ASSERT_FALSE(moved);
+  EXPECT_NE(moved.error().message.find("Operation not supported"), std::string::npos)
+      << moved.error().message;
   EXPECT_EQ(third->grants()->size(), 0u);  // the failed transaction changed nothing
   // Deleted under the object (--fw-flush, `nft flush ruleset`): the next grant remakes the table.
   ASSERT_TRUE(third->flush());
   EXPECT_EQ(third->repairs(), 0u);
-  EXPECT_TRUE(third->open(make_grant("10.0.0.5", 10))) << third->last_error();
+  EXPECT_TRUE(ok(third->open(make_grant("10.0.0.5", 10))));
   EXPECT_EQ(third->repairs(), 1u);
   EXPECT_EQ(third->grants()->size(), 1u);
 }
@@ -185,14 +192,14 @@ TEST(nftables_netns, remakes_a_table_deleted_under_it_and_says_when_it_cannot) {
   ASSERT_TRUE(listener);
   inside server{lab.s};
   ASSERT_TRUE(server.ok());
-  const std::string nft = knock::detail::find_executable("nft");
+  const std::string nft = knock::system::find_executable("nft");
   if (nft.empty()) GTEST_SKIP() << "needs the nft program";
   nftables_options o;
   o.table = unique_table();
   o.protected_ports = {{ip_protocol::tcp, ssh}};
   o.check_every = 3;
   auto fw = nftables::open(o);
-  ASSERT_TRUE(fw) << fw->last_error();
+  ASSERT_TRUE(ok(fw));
   const std::string t = "inet " + o.table;
 
   // Deleted, and no grant comes: the periodic check (every 3rd expire) remakes it, closing the
@@ -202,7 +209,7 @@ TEST(nftables_netns, remakes_a_table_deleted_under_it_and_says_when_it_cannot) {
   ASSERT_TRUE(fw->expire(0));
   ASSERT_TRUE(fw->expire(0));
   EXPECT_EQ(fw->repairs(), 0u) << "not checked before the 3rd call";
-  ASSERT_TRUE(fw->expire(0)) << fw->last_error();
+  ASSERT_TRUE(ok(fw->expire(0)));
   EXPECT_EQ(fw->repairs(), 1u);
   EXPECT_FALSE(can_connect(lab.x, addr("10.77.2.1"), ssh));
   ASSERT_TRUE(fw->expire(0) && fw->expire(0) && fw->expire(0));
@@ -210,7 +217,7 @@ TEST(nftables_netns, remakes_a_table_deleted_under_it_and_says_when_it_cannot) {
 
   // Only the chain's rules flushed: damaged, remade too.
   ASSERT_TRUE(knock::test::run_ok({nft, "flush", "chain", "inet", o.table, "input"}));
-  ASSERT_TRUE(fw->expire(0) && fw->expire(0) && fw->expire(0)) << fw->last_error();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(ok(fw->expire(0)));
   EXPECT_EQ(fw->repairs(), 2u);
   EXPECT_FALSE(can_connect(lab.x, addr("10.77.2.1"), ssh));
 
@@ -223,24 +230,25 @@ TEST(nftables_netns, remakes_a_table_deleted_under_it_and_says_when_it_cannot) {
   const auto refused = fw->open(make_grant("10.77.1.2", 30));
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error(), knock::errc::firewall_failed);
-  EXPECT_EQ(fw->last_error().find('\n'), std::string::npos) << fw->last_error();
-  EXPECT_NE(fw->last_error().find("Error: "), std::string::npos) << fw->last_error();
-  EXPECT_NE(fw->last_error().find("remaking table inet " + o.table + " failed too: Error: "),
+  const std::string& why = refused.error().message;
+  EXPECT_EQ(why.find('\n'), std::string::npos) << why;
+  EXPECT_EQ(why.rfind("nftables: table inet " + o.table + ": Error: ", 0), 0u) << why;
+  EXPECT_NE(why.find("remaking table inet " + o.table + " failed too: Error: "),
             std::string::npos)
-      << fw->last_error();
+      << why;
   EXPECT_EQ(fw->repairs(), 2u);
   std::string impostor;
   ASSERT_TRUE(knock::test::run_ok({nft, "list", "table", "inet", o.table}, &impostor));
   EXPECT_EQ(impostor.find("10.77.1.2"), std::string::npos) << impostor;
-  bool reported = false;
-  for (int i = 0; i < 3; ++i) reported = !fw->expire(0) || reported;
-  EXPECT_TRUE(reported) << "the periodic check reports it too";
-  EXPECT_NE(fw->last_error().find("missing or damaged, and remaking it failed"), std::string::npos)
-      << fw->last_error();
+  std::string reported;
+  for (int i = 0; i < 3; ++i)
+    if (auto r = fw->expire(0); !r) reported = r.error().message;
+  EXPECT_NE(reported.find("missing or damaged, and remaking it failed"), std::string::npos)
+      << "the periodic check reports it too: '" << reported << "'";
 
   // Once the impostor is gone, the next grant remakes the table and goes through.
   ASSERT_TRUE(knock::test::run_ok({nft, "delete", "table", "inet", o.table}));
-  ASSERT_TRUE(fw->open(make_grant("10.77.1.2", 30))) << fw->last_error();
+  ASSERT_TRUE(ok(fw->open(make_grant("10.77.1.2", 30))));
   EXPECT_EQ(fw->repairs(), 3u);
   EXPECT_TRUE(can_connect(lab.c, addr("10.77.1.1"), ssh));
   EXPECT_FALSE(can_connect(lab.x, addr("10.77.2.1"), ssh));
@@ -270,7 +278,7 @@ TEST(nftables_netns, measures_grants_per_second) {
   for (int i = 0; i < n; ++i) {
     g.source = ip_address::v4(
         {10, 99, static_cast<unsigned char>(i >> 8), static_cast<unsigned char>(i & 0xff)});
-    ASSERT_TRUE(fw->open(g)) << fw->last_error();
+    ASSERT_TRUE(ok(fw->open(g)));
   }
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
   EXPECT_EQ(fw->grants()->size(), 2u * n);

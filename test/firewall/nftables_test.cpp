@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: MIT
 #include <knock/firewall/nftables.hpp>
 
+#include <knock/config/fwknopd_conf.hpp>
+
 #include <gtest/gtest.h>
 
 #include <ostream>
 #include <string>
 #include <vector>
 
-namespace knock::firewall {
-void PrintTo(const nftables_grant& g, std::ostream* os) { *os << to_string(g); }
-}  // namespace knock::firewall
+namespace knock::firewall::nft {
+void PrintTo(const element& g, std::ostream* os) { *os << to_string(g); }
+}  // namespace knock::firewall::nft
 
 namespace {
 
@@ -18,12 +20,12 @@ using knock::ip_protocol;
 using knock::firewall::nftables;
 using knock::firewall::nftables_grant;
 using knock::firewall::nftables_options;
-namespace detail = knock::firewall::detail;
+namespace nft = knock::firewall::nft;
 
 TEST(nftables_script, builds_the_table_in_one_transaction) {
   nftables_options o;
   o.protected_ports = {{ip_protocol::tcp, 22}, {ip_protocol::udp, 53}};
-  const std::string s = detail::nft_table_script(o);
+  const std::string s = nft::table_script(o);
   EXPECT_EQ(s.find("add table inet knock\ndelete table inet knock\nadd table inet knock\n"), 0u)
       << s;
   EXPECT_NE(s.find("add element inet knock protected { tcp . 22, udp . 53 }"), std::string::npos);
@@ -33,7 +35,7 @@ TEST(nftables_script, builds_the_table_in_one_transaction) {
   o.keep_grants = true;
   o.protected_ports.clear();
   o.table = "knock_test";
-  const std::string kept = detail::nft_table_script(o);
+  const std::string kept = nft::table_script(o);
   EXPECT_EQ(kept.find("delete table"), std::string::npos) << kept;
   EXPECT_EQ(kept.find("add element"), std::string::npos) << kept;
   EXPECT_NE(kept.find("flush set inet knock_test protected\n"), std::string::npos) << kept;
@@ -45,7 +47,7 @@ TEST(nftables_script, replaces_each_element_so_its_timeout_starts_over) {
   g.ports.push_back({ip_protocol::tcp, 22});
   g.ports.push_back({ip_protocol::udp, 53});
   g.timeout = 30;
-  EXPECT_EQ(detail::nft_grant_script("knock", g),
+  EXPECT_EQ(nft::grant_script("knock", g),
             "add element inet knock allowed_v4 { 10.0.0.5 . tcp . 22 timeout 30s, 10.0.0.5 . udp . "
             "53 timeout 30s }\n"
             "delete element inet knock allowed_v4 { 10.0.0.5 . tcp . 22, 10.0.0.5 . udp . 53 }\n"
@@ -54,20 +56,21 @@ TEST(nftables_script, replaces_each_element_so_its_timeout_starts_over) {
   g.source = *ip_address::parse("2001:db8::5");
   g.ports = {};
   g.ports.push_back({ip_protocol::tcp, 22});
-  EXPECT_EQ(detail::nft_grant_script("t", g).substr(0, 62),
+  EXPECT_EQ(nft::grant_script("t", g).substr(0, 62),
             "add element inet t allowed_v6 { 2001:db8::5 . tcp . 22 timeout");
 }
 
 TEST(nftables_script, accepts_only_plain_table_names) {
-  EXPECT_TRUE(detail::is_nft_identifier("knock"));
-  EXPECT_TRUE(detail::is_nft_identifier("knock_2"));
-  EXPECT_FALSE(detail::is_nft_identifier(""));
-  EXPECT_FALSE(detail::is_nft_identifier("2knock"));
-  EXPECT_FALSE(detail::is_nft_identifier("knock; flush ruleset"));
-  EXPECT_FALSE(detail::is_nft_identifier(std::string(64, 'k')));
-  std::string why;
-  EXPECT_FALSE(nftables::attach("x y", &why));
-  EXPECT_EQ(why, "invalid nftables table name 'x y'");
+  EXPECT_TRUE(nft::is_identifier("knock"));
+  EXPECT_TRUE(nft::is_identifier("knock_2"));
+  EXPECT_FALSE(nft::is_identifier(""));
+  EXPECT_FALSE(nft::is_identifier("2knock"));
+  EXPECT_FALSE(nft::is_identifier("knock; flush ruleset"));
+  EXPECT_FALSE(nft::is_identifier(std::string(64, 'k')));
+  const auto bad = nftables::attach("x y");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message,
+            "nftables: invalid table name 'x y' (letters, digits and '_', at most 63)");
 }
 
 TEST(nftables_list, parses_numeric_set_listings) {
@@ -81,7 +84,7 @@ TEST(nftables_list, parses_numeric_set_listings) {
       "\t\t\t     10.0.0.6 . 17 . 53 timeout 3600s expires 3599s }\n"
       "\t}\n"
       "}\n";
-  const auto got = detail::parse_nft_elements(v4);
+  const auto got = nft::parse_elements(v4);
   ASSERT_EQ(got.size(), 2u);
   EXPECT_EQ(got[0],
             (nftables_grant{*ip_address::parse("10.0.0.5"), {ip_protocol::tcp, 22}, 30, 29}));
@@ -92,20 +95,20 @@ TEST(nftables_list, parses_numeric_set_listings) {
   const char* v6 =
       "table inet knock {\n\tset allowed_v6 {\n\t\ttype ipv6_addr . inet_proto . inet_service\n"
       "\t\tflags timeout\n\t\telements = { 2001:db8::5 . 6 . 22 timeout 3s expires 2s }\n\t}\n}\n";
-  ASSERT_EQ(detail::parse_nft_elements(v6).size(), 1u);
-  EXPECT_EQ(detail::parse_nft_elements(v6)[0].source, *ip_address::parse("2001:db8::5"));
+  ASSERT_EQ(nft::parse_elements(v6).size(), 1u);
+  EXPECT_EQ(nft::parse_elements(v6)[0].source, *ip_address::parse("2001:db8::5"));
   EXPECT_TRUE(
-      detail::parse_nft_elements("table inet knock {\n\tset allowed_v4 {\n\t}\n}\n").empty());
+      nft::parse_elements("table inet knock {\n\tset allowed_v4 {\n\t}\n}\n").empty());
 }
 
 TEST(nftables_errors, are_one_line_with_the_error_lines_only) {
-  EXPECT_EQ(detail::nft_one_line("Error: Could not process rule: No such file or directory\n"
+  EXPECT_EQ(nft::one_line("Error: Could not process rule: No such file or directory\n"
                                  "add element inet knock allowed_v4 { 10.0.0.5 . tcp . 22 }\n"
                                  "                 ^^^^^\n"),
             "Error: Could not process rule: No such file or directory");
-  EXPECT_EQ(detail::nft_one_line("Error: a\nx\n^^\nError: b\nError: a\n"), "Error: a; Error: b");
-  EXPECT_EQ(detail::nft_one_line("something\nelse\n"), "something; else");
-  EXPECT_EQ(detail::nft_one_line(""), "");
+  EXPECT_EQ(nft::one_line("Error: a\nx\n^^\nError: b\nError: a\n"), "Error: a; Error: b");
+  EXPECT_EQ(nft::one_line("something\nelse\n"), "something; else");
+  EXPECT_EQ(nft::one_line(""), "");
 }
 
 TEST(nftables_check, knows_an_intact_input_chain) {
@@ -115,11 +118,11 @@ TEST(nftables_check, knows_an_intact_input_chain) {
       "\t\tip saddr . meta l4proto . th dport @allowed_v4 accept\n"
       "\t\tip6 saddr . meta l4proto . th dport @allowed_v6 accept\n"
       "\t\tmeta l4proto . th dport @protected drop\n\t}\n}\n";
-  EXPECT_TRUE(detail::nft_chain_intact(chain));
-  EXPECT_FALSE(detail::nft_chain_intact(
+  EXPECT_TRUE(nft::chain_intact(chain));
+  EXPECT_FALSE(nft::chain_intact(
       "table inet knock {\n\tchain input {\n\t\ttype filter hook input priority filter - 10; "
       "policy accept;\n\t}\n}\n"));
-  EXPECT_FALSE(detail::nft_chain_intact(""));
+  EXPECT_FALSE(nft::chain_intact(""));
 }
 
 TEST(nftables, closed_by_default) {
@@ -127,13 +130,64 @@ TEST(nftables, closed_by_default) {
   knock::grant g;
   g.ports.push_back({ip_protocol::tcp, 22});
   g.timeout = 30;
-  EXPECT_EQ(fw.open(g).error(), knock::errc::firewall_failed);
-  EXPECT_EQ(fw.last_error(), "not opened");
+  const auto r = fw.open(g);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), knock::errc::firewall_failed);
+  EXPECT_EQ(r.error().message, "nftables: not opened");
   EXPECT_TRUE(fw.expire(0));
   EXPECT_FALSE(fw.list());
   EXPECT_FALSE(fw.flush());
   EXPECT_FALSE(fw.repair());
   EXPECT_EQ(fw.repairs(), 0u);
+}
+
+knock::config::fwknopd_conf conf(std::string_view text) {
+  auto c = knock::config::parse_fwknopd_conf(text, "f.conf");
+  EXPECT_TRUE(c) << (c ? "" : knock::config::to_string(c.error()));
+  return c ? *c : knock::config::fwknopd_conf{};
+}
+
+TEST(nftables_make, says_its_name_and_variables) {
+  EXPECT_EQ(nftables::name, "nftables");
+  ASSERT_EQ(std::size(nftables::variables), 1u);
+  EXPECT_EQ(nftables::variables[0], "KNOCK_NFT_TABLE");
+}
+
+TEST(nftables_make, refuses_a_bad_table_name_at_its_line) {
+  const auto c = conf("# fwknopd.conf\nKNOCK_NFT_TABLE   knock-2;\n");
+  const std::vector<knock::port_spec> ports{{ip_protocol::tcp, 22}};
+  for (auto how : {knock::firewall::mode::install, knock::firewall::mode::attach}) {
+    const auto fw = nftables::make({c, ports, how});
+    ASSERT_FALSE(fw);
+    EXPECT_EQ(fw.error(), knock::errc::config_invalid);
+    EXPECT_EQ(fw.error().message,
+              "f.conf:2: KNOCK_NFT_TABLE: 'knock-2' is not a table name nft takes (letters, "
+              "digits and '_', at most 63)");
+  }
+}
+
+TEST(nftables_make, needs_ports_to_protect_when_installing) {
+  const auto c = conf("KNOCK_NFT_TABLE foo\n");
+  const auto fw = nftables::make({c, {}, knock::firewall::mode::install});
+  ASSERT_FALSE(fw);
+  EXPECT_EQ(fw.error(), knock::errc::config_invalid);
+  EXPECT_EQ(fw.error().message,
+            "nftables needs the ports to protect: set OPEN_PORTS in the stanzas, "
+            "KNOCK_PROTECTED_PORTS in fwknopd.conf, or --protect");
+}
+
+TEST(nftables_make, attaches_to_the_configured_table_without_changing_it) {
+  const auto c = conf("KNOCK_NFT_TABLE foo\n");
+  auto fw = nftables::make({c, {}, knock::firewall::mode::attach});
+  ASSERT_TRUE(fw) << fw.error().message;
+  EXPECT_EQ(fw->table(), "foo");
+  const auto repaired = fw->repair();  // attached: nothing to remake from
+  ASSERT_FALSE(repaired);
+  EXPECT_EQ(repaired.error().message,
+            "nftables: table inet foo: attached, not opened: nothing to repair from");
+  auto defaults = nftables::make({conf(""), {}, knock::firewall::mode::attach});
+  ASSERT_TRUE(defaults) << defaults.error().message;
+  EXPECT_EQ(defaults->table(), "knock");
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include <knock/detail/process.hpp>
+#include <knock/system/process.hpp>
 
 #include <gtest/gtest.h>
 
@@ -12,8 +12,8 @@
 
 namespace {
 
-using knock::detail::find_executable;
-using knock::detail::run;
+using knock::system::find_executable;
+using knock::system::run;
 using strings = std::vector<std::string>;
 
 const std::string sh = find_executable("sh");
@@ -28,7 +28,7 @@ TEST(process, captures_stdout_stderr_and_exit_status) {
   EXPECT_FALSE(r->succeeded());
   EXPECT_EQ(r->output, "out\n");
   EXPECT_EQ(r->errors, "err\n");
-  EXPECT_EQ(knock::detail::describe(argv, *r),
+  EXPECT_EQ(knock::system::summary(argv, *r),
             "`" + sh + " -c echo out; echo err >&2; exit 3` exited with 3: err");
 }
 
@@ -57,7 +57,7 @@ TEST(process, leaks_no_descriptor_into_the_child) {
 }
 
 TEST(process, kills_a_child_that_outlives_the_deadline) {
-  knock::detail::process_options o;
+  knock::system::process_options o;
   o.timeout = std::chrono::milliseconds{200};
   const auto start = std::chrono::steady_clock::now();
   // The grandchild holds the pipes open: the whole process group must go.
@@ -83,15 +83,18 @@ TEST(process, does_not_wait_for_a_background_grandchild) {
 TEST(process, reports_a_program_that_cannot_start) {
   const auto missing = run(strings{"/nonexistent/iptables", "-L"});
   ASSERT_FALSE(missing);
-  EXPECT_EQ(missing.error(), std::errc::no_such_file_or_directory);
+  EXPECT_EQ(missing.error().code, knock::errc::io_failed);
+  EXPECT_EQ(missing.error().message,
+            "`/nonexistent/iptables -L`: cannot start: No such file or directory");
   const auto relative = run(strings{"iptables", "-L"});
   ASSERT_FALSE(relative);
-  EXPECT_EQ(relative.error(), std::errc::invalid_argument);
+  EXPECT_EQ(relative.error().message,
+            "`iptables -L`: cannot start: not an absolute path to a program");
   EXPECT_FALSE(run(strings{}));
 }
 
 TEST(process, keeps_at_most_max_output_bytes) {
-  knock::detail::process_options o;
+  knock::system::process_options o;
   o.max_output = 10;
   const auto r = run(strings{sh, "-c", "head -c 100000 /dev/zero"}, o);
   ASSERT_TRUE(r);
@@ -104,6 +107,8 @@ TEST(process, finds_executables_on_an_absolute_search_path_only) {
   EXPECT_EQ(find_executable("sh", "bin:."), "");
   EXPECT_EQ(find_executable("/bin/sh"), "/bin/sh");
   EXPECT_EQ(find_executable("/etc/passwd"), "");
+  EXPECT_EQ(find_executable("/usr/sbin"), "") << "a directory is searchable, not executable";
+  EXPECT_EQ(find_executable("sbin", "/usr"), "");
   EXPECT_EQ(find_executable("no-such-program-knock"), "");
 }
 

@@ -7,7 +7,7 @@
 ///
 /// Each command is split on blanks into an argv **first**, and the variables are substituted
 /// inside each argument afterwards, so a value can never add, remove or split an argument; it is
-/// run with `fork` + `execve` (no shell, fixed environment, a timeout: `detail::run`). The program
+/// run with `fork` + `execve` (no shell, fixed environment, a timeout: `system::run`). The program
 /// is looked up once, at `open`. Variables, matched as fwknopd matches them (`$IPX` is `$IP`
 /// then `X`):
 ///
@@ -28,8 +28,8 @@
 
 #include <knock/core/error.hpp>
 #include <knock/core/net.hpp>
-#include <knock/detail/process.hpp>
 #include <knock/firewall/concept.hpp>
+#include <knock/system/process.hpp>
 
 #include <algorithm>
 #include <array>
@@ -132,25 +132,26 @@ class command {
 
   command() = default;
 
-  /// Splits and checks every command and finds its program. On failure `*why` (if given) names
-  /// the command and the problem.
-  static result<command> open(command_options options, std::string* why = nullptr);
+  /// Splits and checks every command and finds its program. An error (`errc::config_invalid`)
+  /// names the command and the problem ("CMD_CYCLE_OPEN: program 'x' not found or not
+  /// executable").
+  static result<command> open(command_options options);
 
   /// Runs the open command of `g`'s stanza once per port and schedules the close.
   /// `$PKT_SRC` is `g.source` and `$DST` the unspecified address: use the overload below to give
-  /// them. `errc::firewall_failed` (see `last_error()`) if a command fails; the close of every port
-  /// whose open command ran is scheduled anyway.
+  /// them. `errc::firewall_failed`, naming the first command that failed and how
+  /// ("CMD_CYCLE_OPEN: `/bin/false 10.0.0.5` exited with 1"); the close of every port whose open
+  /// command ran is scheduled anyway.
   result<void> open(const grant& g) { return open(g, g.source, ip_address{}); }
   result<void> open(const grant& g, const ip_address& packet_source, const ip_address& destination);
-  /// Runs the close commands due at `now` (and nothing else: no process between them).
+  /// Runs the close commands due at `now` (and nothing else: no process between them); an error
+  /// names the first that failed.
   result<void> expire(epoch_seconds now);
   /// Runs every pending close command now.
   result<void> flush() { return expire(never_expires); }
   /// The pending close commands, soonest first: `"1700000035 /usr/bin/foo 10.0.0.5 22"`.
   std::vector<std::string> list() const;
   std::size_t pending() const noexcept { return pending_.size(); }
-
-  const std::string& last_error() const noexcept { return error_; }
 
  private:
   struct cycle {
@@ -161,19 +162,20 @@ class command {
     epoch_seconds at = 0;
     std::vector<std::string> argv;
   };
-  bool run(const std::vector<std::string>& argv);
+  // Runs `argv`; on failure keeps the first failure of a batch in `first`.
+  void run(std::string_view what, const std::vector<std::string>& argv,
+           std::optional<error>& first) const;
 
   std::vector<cycle> cycles_;
   std::vector<scheduled> pending_;  // sorted by `at`
   std::chrono::milliseconds timeout_{10'000};
-  std::string error_ = "not opened";
 };
 
 static_assert(firewall_policy<command>);
 
 // ---- bodies
 
-inline result<command> command::open(command_options options, std::string* why) {
+inline result<command> command::open(command_options options) {
   command c;
   c.timeout_ = options.timeout;
   const auto parse = [&](std::string_view what, const std::string& text,
@@ -186,7 +188,7 @@ inline result<command> command::open(command_options options, std::string* why) 
                "' (known: $IP $SRC $PKT_SRC $DST $PORT $PROTO $TIMEOUT $CLIENT_TIMEOUT)";
     if (words[0].find('$') != std::string::npos)
       return std::string{what} + ": the program name '" + words[0] + "' cannot hold a variable";
-    std::string exe = knock::detail::find_executable(words[0], options.search_path);
+    std::string exe = system::find_executable(words[0], options.search_path);
     if (exe.empty())
       return std::string{what} + ": program '" + words[0] + "' not found or not executable";
     words[0] = std::move(exe);
@@ -198,25 +200,21 @@ inline result<command> command::open(command_options options, std::string* why) 
     std::string problem = parse("CMD_CYCLE_OPEN", in.open, out.open);
     if (problem.empty() && !in.close.empty() && in.close != "NONE")
       problem = parse("CMD_CYCLE_CLOSE", in.close, out.close);
-    if (!problem.empty()) {
-      if (why) *why = std::move(problem);
-      return fail(errc::firewall_failed);
-    }
+    if (!problem.empty()) return fail(error{errc::config_invalid, std::move(problem)});
     c.cycles_.push_back(std::move(out));
   }
-  c.error_.clear();
   return c;
 }
 
-inline bool command::run(const std::vector<std::string>& argv) {
-  knock::detail::process_options po;
+inline void command::run(std::string_view what, const std::vector<std::string>& argv,
+                         std::optional<error>& first) const {
+  system::process_options po;
   po.timeout = timeout_;
-  auto r = knock::detail::run(argv, po);
-  if (!r)
-    error_ = "`" + knock::detail::join_argv(argv) + "` could not start: " + r.error().message();
-  else if (!r->succeeded())
-    error_ = knock::detail::describe(argv, *r);
-  return r && r->succeeded();
+  auto r = system::run(argv, po);
+  if (r && r->succeeded()) return;
+  if (!first)
+    first = error{errc::firewall_failed, std::string{what} + ": " +
+                                             (r ? system::summary(argv, *r) : r.error().message)};
 }
 
 inline result<void> command::open(const grant& g, const ip_address& packet_source,
@@ -224,22 +222,21 @@ inline result<void> command::open(const grant& g, const ip_address& packet_sourc
   const auto c = std::find_if(cycles_.begin(), cycles_.end(), [&](const cycle& x) {
     return x.stanza == 0 || x.stanza == g.stanza;
   });
-  if (c == cycles_.end()) {
-    error_ = cycles_.empty() && error_ == "not opened"
-                 ? "not opened"
-                 : "no command cycle for stanza " + std::to_string(g.stanza);
-    return fail(errc::firewall_failed);
-  }
+  if (c == cycles_.end())
+    return fail(error{errc::firewall_failed,
+                      cycles_.empty() ? std::string{"CMD_CYCLE: not opened"}
+                                      : "CMD_CYCLE: no command cycle for stanza " +
+                                            std::to_string(g.stanza)});
   command_values v;
   v.source = g.source.mapped_v4().value_or(g.source);
   v.packet_source = packet_source.mapped_v4().value_or(packet_source);
   v.destination = destination.mapped_v4().value_or(destination);
   v.expires = g.expires;
   v.timeout = g.timeout;
-  bool ok = true;
+  std::optional<error> failed;
   for (const port_spec& p : g.ports) {
     v.port = p;
-    ok = run(detail::command_argv(c->open, v)) && ok;
+    run("CMD_CYCLE_OPEN", detail::command_argv(c->open, v), failed);
     if (c->close.empty()) continue;
     scheduled s{g.expires, detail::command_argv(c->close, v)};
     pending_.insert(
@@ -247,32 +244,30 @@ inline result<void> command::open(const grant& g, const ip_address& packet_sourc
                          [](epoch_seconds at, const scheduled& x) { return at < x.at; }),
         std::move(s));
   }
-  if (ok) return {};
-  return fail(errc::firewall_failed);
+  if (!failed) return {};
+  return fail(*std::move(failed));
 } catch (...) {  // std::bad_alloc: fail closed, never throw into the server
-  error_ = "out of memory";
-  return fail(errc::firewall_failed);
+  return fail(error{errc::firewall_failed, "CMD_CYCLE: out of memory"});
 }
 
 inline result<void> command::expire(epoch_seconds now) try {
-  bool ok = true;
+  std::optional<error> failed;
   // Soonest first; each runs once, failed or not (fwknopd does the same).
   while (!pending_.empty() && pending_.front().at <= now) {
     const scheduled s = std::move(pending_.front());
     pending_.erase(pending_.begin());
-    ok = run(s.argv) && ok;
+    run("CMD_CYCLE_CLOSE", s.argv, failed);
   }
-  if (ok) return {};
-  return fail(errc::firewall_failed);
+  if (!failed) return {};
+  return fail(*std::move(failed));
 } catch (...) {
-  error_ = "out of memory";
-  return fail(errc::firewall_failed);
+  return fail(error{errc::firewall_failed, "CMD_CYCLE: out of memory"});
 }
 
 inline std::vector<std::string> command::list() const {
   std::vector<std::string> lines;
   for (const auto& s : pending_)
-    lines.push_back(std::to_string(s.at) + " " + knock::detail::join_argv(s.argv));
+    lines.push_back(std::to_string(s.at) + " " + system::join_argv(s.argv));
   return lines;
 }
 

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 /// \file
-/// Running a program without a shell (not API): `fork` + `execve` of an absolute path with an
-/// argv, stdin from /dev/null, stdout and stderr captured, a deadline after which the child's
-/// process group is killed. Shared by the `iptables` and `command` firewall backends. Nothing here
-/// is a template, and nothing throws past `run` except `std::bad_alloc` while building strings.
+/// `knock::system::run`: runs a program without a shell — `fork` + `execve` of an absolute path
+/// with an argv, stdin from /dev/null, stdout and stderr captured, a fixed environment, optionally
+/// as another user, and a deadline after which the child's process group is killed. Used by the
+/// `iptables` and `command` firewall backends and by the daemon (ENABLE_CMD_EXEC). Nothing here is
+/// a template, and nothing throws past `run` except `std::bad_alloc` while building strings.
 
 #include <knock/core/result.hpp>
 
@@ -13,6 +14,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -26,10 +28,9 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <vector>
 
-namespace knock::detail {
+namespace knock::system {
 
 /// How a child ended, and what it wrote.
 struct process_result {
@@ -58,20 +59,28 @@ struct process_options {
   bool inherit_capabilities = true;
 };
 
-/// `name` if it holds a '/' and is executable; else the first executable `dir/name` for `dir` in
-/// the ':'-separated `search_path`; else empty.
+namespace detail {
+/// True for a regular file this process may execute (a directory is "executable" to access()).
+inline bool is_executable_file(const std::string& path) noexcept {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
+}
+}  // namespace detail
+
+/// `name` if it holds a '/' and is an executable file; else the first executable file
+/// `dir/name` for `dir` in the ':'-separated `search_path`; else empty.
 inline std::string find_executable(std::string_view name,
                                    std::string_view search_path = "/usr/sbin:/usr/bin:/sbin:/bin") {
   if (name.empty()) return {};
   if (name.find('/') != std::string_view::npos)
-    return ::access(std::string{name}.c_str(), X_OK) == 0 ? std::string{name} : std::string{};
+    return detail::is_executable_file(std::string{name}) ? std::string{name} : std::string{};
   while (!search_path.empty()) {
     const std::size_t colon = search_path.find(':');
     const std::string_view dir = search_path.substr(0, colon);
     search_path.remove_prefix(colon == std::string_view::npos ? search_path.size() : colon + 1);
     if (dir.empty() || dir[0] != '/') continue;  // relative PATH entries are a trap for root
     std::string candidate = std::string{dir} + "/" + std::string{name};
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    if (detail::is_executable_file(candidate)) return candidate;
   }
   return {};
 }
@@ -83,7 +92,7 @@ inline std::string join_argv(std::span<const std::string> argv) {
   return out;
 }
 
-namespace process_impl {
+namespace detail {
 
 struct fd {
   int value = -1;
@@ -98,7 +107,10 @@ struct fd {
   }
 };
 
-inline std::error_code last_errno() noexcept { return {errno, std::system_category()}; }
+/// "`argv`: cannot start: <strerror(errnum)>".
+inline error cannot_start(std::span<const std::string> argv, int errnum) {
+  return system_error(errc::io_failed, "`" + join_argv(argv) + "`: cannot start", errnum);
+}
 
 // Only async-signal-safe calls between fork and execve: the parent may be multithreaded.
 [[noreturn]] inline void exec_child(const char* path, char* const* argv, char* const* envp, int in,
@@ -131,16 +143,18 @@ inline std::error_code last_errno() noexcept { return {errno, std::system_catego
   ::_exit(127);  // not reached: give_up does not return
 }
 
-}  // namespace process_impl
+}  // namespace detail
 
 /// Runs `argv[0]` (an absolute path) with `argv`, waits at most `options.timeout`, and returns how
-/// it ended. An error only when it could not be started (a `std::system_category` code: `ENOENT`,
-/// `EACCES`, …); a non-zero exit is a result. Blocks the calling thread.
+/// it ended. An error (`errc::io_failed`, "`/sbin/x -L`: cannot start: No such file or
+/// directory") only when it could not be started; a non-zero exit is a result. Blocks the calling
+/// thread.
 inline result<process_result> run(std::span<const std::string> argv,
                                   const process_options& options = {}) {
-  using namespace process_impl;
+  using namespace detail;
   if (argv.empty() || argv[0].empty() || argv[0][0] != '/')
-    return fail(std::make_error_code(std::errc::invalid_argument));
+    return fail(error{errc::io_failed, "`" + join_argv(argv) +
+                                           "`: cannot start: not an absolute path to a program"});
   std::vector<char*> args, env;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   for (const auto& e : options.environment) env.push_back(const_cast<char*>(e.c_str()));
@@ -149,17 +163,17 @@ inline result<process_result> run(std::span<const std::string> argv,
 
   fd null{::open("/dev/null", O_RDONLY | O_CLOEXEC)};
   int out[2], err[2], status[2];
-  if (null.value < 0) return fail(last_errno());
-  if (::pipe2(out, O_CLOEXEC) != 0) return fail(last_errno());
+  if (null.value < 0) return fail(cannot_start(argv, errno));
+  if (::pipe2(out, O_CLOEXEC) != 0) return fail(cannot_start(argv, errno));
   fd out_r{out[0]}, out_w{out[1]};
-  if (::pipe2(err, O_CLOEXEC) != 0) return fail(last_errno());
+  if (::pipe2(err, O_CLOEXEC) != 0) return fail(cannot_start(argv, errno));
   fd err_r{err[0]}, err_w{err[1]};
-  if (::pipe2(status, O_CLOEXEC) != 0) return fail(last_errno());
+  if (::pipe2(status, O_CLOEXEC) != 0) return fail(cannot_start(argv, errno));
   fd status_r{status[0]}, status_w{status[1]};
 
   const auto deadline = std::chrono::steady_clock::now() + options.timeout;
   const pid_t pid = ::fork();
-  if (pid < 0) return fail(last_errno());
+  if (pid < 0) return fail(cannot_start(argv, errno));
   if (pid == 0)
     exec_child(args[0], args.data(), env.data(), null.value, out_w.value, err_w.value,
                status_w.value, options.user, options.group, options.inherit_capabilities);
@@ -211,7 +225,7 @@ inline result<process_result> run(std::span<const std::string> argv,
     const pid_t w = r.timed_out ? 0 : ::waitpid(pid, &wstatus, WNOHANG);
     if (w == pid) break;
     if (w < 0 && errno == EINTR) continue;
-    if (w < 0) return fail(last_errno());  // ECHILD: the program set SIGCHLD to SIG_IGN
+    if (w < 0) return fail(cannot_start(argv, errno));  // ECHILD: the program set SIGCHLD to SIG_IGN
     if (r.timed_out || left_ms() == 0) {
       r.timed_out = true;
       ::kill(-pid, SIGKILL);
@@ -225,14 +239,14 @@ inline result<process_result> run(std::span<const std::string> argv,
   }
   int exec_errno = 0;
   if (::read(status_r.value, &exec_errno, sizeof exec_errno) == sizeof exec_errno)
-    return fail(std::error_code{exec_errno, std::system_category()});
+    return fail(cannot_start(argv, exec_errno));
   if (WIFEXITED(wstatus)) r.exit_status = WEXITSTATUS(wstatus);
   if (WIFSIGNALED(wstatus)) r.signal = WTERMSIG(wstatus);
   return r;
 }
 
 /// One line for an error message: "`/usr/sbin/iptables -F X` exited with 1: <stderr>".
-inline std::string describe(std::span<const std::string> argv, const process_result& r) {
+inline std::string summary(std::span<const std::string> argv, const process_result& r) {
   std::string what = "`" + join_argv(argv) + "` ";
   if (r.timed_out)
     what += "timed out";
@@ -246,4 +260,4 @@ inline std::string describe(std::span<const std::string> argv, const process_res
   return what;
 }
 
-}  // namespace knock::detail
+}  // namespace knock::system

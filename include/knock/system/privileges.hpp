@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 /// \file
-/// `knock::drop_privileges`: after a daemon has opened what only root may open (the capture, the
+/// `knock::system::drop_privileges`: after a daemon has opened what only root may open (the capture, the
 /// firewall handle, its files), it becomes an ordinary user that keeps only the Linux
 /// capabilities it still needs, for good:
 ///
-///     knock::privilege_plan plan;
+///     knock::system::privilege_plan plan;
 ///     plan.user = pw->pw_uid, plan.group = pw->pw_gid;
-///     plan.keep.add(knock::capability::net_admin);  // nftables grants over netlink
-///     if (auto ok = knock::drop_privileges(plan, &why); !ok) ...
+///     plan.keep.add(knock::system::capability::net_admin);  // nftables grants over netlink
+///     if (auto ok = knock::system::drop_privileges(plan); !ok)
+///       log(knock::to_string(ok.error()));  // "switching uid and gid: Operation not permitted"
 ///
 /// In order: every other capability leaves the bounding set (nothing can regain it, not even
 /// through a set-uid program); the uid and gid change with the capabilities kept across the
@@ -37,9 +38,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <system_error>
 
-namespace knock {
+namespace knock::system {
 
 /// The capabilities knock's daemon may keep after start-up.
 enum class capability : unsigned {
@@ -144,13 +144,10 @@ struct process_credentials {
   }
 };
 
-namespace privileges_impl {
+namespace detail {
 
-inline result<void> failed(std::string* why, const char* step) {
-  const int e = errno;
-  if (why) *why = std::string{step} + ": " + std::strerror(e);
-  return fail(std::error_code{e, std::system_category()});
-}
+/// The step that failed, with `strerror(errno)`.
+inline failure<error> failed(const char* step) { return fail(system_error(errc::io_failed, step)); }
 
 inline unsigned last_capability() {
   unsigned last = CAP_LAST_CAP;
@@ -173,7 +170,7 @@ inline int set_capabilities(capability_set effective, capability_set permitted,
   return static_cast<int>(::syscall(SYS_capset, &header, data));
 }
 
-}  // namespace privileges_impl
+}  // namespace detail
 
 /// Becomes `user` and `group` for good: real, effective and saved ids; the only supplementary group
 /// is `group`. Async-signal-safe (for a forked child); 0, or -1 with `errno`.
@@ -183,9 +180,10 @@ inline int switch_user(uid_t user, gid_t group) noexcept {
 }
 
 /// Carries out `plan` (see the file comment). On failure the process may be half-way — the
-/// caller should exit; `why` names the step that failed.
-inline result<void> drop_privileges(const privilege_plan& plan, std::string* why = nullptr) {
-  using namespace privileges_impl;
+/// caller should exit; the error's message names the step that failed and the kernel's reason
+/// ("switching uid and gid: Operation not permitted").
+inline result<void> drop_privileges(const privilege_plan& plan) {
+  using namespace detail;
   const capability_set inherit{plan.inherit.bits & plan.keep.bits};
   const process_credentials before = process_credentials::current();
 
@@ -194,36 +192,36 @@ inline result<void> drop_privileges(const privilege_plan& plan, std::string* why
   if (before.effective.has(CAP_SETPCAP))
     for (unsigned n = 0; n <= last_capability(); ++n)
       if (!plan.keep.has(n) && ::prctl(PR_CAPBSET_DROP, n, 0, 0, 0) != 0 && errno != EINVAL)
-        return failed(why, "dropping capabilities from the bounding set");
+        return failed("dropping capabilities from the bounding set");
 
   if (plan.user) {
-    if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) return failed(why, "PR_SET_KEEPCAPS");
-    if (switch_user(*plan.user, plan.group) != 0) return failed(why, "switching uid and gid");
-    if (::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0) return failed(why, "PR_SET_KEEPCAPS");
+    if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) return failed("PR_SET_KEEPCAPS");
+    if (switch_user(*plan.user, plan.group) != 0) return failed("switching uid and gid");
+    if (::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0) return failed("PR_SET_KEEPCAPS");
   }
   // Raising a capability into the ambient set needs it inheritable and permitted; clear the
   // ambient set first so nothing inherited from our parent survives.
   if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
-    return failed(why, "clearing the ambient capabilities");
+    return failed("clearing the ambient capabilities");
   if (set_capabilities(plan.keep, plan.keep, inherit) != 0)
-    return failed(why, "setting the capabilities");
+    return failed("setting the capabilities");
   for (unsigned n = 0; n < 64; ++n)
     if (inherit.has(n) && ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, n, 0, 0) != 0)
-      return failed(why, "raising an ambient capability");
-  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return failed(why, "PR_SET_NO_NEW_PRIVS");
+      return failed("raising an ambient capability");
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return failed("PR_SET_NO_NEW_PRIVS");
 
   // Trust, then verify: with a new user, root must be gone for good.
   const process_credentials after = process_credentials::current();
   if (plan.user && *plan.user != 0 && !plan.keep.has(capability::setuid) &&
       (after.is_root() || ::setuid(0) == 0)) {
     errno = EPERM;
-    return failed(why, "root could be regained after the drop");
+    return failed("root could be regained after the drop");
   }
   if ((after.effective.bits & ~plan.keep.bits) != 0) {
     errno = EPERM;
-    return failed(why, "capabilities beyond the plan remain");
+    return failed("capabilities beyond the plan remain");
   }
   return {};
 }
 
-}  // namespace knock
+}  // namespace knock::system

@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// \file
+/// Out-of-line bodies of knock/firewall/iptables.hpp.
+
+#include <knock/firewall/iptables.hpp>
+
+namespace knock::firewall {
+
+namespace detail {
+/// The ip6tables next to `iptables` ("/usr/sbin/iptables-legacy" → "/usr/sbin/ip6tables-legacy")
+/// when it is an executable; empty otherwise.
+inline std::string sibling_ip6tables(const std::string& iptables) {
+  const std::size_t base = iptables.rfind('/') + 1;
+  const std::size_t at = iptables.find("iptables", base);
+  if (at == std::string::npos) return {};
+  std::string six = iptables;
+  six.replace(at, 8, "ip6tables");
+  return system::find_executable(six);
+}
+}  // namespace detail
+
+inline result<iptables> iptables::make(const setup& s) {
+  const auto& c = s.conf;
+  const auto bad = [](const config::config_error& e) {
+    return fail(error{e.code, config::to_string(e)});
+  };
+  iptables_options o;
+  auto at_init = c.yes_no("FLUSH_IPT_AT_INIT", true);
+  if (!at_init) return bad(at_init.error());
+  auto at_exit = c.yes_no("FLUSH_IPT_AT_EXIT", true);
+  if (!at_exit) return bad(at_exit.error());
+  if (auto check = c.yes_no("ENABLE_IPT_COMMENT_CHECK", true); !check) return bad(check.error());
+  o.flush_at_open = *at_init;
+  o.flush_at_stop = *at_exit;
+  if (c.text("RULES_CHECK_THRESHOLD") == "0") {  // fwknopd's range is 0..131071
+    o.rules_check_threshold = 0;
+  } else {
+    auto every = c.number("RULES_CHECK_THRESHOLD", 20, 131071);
+    if (!every) return bad(every.error());
+    o.rules_check_threshold = *every;
+  }
+  if (c.has("FIREWALL_EXE")) {
+    const std::string exe = c.text("FIREWALL_EXE");
+    if (exe.empty() || exe[0] != '/' || system::find_executable(exe).empty())
+      return bad(c.error("FIREWALL_EXE",
+                         "'" + config::printable(exe) + "' is not the path of an executable file"));
+    o.iptables = exe;
+    o.ip6tables = detail::sibling_ip6tables(exe);
+  }
+  return s.how == mode::install ? open(std::move(o)) : attach(std::move(o));
+}
+
+inline result<iptables> iptables::attach(iptables_options options) {
+  iptables fw;
+  for (std::size_t i = 0; i < 2; ++i) {
+    const std::string& name = i == 0 ? options.iptables : options.ip6tables;
+    if (name.empty()) continue;
+    fw.families_[i].exe = system::find_executable(name);
+    if (fw.families_[i].exe.empty()) return failed(name + ": not found or not executable");
+  }
+  if (fw.families_[0].exe.empty()) return failed("no iptables program given");
+  fw.commands_ = ipt::commands{std::move(options)};
+  return fw;
+}
+
+inline result<iptables> iptables::open(iptables_options options) {
+  auto made = attach(std::move(options));
+  if (!made) return made;
+  iptables& fw = *made;
+  const bool flush = fw.commands_.settings().flush_at_open;
+  for (auto& f : fw.families_) {
+    if (f.exe.empty()) continue;
+    if (flush) fw.commands_.remove_chain(f.exe);
+    // Without the flush an existing chain is kept, rules and all.
+    if (auto ready = fw.commands_.ensure_chain(f.exe); !ready) return failed(ready.error().message);
+    // Rules an earlier run left behind (not flushed) are found by the first expire().
+    f.earliest = flush ? never_expires : 0;
+  }
+  fw.installed_ = true;
+  return made;
+}
+
+inline result<void> iptables::repair_after(const family& f, const error& what) {
+  auto made = commands_.ensure_chain(f.exe);
+  if (made && *made) {
+    ++repairs_;
+    return {};
+  }
+  if (made) return failed(what.message);  // nothing was missing: the failure stands
+  return failed(what.message + "; re-creating chain " + commands_.settings().chain +
+                " failed too: " + made.error().message);
+}
+
+inline result<void> iptables::open(const grant& g) try {
+  const ip_address source = g.source.mapped_v4().value_or(g.source);
+  family& f = families_[source.is_v4() ? 0 : 1];
+  if (f.exe.empty())
+    return failed(families_[0].exe.empty() ? "not opened" : "IPv6 grant, and no ip6tables");
+  const auto& o = commands_.settings();
+  for (const port_spec& p : g.ports) {
+    const auto args = ipt::rule_arguments(o, source, p, g.expires);
+    const auto with = [&](std::vector<std::string> head) {
+      head.insert(head.end(), args.begin(), args.end());
+      return head;
+    };
+    if (commands_.run(f.exe, with({"-C", o.chain}))) continue;  // spec Q15: no duplicates
+    const auto add = o.prepend ? with({"-I", o.chain, std::to_string(o.rule_position)})
+                               : with({"-A", o.chain});
+    // The chain (or its jump) may have been deleted under us: re-create them, and retry once.
+    if (auto added = commands_.run(f.exe, add); !added) {
+      if (auto fixed = repair_after(f, added.error()); !fixed) return fixed;
+      if (auto again = commands_.run(f.exe, add); !again) return failed(again.error().message);
+    }
+    f.earliest = std::min(f.earliest, g.expires);
+  }
+  return {};
+} catch (...) {  // std::bad_alloc: fail closed, never throw into the server
+  return failed("out of memory");
+}
+
+inline result<void> iptables::expire(epoch_seconds now) try {
+  const auto every = commands_.settings().rules_check_threshold;
+  const bool periodic = every != 0 && ++calls_ % every == 0;
+  result<void> outcome;
+  for (auto& f : families_) {
+    if (f.exe.empty() || (!periodic && now < f.earliest)) continue;
+    if (auto r = expire(f, now); !r) outcome = r;
+  }
+  return outcome;
+} catch (...) {
+  return failed("out of memory");
+}
+
+inline result<void> iptables::expire(family& f, epoch_seconds now) {
+  const auto& o = commands_.settings();
+  // Whatever happens, the next look is at the next known expiry or periodic check, never at
+  // every call: a broken iptables must not turn the daemon loop into an exec storm.
+  f.earliest = never_expires;
+  auto listing = commands_.listing(f.exe);
+  // Deleted under us: re-created (empty, so nothing is due), or an error saying why not.
+  if (!listing) return repair_after(f, listing.error());
+  unsigned deleted = 0;
+  result<void> outcome;
+  for (const listed_rule& r : ipt::parse_listing(listing->output)) {
+    if (r.expires > now) {
+      f.earliest = std::min(f.earliest, r.expires);
+      continue;
+    }
+    // Numbers shift down as rules go: fwknopd deletes `number - already deleted`.
+    auto gone = commands_.run(f.exe, {"-t", o.table, "-D", o.chain, std::to_string(r.number - deleted)});
+    if (gone)
+      ++deleted;
+    else
+      outcome = failed(gone.error().message);
+  }
+  return outcome;
+}
+
+inline result<std::vector<std::string>> iptables::list() try {
+  if (families_[0].exe.empty()) return failed("not opened");
+  std::vector<std::string> lines;
+  for (const auto& f : families_) {
+    if (f.exe.empty()) continue;
+    auto r = commands_.listing(f.exe);
+    if (!r) return failed(r.error().message);
+    ipt::append_lines(r->output, lines);
+  }
+  return lines;
+} catch (...) {
+  return failed("out of memory");
+}
+
+inline result<void> iptables::flush() try {
+  if (families_[0].exe.empty()) return failed("not opened");
+  const auto& o = commands_.settings();
+  for (auto& f : families_) {
+    if (f.exe.empty()) continue;
+    commands_.remove_chain(f.exe);
+    f.earliest = never_expires;
+    if (commands_.run(f.exe, {"-t", o.table, "-n", "-L", o.chain}))
+      return failed(f.exe + ": chain " + o.chain + " is still there after -F and -X");
+  }
+  return {};
+} catch (...) {
+  return failed("out of memory");
+}
+
+}  // namespace knock::firewall
