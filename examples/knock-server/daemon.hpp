@@ -152,7 +152,7 @@ int daemon_main(const options& o) {
     if (::daemon(0, 0) != 0) return std::perror("knock-server: daemon"), 1;
     ::openlog(s.syslog_identity.c_str(), LOG_PID, LOG_DAEMON);
   }
-  if (auto ok = drop_root(*who, s, *stanzas, log); !ok)
+  if (auto ok = drop_root(*who, s, Firewalls::needs(s.firewall), *stanzas, log); !ok)
     return log(LOG_ERR, to_string(ok.error())), 1;
   // The pid file and the replay log belong to the account the daemon runs as: created and opened
   // as it, so a restart (possibly without CAP_DAC_OVERRIDE, as under the systemd unit) finds them.

@@ -11,7 +11,8 @@
 //
 // What a reload (SIGHUP) reads, it reads as that user: access.conf must be readable by it.
 
-#include <knock/config/fwknopd_conf.hpp>
+#include <knock/config/error.hpp>
+#include <knock/firewall/concept.hpp>
 #include <knock/system/privileges.hpp>
 
 #include <algorithm>
@@ -67,25 +68,26 @@ inline account current_account() {
   return {pw != nullptr ? pw->pw_name : std::to_string(::geteuid()), ::geteuid(), ::getegid()};
 }
 
-/// Becoming `who` (unless it is who we are) with the capabilities `firewall_type` and the
-/// stanzas need.
+/// Becoming `who` (unless it is who we are) with the capabilities the firewall backend (its
+/// `needs`) and the stanzas (CMD_CYCLE runs firewall programs, CMD_EXEC_USER switches user) need.
 template <class Stanzas>
 knock::system::privilege_plan privilege_plan_for(const account& who,
-                                                 const std::string& firewall_type,
+                                                 knock::firewall::privileges firewall,
                                                  const Stanzas& stanzas) {
   using knock::system::capability;
   knock::system::privilege_plan plan;
   if (who.uid != ::geteuid()) plan.user = who.uid, plan.group = who.gid;
-  bool runs_firewall_programs = firewall_type == "iptables";
   for (const auto& s : stanzas) {
-    if (!s.cmd_cycle_open.empty()) runs_firewall_programs = true;
+    if (!s.cmd_cycle_open.empty())
+      firewall.net_admin = firewall.net_raw = firewall.runs_programs = true;
     if (s.enable_cmd_exec && (!s.cmd_exec_user.empty() || !s.cmd_exec_group.empty()))
       plan.keep.add(capability::setuid).add(capability::setgid);
   }
-  if (firewall_type == "nftables") plan.keep.add(capability::net_admin);
-  if (runs_firewall_programs) {
-    plan.keep.add(capability::net_admin).add(capability::net_raw);
-    plan.inherit.add(capability::net_admin).add(capability::net_raw);
+  if (firewall.net_admin) plan.keep.add(capability::net_admin);
+  if (firewall.net_raw) plan.keep.add(capability::net_raw);
+  if (firewall.runs_programs) {  // the programs it runs get the capabilities it keeps
+    if (firewall.net_admin) plan.inherit.add(capability::net_admin);
+    if (firewall.net_raw) plan.inherit.add(capability::net_raw);
   }
   return plan;
 }

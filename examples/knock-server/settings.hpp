@@ -8,6 +8,7 @@
 
 #include <knock/config/fwknopd_conf.hpp>
 #include <knock/config/values.hpp>
+#include <knock/core/name_list.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -27,6 +28,8 @@ inline constexpr std::string_view program_variables[] = {
 
 /// Everything the daemon runs with, from the files and the command line.
 struct settings {
+  explicit settings(knock::config::fwknopd_conf c) : conf{std::move(c)} {}
+
   knock::config::fwknopd_conf conf;     ///< every variable, for the parts that read their own
   knock::access::server_options server;  ///< ENABLE_SPA_PACKET_AGING, MAX_SPA_PACKET_AGE
   std::string firewall = "nftables";     ///< FIREWALL_TYPE (`--firewall`; `-t`: none), lower case
@@ -76,7 +79,7 @@ settings_result load_settings(const options& o) {
     path = "/etc/fwknop/fwknopd.conf";
   auto conf = load_conf<Firewalls, Captures>(path);
   if (!conf) return fail(conf.error());
-  settings s{*std::move(conf), {}};
+  settings s{*std::move(conf)};
   auto& c = s.conf;
 
   // The command line overrides the file; the parts read these variables from `conf`.

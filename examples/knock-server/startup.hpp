@@ -54,13 +54,14 @@ inline knock::result<std::optional<account>> plan_account(const settings& s) {
 /// open; also when started unprivileged with capabilities, e.g. by systemd.
 template <class Stanzas>
 knock::result<void> drop_root(const std::optional<account>& who, const settings& s,
-                              const Stanzas& stanzas, const logger& log) {
+                              knock::firewall::privileges needs, const Stanzas& stanzas,
+                              const logger& log) {
   if (who && who->is_root()) {
     log(LOG_WARNING, "KNOCK_USER is root: the daemon keeps running as root");
     return {};
   }
   const account me = who ? *who : current_account();
-  const auto plan = privilege_plan_for(me, s.firewall, stanzas);
+  const auto plan = privilege_plan_for(me, needs, stanzas);
   if (auto dropped = knock::system::drop_privileges(plan); !dropped)
     return knock::fail(knock::error{dropped.error().code,
                                     "cannot drop privileges: " + to_string(dropped.error())});

@@ -43,6 +43,13 @@ class any_of {
   /// Every variable some backend of the list reads.
   static constexpr auto variables = concatenated_names<Backends::variables...>;
 
+  /// What the backend called `name` needs from the system once the daemon has dropped root.
+  static constexpr privileges needs(std::string_view name) noexcept {
+    privileges out;
+    (void)((name == Backends::name ? (out = needs_of<Backends>(), true) : false) || ...);
+    return out;
+  }
+
   /// True when `name` (exactly, lower case) is one of `names`.
   static bool knows(std::string_view name) noexcept {
     return ((name == Backends::name) || ...);
@@ -126,6 +133,13 @@ class any_of {
   }
 
  private:
+  template <class B>
+  static constexpr privileges needs_of() noexcept {
+    if constexpr (privileged_firewall<B>)
+      return B::needs;
+    else
+      return {};
+  }
   template <class B>
   static result<any_of> wrap(result<B> made) {
     if (!made) return fail(made.error());
