@@ -10,6 +10,7 @@
 
 #include "decoder.hpp"
 #include "options.hpp"
+#include "settings.hpp"
 
 #include <knock/config/access_conf.hpp>
 #include <knock/config/fwknopd_conf.hpp>
@@ -102,14 +103,19 @@ int run(Decoder& decoder, const options& o) {
   return 0;
 }
 
-inline int decode_main(options& o) {
+/// `--decode`: fwknopd.conf (`-c`, checked against the variables `Firewalls` and `Captures` know)
+/// gives the packet age; access.conf the stanzas.
+template <class Firewalls, class Captures>
+int decode_main(options& o) {
   if (!o.source) o.source = knock::ip_address{};
   if (!o.dest) o.dest = knock::ip_address{};
-  knock::server_options server_options;
+  knock::access::server_options server_options;
   if (!o.fwknopd_conf.empty()) {
-    auto daemon = knock::config::load_fwknopd_conf(o.fwknopd_conf);
-    if (!daemon) return config_error(daemon.error());
-    server_options = daemon->server;
+    auto conf = load_conf<Firewalls, Captures>(o.fwknopd_conf);
+    if (!conf) return config_error(conf.error());
+    auto read = knock::config::read_server_options(*conf);
+    if (!read) return config_error(read.error());
+    server_options = *read;
   }
   auto stanzas = knock::config::load_access_conf(o.access_conf, {.allow_no_hmac = o.allow_no_hmac});
   if (!stanzas) return config_error(stanzas.error());
@@ -118,8 +124,8 @@ inline int decode_main(options& o) {
   if (!o.digest_file.empty()) {
     auto store = knock::replay::file_store::open(o.digest_file, now(o));
     if (!store) {
-      std::fprintf(stderr, "knock-server: %s: cannot open the digest file: %s\n",
-                   o.digest_file.c_str(), knock::error_name(store.error()).c_str());
+      std::fprintf(stderr, "knock-server: cannot open the digest file: %s\n",
+                   to_string(store.error()).c_str());
       return 1;
     }
     knock_server::decoder<knock::replay::file_store> decoder{

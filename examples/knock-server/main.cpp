@@ -1,12 +1,20 @@
 // SPDX-License-Identifier: MIT
-// knock-server: a drop-in for fwknopd. See options.hpp for the flags, daemon.hpp for the daemon and
-// decode.hpp for --decode (offline checks, JSON verdicts).
-#include "daemon.hpp"
-#include "decode.hpp"
-#include "options.hpp"
+// knock-server: a drop-in for fwknopd, built from the firewall backends and capture sources
+// below. Adding one is its header and an entry here (program.hpp has the rest).
+#include "program.hpp"
 
-int main(int argc, char** argv) {
-  knock_server::options o;
-  if (const auto stop = knock_server::parse_args(argc, argv, o)) return *stop;
-  return o.decode ? knock_server::decode_main(o) : knock_server::daemon_main(o);
-}
+#include <knock/capture/any_of.hpp>
+#include <knock/capture/pcap.hpp>
+#include <knock/capture/udp_socket.hpp>
+#include <knock/firewall/any_of.hpp>
+#include <knock/firewall/iptables.hpp>
+#include <knock/firewall/nftables.hpp>
+#include <knock/firewall/recording.hpp>
+
+using firewalls = knock::firewall::any_of<knock::firewall::nftables,   // FIREWALL_TYPE nftables
+                                          knock::firewall::iptables,   // FIREWALL_TYPE iptables
+                                          knock::firewall::recording>;  // none (and -t)
+using captures = knock::capture::any_of<knock::capture::pcap,         // PCAP_INTF (the default)
+                                        knock::capture::udp_socket>;  // ENABLE_UDP_SERVER, -U
+
+int main(int argc, char** argv) { return knock_server::main<firewalls, captures>(argc, argv); }

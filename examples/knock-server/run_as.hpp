@@ -11,8 +11,9 @@
 //
 // What a reload (SIGHUP) reads, it reads as that user: access.conf must be readable by it.
 
-#include <knock/config/fwknopd_conf.hpp>
-#include <knock/privileges.hpp>
+#include <knock/config/error.hpp>
+#include <knock/firewall/concept.hpp>
+#include <knock/system/privileges.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -41,23 +42,21 @@ struct account {
 
 /// KNOCK_USER's account: "user" (its primary group) or "user:group". Empty: `knock` if it
 /// exists, else `nobody`. An error names what does not exist.
-inline std::optional<account> find_account(const std::string& spec, std::string& why) {
+inline knock::result<account> find_account(const std::string& spec) {
   std::string user = spec, group;
   if (const auto colon = spec.find(':'); colon != std::string::npos)
     user = spec.substr(0, colon), group = spec.substr(colon + 1);
   if (user.empty()) user = ::getpwnam("knock") != nullptr ? "knock" : "nobody";
   const passwd* pw = ::getpwnam(user.c_str());
-  if (pw == nullptr) {
-    why = "KNOCK_USER: no user '" + knock::config::printable(user) + "'";
-    return std::nullopt;
-  }
+  if (pw == nullptr)
+    return knock::fail(knock::error{knock::errc::config_invalid,
+                                    "KNOCK_USER: no user '" + knock::config::printable(user) + "'"});
   account a{user, pw->pw_uid, pw->pw_gid};
   if (!group.empty()) {
     const struct group* gr = ::getgrnam(group.c_str());
-    if (gr == nullptr) {
-      why = "KNOCK_USER: no group '" + knock::config::printable(group) + "'";
-      return std::nullopt;
-    }
+    if (gr == nullptr)
+      return knock::fail(knock::error{
+          knock::errc::config_invalid, "KNOCK_USER: no group '" + knock::config::printable(group) + "'"});
     a.gid = gr->gr_gid;
   }
   return a;
@@ -69,46 +68,48 @@ inline account current_account() {
   return {pw != nullptr ? pw->pw_name : std::to_string(::geteuid()), ::geteuid(), ::getegid()};
 }
 
-/// Becoming `who` (unless it is who we are) with the capabilities `firewall_type` and the
-/// stanzas need.
+/// Becoming `who` (unless it is who we are) with the capabilities the firewall backend (its
+/// `needs`) and the stanzas (CMD_CYCLE runs firewall programs, CMD_EXEC_USER switches user) need.
 template <class Stanzas>
-knock::privilege_plan privilege_plan_for(const account& who, const std::string& firewall_type,
-                                         const Stanzas& stanzas) {
-  using knock::capability;
-  knock::privilege_plan plan;
+knock::system::privilege_plan privilege_plan_for(const account& who,
+                                                 knock::firewall::privileges firewall,
+                                                 const Stanzas& stanzas) {
+  using knock::system::capability;
+  knock::system::privilege_plan plan;
   if (who.uid != ::geteuid()) plan.user = who.uid, plan.group = who.gid;
-  bool runs_firewall_programs = firewall_type == "iptables";
   for (const auto& s : stanzas) {
-    if (!s.cmd_cycle_open.empty()) runs_firewall_programs = true;
+    if (!s.cmd_cycle_open.empty())
+      firewall.net_admin = firewall.net_raw = firewall.runs_programs = true;
     if (s.enable_cmd_exec && (!s.cmd_exec_user.empty() || !s.cmd_exec_group.empty()))
       plan.keep.add(capability::setuid).add(capability::setgid);
   }
-  if (firewall_type == "nftables") plan.keep.add(capability::net_admin);
-  if (runs_firewall_programs) {
-    plan.keep.add(capability::net_admin).add(capability::net_raw);
-    plan.inherit.add(capability::net_admin).add(capability::net_raw);
+  if (firewall.net_admin) plan.keep.add(capability::net_admin);
+  if (firewall.net_raw) plan.keep.add(capability::net_raw);
+  if (firewall.runs_programs) {  // the programs it runs get the capabilities it keeps
+    if (firewall.net_admin) plan.inherit.add(capability::net_admin);
+    if (firewall.net_raw) plan.inherit.add(capability::net_raw);
   }
   return plan;
 }
 
 /// Whether `who` may access `path` with `mode` (access(2): R_OK, W_OK | X_OK for a directory
 /// to create and rename files in): a child becomes `who` and asks the kernel, so permissions,
-/// ACLs and read-only mounts all count. When not, `why` gets the kernel's reason.
-inline bool may_access(const account& who, const std::string& path, int mode,
-                       std::string* why = nullptr) {
+/// ACLs and read-only mounts all count. When not, the error gives the kernel's reason.
+inline knock::result<void> may_access(const account& who, const std::string& path, int mode) {
   const pid_t pid = ::fork();
-  if (pid < 0) return false;
+  if (pid < 0) return knock::fail(knock::system_error(knock::errc::io_failed, "fork"));
   if (pid == 0) {
-    if (knock::switch_user(who.uid, who.gid) != 0) ::_exit(255);
+    if (knock::system::switch_user(who.uid, who.gid) != 0) ::_exit(255);
     ::_exit(::access(path.c_str(), mode) == 0 ? 0 : (errno > 0 && errno < 255 ? errno : EACCES));
   }
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 255;
-  if (code != 0 && why != nullptr)
-    *why = code == 255 ? "cannot become that user to check" : std::strerror(code);
-  return code == 0;
+  if (code == 0) return {};
+  return knock::fail(knock::error{knock::errc::io_failed, code == 255
+                                                              ? "cannot become that user to check"
+                                                              : std::strerror(code)});
 }
 
 /// The directory part of `path` ("." when it has none).

@@ -28,6 +28,75 @@
 
 namespace knock::config {
 
+namespace detail {
+/// fwknopd variables for features knock does not have.
+inline constexpr std::string_view unsupported_daemon_variables[] = {"ENABLE_SPA_OVER_HTTP",
+                                                                    "ENABLE_X_FORWARDED_FOR",
+                                                                    "ENABLE_TCP_SERVER",
+                                                                    "TCPSERV_PORT",
+                                                                    "ENABLE_IPT_FORWARDING",
+                                                                    "ENABLE_IPT_LOCAL_NAT",
+                                                                    "ENABLE_IPT_SNAT",
+                                                                    "SNAT_TRANSLATE_IP",
+                                                                    "ENABLE_IPT_OUTPUT",
+                                                                    "ENABLE_DESTINATION_RULE",
+                                                                    "ENABLE_RULE_PREPEND",
+                                                                    "IPT_INPUT_ACCESS",
+                                                                    "IPT_OUTPUT_ACCESS",
+                                                                    "IPT_FORWARD_ACCESS",
+                                                                    "IPT_DNAT_ACCESS",
+                                                                    "IPT_SNAT_ACCESS",
+                                                                    "IPT_MASQUERADE_ACCESS",
+                                                                    "ENABLE_NAT_DNS",
+                                                                    "ENABLE_NFQ_CAPTURE",
+                                                                    "NFQ_INTERFACE",
+                                                                    "NFQ_PORT",
+                                                                    "NFQ_TABLE",
+                                                                    "NFQ_CHAIN",
+                                                                    "NFQ_QUEUE_NUMBER",
+                                                                    "GPG_EXE",
+                                                                    "GPG_HOME_DIR",
+                                                                    "SUDO_EXE",
+                                                                    "ENABLE_EXTERNAL_CMDS",
+                                                                    "EXTERNAL_CMD_OPEN",
+                                                                    "EXTERNAL_CMD_CLOSE",
+                                                                    "EXTERNAL_CMD_ALARM",
+                                                                    "ENABLE_EXT_CMD_PREFIX",
+                                                                    "EXT_CMD_PREFIX",
+                                                                    "DIGEST_DB_FILE",
+                                                                    "PCAP_FILE",
+                                                                    "ENABLE_FIREWD_FORWARDING",
+                                                                    "ENABLE_FIREWD_LOCAL_NAT",
+                                                                    "ENABLE_FIREWD_SNAT",
+                                                                    "ENABLE_FIREWD_OUTPUT",
+                                                                    "ENABLE_FIREWD_COMMENT_CHECK",
+                                                                    "FIREWD_INPUT_ACCESS",
+                                                                    "FIREWD_OUTPUT_ACCESS",
+                                                                    "FIREWD_FORWARD_ACCESS",
+                                                                    "FIREWD_DNAT_ACCESS",
+                                                                    "FIREWD_SNAT_ACCESS",
+                                                                    "FIREWD_MASQUERADE_ACCESS",
+                                                                    "FLUSH_FIREWD_AT_INIT",
+                                                                    "FLUSH_FIREWD_AT_EXIT",
+                                                                    "FLUSH_IPFW_AT_INIT",
+                                                                    "FLUSH_IPFW_AT_EXIT",
+                                                                    "IPFW_START_RULE_NUM",
+                                                                    "IPFW_MAX_RULES",
+                                                                    "IPFW_ACTIVE_SET_NUM",
+                                                                    "IPFW_EXPIRE_SET_NUM",
+                                                                    "IPFW_EXPIRE_PURGE_INTERVAL",
+                                                                    "PF_ANCHOR_NAME",
+                                                                    "PF_EXPIRE_INTERVAL"};
+
+/// True when `names` lists `name`, ignoring case.
+template <class Names>
+bool listed_in(const Names& names, std::string_view name) noexcept {
+  for (std::string_view n : names)
+    if (iequals(n, name)) return true;
+  return false;
+}
+}  // namespace detail
+
 /// fwknopd.conf's variables as written, and typed reads of them.
 class fwknopd_conf {
  public:
@@ -107,74 +176,6 @@ class fwknopd_conf {
   std::vector<std::pair<std::string, raw_value>> variables_;
 };
 
-namespace detail {
-/// fwknopd variables for features knock does not have.
-inline constexpr std::string_view unsupported_daemon_variables[] = {"ENABLE_SPA_OVER_HTTP",
-                                                                    "ENABLE_X_FORWARDED_FOR",
-                                                                    "ENABLE_TCP_SERVER",
-                                                                    "TCPSERV_PORT",
-                                                                    "ENABLE_IPT_FORWARDING",
-                                                                    "ENABLE_IPT_LOCAL_NAT",
-                                                                    "ENABLE_IPT_SNAT",
-                                                                    "SNAT_TRANSLATE_IP",
-                                                                    "ENABLE_IPT_OUTPUT",
-                                                                    "ENABLE_DESTINATION_RULE",
-                                                                    "ENABLE_RULE_PREPEND",
-                                                                    "IPT_INPUT_ACCESS",
-                                                                    "IPT_OUTPUT_ACCESS",
-                                                                    "IPT_FORWARD_ACCESS",
-                                                                    "IPT_DNAT_ACCESS",
-                                                                    "IPT_SNAT_ACCESS",
-                                                                    "IPT_MASQUERADE_ACCESS",
-                                                                    "ENABLE_NAT_DNS",
-                                                                    "ENABLE_NFQ_CAPTURE",
-                                                                    "NFQ_INTERFACE",
-                                                                    "NFQ_PORT",
-                                                                    "NFQ_TABLE",
-                                                                    "NFQ_CHAIN",
-                                                                    "NFQ_QUEUE_NUMBER",
-                                                                    "GPG_EXE",
-                                                                    "GPG_HOME_DIR",
-                                                                    "SUDO_EXE",
-                                                                    "ENABLE_EXTERNAL_CMDS",
-                                                                    "EXTERNAL_CMD_OPEN",
-                                                                    "EXTERNAL_CMD_CLOSE",
-                                                                    "EXTERNAL_CMD_ALARM",
-                                                                    "ENABLE_EXT_CMD_PREFIX",
-                                                                    "EXT_CMD_PREFIX",
-                                                                    "DIGEST_DB_FILE",
-                                                                    "PCAP_FILE",
-                                                                    "ENABLE_FIREWD_FORWARDING",
-                                                                    "ENABLE_FIREWD_LOCAL_NAT",
-                                                                    "ENABLE_FIREWD_SNAT",
-                                                                    "ENABLE_FIREWD_OUTPUT",
-                                                                    "ENABLE_FIREWD_COMMENT_CHECK",
-                                                                    "FIREWD_INPUT_ACCESS",
-                                                                    "FIREWD_OUTPUT_ACCESS",
-                                                                    "FIREWD_FORWARD_ACCESS",
-                                                                    "FIREWD_DNAT_ACCESS",
-                                                                    "FIREWD_SNAT_ACCESS",
-                                                                    "FIREWD_MASQUERADE_ACCESS",
-                                                                    "FLUSH_FIREWD_AT_INIT",
-                                                                    "FLUSH_FIREWD_AT_EXIT",
-                                                                    "FLUSH_IPFW_AT_INIT",
-                                                                    "FLUSH_IPFW_AT_EXIT",
-                                                                    "IPFW_START_RULE_NUM",
-                                                                    "IPFW_MAX_RULES",
-                                                                    "IPFW_ACTIVE_SET_NUM",
-                                                                    "IPFW_EXPIRE_SET_NUM",
-                                                                    "IPFW_EXPIRE_PURGE_INTERVAL",
-                                                                    "PF_ANCHOR_NAME",
-                                                                    "PF_EXPIRE_INTERVAL"};
-
-/// True when `names` lists `name`, ignoring case.
-template <class Names>
-bool listed_in(const Names& names, std::string_view name) noexcept {
-  for (std::string_view n : names)
-    if (iequals(n, name)) return true;
-  return false;
-}
-}  // namespace detail
 
 /// The variables the server core reads (`read_server_options`).
 inline constexpr std::string_view server_variables[] = {"ENABLE_SPA_PACKET_AGING",

@@ -190,3 +190,26 @@ inline result<std::string, config_error> read_config_file(const std::string& pat
 }
 
 }  // namespace knock::config::detail
+
+namespace knock::config {
+
+/// Reads a configuration file whole, leaving no copy of its keys in freed memory (what the
+/// `load_*` functions use; for programs that show a file's variables, like `knock-server -D`).
+inline result<std::string, config_error> read_config_file(const std::string& path) {
+  return detail::read_config_file(path);
+}
+
+/// A comma list of `tcp/N` / `udp/N` given outside a file (a flag): errors read
+/// `where: key: …`.
+inline result<port_list, config_error> read_ports(std::string_view where, std::string_view text,
+                                                  std::string_view key) {
+  auto p = detail::ports(where, raw_value{text, 1}, key);
+  if (!p) {
+    config_error e = p.error();
+    e.line = 0;
+    return fail(std::move(e));
+  }
+  return *p;
+}
+
+}  // namespace knock::config

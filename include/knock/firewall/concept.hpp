@@ -22,6 +22,8 @@
 /// |                               |                                               | damaged under it                          |        |
 /// | `stopping_firewall`           | `f.stop()` → `result<void>`                   | what to do when the daemon stops (iptables: | daemon |
 /// |                               |                                               | FLUSH_IPT_AT_EXIT); without it, nothing   |        |
+/// | `privileged_firewall`         | `F::needs` → `firewall::privileges`           | what it needs from the system once the   | daemon |
+/// |                               |                                               | daemon has dropped root (none without it) |        |
 /// | `configurable_firewall`       | `F::name`, `F::variables`, `F::make(setup)`   | a backend the daemon can choose by name  | `any_of` |
 /// |                               |                                               | (FIREWALL_TYPE) and make from fwknopd.conf |      |
 // clang-format on
@@ -52,6 +54,13 @@ concept firewall_policy = has_role<P, role::firewall> &&
 
 namespace firewall {
 
+/// What a backend needs from the system once the daemon has dropped root.
+struct privileges {
+  bool net_admin = false;      ///< changes the kernel's firewall (Linux: CAP_NET_ADMIN)
+  bool net_raw = false;        ///< opens raw sockets (iptables' programs do)
+  bool runs_programs = false;  ///< runs programs (iptables, firewall-cmd) that need the above
+};
+
 /// Lists its open grants, one line each (`--fw-list`).
 template <class F>
 concept listing_firewall = firewall_policy<F> && requires(F& f) {
@@ -74,6 +83,12 @@ concept self_repairing_firewall = firewall_policy<F> && requires(const F& f) {
 template <class F>
 concept stopping_firewall = firewall_policy<F> && requires(F& f) {
   { f.stop() } -> std::same_as<result<void>>;
+};
+
+/// Needs something from the system after the daemon drops root.
+template <class F>
+concept privileged_firewall = firewall_policy<F> && requires {
+  { F::needs } -> std::convertible_to<privileges>;
 };
 
 /// A backend a program can choose by name and make from its configuration: `F::name` is the

@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// knock-server's own log lines (start-up, reloads, failures): to stderr in the foreground (`-f`),
+// else to syslog. Packets are logged by knock::observe::log_lines.
+
+#include <cstdio>
+#include <string>
+
+#include <syslog.h>
+
+namespace knock_server {
+
+/// Where the daemon's lines go.
+struct logger {
+  bool foreground = true;
+
+  void operator()(int level, const std::string& line) const {
+    if (foreground)
+      std::fprintf(stderr, "knock-server: %s\n", line.c_str());
+    else
+      ::syslog(level, "%s", line.c_str());
+  }
+};
+
+}  // namespace knock_server

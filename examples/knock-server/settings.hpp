@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// knock-server's settings: fwknopd.conf, with the command line's overrides. The program reads its
+// own variables here; the server core, the firewall backend and the capture source read theirs
+// (each lists them), so the set of variables this build knows follows from its backend lists.
+
+#include "options.hpp"
+
+#include <knock/config/fwknopd_conf.hpp>
+#include <knock/config/values.hpp>
+#include <knock/core/name_list.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <unistd.h>
+
+namespace knock_server {
+
+/// The variables the program itself reads.
+inline constexpr std::string_view program_variables[] = {
+    "ENABLE_DIGEST_PERSISTENCE", "DIGEST_FILE",     "FWKNOP_RUN_DIR",        "FWKNOP_CONF_DIR",
+    "ACCESS_FILE",               "FWKNOP_PID_FILE", "FIREWALL_TYPE",         "KNOCK_CAPTURE",
+    "ENABLE_UDP_SERVER",         "KNOCK_USER",      "KNOCK_REPLAY_CAPACITY", "KNOCK_PROTECTED_PORTS",
+    "SYSLOG_IDENTITY",           "SYSLOG_FACILITY", "VERBOSE",               "LOCALE"};
+
+/// Everything the daemon runs with, from the files and the command line.
+struct settings {
+  explicit settings(knock::config::fwknopd_conf c) : conf{std::move(c)} {}
+
+  knock::config::fwknopd_conf conf;     ///< every variable, for the parts that read their own
+  knock::access::server_options server;  ///< ENABLE_SPA_PACKET_AGING, MAX_SPA_PACKET_AGE
+  std::string firewall = "nftables";     ///< FIREWALL_TYPE (`--firewall`; `-t`: none), lower case
+  std::string capture = "pcap";  ///< KNOCK_CAPTURE; "udp" with ENABLE_UDP_SERVER Y or `-U`
+  bool digest_persistence = true;        ///< ENABLE_DIGEST_PERSISTENCE: file_store, not memory
+  std::string run_dir = "/run/knock";    ///< FWKNOP_RUN_DIR
+  std::string digest_file;               ///< DIGEST_FILE (default: run_dir/replay.log)
+  std::string pid_file;                  ///< FWKNOP_PID_FILE (default: run_dir/knock-server.pid)
+  std::string access_file = "/etc/fwknop/access.conf";  ///< ACCESS_FILE (`-a`)
+  std::optional<knock::port_list> protected_ports;       ///< KNOCK_PROTECTED_PORTS, `--protect`
+  /// KNOCK_USER: who the daemon becomes after start-up when started as root ("user" or
+  /// "user:group"; "root" keeps root). Empty: `knock` if that account exists, else `nobody`.
+  std::string user;
+  /// KNOCK_REPLAY_CAPACITY: accepted packets the replay store holds at once (each under two
+  /// keys, for 2 × MAX_SPA_PACKET_AGE + 1 s); beyond that it fails closed (`replay_store_full`).
+  std::uint32_t replay_capacity = 65536;
+  std::string syslog_identity = "knock-server";  ///< SYSLOG_IDENTITY
+  bool verbose = false;                          ///< VERBOSE (`-v`)
+
+  /// The replay store's size in keys: two per packet (the payload's and the message's).
+  std::size_t replay_keys() const noexcept { return 2 * std::size_t{replay_capacity}; }
+};
+
+using settings_result = knock::result<settings, knock::config::config_error>;
+
+/// fwknopd.conf at `path` (empty: the defaults), refusing variables that none of the program,
+/// the server core, `Firewalls` and `Captures` reads.
+template <class Firewalls, class Captures>
+knock::result<knock::config::fwknopd_conf, knock::config::config_error> load_conf(
+    const std::string& path) {
+  auto conf = path.empty() ? knock::config::parse_fwknopd_conf("", "(defaults)")
+                           : knock::config::load_fwknopd_conf(path);
+  if (!conf) return conf;
+  if (auto known = conf->refuse_unknown(program_variables, knock::config::server_variables,
+                                        Firewalls::variables, Captures::variables);
+      !known)
+    return knock::fail(known.error());
+  return conf;
+}
+
+/// The settings from fwknopd.conf (`-c`, else /etc/fwknop/fwknopd.conf when readable) and `o`.
+template <class Firewalls, class Captures>
+settings_result load_settings(const options& o) {
+  using knock::fail;
+  std::string path = o.fwknopd_conf;
+  if (path.empty() && ::access("/etc/fwknop/fwknopd.conf", R_OK) == 0)
+    path = "/etc/fwknop/fwknopd.conf";
+  auto conf = load_conf<Firewalls, Captures>(path);
+  if (!conf) return fail(conf.error());
+  settings s{*std::move(conf)};
+  auto& c = s.conf;
+
+  // The command line overrides the file; the parts read these variables from `conf`.
+  const auto override = [&](std::string_view name, const std::string& value) {
+    if (!value.empty()) c.set(name, value);
+  };
+  std::string interfaces;
+  for (const auto& i : o.interfaces) interfaces += (interfaces.empty() ? "" : ",") + i;
+  override("PCAP_INTF", interfaces);
+  if (o.udp_port) override("UDPSERV_PORT", std::to_string(*o.udp_port));
+  override("KNOCK_NFT_TABLE", o.nft_table);
+
+  auto server = knock::config::read_server_options(c);
+  if (!server) return fail(server.error());
+  s.server = *server;
+  auto persist = c.yes_no("ENABLE_DIGEST_PERSISTENCE", true);
+  if (!persist) return fail(persist.error());
+  s.digest_persistence = *persist || !o.digest_file.empty();
+  auto udp = c.yes_no("ENABLE_UDP_SERVER", false);
+  if (!udp) return fail(udp.error());
+  auto capacity = c.number("KNOCK_REPLAY_CAPACITY", 65536, 1u << 24);
+  if (!capacity) return fail(capacity.error());
+  s.replay_capacity = *capacity;
+  auto verbose = c.yes_no("VERBOSE", false);
+  if (!verbose) return fail(verbose.error());
+  s.verbose = *verbose || o.verbose;
+  auto ports = c.ports("KNOCK_PROTECTED_PORTS");
+  if (!ports) return fail(ports.error());
+  s.protected_ports = *ports;
+  if (!o.protect.empty()) {
+    auto p = knock::config::read_ports("command line", o.protect, "--protect");
+    if (!p) return fail(p.error());
+    s.protected_ports = *p;
+  }
+  if (!s.server.packet_aging && !s.digest_persistence)
+    return fail(c.error("ENABLE_SPA_PACKET_AGING",
+                        "packet aging may be switched off only with ENABLE_DIGEST_PERSISTENCE Y: "
+                        "without both, a restart would forget packets that could be replayed "
+                        "forever"));
+
+  // Which backends: checked against the lists this program was built with.
+  s.firewall = o.test ? "none" : !o.firewall.empty() ? o.firewall : c.text("FIREWALL_TYPE", "nftables");
+  for (char& ch : s.firewall) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (!Firewalls::knows(s.firewall)) {
+    const std::string what = "unknown value '" + knock::config::printable(s.firewall) +
+                             "' (known: " + knock::join_names(Firewalls::names) + ")";
+    if (!o.test && !o.firewall.empty())
+      return fail(knock::config::config_error{"command line", 0, "--firewall", what});
+    return fail(c.error("FIREWALL_TYPE", what));
+  }
+  s.capture = *udp || o.udp_server ? "udp" : c.text("KNOCK_CAPTURE", "pcap");
+  if (!Captures::knows(s.capture))
+    return fail(c.error("KNOCK_CAPTURE", "unknown value '" +
+                                             knock::config::printable(s.capture) + "' (known: " +
+                                             knock::join_names(Captures::names) + ")"));
+
+  s.run_dir = c.text("FWKNOP_RUN_DIR", s.run_dir);
+  s.access_file = !o.access_conf.empty() ? o.access_conf : c.text("ACCESS_FILE", s.access_file);
+  s.digest_file = !o.digest_file.empty() ? o.digest_file
+                                         : c.text("DIGEST_FILE", s.run_dir + "/replay.log");
+  s.pid_file = !o.pid_file.empty() ? o.pid_file
+                                   : c.text("FWKNOP_PID_FILE", s.run_dir + "/knock-server.pid");
+  s.user = !o.user.empty() ? o.user : c.text("KNOCK_USER");
+  s.syslog_identity = c.text("SYSLOG_IDENTITY", s.syslog_identity);
+  return s;
+}
+
+}  // namespace knock_server

@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// Start-up steps around the parts: who the daemon becomes (and whether that account can keep its
+// files), dropping root once the capture and the firewall are open, the pid file (RAII), and the
+// replay store (the replay log, or memory).
+
+#include "log.hpp"
+#include "run_as.hpp"
+#include "settings.hpp"
+
+#include <knock/replay/file_store.hpp>
+#include <knock/replay/memory_store.hpp>
+#include <knock/system/privileges.hpp>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <string>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace knock_server {
+
+/// Started as root: the account to become after start-up, its run directory claimed, and a
+/// check that it can keep the replay log. Not root: nullopt (the daemon stays who it is).
+inline knock::result<std::optional<account>> plan_account(const settings& s) {
+  if (::geteuid() != 0) {
+    ::mkdir(s.run_dir.c_str(), 0700);
+    return std::optional<account>{};
+  }
+  auto who = find_account(s.user);
+  if (!who) return knock::fail(who.error());
+  if (who->is_root()) {
+    ::mkdir(s.run_dir.c_str(), 0700);
+    return std::optional<account>{*who};
+  }
+  (void)claim_run_dir(s.run_dir, *who,
+                      {file_name_of(s.pid_file), file_name_of(s.digest_file),
+                       file_name_of(s.digest_file) + ".tmp"});
+  if (s.digest_persistence)
+    if (auto ok = may_access(*who, directory_of(s.digest_file), W_OK | X_OK); !ok)
+      return knock::fail(knock::error{
+          knock::errc::config_invalid,
+          "DIGEST_FILE " + s.digest_file + ": user " + who->name +
+              ", which the daemon runs as after start-up, cannot write in " +
+              directory_of(s.digest_file) + ": " + to_string(ok.error()) +
+              " (make it writable, choose another DIGEST_FILE, or set KNOCK_USER / --user)"});
+  return std::optional<account>{*who};
+}
+
+/// Becomes `who` (or stays, with only the capabilities needed) once what only root may open is
+/// open; also when started unprivileged with capabilities, e.g. by systemd.
+template <class Stanzas>
+knock::result<void> drop_root(const std::optional<account>& who, const settings& s,
+                              knock::firewall::privileges needs, const Stanzas& stanzas,
+                              const logger& log) {
+  if (who && who->is_root()) {
+    log(LOG_WARNING, "KNOCK_USER is root: the daemon keeps running as root");
+    return {};
+  }
+  const account me = who ? *who : current_account();
+  const auto plan = privilege_plan_for(me, needs, stanzas);
+  if (auto dropped = knock::system::drop_privileges(plan); !dropped)
+    return knock::fail(knock::error{dropped.error().code,
+                                    "cannot drop privileges: " + to_string(dropped.error())});
+  log(LOG_NOTICE, "running as " + me.name + " (uid " + std::to_string(me.uid) +
+                      "), capabilities " + plan.keep.to_string());
+  if (::access(s.access_file.c_str(), R_OK) != 0)
+    log(LOG_WARNING, s.access_file + " is not readable by " + me.name +
+                         ": a reload (SIGHUP) will be refused until it is");
+  return {};
+}
+
+/// The pid file, written as the account the daemon runs as and removed when the daemon ends.
+class pid_file {
+ public:
+  pid_file(std::string path, const logger& log) : path_{std::move(path)} {
+    if (std::FILE* f = std::fopen(path_.c_str(), "w"))
+      std::fprintf(f, "%d\n", ::getpid()), std::fclose(f);
+    else
+      log(LOG_WARNING, "cannot write the pid file " + path_ + ": " + std::strerror(errno));
+  }
+  pid_file(const pid_file&) = delete;
+  pid_file& operator=(const pid_file&) = delete;
+  ~pid_file() { ::unlink(path_.c_str()); }
+
+ private:
+  std::string path_;
+};
+
+/// The replay log (DIGEST_FILE), opened as the account the daemon runs as.
+inline knock::result<knock::replay::file_store> open_replay_log(const settings& s,
+                                                                knock::epoch_seconds now,
+                                                                const logger& log) {
+  auto store = knock::replay::file_store::open(s.digest_file, now, s.replay_keys());
+  if (!store)
+    return knock::fail(knock::error{store.error().code, "cannot open the replay log (DIGEST_FILE): " +
+                                                            to_string(store.error())});
+  if (store->report().corrupt != 0)
+    log(LOG_WARNING, s.digest_file + ": skipped " + std::to_string(store->report().corrupt) +
+                         " corrupt line(s) of the replay log (garbage, or a write torn by a crash)");
+  return store;
+}
+
+}  // namespace knock_server

@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// \file
+/// `knock::capture::any_of<Sources...>`: one of several capture sources, chosen at run time by
+/// name. Like `knock::firewall::any_of`, everything that depends on the set is generated from
+/// the compile-time list: the names `make` accepts and the variables the parser knows. Adding a
+/// source is one header that models `knock::capture::configurable_capture` and one entry in the
+/// list.
+
+#include <knock/capture/concept.hpp>
+#include <knock/core/name_list.hpp>
+
+#include <array>
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+namespace knock::capture {
+
+template <configurable_capture... Sources>
+class any_of {
+  static_assert(sizeof...(Sources) > 0, "knock::capture::any_of: list at least one source");
+
+ public:
+  using role = knock::role::capture;
+
+  /// The names `make` accepts, in list order.
+  static constexpr std::array<std::string_view, sizeof...(Sources)> names{
+      std::string_view{Sources::name}...};
+  /// Every variable some source of the list reads.
+  static constexpr auto variables = concatenated_names<Sources::variables...>;
+
+  static bool knows(std::string_view name) noexcept { return ((name == Sources::name) || ...); }
+
+  /// The source called `name`, made from `s`; an error naming the known ones otherwise.
+  static result<any_of> make(std::string_view name, const setup& s) {
+    std::optional<result<any_of>> made;
+    (void)((name == Sources::name ? (made.emplace(wrap(Sources::make(s))), true) : false) || ...);
+    if (made) return *std::move(made);
+    return fail(error{errc::config_invalid,
+                      "capture '" + std::string{name} + "' is not one of " + join_names(names)});
+  }
+
+  template <class S>
+  requires(std::is_same_v<S, Sources> || ...)
+  explicit any_of(S source) : source_{std::move(source)} {}
+
+  /// The chosen source's name.
+  std::string_view name() const noexcept {
+    return std::visit([](const auto& c) { return std::string_view{std::decay_t<decltype(c)>::name}; },
+                      source_);
+  }
+  std::span<const int> fds() const noexcept {
+    return std::visit([](const auto& c) { return c.fds(); }, source_);
+  }
+  template <class F>
+  result<std::size_t> receive(F&& f) {
+    return std::visit([&](auto& c) { return c.receive(f); }, source_);
+  }
+  /// The source's counters (zeros for one that keeps none).
+  capture_stats stats() const noexcept {
+    return std::visit(
+        [](const auto& c) -> capture_stats {
+          if constexpr (counting_capture<std::decay_t<decltype(c)>>)
+            return c.stats();
+          else
+            return {};
+        },
+        source_);
+  }
+
+ private:
+  template <class S>
+  static result<any_of> wrap(result<S> made) {
+    if (!made) return fail(made.error());
+    return any_of{*std::move(made)};
+  }
+
+  std::variant<Sources...> source_;
+};
+
+}  // namespace knock::capture

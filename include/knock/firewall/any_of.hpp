@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// \file
+/// `knock::firewall::any_of<Backends...>`: one of several firewall backends, chosen at run time by
+/// name (fwknopd.conf's FIREWALL_TYPE). The set is a compile-time list, and everything that
+/// depends on it is generated from the list: the names `make` accepts, the variables the parser
+/// knows, and the optional abilities (a backend without `list()` answers `--fw-list` with an
+/// error saying so). Adding a backend is one header that models
+/// `knock::firewall::configurable_firewall` and one entry in the list:
+///
+/// ```cpp
+/// using firewalls = knock::firewall::any_of<knock::firewall::nftables,
+///                                           knock::firewall::iptables,
+///                                           knock::firewall::recording>;
+/// auto fw = firewalls::make("nftables", {conf, ports});  // result<firewalls>
+/// ```
+
+#include <knock/core/name_list.hpp>
+#include <knock/firewall/concept.hpp>
+
+#include <array>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace knock::firewall {
+
+template <configurable_firewall... Backends>
+class any_of {
+  static_assert(sizeof...(Backends) > 0, "knock::firewall::any_of: list at least one backend");
+
+ public:
+  using role = knock::role::firewall;
+
+  /// The names `make` accepts, in list order.
+  static constexpr std::array<std::string_view, sizeof...(Backends)> names{
+      std::string_view{Backends::name}...};
+  /// Every variable some backend of the list reads.
+  static constexpr auto variables = concatenated_names<Backends::variables...>;
+
+  /// What the backend called `name` needs from the system once the daemon has dropped root.
+  static constexpr privileges needs(std::string_view name) noexcept {
+    privileges out;
+    (void)((name == Backends::name ? (out = needs_of<Backends>(), true) : false) || ...);
+    return out;
+  }
+
+  /// True when `name` (exactly, lower case) is one of `names`.
+  static bool knows(std::string_view name) noexcept {
+    return ((name == Backends::name) || ...);
+  }
+
+  /// The backend called `name`, made from `s`; an error naming the known ones otherwise.
+  static result<any_of> make(std::string_view name, const setup& s) {
+    std::optional<result<any_of>> made;
+    (void)((name == Backends::name ? (made.emplace(wrap(Backends::make(s))), true) : false) ||
+           ...);
+    if (made) return *std::move(made);
+    return fail(error{errc::config_invalid, "firewall '" + std::string{name} +
+                                                "' is not one of " + join_names(names)});
+  }
+
+  template <class B>
+  requires(std::is_same_v<B, Backends> || ...)
+  explicit any_of(B backend) : backend_{std::move(backend)} {}
+
+  /// The chosen backend's name.
+  std::string_view name() const noexcept {
+    return std::visit([](const auto& b) { return std::string_view{std::decay_t<decltype(b)>::name}; },
+                      backend_);
+  }
+
+  result<void> open(const grant& g) {
+    return std::visit([&](auto& b) { return b.open(g); }, backend_);
+  }
+  result<void> expire(epoch_seconds now) {
+    return std::visit([&](auto& b) { return b.expire(now); }, backend_);
+  }
+  /// `--fw-list`: the backend's lines, or an error when it cannot list.
+  result<std::vector<std::string>> list() {
+    return std::visit(
+        [&](auto& b) -> result<std::vector<std::string>> {
+          if constexpr (listing_firewall<std::decay_t<decltype(b)>>)
+            return b.list();
+          else
+            return unable("list its grants");
+        },
+        backend_);
+  }
+  /// `--fw-flush`: removes the backend's rules, or an error when it cannot.
+  result<void> flush() {
+    return std::visit(
+        [&](auto& b) -> result<void> {
+          if constexpr (flushing_firewall<std::decay_t<decltype(b)>>)
+            return b.flush();
+          else
+            return unable("flush its rules");
+        },
+        backend_);
+  }
+  /// How often the backend remade its rules (0 for one that does not repair itself).
+  std::size_t repairs() const noexcept {
+    return std::visit(
+        [](const auto& b) -> std::size_t {
+          if constexpr (self_repairing_firewall<std::decay_t<decltype(b)>>)
+            return b.repairs();
+          else
+            return 0;
+        },
+        backend_);
+  }
+  /// What the backend does when the daemon stops (nothing for most).
+  result<void> stop() {
+    return std::visit(
+        [](auto& b) -> result<void> {
+          if constexpr (stopping_firewall<std::decay_t<decltype(b)>>)
+            return b.stop();
+          else
+            return {};
+        },
+        backend_);
+  }
+
+  /// The backend when it is a `B`, else null.
+  template <class B>
+  B* get_if() noexcept {
+    return std::get_if<B>(&backend_);
+  }
+
+ private:
+  template <class B>
+  static constexpr privileges needs_of() noexcept {
+    if constexpr (privileged_firewall<B>)
+      return B::needs;
+    else
+      return {};
+  }
+  template <class B>
+  static result<any_of> wrap(result<B> made) {
+    if (!made) return fail(made.error());
+    return any_of{*std::move(made)};
+  }
+  failure<error> unable(std::string_view what) const {
+    return fail(error{errc::config_invalid,
+                      "firewall '" + std::string{name()} + "' cannot " + std::string{what}});
+  }
+
+  std::variant<Backends...> backend_;
+};
+
+}  // namespace knock::firewall

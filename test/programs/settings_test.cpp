@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: MIT
+// knock-server's settings (examples/knock-server/settings.hpp): fwknopd's defaults, the program's
+// own variables, the command line over the file, and the backend names checked against the lists
+// the program was built with.
+#include "settings.hpp"
+
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+namespace {
+
+// Stand-ins for the lists: settings only reads their names and variables.
+struct firewalls {
+  static constexpr std::array<std::string_view, 3> names{"nftables", "iptables", "none"};
+  static constexpr std::array<std::string_view, 2> variables{"KNOCK_NFT_TABLE", "FLUSH_IPT_AT_INIT"};
+  static bool knows(std::string_view n) { return n == "nftables" || n == "iptables" || n == "none"; }
+};
+struct captures {
+  static constexpr std::array<std::string_view, 2> names{"pcap", "udp"};
+  static constexpr std::array<std::string_view, 2> variables{"PCAP_INTF", "UDPSERV_PORT"};
+  static bool knows(std::string_view n) { return n == "pcap" || n == "udp"; }
+};
+
+class settings_test : public ::testing::Test {
+ protected:
+  knock_server::settings_result load(const std::string& text, knock_server::options o = {}) {
+    std::ofstream{path_} << text;
+    o.fwknopd_conf = path_;
+    return knock_server::load_settings<firewalls, captures>(o);
+  }
+  std::string error(const std::string& text, knock_server::options o = {}) {
+    auto s = load(text, std::move(o));
+    EXPECT_FALSE(s);
+    return s ? "" : to_string(s.error());
+  }
+  void TearDown() override { std::remove(path_.c_str()); }
+  std::string path_ = ::testing::TempDir() + "settings_test.conf";
+};
+
+TEST_F(settings_test, defaults_are_fwknopds) {
+  const auto s = load("# every line commented out, as Debian ships it\n#PCAP_INTF eth0;\n");
+  ASSERT_TRUE(s) << to_string(s.error());
+  EXPECT_TRUE(s->server.packet_aging);
+  EXPECT_EQ(s->server.max_packet_age, 120);
+  EXPECT_TRUE(s->digest_persistence);
+  EXPECT_EQ(s->firewall, "nftables");
+  EXPECT_EQ(s->capture, "pcap");
+  EXPECT_EQ(s->digest_file, "/run/knock/replay.log");
+  EXPECT_EQ(s->pid_file, "/run/knock/knock-server.pid");
+  EXPECT_EQ(s->user, "");  // the daemon picks: knock if it exists, else nobody
+  EXPECT_EQ(s->replay_capacity, 65536u);
+  EXPECT_FALSE(s->protected_ports);
+}
+
+TEST_F(settings_test, reads_what_knock_runs_with) {
+  const auto s = load(
+      "ENABLE_SPA_PACKET_AGING   N;\nMAX_SPA_PACKET_AGE 60;\nDIGEST_FILE /var/lib/knock/d.log;\n"
+      "ENABLE_UDP_SERVER Y;\nFWKNOP_RUN_DIR /tmp/k;\nFIREWALL_TYPE IPTables;\n"
+      "KNOCK_PROTECTED_PORTS tcp/22, tcp/2222;\nKNOCK_USER knock:adm\nKNOCK_REPLAY_CAPACITY 1000000;\n"
+      "ENABLE_IPT_FORWARDING N;\n");
+  ASSERT_TRUE(s) << to_string(s.error());
+  EXPECT_FALSE(s->server.packet_aging);
+  EXPECT_EQ(s->server.max_packet_age, 60);
+  EXPECT_EQ(s->digest_file, "/var/lib/knock/d.log");
+  EXPECT_EQ(s->capture, "udp");
+  EXPECT_EQ(s->pid_file, "/tmp/k/knock-server.pid");
+  EXPECT_EQ(s->firewall, "iptables");
+  ASSERT_TRUE(s->protected_ports);
+  EXPECT_EQ(s->protected_ports->size(), 2u);
+  EXPECT_EQ(s->user, "knock:adm");
+  EXPECT_EQ(s->replay_capacity, 1000000u);
+}
+
+TEST_F(settings_test, the_command_line_wins) {
+  knock_server::options o;
+  o.firewall = "none";
+  o.udp_server = true;
+  o.interfaces = {"eth7", "eth8"};
+  o.protect = "udp/53";
+  const auto s = load("FIREWALL_TYPE iptables;\nPCAP_INTF eth0;\n", o);
+  ASSERT_TRUE(s) << to_string(s.error());
+  EXPECT_EQ(s->firewall, "none");
+  EXPECT_EQ(s->capture, "udp");
+  EXPECT_EQ(s->conf.text("PCAP_INTF"), "eth7,eth8");
+  ASSERT_TRUE(s->protected_ports);
+  EXPECT_EQ(to_string(*s->protected_ports->begin()), "udp/53");
+  o.protect = "tcp/99999";
+  EXPECT_EQ(error("", o), "command line: --protect: 'tcp/99999' is not tcp/PORT or udp/PORT");
+}
+
+TEST_F(settings_test, refuses_with_file_line_and_key) {
+  EXPECT_EQ(error("\nNO_SUCH_THING 1;\n"), path_ + ":2: NO_SUCH_THING: unknown variable");
+  EXPECT_EQ(error("FIREWALL_TYPE pf;\n"),
+            path_ + ":1: FIREWALL_TYPE: unknown value 'pf' (known: nftables, iptables, none)");
+  EXPECT_EQ(error("KNOCK_CAPTURE nfq;\n"),
+            path_ + ":1: KNOCK_CAPTURE: unknown value 'nfq' (known: pcap, udp)");
+  EXPECT_EQ(error("KNOCK_REPLAY_CAPACITY 0;\n"),
+            path_ + ":1: KNOCK_REPLAY_CAPACITY: '0' is not a positive integer up to 16777216");
+  EXPECT_NE(error("ENABLE_SPA_PACKET_AGING N;\nENABLE_DIGEST_PERSISTENCE N;\n")
+                .find(":1: ENABLE_SPA_PACKET_AGING: packet aging may be switched off only"),
+            std::string::npos);
+}
+}  // namespace
