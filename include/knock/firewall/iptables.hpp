@@ -58,6 +58,8 @@ class iptables {
   static constexpr std::string_view variables[] = {"FLUSH_IPT_AT_INIT", "FLUSH_IPT_AT_EXIT",
                                                    "ENABLE_IPT_COMMENT_CHECK",
                                                    "RULES_CHECK_THRESHOLD", "FIREWALL_EXE"};
+  /// After the daemon drops root: the programs it runs need both capabilities.
+  static constexpr privileges needs{.net_admin = true, .net_raw = true, .runs_programs = true};
 
   iptables() = default;
 
@@ -117,6 +119,7 @@ class iptables {
 static_assert(configurable_firewall<iptables>);
 static_assert(listing_firewall<iptables> && flushing_firewall<iptables>);
 static_assert(self_repairing_firewall<iptables> && stopping_firewall<iptables>);
+static_assert(privileged_firewall<iptables>);
 
 }  // namespace knock::firewall
 

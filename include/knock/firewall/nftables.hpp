@@ -56,6 +56,8 @@ class nftables {
   static constexpr std::string_view name = "nftables";
   /// The fwknopd.conf variables `make` reads.
   static constexpr std::string_view variables[] = {"KNOCK_NFT_TABLE"};
+  /// After the daemon drops root: netlink messages to the kernel's firewall.
+  static constexpr privileges needs{.net_admin = true};
 
   nftables() = default;
 
@@ -117,7 +119,7 @@ class nftables {
 
 static_assert(configurable_firewall<nftables>);
 static_assert(listing_firewall<nftables> && flushing_firewall<nftables>);
-static_assert(self_repairing_firewall<nftables>);
+static_assert(self_repairing_firewall<nftables> && privileged_firewall<nftables>);
 
 // ---- bodies
 
