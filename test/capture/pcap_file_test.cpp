@@ -3,6 +3,8 @@
 // written with libpcap's own dumper, then read back through the BPF filter and parse_frame.
 #include <knock/capture/pcap.hpp>
 
+#include <knock/config/fwknopd_conf.hpp>
+
 #include "frames.hpp"
 
 #include <gtest/gtest.h>
@@ -100,9 +102,8 @@ TEST(pcap_file, ethernet_filter_fragments_and_truncation) {
                   {real::frag4_first},                          // the filter keeps it: refused
                   {cut, wire},                                  // truncated: refused
                   {ethernet(udp6_to(62201, "second"), 0x86dd)}});
-  std::string why;
-  auto p = pcap::open_file(path, "udp port 62201", &why);
-  ASSERT_TRUE(p) << why;
+  auto p = pcap::open_file(path, "udp port 62201");
+  ASSERT_TRUE(p) << p.error().message;
   EXPECT_TRUE(p->fds().empty());  // nothing to poll: one receive reads the file
   const auto got = read_all(*p);
   ASSERT_EQ(got.size(), 2u);
@@ -145,9 +146,8 @@ TEST(pcap_file, every_link_type) {
     SCOPED_TRACE(c.name);
     const std::string path = dir.file(std::string{c.name} + ".pcap");
     write_savefile(path, c.dlt, {{c.v4}, {c.v6}});
-    std::string why;
-    auto p = pcap::open_file(path, "udp port 62201", &why);
-    ASSERT_TRUE(p) << why;
+    auto p = pcap::open_file(path, "udp port 62201");
+    ASSERT_TRUE(p) << p.error().message;
     const auto got = read_all(*p);
     ASSERT_EQ(got.size(), 2u);
     EXPECT_EQ(got[0].payload, "a");
@@ -160,9 +160,8 @@ TEST(pcap_file, every_link_type) {
        {std::pair{DLT_IPV4, udp4_to(62201, "a")}, {DLT_IPV6, udp6_to(62201, "b")}}) {
     const std::string path = dir.file("raw" + std::to_string(dlt) + ".pcap");
     write_savefile(path, dlt, {{f}});
-    std::string why;
-    auto p = pcap::open_file(path, "", &why);
-    ASSERT_TRUE(p) << why;
+    auto p = pcap::open_file(path, "");
+    ASSERT_TRUE(p) << p.error().message;
     EXPECT_EQ(read_all(*p).size(), 1u);
   }
 }
@@ -171,9 +170,8 @@ TEST(pcap_file, tcp_segments_with_a_port_filter) {
   temp_dir dir;
   const std::string path = dir.file("tcp.pcap");
   write_savefile(path, DLT_EN10MB, {{real::tcp_syn}, {real::tcp_data}, {real::tcp_fin}});
-  std::string why;
-  auto p = pcap::open_file(path, "tcp port 62201", &why);
-  ASSERT_TRUE(p) << why;
+  auto p = pcap::open_file(path, "tcp port 62201");
+  ASSERT_TRUE(p) << p.error().message;
   const auto got = read_all(*p);
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].payload, "knock-tcp");
@@ -182,39 +180,85 @@ TEST(pcap_file, tcp_segments_with_a_port_filter) {
 
 TEST(pcap_file, open_errors_say_why) {
   temp_dir dir;
-  std::string why;
-  auto missing = pcap::open_file(dir.file("absent.pcap"), "udp", &why);
+  auto missing = pcap::open_file(dir.file("absent.pcap"), "udp");
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error(), errc::capture_failed);
-  EXPECT_NE(why.find("absent.pcap"), std::string::npos) << why;
+  EXPECT_EQ(missing.error().message.rfind("pcap: " + dir.file("absent.pcap") + ": ", 0), 0u)
+      << missing.error().message;
 
   const std::string path = dir.file("ok.pcap");
   write_savefile(path, DLT_EN10MB, {{real::udp4}});
-  why.clear();
-  auto bad_filter = pcap::open_file(path, "udp port banana", &why);
+  auto bad_filter = pcap::open_file(path, "udp port banana");
   ASSERT_FALSE(bad_filter);
-  EXPECT_NE(why.find("filter"), std::string::npos) << why;
+  EXPECT_EQ(bad_filter.error().message.rfind("pcap: " + path + ": filter 'udp port banana': ", 0),
+            0u)
+      << bad_filter.error().message;
 
   const std::string wifi = dir.file("wifi.pcap");
   write_savefile(wifi, DLT_IEEE802_11, {{real::udp4}});
-  why.clear();
-  auto unsupported = pcap::open_file(wifi, "", &why);
+  auto unsupported = pcap::open_file(wifi, "");
   ASSERT_FALSE(unsupported);
-  EXPECT_NE(why.find("not supported"), std::string::npos) << why;
+  EXPECT_NE(unsupported.error().message.find("not supported"), std::string::npos)
+      << unsupported.error().message;
 }
 
 TEST(pcap_live, open_errors_say_why) {
-  std::string why;
-  auto none = pcap::open(capture::pcap_options{}, &why);
+  auto none = pcap::open(capture::pcap_options{});
   ASSERT_FALSE(none);
   EXPECT_EQ(none.error(), errc::capture_failed);
-  EXPECT_FALSE(why.empty());
+  EXPECT_EQ(none.error().message, "pcap: no interface to capture on");
 
-  why.clear();
-  auto absent = pcap::open("knock-nosuch0", "udp port 62201", &why);
+  auto absent = pcap::open("knock-nosuch0", "udp port 62201");
   ASSERT_FALSE(absent);
   EXPECT_EQ(absent.error(), errc::capture_failed);
-  EXPECT_EQ(why.rfind("knock-nosuch0: ", 0), 0u) << why;
+  EXPECT_EQ(absent.error().message.rfind("pcap: knock-nosuch0: ", 0), 0u)
+      << absent.error().message;
+}
+
+knock::config::fwknopd_conf conf(std::string_view text) {
+  auto c = knock::config::parse_fwknopd_conf(text, "f.conf");
+  EXPECT_TRUE(c) << (c ? "" : knock::config::to_string(c.error()));
+  return c ? *c : knock::config::fwknopd_conf{};
+}
+
+std::string make_error(std::string_view text) {
+  const auto c = conf(text);
+  const auto p = pcap::make({c});
+  return p ? "" : p.error().message;
+}
+
+TEST(pcap_make, says_its_name_and_variables) {
+  EXPECT_EQ(pcap::name, "pcap");
+  EXPECT_EQ((std::vector<std::string_view>{std::begin(pcap::variables), std::end(pcap::variables)}),
+            (std::vector<std::string_view>{"PCAP_INTF", "PCAP_FILTER", "ENABLE_PCAP_PROMISC",
+                                           "ENABLE_PCAP_ANY_DIRECTION", "MAX_SNIFF_BYTES",
+                                           "PCAP_DISPATCH_COUNT", "PCAP_LOOP_SLEEP"}));
+}
+
+TEST(pcap_make, refuses_bad_values_at_their_line) {
+  EXPECT_EQ(make_error("PCAP_INTF  , ;\n"), "f.conf:1: PCAP_INTF: no interface named");
+  EXPECT_EQ(make_error("PCAP_INTF lo\nENABLE_PCAP_PROMISC x\n"),
+            "f.conf:2: ENABLE_PCAP_PROMISC: 'x' is not Y or N");
+  EXPECT_EQ(make_error("ENABLE_PCAP_ANY_DIRECTION 2\n"),
+            "f.conf:1: ENABLE_PCAP_ANY_DIRECTION: '2' is not Y or N");
+  EXPECT_EQ(make_error("MAX_SNIFF_BYTES 32769\n"),
+            "f.conf:1: MAX_SNIFF_BYTES: '32769' is not a positive integer up to 32768");
+  EXPECT_EQ(make_error("PCAP_DISPATCH_COUNT 0\n"),
+            "f.conf:1: PCAP_DISPATCH_COUNT: '0' is not a positive integer up to 8388608");
+  EXPECT_EQ(make_error("\n\nPCAP_LOOP_SLEEP 8388609\n"),
+            "f.conf:3: PCAP_LOOP_SLEEP: '8388609' is not a positive integer up to 8388608");
+}
+
+TEST(pcap_make, opens_the_interfaces_of_the_comma_list) {
+  // Every value valid: make gets as far as opening, and names the first interface it cannot.
+  const std::string e = make_error(
+      "PCAP_INTF knock-nosuch0, knock-nosuch1\nPCAP_FILTER udp port 1\nENABLE_PCAP_PROMISC Y\n"
+      "ENABLE_PCAP_ANY_DIRECTION Y\nMAX_SNIFF_BYTES 1500\nPCAP_DISPATCH_COUNT 8388608\n"
+      "PCAP_LOOP_SLEEP 1\n");
+  EXPECT_EQ(e.rfind("pcap: knock-nosuch0: ", 0), 0u) << e;
+  // Unset, PCAP_INTF is fwknopd's eth0.
+  const std::string eth0 = make_error("");
+  EXPECT_TRUE(eth0.empty() || eth0.rfind("pcap: eth0: ", 0) == 0) << eth0;
 }
 
 }  // namespace

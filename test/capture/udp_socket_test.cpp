@@ -3,6 +3,8 @@
 // drives it.
 #include <knock/capture/udp_socket.hpp>
 
+#include <knock/config/fwknopd_conf.hpp>
+
 #include "collect.hpp"
 
 #include <gtest/gtest.h>
@@ -33,9 +35,8 @@ udp_socket open_on(std::vector<ip_address> addresses, bool record_destination = 
   o.port = 0;
   o.addresses = std::move(addresses);
   o.record_destination = record_destination;
-  std::string why;
-  auto s = udp_socket::open(o, &why);
-  if (!s) throw std::runtime_error{why};
+  auto s = udp_socket::open(o);
+  if (!s) throw std::runtime_error{s.error().message};
   return *std::move(s);
 }
 
@@ -168,12 +169,50 @@ TEST(udp_socket, bind_conflict_says_why) {
   udp_socket_options o;
   o.port = first.port();
   o.addresses = {lo4};
-  std::string why;
-  auto second = udp_socket::open(o, &why);
+  auto second = udp_socket::open(o);
   ASSERT_FALSE(second);
   EXPECT_EQ(second.error(), errc::capture_failed);
-  EXPECT_NE(why.find("bind 127.0.0.1:" + std::to_string(first.port())), std::string::npos) << why;
-  EXPECT_NE(why.find("in use"), std::string::npos) << why;
+  EXPECT_EQ(second.error().message,
+            "udp: bind 127.0.0.1:" + std::to_string(first.port()) + ": Address already in use");
+}
+
+knock::config::fwknopd_conf conf(std::string_view text) {
+  auto c = knock::config::parse_fwknopd_conf(text, "f.conf");
+  EXPECT_TRUE(c) << (c ? "" : knock::config::to_string(c.error()));
+  return c ? *c : knock::config::fwknopd_conf{};
+}
+
+TEST(udp_socket_make, binds_udpserv_port) {
+  EXPECT_EQ(udp_socket::name, "udp");
+  ASSERT_EQ(std::size(udp_socket::variables), 1u);
+  EXPECT_EQ(udp_socket::variables[0], "UDPSERV_PORT");
+  const auto bad = udp_socket::make({conf("UDPSERV_PORT 65536;\n")});
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error(), errc::config_invalid);
+  EXPECT_EQ(bad.error().message,
+            "f.conf:1: UDPSERV_PORT: '65536' is not a positive integer up to 65535");
+  EXPECT_FALSE(udp_socket::make({conf("UDPSERV_PORT 0\n")}));
+
+  udp_socket_options any_port;  // [::], like make
+  any_port.port = 0;
+  auto taken = udp_socket::open(any_port);
+  ASSERT_TRUE(taken) << taken.error().message;
+  const std::string port = std::to_string(taken->port());
+  const auto busy = udp_socket::make({conf("UDPSERV_PORT " + port + "\n")});
+  ASSERT_FALSE(busy);
+  EXPECT_EQ(busy.error(), errc::capture_failed);
+  EXPECT_NE(busy.error().message.find(":" + port + ": Address already in use"), std::string::npos)
+      << busy.error().message;
+  std::string free_port;
+  {
+    const auto probe = udp_socket::open(any_port);
+    ASSERT_TRUE(probe);
+    free_port = std::to_string(probe->port());
+  }  // closed: the port is free again
+  auto made = udp_socket::make({conf("UDPSERV_PORT " + free_port + "\n")});
+  ASSERT_TRUE(made) << made.error().message;
+  EXPECT_EQ(std::to_string(made->port()), free_port);
+  EXPECT_EQ(made->fds().size(), 1u);
 }
 
 TEST(udp_socket, moves_keep_the_socket) {

@@ -74,7 +74,7 @@ TEST(iptables_netns, grants_lists_expires_and_flushes_like_fwknopd) {
   ASSERT_TRUE(run_ok({ip6t, "-A", "INPUT", "-p", "tcp", "--dport", "2222", "-j", "DROP"}));
   EXPECT_FALSE(can_connect(lab.c, addr("10.77.1.1"), ssh));
 
-  auto fw = iptables::open({});
+  auto fw = iptables::open();
   ASSERT_TRUE(ok(fw));
   std::string input;
   ASSERT_TRUE(run_ok({ipt, "-S", "INPUT"}, &input));

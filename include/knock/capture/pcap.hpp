@@ -2,16 +2,20 @@
 #pragma once
 /// \file
 /// `knock::capture::pcap`: sniffs SPA datagrams with libpcap, as fwknopd does, on one or more
-/// interfaces (or `any`) at once — or reads them from a savefile. Models `knock::capture_policy`.
+/// interfaces (or `any`) at once — or reads them from a savefile. Models
+/// `knock::capture::configurable_capture` (name `pcap`, made from PCAP_INTF, PCAP_FILTER,
+/// ENABLE_PCAP_PROMISC, ENABLE_PCAP_ANY_DIRECTION, MAX_SNIFF_BYTES) and counts.
 ///
 /// Each interface gets an immediate-mode, nonblocking handle with a ring sized for bursts, the BPF
 /// filter (fwknopd's `PCAP_FILTER`, default `udp port 62201`) and, by default, inbound traffic
 /// only. Frames are parsed by `parse_frame` (knock/capture/frame.hpp): Ethernet, Linux cooked
 /// (SLL, SLL2), raw IP and BSD loopback links; IPv4 and IPv6; UDP and TCP payloads. Fragments
-/// and broken frames are counted in `stats()`, never delivered.
+/// and broken frames are counted in `stats()`, never delivered. Errors name the interface and
+/// libpcap's reason: "pcap: eth9: No such device exists".
 
 #include <knock/capture/concept.hpp>
 #include <knock/capture/frame.hpp>
+#include <knock/config/error.hpp>
 #include <knock/core/error.hpp>
 
 #include <pcap/pcap.h>
@@ -53,36 +57,44 @@ struct pcap_options {
 class pcap {
  public:
   using role = knock::role::capture;
+  /// What `KNOCK_CAPTURE` says to choose it.
+  static constexpr std::string_view name = "pcap";
+  /// The fwknopd.conf variables `make` reads. PCAP_DISPATCH_COUNT and PCAP_LOOP_SLEEP are read
+  /// and range-checked as fwknopd does (1..8388608) but change nothing: knock polls and reads
+  /// what is ready, in batches, instead of sleeping.
+  static constexpr std::string_view variables[] = {
+      "PCAP_INTF",       "PCAP_FILTER",         "ENABLE_PCAP_PROMISC", "ENABLE_PCAP_ANY_DIRECTION",
+      "MAX_SNIFF_BYTES", "PCAP_DISPATCH_COUNT", "PCAP_LOOP_SLEEP"};
 
-  /// Opens every interface in `o`. On failure, `why` (if given) receives libpcap's message,
-  /// prefixed with the interface ("eth9: No such device exists").
-  static result<pcap> open(const pcap_options& o, std::string* why = nullptr);
+  /// From fwknopd.conf (fwknopd's defaults): PCAP_INTF (a comma list; `eth0`), PCAP_FILTER
+  /// (`udp port 62201`), ENABLE_PCAP_PROMISC (N), ENABLE_PCAP_ANY_DIRECTION (N), MAX_SNIFF_BYTES
+  /// (1..32768: the snap length; unset: knock's, which never cuts an SPA packet). A bad value is
+  /// an error at its file:line; then opens.
+  static result<pcap> make(const setup& s);
+  /// Opens every interface in `o`.
+  static result<pcap> open(const pcap_options& o);
   /// One interface, otherwise the defaults.
-  static result<pcap> open(std::string_view interface, std::string_view filter = default_filter,
-                           std::string* why = nullptr) {
+  static result<pcap> open(std::string_view interface, std::string_view filter = default_filter) {
     pcap_options o;
     o.interfaces.emplace_back(interface);
     o.filter = filter;
-    return open(o, why);
+    return open(o);
   }
   /// A savefile (pcap or pcapng): no descriptor to poll; one `receive` reads it to its end.
-  static result<pcap> open_file(const std::string& path, std::string_view filter = default_filter,
-                                std::string* why = nullptr);
+  static result<pcap> open_file(const std::string& path, std::string_view filter = default_filter);
 
   /// The selectable descriptors, one per live interface; poll them for input.
   std::span<const int> fds() const noexcept { return fds_; }
 
   /// Calls `on_datagram(const datagram&)` for each datagram ready now, without blocking: at most
   /// `batch` frames per interface, a savefile to its end. Returns how many were delivered, or
-  /// `errc::capture_failed` (an interface went down or away; see `last_error()`).
+  /// `errc::capture_failed` (an interface went down or away: "pcap: eth0: The interface went
+  /// down").
   template <class F>
   result<std::size_t> receive(F&& on_datagram);
 
   /// Counters since opening; `dropped` is the kernel's count (`pcap_stats`).
   capture_stats stats() const noexcept;
-
-  /// libpcap's message for the last failed `receive`.
-  const std::string& last_error() const noexcept { return error_; }
 
  private:
   struct closer {
@@ -93,6 +105,7 @@ class pcap {
     handle h;
     link_type link;
     bool live;
+    std::string name;  // the interface or file, for errors
   };
 
   pcap() = default;
@@ -105,22 +118,51 @@ class pcap {
     else
       ++counts_.ignored;
   }
-  static failure<errc> failed(std::string* why, std::string message) {
-    if (why) *why = std::move(message);
-    return fail(errc::capture_failed);
+  static failure<error> failed(std::string_view message) {
+    return fail(error{errc::capture_failed, "pcap: " + std::string{message}});
   }
   // The filter, link type check and nonblocking mode every source gets.
-  result<void> add(handle h, std::string_view name, std::string_view filter, bool live,
-                   std::string* why);
+  result<void> add(handle h, std::string_view name, std::string_view filter, bool live);
 
   std::vector<source> sources_;
   std::vector<int> fds_;
   capture_stats counts_;
   std::size_t batch_ = 256;
-  std::string error_;
 };
 
-static_assert(counting_capture<pcap>);
+static_assert(configurable_capture<pcap> && counting_capture<pcap>);
+
+inline result<pcap> pcap::make(const setup& s) {
+  const auto& c = s.conf;
+  const auto bad = [](const config::config_error& e) {
+    return fail(error{e.code, config::to_string(e)});
+  };
+  pcap_options o;
+  const std::string interfaces = c.text("PCAP_INTF", "eth0");
+  for (std::string_view list = interfaces;;) {
+    const std::size_t comma = list.find(',');
+    std::string_view one = list.substr(0, comma);
+    while (!one.empty() && (one.front() == ' ' || one.front() == '\t')) one.remove_prefix(1);
+    while (!one.empty() && (one.back() == ' ' || one.back() == '\t')) one.remove_suffix(1);
+    if (!one.empty()) o.interfaces.emplace_back(one);
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  if (o.interfaces.empty()) return bad(c.error("PCAP_INTF", "no interface named"));
+  o.filter = c.text("PCAP_FILTER", default_filter);
+  auto promisc = c.yes_no("ENABLE_PCAP_PROMISC", false);
+  if (!promisc) return bad(promisc.error());
+  auto any_direction = c.yes_no("ENABLE_PCAP_ANY_DIRECTION", false);
+  if (!any_direction) return bad(any_direction.error());
+  o.promiscuous = *promisc;
+  o.inbound_only = !*any_direction;
+  auto snap = c.number("MAX_SNIFF_BYTES", static_cast<std::uint32_t>(o.snaplen), 32768);
+  if (!snap) return bad(snap.error());
+  o.snaplen = static_cast<int>(*snap);
+  for (const char* unused : {"PCAP_DISPATCH_COUNT", "PCAP_LOOP_SLEEP"})
+    if (auto n = c.number(unused, 1, 8388608); !n) return bad(n.error());
+  return open(o);
+}
 
 inline std::optional<link_type> pcap::link_of(int dlt) noexcept {
   switch (dlt) {
@@ -138,25 +180,25 @@ inline std::optional<link_type> pcap::link_of(int dlt) noexcept {
   }
 }
 
-inline result<void> pcap::add(handle h, std::string_view name, std::string_view filter, bool live,
-                              std::string* why) {
+inline result<void> pcap::add(handle h, std::string_view name, std::string_view filter,
+                              bool live) {
   const std::string where = std::string{name} + ": ";
   const auto link = link_of(pcap_datalink(h.get()));
   if (!link) {
     const char* dlt = pcap_datalink_val_to_name(pcap_datalink(h.get()));
-    return failed(why, where + "link type " + (dlt ? dlt : "?") + " is not supported");
+    return failed(where + "link type " + (dlt ? dlt : "?") + " is not supported");
   }
   bpf_program program{};
   if (pcap_compile(h.get(), &program, std::string{filter}.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0)
-    return failed(why, where + "filter '" + std::string{filter} + "': " + pcap_geterr(h.get()));
+    return failed(where + "filter '" + std::string{filter} + "': " + pcap_geterr(h.get()));
   const int set = pcap_setfilter(h.get(), &program);
   pcap_freecode(&program);
-  if (set != 0) return failed(why, where + pcap_geterr(h.get()));
+  if (set != 0) return failed(where + pcap_geterr(h.get()));
   if (live) {
     char err[PCAP_ERRBUF_SIZE] = "";
-    if (pcap_setnonblock(h.get(), 1, err) != 0) return failed(why, where + err);
+    if (pcap_setnonblock(h.get(), 1, err) != 0) return failed(where + err);
     const int fd = pcap_get_selectable_fd(h.get());
-    if (fd < 0) return failed(why, where + "no selectable descriptor");
+    if (fd < 0) return failed(where + "no selectable descriptor");
     // The ring captured everything from activation until the filter was set: drop that, so
     // that only filtered frames are ever delivered.
     pcap_pkthdr* header = nullptr;
@@ -165,48 +207,47 @@ inline result<void> pcap::add(handle h, std::string_view name, std::string_view 
     }
     fds_.push_back(fd);
   }
-  sources_.push_back({std::move(h), *link, live});
+  sources_.push_back({std::move(h), *link, live, std::string{name}});
   return {};
 }
 
-inline result<pcap> pcap::open(const pcap_options& o, std::string* why) {
-  if (o.interfaces.empty()) return failed(why, "no interface to capture on");
+inline result<pcap> pcap::open(const pcap_options& o) {
+  if (o.interfaces.empty()) return failed("no interface to capture on");
   pcap out;
   out.batch_ = o.batch == 0 ? 1 : o.batch;
   for (const std::string& name : o.interfaces) {
     const std::string where = name + ": ";
     char err[PCAP_ERRBUF_SIZE] = "";
     handle h{pcap_create(name.c_str(), err)};
-    if (!h) return failed(why, where + err);
+    if (!h) return failed(where + err);
     pcap_set_snaplen(h.get(), o.snaplen);
     pcap_set_promisc(h.get(), o.promiscuous ? 1 : 0);
     pcap_set_immediate_mode(h.get(), 1);  // each frame at once: no block timeout to wait for
     pcap_set_buffer_size(h.get(), o.buffer_bytes);
     if (const int rc = pcap_activate(h.get()); rc < 0) {
       const std::string detail = pcap_geterr(h.get());
-      return failed(why, where + (detail.empty() ? pcap_statustostr(rc) : detail));
+      return failed(where + (detail.empty() ? pcap_statustostr(rc) : detail));
     }
 #ifdef DLT_LINUX_SLL2
     if (o.sll2 && pcap_datalink(h.get()) == DLT_LINUX_SLL &&
         pcap_set_datalink(h.get(), DLT_LINUX_SLL2) != 0)
-      return failed(why, where + pcap_geterr(h.get()));
+      return failed(where + pcap_geterr(h.get()));
 #endif
     if (o.inbound_only && pcap_setdirection(h.get(), PCAP_D_IN) != 0)
-      return failed(why, where + pcap_geterr(h.get()) +
+      return failed(where + pcap_geterr(h.get()) +
                              " (capturing both directions needs inbound_only = false)");
-    if (auto added = out.add(std::move(h), name, o.filter, true, why); !added)
+    if (auto added = out.add(std::move(h), name, o.filter, true); !added)
       return fail(added.error());
   }
   return out;
 }
 
-inline result<pcap> pcap::open_file(const std::string& path, std::string_view filter,
-                                    std::string* why) {
+inline result<pcap> pcap::open_file(const std::string& path, std::string_view filter) {
   char err[PCAP_ERRBUF_SIZE] = "";
   handle h{pcap_open_offline(path.c_str(), err)};
-  if (!h) return failed(why, path + ": " + err);
+  if (!h) return failed(path + ": " + err);
   pcap out;
-  if (auto added = out.add(std::move(h), path, filter, false, why); !added)
+  if (auto added = out.add(std::move(h), path, filter, false); !added)
     return fail(added.error());
   return out;
 }
@@ -220,10 +261,7 @@ result<std::size_t> pcap::receive(F&& on_datagram) {
       const u_char* bytes = nullptr;
       const int rc = pcap_next_ex(s.h.get(), &header, &bytes);
       if (rc == 0 || (rc == PCAP_ERROR_BREAK && !s.live)) break;  // nothing ready; end of file
-      if (rc < 0) {
-        error_ = pcap_geterr(s.h.get());
-        return fail(errc::capture_failed);
-      }
+      if (rc < 0) return failed(s.name + ": " + pcap_geterr(s.h.get()));
       ++counts_.received;
       const auto d = parse_frame({bytes, header->caplen}, s.link);
       if (!d) {

@@ -3,7 +3,8 @@
 /// \file
 /// `knock::capture::udp_socket`: fwknopd's UDP server mode (`-U`, `ENABLE_UDP_SERVER`, port
 /// `UDPSERV_PORT` 62201) — an ordinary socket instead of a sniffer, so no libpcap and no root.
-/// Models `knock::capture_policy`.
+/// Models `knock::capture::configurable_capture` (name `udp`, made from UDPSERV_PORT) and counts.
+/// Errors say what failed where: "udp: bind [::]:62201: Address already in use".
 ///
 /// By default one socket on `[::]` with `IPV6_V6ONLY` off takes IPv4 and IPv6 alike (IPv4 senders
 /// arrive as `::ffff:a.b.c.d` and are given back as IPv4); without IPv6 it falls back to
@@ -13,6 +14,7 @@
 /// turns on `IP_PKTINFO` to record the real one.
 
 #include <knock/capture/concept.hpp>
+#include <knock/config/error.hpp>
 #include <knock/core/error.hpp>
 #include <knock/core/net.hpp>
 
@@ -87,10 +89,22 @@ inline std::string endpoint_text(const ip_address& a, std::uint16_t port) {
 class udp_socket {
  public:
   using role = knock::role::capture;
+  /// What `KNOCK_CAPTURE` says to choose it (the daemon also chooses it for ENABLE_UDP_SERVER).
+  static constexpr std::string_view name = "udp";
+  /// The fwknopd.conf variables `make` reads.
+  static constexpr std::string_view variables[] = {"UDPSERV_PORT"};
 
-  /// Binds the sockets of `o`. On failure, `why` (if given) receives the reason
-  /// ("bind [::]:62201: Address already in use").
-  static result<udp_socket> open(const udp_socket_options& o = {}, std::string* why = nullptr);
+  /// From fwknopd.conf: UDPSERV_PORT (1..65535, default 62201; a bad value is an error at its
+  /// file:line); then binds `[::]` dual stack.
+  static result<udp_socket> make(const setup& s) {
+    auto port = s.conf.number("UDPSERV_PORT", 62201, 65535);
+    if (!port) return fail(error{port.error().code, config::to_string(port.error())});
+    udp_socket_options o;
+    o.port = static_cast<std::uint16_t>(*port);
+    return open(o);
+  }
+  /// Binds the sockets of `o`.
+  static result<udp_socket> open(const udp_socket_options& o = {});
 
   /// The sockets; poll them for input.
   std::span<const int> fds() const noexcept { return sockets_.fds; }
@@ -98,7 +112,8 @@ class udp_socket {
   std::uint16_t port() const noexcept { return port_; }
 
   /// Calls `on_datagram(const datagram&)` for each datagram ready now, without blocking: at most
-  /// `batch` per socket. Returns how many were delivered, or `errc::capture_failed`. If
+  /// `batch` per socket. Returns how many were delivered, or `errc::capture_failed` ("udp:
+  /// receive on port 62201: ..."). If
   /// `on_datagram` throws, the rest of that socket's batch is lost.
   template <class F>
   result<std::size_t> receive(F&& on_datagram);
@@ -131,9 +146,8 @@ class udp_socket {
   };
 
   udp_socket() = default;
-  static failure<errc> failed(std::string* why, std::string_view what, int error) {
-    if (why) *why = std::string{what} + ": " + std::strerror(error);
-    return fail(errc::capture_failed);
+  static failure<error> failed(std::string_view what, int errnum) {
+    return fail(system_error(errc::capture_failed, "udp: " + std::string{what}, errnum));
   }
   // The destination it names, and the drop count, from one datagram's control messages.
   std::optional<ip_address> read_control(std::size_t socket, msghdr& h) noexcept;
@@ -150,9 +164,9 @@ class udp_socket {
   std::size_t max_payload_ = 1500;
 };
 
-static_assert(counting_capture<udp_socket>);
+static_assert(configurable_capture<udp_socket> && counting_capture<udp_socket>);
 
-inline result<udp_socket> udp_socket::open(const udp_socket_options& o, std::string* why) {
+inline result<udp_socket> udp_socket::open(const udp_socket_options& o) {
   udp_socket out;
   out.port_ = o.port;
   out.record_destination_ = o.record_destination;
@@ -167,12 +181,12 @@ inline result<udp_socket> udp_socket::open(const udp_socket_options& o, std::str
       a = ip_address{};
       fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     }
-    if (fd < 0) return failed(why, "socket", errno);
+    if (fd < 0) return failed("socket", errno);
     out.sockets_.fds.push_back(fd);  // owned from here (reserved: cannot throw); closed on failure
     out.drops_.push_back(0);
     const int on = 1, v6only = dual ? 0 : 1, size = o.receive_buffer;
     if (!a.is_v4() && ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) != 0)
-      return failed(why, "IPV6_V6ONLY", errno);
+      return failed("IPV6_V6ONLY", errno);
     // SO_RCVBUFFORCE passes net.core.rmem_max when privileged; SO_RCVBUF is capped by it.
     if (size > 0 && ::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
       (void)::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
@@ -180,20 +194,20 @@ inline result<udp_socket> udp_socket::open(const udp_socket_options& o, std::str
     if (o.record_destination) {
       // IPv4 datagrams, also on a dual-stack socket, report IP_PKTINFO; IPv6 ones IPV6_PKTINFO.
       if ((a.is_v4() || dual) && ::setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof on) != 0)
-        return failed(why, "IP_PKTINFO", errno);
+        return failed("IP_PKTINFO", errno);
       if (!a.is_v4() && ::setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof on) != 0)
-        return failed(why, "IPV6_RECVPKTINFO", errno);
+        return failed("IPV6_RECVPKTINFO", errno);
     }
     sockaddr_storage address;
     const socklen_t length = detail::to_sockaddr(a, out.port_, address);
     if (::bind(fd, reinterpret_cast<const sockaddr*>(&address), length) != 0) {
       const int error = errno;
-      return failed(why, "bind " + detail::endpoint_text(a, out.port_), error);
+      return failed("bind " + detail::endpoint_text(a, out.port_), error);
     }
     if (out.port_ == 0) {  // the next sockets take the same port
       socklen_t size_of = sizeof address;
       if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size_of) != 0)
-        return failed(why, "getsockname", errno);
+        return failed("getsockname", errno);
       out.port_ = ntohs(a.is_v4() ? reinterpret_cast<const sockaddr_in&>(address).sin_port
                                   : reinterpret_cast<const sockaddr_in6&>(address).sin6_port);
     }
@@ -246,7 +260,8 @@ result<std::size_t> udp_socket::receive(F&& on_datagram) {
     while (n < 0 && errno == EINTR);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) continue;
-      return fail(errc::capture_failed);
+      const int e = errno;
+      return failed("receive on port " + std::to_string(port_), e);
     }
     for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) {
       ++counts_.received;

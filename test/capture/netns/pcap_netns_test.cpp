@@ -50,9 +50,8 @@ class pcap_netns : public ::testing::Test {
   std::optional<pcap> open(const pcap_options& o) const {
     inside in{server()};
     EXPECT_TRUE(in.ok());
-    std::string why;
-    auto p = pcap::open(o, &why);
-    EXPECT_TRUE(p) << why;
+    auto p = pcap::open(o);
+    EXPECT_TRUE(p) << p.error().message;
     return p ? std::optional<pcap>{*std::move(p)} : std::nullopt;
   }
 
