@@ -267,7 +267,7 @@ void time_grants(benchmark::State& state, Firewall& fw) {
   const alloc_totals before = allocations();
   for (auto _ : state) {
     if (auto ok = fw.open(grant_for(i++)); !ok) {
-      state.SkipWithError(("grant refused: " + fw.last_error()).c_str());
+      state.SkipWithError(("grant refused: " + ok.error().message).c_str());
       break;
     }
   }
@@ -285,10 +285,9 @@ void add_firewall_cases() {
       firewall::nftables_options o;
       o.table = "knock_bench";
       o.protected_ports = {{ip_protocol::tcp, 22}};
-      std::string why;
-      auto fw = firewall::nftables::open(std::move(o), &why);
+      auto fw = firewall::nftables::open(std::move(o));
       if (!fw) {
-        state.SkipWithError(("nftables::open: " + why).c_str());
+        state.SkipWithError(fw.error().message.c_str());
         return;
       }
       time_grants(state, *fw);
@@ -306,10 +305,9 @@ void add_firewall_cases() {
                                  in_private_netns(state, [&] {
                                    firewall::iptables_options o;
                                    o.ip6tables.clear();  // IPv4 grants only
-                                   std::string why;
-                                   auto fw = firewall::iptables::open(std::move(o), &why);
+                                   auto fw = firewall::iptables::open(std::move(o));
                                    if (!fw) {
-                                     state.SkipWithError(("iptables::open: " + why).c_str());
+                                     state.SkipWithError(fw.error().message.c_str());
                                      return;
                                    }
                                    time_grants(state, *fw);

@@ -172,9 +172,7 @@ int main(int argc, char** argv) {
   std::vector<knock::endpoint> addresses;
   if (dest) {
     auto found = knock::resolve(*dest);
-    if (!found)
-      return failure("cannot resolve '" + values::printable(dest->host) +
-                     "': " + found.error().message());
+    if (!found) return failure(found.error().message);  // "cannot resolve 'host': why"
     addresses = *std::move(found);
   }
 
@@ -199,7 +197,7 @@ int main(int argc, char** argv) {
   auto sent = knock::send_packet(*packet, *dest, addresses);
   if (!sent)
     return failure("sending to '" + values::printable(dest->host) +
-                   "' failed: " + sent.error().message());
+                   "' failed: " + sent.error().message);
   if (s.verbose)
     std::printf("send_spa_packet: bytes sent: %zu (to %s)\n", sent->bytes,
                 sent->to.to_string().c_str());

@@ -4,8 +4,9 @@
 /// Sending a packet as fwknop's client does (spec §9): one UDP datagram whose payload is the wire
 /// string (`-P udp`, the default), or a TCP connection that carries it and closes (`-P tcp`).
 /// Names resolve with getaddrinfo, over IPv4 or IPv6 or both (`-4`/`-6`); a source port can be
-/// fixed (`-S`). Errors are `std::error_code`s: the system's for sockets, `resolver_category()`'s
-/// for names. Nothing here throws.
+/// fixed (`-S`). Errors are `knock::error`s (`errc::io_failed`) whose message says what failed
+/// where: "cannot resolve 'spa.example': Name or service not known", "send to 192.0.2.1:62201:
+/// Network is unreachable" (names from the caller are made printable first). Nothing here throws.
 
 #include <knock/core/result.hpp>
 
@@ -17,7 +18,6 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <vector>
 
 namespace knock {
@@ -51,9 +51,6 @@ struct delivery {
   endpoint to;
   std::size_t bytes = 0;
 };
-
-/// getaddrinfo's errors (`EAI_*`) as `std::error_code`s, with gai_strerror's messages.
-const std::error_category& resolver_category() noexcept;
 
 /// The addresses `d.host` has for `d.family`, in the order getaddrinfo gives them (never empty).
 result<std::vector<endpoint>> resolve(const destination& d);

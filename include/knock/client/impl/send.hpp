@@ -4,6 +4,7 @@
 /// Out-of-line bodies of knock/client/send.hpp (POSIX sockets).
 
 #include <knock/client/send.hpp>
+#include <knock/config/error.hpp>
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -34,12 +35,15 @@ class socket_fd {
   int fd_;
 };
 
-inline std::error_code last_error() noexcept { return {errno, std::system_category()}; }
+/// `what: <strerror(errnum)>`, an `errc::io_failed`.
+inline failure<error> io_error(std::string_view what, int errnum = errno) {
+  return fail(system_error(errc::io_failed, what, errnum));
+}
 
 /// A socket of `to`'s family, bound to `source_port` when that is not 0.
 inline result<int> open_socket(const endpoint& to, int type, std::uint16_t source_port) {
   const int fd = ::socket(to.address.ss_family, type | SOCK_CLOEXEC, 0);
-  if (fd < 0) return fail(last_error());
+  if (fd < 0) return io_error("socket for " + to.to_string());
   if (source_port == 0) return fd;
   socket_fd guard{fd};
   const int on = 1;  // a fixed TCP source port is otherwise busy while the last one is TIME_WAIT
@@ -59,28 +63,30 @@ inline result<int> open_socket(const endpoint& to, int type, std::uint16_t sourc
     a.sin_port = htons(source_port);
     size = sizeof a;
   }
-  if (::bind(fd, reinterpret_cast<const sockaddr*>(&local), size) != 0) return fail(last_error());
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&local), size) != 0)
+    return io_error("bind source port " + std::to_string(source_port));
   return guard.release();
 }
 
 /// Connects `fd` to `to` within `timeout`.
 inline result<void> connect_within(int fd, const endpoint& to, std::chrono::milliseconds timeout) {
+  const std::string where = "connect to " + to.to_string();
   const int flags = ::fcntl(fd, F_GETFL);
-  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) return fail(last_error());
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) return io_error(where);
   if (::connect(fd, reinterpret_cast<const sockaddr*>(&to.address), to.size) != 0) {
-    if (errno != EINPROGRESS) return fail(last_error());
+    if (errno != EINPROGRESS) return io_error(where);
     pollfd p{fd, POLLOUT, 0};
     int ready;
     do ready = ::poll(&p, 1, static_cast<int>(timeout.count()));
     while (ready < 0 && errno == EINTR);
-    if (ready < 0) return fail(last_error());
-    if (ready == 0) return fail(std::make_error_code(std::errc::timed_out));
+    if (ready < 0) return io_error(where);
+    if (ready == 0) return io_error(where, ETIMEDOUT);
     int err = 0;
     socklen_t len = sizeof err;
-    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return fail(last_error());
-    if (err != 0) return fail(std::error_code{err, std::system_category()});
+    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return io_error(where);
+    if (err != 0) return io_error(where, err);
   }
-  if (::fcntl(fd, F_SETFL, flags) != 0) return fail(last_error());
+  if (::fcntl(fd, F_SETFL, flags) != 0) return io_error(where);
   return {};
 }
 
@@ -98,15 +104,6 @@ inline std::string endpoint::to_string() const {
   return std::string{text} + ':' + std::to_string(ntohs(a.sin_port));
 }
 
-inline const std::error_category& resolver_category() noexcept {
-  struct category final : std::error_category {
-    const char* name() const noexcept override { return "getaddrinfo"; }
-    std::string message(int code) const override { return ::gai_strerror(code); }
-  };
-  static const category instance;
-  return instance;
-}
-
 inline result<std::vector<endpoint>> resolve(const destination& d) {
   addrinfo hints{};
   hints.ai_family = d.family == ip_family::v4   ? AF_INET
@@ -116,9 +113,10 @@ inline result<std::vector<endpoint>> resolve(const destination& d) {
   hints.ai_flags = AI_NUMERICSERV;
   addrinfo* found = nullptr;
   const std::string port = std::to_string(d.port);
+  const std::string what = "cannot resolve '" + config::printable(d.host) + "'";
   if (const int rc = ::getaddrinfo(d.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
-    if (rc == EAI_SYSTEM) return fail(detail::last_error());
-    return fail(std::error_code{rc, resolver_category()});
+    if (rc == EAI_SYSTEM) return detail::io_error(what);
+    return fail(error{errc::io_failed, what + ": " + ::gai_strerror(rc)});
   }
   std::vector<endpoint> out;
   for (const addrinfo* a = found; a != nullptr; a = a->ai_next) {
@@ -129,7 +127,7 @@ inline result<std::vector<endpoint>> resolve(const destination& d) {
     out.push_back(e);
   }
   ::freeaddrinfo(found);
-  if (out.empty()) return fail(std::error_code{EAI_NONAME, resolver_category()});
+  if (out.empty()) return fail(error{errc::io_failed, what + ": " + ::gai_strerror(EAI_NONAME)});
   return out;
 }
 
@@ -140,9 +138,9 @@ inline result<delivery> send_udp(std::string_view payload, const endpoint& to,
   const detail::socket_fd guard{*fd};
   const ssize_t sent = ::sendto(*fd, payload.data(), payload.size(), 0,
                                 reinterpret_cast<const sockaddr*>(&to.address), to.size);
-  if (sent < 0) return fail(detail::last_error());
+  if (sent < 0) return detail::io_error("send to " + to.to_string());
   if (static_cast<std::size_t>(sent) != payload.size())
-    return fail(std::make_error_code(std::errc::message_size));
+    return detail::io_error("send to " + to.to_string(), EMSGSIZE);
   return delivery{to, payload.size()};
 }
 
@@ -156,7 +154,7 @@ inline result<delivery> send_tcp(std::string_view payload, const endpoint& to,
   for (std::string_view rest = payload; !rest.empty();) {
     const ssize_t sent = ::send(*fd, rest.data(), rest.size(), MSG_NOSIGNAL);
     if (sent < 0 && errno == EINTR) continue;
-    if (sent < 0) return fail(detail::last_error());
+    if (sent < 0) return detail::io_error("send to " + to.to_string());
     rest.remove_prefix(static_cast<std::size_t>(sent));
   }
   ::shutdown(*fd, SHUT_WR);
@@ -165,9 +163,10 @@ inline result<delivery> send_tcp(std::string_view payload, const endpoint& to,
 
 inline result<delivery> send_packet(std::string_view payload, const destination& d,
                                     const std::vector<endpoint>& addresses) {
-  if (addresses.empty()) return fail(std::error_code{EAI_NONAME, resolver_category()});
+  if (addresses.empty())
+    return fail(error{errc::io_failed, "send to '" + config::printable(d.host) + "': no address to send to"});
   if (d.protocol == transport::udp) return send_udp(payload, addresses.front(), d.source_port);
-  result<delivery> last = fail(std::make_error_code(std::errc::host_unreachable));
+  result<delivery> last = fail(error{errc::io_failed, "send to '" + config::printable(d.host) + "': unreachable"});
   for (const endpoint& to : addresses)
     if ((last = send_tcp(payload, to, d.source_port, d.connect_timeout))) break;
   return last;
