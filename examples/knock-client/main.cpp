@@ -30,15 +30,15 @@ int failure(const std::string& what, int status = 1) {
 }
 
 // One sentence per reason a packet cannot be made.
-std::string packet_error(const std::error_code& ec) {
-  switch (knock::to_errc(ec)) {
+std::string packet_error(const knock::error& e) {
+  switch (e.code) {
     case knock::errc::request_too_long:
       return "the packet would be 400 characters or more, which fwknopd takes for GPG data and "
              "refuses: shorten -C or -A, or use a shorter HMAC or digest";
     case knock::errc::packet_too_short:
       return "the packet would be shorter than 140 characters, which fwknopd ignores: use a longer "
              "digest (-m sha256) or an HMAC";
-    default: return std::string{knock::describe(knock::to_errc(ec))};
+    default: return knock::to_string(e);
   }
 }
 
