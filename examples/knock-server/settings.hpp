@@ -120,6 +120,10 @@ settings_result load_settings(const options& o) {
                         "without both, a restart would forget packets that could be replayed "
                         "forever"));
 
+  // Every part's variables are checked, whichever part runs (as fwknopd checks all of them).
+  if (auto ok = Firewalls::check(c); !ok) return fail(ok.error());
+  if (auto ok = Captures::check(c); !ok) return fail(ok.error());
+
   // Which backends: checked against the lists this program was built with.
   s.firewall = o.test ? "none" : !o.firewall.empty() ? o.firewall : c.text("FIREWALL_TYPE", "nftables");
   for (char& ch : s.firewall) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));

@@ -19,11 +19,19 @@ struct firewalls {
   static constexpr std::array<std::string_view, 3> names{"nftables", "iptables", "none"};
   static constexpr std::array<std::string_view, 2> variables{"KNOCK_NFT_TABLE", "FLUSH_IPT_AT_INIT"};
   static bool knows(std::string_view n) { return n == "nftables" || n == "iptables" || n == "none"; }
+  static knock::result<void, knock::config::config_error> check(const knock::config::fwknopd_conf& c) {
+    if (auto ok = c.yes_no("FLUSH_IPT_AT_INIT", true); !ok) return knock::fail(ok.error());
+    return {};
+  }
 };
 struct captures {
   static constexpr std::array<std::string_view, 2> names{"pcap", "udp"};
   static constexpr std::array<std::string_view, 2> variables{"PCAP_INTF", "UDPSERV_PORT"};
   static bool knows(std::string_view n) { return n == "pcap" || n == "udp"; }
+  static knock::result<void, knock::config::config_error> check(const knock::config::fwknopd_conf& c) {
+    if (auto ok = c.number("UDPSERV_PORT", 62201, 65535); !ok) return knock::fail(ok.error());
+    return {};
+  }
 };
 
 class settings_test : public ::testing::Test {
@@ -97,6 +105,10 @@ TEST_F(settings_test, refuses_with_file_line_and_key) {
   EXPECT_EQ(error("\nNO_SUCH_THING 1;\n"), path_ + ":2: NO_SUCH_THING: unknown variable");
   EXPECT_EQ(error("FIREWALL_TYPE pf;\n"),
             path_ + ":1: FIREWALL_TYPE: unknown value 'pf' (known: nftables, iptables, none)");
+  // The parts' variables are checked whichever part runs.
+  EXPECT_EQ(error("UDPSERV_PORT 70000;\n"),
+            path_ + ":1: UDPSERV_PORT: '70000' is not a positive integer up to 65535");
+  EXPECT_EQ(error("FLUSH_IPT_AT_INIT yes;\n"), path_ + ":1: FLUSH_IPT_AT_INIT: 'yes' is not Y or N");
   EXPECT_EQ(error("KNOCK_CAPTURE nfq;\n"),
             path_ + ":1: KNOCK_CAPTURE: unknown value 'nfq' (known: pcap, udp)");
   EXPECT_EQ(error("KNOCK_REPLAY_CAPACITY 0;\n"),

@@ -37,6 +37,13 @@ class any_of {
 
   static bool knows(std::string_view name) noexcept { return ((name == Sources::name) || ...); }
 
+  /// Checks the variables of every source of the list that can (`checked_capture`), opening nothing.
+  static result<void, config::config_error> check(const config::fwknopd_conf& conf) {
+    result<void, config::config_error> out;
+    (void)((check_one<Sources>(conf, out)) && ...);
+    return out;
+  }
+
   /// The source called `name`, made from `s`; an error naming the known ones otherwise.
   static result<any_of> make(std::string_view name, const setup& s) {
     std::optional<result<any_of>> made;
@@ -75,6 +82,12 @@ class any_of {
   }
 
  private:
+  template <class B>
+  static bool check_one(const config::fwknopd_conf& conf, result<void, config::config_error>& out) {
+    if constexpr (checked_capture<B>)
+      if (auto ok = B::check(conf); !ok) return out = fail(ok.error()), false;
+    return true;
+  }
   template <class S>
   static result<any_of> wrap(result<S> made) {
     if (!made) return fail(made.error());

@@ -23,6 +23,9 @@
 /// |-----------------------|-------------------------------------------|----------|
 /// | `counting_capture`    | `c.stats()` noexcept → `capture_stats`    | logs     |
 /// |                       | since opening                             |          |
+/// | `checked_capture`     | `C::check(conf)` → `result<void,          | settings |
+/// |                       | config_error>`: refuses a bad value of    |          |
+/// |                       | its variables, opening nothing            |          |
 /// | `configurable_capture`| `C::name` (what `KNOCK_CAPTURE` says to   | `any_of` |
 /// |                       | choose it), `C::variables` (the           |          |
 /// |                       | fwknopd.conf variables it reads),         |          |
@@ -91,6 +94,12 @@ namespace capture {
 /// What `C::make(setup)` may read.
 struct setup {
   const config::fwknopd_conf& conf;  ///< the variables, with file:line for errors
+};
+
+/// Checks its variables without opening anything.
+template <class C>
+concept checked_capture = capture_policy<C> && requires(const config::fwknopd_conf& c) {
+  { C::check(c) } -> std::same_as<result<void, config::config_error>>;
 };
 
 /// A source a program can choose by name and make from its configuration.

@@ -55,6 +55,13 @@ class any_of {
     return ((name == Backends::name) || ...);
   }
 
+  /// Checks the variables of every backend of the list that can (`checked_firewall`), opening nothing.
+  static result<void, config::config_error> check(const config::fwknopd_conf& conf) {
+    result<void, config::config_error> out;
+    (void)((check_one<Backends>(conf, out)) && ...);
+    return out;
+  }
+
   /// The backend called `name`, made from `s`; an error naming the known ones otherwise.
   static result<any_of> make(std::string_view name, const setup& s) {
     std::optional<result<any_of>> made;
@@ -133,6 +140,12 @@ class any_of {
   }
 
  private:
+  template <class B>
+  static bool check_one(const config::fwknopd_conf& conf, result<void, config::config_error>& out) {
+    if constexpr (checked_firewall<B>)
+      if (auto ok = B::check(conf); !ok) return out = fail(ok.error()), false;
+    return true;
+  }
   template <class B>
   static constexpr privileges needs_of() noexcept {
     if constexpr (privileged_firewall<B>)

@@ -24,6 +24,8 @@
 /// |                               |                                               | FLUSH_IPT_AT_EXIT); without it, nothing   |        |
 /// | `privileged_firewall`         | `F::needs` → `firewall::privileges`           | what it needs from the system once the   | daemon |
 /// |                               |                                               | daemon has dropped root (none without it) |        |
+/// | `checked_firewall`            | `F::check(conf)` → `result<void, config_error>` | refuses a bad value of its variables,  | settings |
+/// |                               |                                               | opening nothing (`-D`, start-up)         |        |
 /// | `configurable_firewall`       | `F::name`, `F::variables`, `F::make(setup)`   | a backend the daemon can choose by name  | `any_of` |
 /// |                               |                                               | (FIREWALL_TYPE) and make from fwknopd.conf |      |
 // clang-format on
@@ -89,6 +91,13 @@ concept stopping_firewall = firewall_policy<F> && requires(F& f) {
 template <class F>
 concept privileged_firewall = firewall_policy<F> && requires {
   { F::needs } -> std::convertible_to<privileges>;
+};
+
+/// Checks its variables without opening anything (any_of checks every backend of its list, so a
+/// bad value is refused whichever backend runs, as fwknopd does).
+template <class F>
+concept checked_firewall = firewall_policy<F> && requires(const config::fwknopd_conf& c) {
+  { F::check(c) } -> std::same_as<result<void, config::config_error>>;
 };
 
 /// A backend a program can choose by name and make from its configuration: `F::name` is the
