@@ -261,4 +261,27 @@ TEST(pcap_make, opens_the_interfaces_of_the_comma_list) {
   EXPECT_TRUE(eth0.empty() || eth0.rfind("pcap: eth0: ", 0) == 0) << eth0;
 }
 
+TEST(pcap_make, reads_settings_with_fwknopds_defaults) {
+  const auto defaults = pcap::settings(conf(""));
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->interfaces, std::vector<std::string>{"eth0"});
+  EXPECT_EQ(defaults->filter, "udp port 62201");
+  EXPECT_FALSE(defaults->promiscuous);
+  EXPECT_TRUE(defaults->inbound_only);
+  EXPECT_EQ(defaults->snaplen, capture::pcap_options{}.snaplen);
+  const auto set = pcap::settings(conf(
+      "PCAP_INTF eth1 ,lo,  any\nPCAP_FILTER udp dst port 5000\nENABLE_PCAP_PROMISC Y\n"
+      "ENABLE_PCAP_ANY_DIRECTION Y\nMAX_SNIFF_BYTES 1500\n"));
+  ASSERT_TRUE(set);
+  EXPECT_EQ(set->interfaces, (std::vector<std::string>{"eth1", "lo", "any"}));
+  EXPECT_EQ(set->filter, "udp dst port 5000");
+  EXPECT_TRUE(set->promiscuous);
+  EXPECT_FALSE(set->inbound_only);
+  EXPECT_EQ(set->snaplen, 1500);
+  const auto bad = pcap::check(conf("MAX_SNIFF_BYTES 0\n"));
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(knock::config::to_string(bad.error()),
+            "f.conf:1: MAX_SNIFF_BYTES: '0' is not a positive integer up to 32768");
+}
+
 }  // namespace

@@ -227,4 +227,16 @@ TEST(udp_socket, moves_keep_the_socket) {
   EXPECT_EQ(collect(b, 1).size(), 1u);
 }
 
+TEST(udp_socket_make, reads_and_checks_udpserv_port) {
+  const auto defaults = udp_socket::settings(conf(""));
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->port, 62201);
+  EXPECT_TRUE(defaults->addresses.empty());  // [::], dual stack
+  EXPECT_EQ(udp_socket::settings(conf("UDPSERV_PORT 1\n"))->port, 1);
+  const auto bad = udp_socket::check(conf("\nUDPSERV_PORT x\n"));
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(knock::config::to_string(bad.error()),
+            "f.conf:2: UDPSERV_PORT: 'x' is not a positive integer up to 65535");
+}
+
 }  // namespace

@@ -208,4 +208,26 @@ TEST(recording_make, is_firewall_type_none_with_nothing_to_list_or_flush) {
   EXPECT_EQ(fw->opened(), 1u);
 }
 
+TEST(iptables_make, reads_settings_with_fwknopds_defaults) {
+  const auto defaults = iptables::settings(conf(""));
+  ASSERT_TRUE(defaults);
+  EXPECT_TRUE(defaults->flush_at_open);
+  EXPECT_TRUE(defaults->flush_at_stop);
+  EXPECT_EQ(defaults->rules_check_threshold, 20u);
+  EXPECT_EQ(defaults->iptables, "iptables");
+  EXPECT_EQ(defaults->ip6tables, "ip6tables");
+  const auto set = iptables::settings(
+      conf("FLUSH_IPT_AT_INIT N\nFLUSH_IPT_AT_EXIT n\nRULES_CHECK_THRESHOLD 131071\n"
+           "ENABLE_IPT_COMMENT_CHECK N\n"));
+  ASSERT_TRUE(set);
+  EXPECT_FALSE(set->flush_at_open);
+  EXPECT_FALSE(set->flush_at_stop);
+  EXPECT_EQ(set->rules_check_threshold, 131071u);
+  const auto bad = iptables::check(conf("RULES_CHECK_THRESHOLD -1\n"));
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().line, 1u);
+  EXPECT_EQ(bad.error().key, "RULES_CHECK_THRESHOLD");
+  EXPECT_TRUE(knock::firewall::recording::check(conf("ANYTHING_AT_ALL x\n")));
+}
+
 }  // namespace

@@ -190,4 +190,17 @@ TEST(nftables_make, attaches_to_the_configured_table_without_changing_it) {
   EXPECT_EQ(defaults->table(), "knock");
 }
 
+TEST(nftables_make, checks_and_reads_settings_without_touching_the_kernel) {
+  const auto bad = nftables::check(conf("KNOCK_NFT_TABLE 'x'\n"));
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(knock::config::to_string(bad.error()),
+            "f.conf:1: KNOCK_NFT_TABLE: ''x'' is not a table name nft takes (letters, digits and "
+            "'_', at most 63)");
+  EXPECT_TRUE(nftables::check(conf("KNOCK_NFT_TABLE knock_2\n")));
+  const auto o = nftables::settings(conf("KNOCK_NFT_TABLE knock_2\n"));
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->table, "knock_2");
+  EXPECT_TRUE(o->protected_ports.empty());  // make adds them
+}
+
 }  // namespace

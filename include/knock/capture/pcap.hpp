@@ -66,11 +66,22 @@ class pcap {
       "PCAP_INTF",       "PCAP_FILTER",         "ENABLE_PCAP_PROMISC", "ENABLE_PCAP_ANY_DIRECTION",
       "MAX_SNIFF_BYTES", "PCAP_DISPATCH_COUNT", "PCAP_LOOP_SLEEP"};
 
-  /// From fwknopd.conf (fwknopd's defaults): PCAP_INTF (a comma list; `eth0`), PCAP_FILTER
+  /// What fwknopd.conf says (fwknopd's defaults): PCAP_INTF (a comma list; `eth0`), PCAP_FILTER
   /// (`udp port 62201`), ENABLE_PCAP_PROMISC (N), ENABLE_PCAP_ANY_DIRECTION (N), MAX_SNIFF_BYTES
   /// (1..32768: the snap length; unset: knock's, which never cuts an SPA packet). A bad value is
-  /// an error at its file:line; then opens.
-  static result<pcap> make(const setup& s);
+  /// an error at its file:line. Opens nothing.
+  static result<pcap_options, config::config_error> settings(const config::fwknopd_conf& c);
+  /// `settings(c)`, for its error only.
+  static result<void, config::config_error> check(const config::fwknopd_conf& c) {
+    if (auto o = settings(c); !o) return fail(o.error());
+    return {};
+  }
+  /// `settings(s.conf)`, then opens.
+  static result<pcap> make(const setup& s) {
+    auto o = settings(s.conf);
+    if (!o) return fail(error{o.error().code, config::to_string(o.error())});
+    return open(*o);
+  }
   /// Opens every interface in `o`.
   static result<pcap> open(const pcap_options& o);
   /// One interface, otherwise the defaults.
@@ -130,13 +141,10 @@ class pcap {
   std::size_t batch_ = 256;
 };
 
-static_assert(configurable_capture<pcap> && counting_capture<pcap>);
+static_assert(configurable_capture<pcap> && checked_capture<pcap> && counting_capture<pcap>);
 
-inline result<pcap> pcap::make(const setup& s) {
-  const auto& c = s.conf;
-  const auto bad = [](const config::config_error& e) {
-    return fail(error{e.code, config::to_string(e)});
-  };
+inline result<pcap_options, config::config_error> pcap::settings(const config::fwknopd_conf& c) {
+  const auto bad = [](const config::config_error& e) { return fail(e); };
   pcap_options o;
   const std::string interfaces = c.text("PCAP_INTF", "eth0");
   for (std::string_view list = interfaces;;) {
@@ -161,7 +169,7 @@ inline result<pcap> pcap::make(const setup& s) {
   o.snaplen = static_cast<int>(*snap);
   for (const char* unused : {"PCAP_DISPATCH_COUNT", "PCAP_LOOP_SLEEP"})
     if (auto n = c.number(unused, 1, 8388608); !n) return bad(n.error());
-  return open(o);
+  return o;
 }
 
 inline std::optional<link_type> pcap::link_of(int dlt) noexcept {

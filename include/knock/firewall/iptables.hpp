@@ -63,12 +63,18 @@ class iptables {
 
   iptables() = default;
 
-  /// From fwknopd.conf (fwknopd's defaults): FLUSH_IPT_AT_INIT (Y), FLUSH_IPT_AT_EXIT (Y),
+  /// What fwknopd.conf says (fwknopd's defaults): FLUSH_IPT_AT_INIT (Y), FLUSH_IPT_AT_EXIT (Y),
   /// RULES_CHECK_THRESHOLD (20; 0..131071, 0: no periodic check), FIREWALL_EXE (an absolute path
   /// to iptables; ip6tables is its sibling when there is one, else IPv6 grants fail; unset:
   /// found in sbin/bin). ENABLE_IPT_COMMENT_CHECK is read and checked only: knock's rules always
-  /// carry their `_exp_` comment. A bad value is an error at its file:line. `install` opens,
-  /// `attach` attaches.
+  /// carry their `_exp_` comment. A bad value is an error at its file:line. Runs nothing.
+  static result<iptables_options, config::config_error> settings(const config::fwknopd_conf& c);
+  /// `settings(c)`, for its error only.
+  static result<void, config::config_error> check(const config::fwknopd_conf& c) {
+    if (auto o = settings(c); !o) return fail(o.error());
+    return {};
+  }
+  /// `settings(s.conf)`, then `install` opens, `attach` attaches.
   static result<iptables> make(const setup& s);
   /// Finds the programs and sets up the chain and jump rule for IPv4 (and IPv6), flushing them
   /// first if `flush_at_open`.
@@ -116,7 +122,7 @@ class iptables {
   bool installed_ = false;
 };
 
-static_assert(configurable_firewall<iptables>);
+static_assert(configurable_firewall<iptables> && checked_firewall<iptables>);
 static_assert(listing_firewall<iptables> && flushing_firewall<iptables>);
 static_assert(self_repairing_firewall<iptables> && stopping_firewall<iptables>);
 static_assert(privileged_firewall<iptables>);

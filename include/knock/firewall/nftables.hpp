@@ -61,9 +61,16 @@ class nftables {
 
   nftables() = default;
 
-  /// From fwknopd.conf: `KNOCK_NFT_TABLE` (default `knock`; a bad name is an error at its
-  /// file:line). Installing needs `s.protected_ports` and keeps the grants of a table already
-  /// there (a restart does not cut anyone off); attaching changes nothing.
+  /// What fwknopd.conf says: `KNOCK_NFT_TABLE` (default `knock`) as `table`; a bad name is an
+  /// error at its file:line. Opens nothing.
+  static result<nftables_options, config::config_error> settings(const config::fwknopd_conf& c);
+  /// `settings(c)`, for its error only.
+  static result<void, config::config_error> check(const config::fwknopd_conf& c) {
+    if (auto o = settings(c); !o) return fail(o.error());
+    return {};
+  }
+  /// `settings(s.conf)`, then: installing needs `s.protected_ports` and keeps the grants of a
+  /// table already there (a restart does not cut anyone off); attaching changes nothing.
   static result<nftables> make(const setup& s);
   /// Creates knock's table — or, with `keep_grants`, reuses it — in one transaction.
   static result<nftables> open(nftables_options options);
@@ -117,30 +124,34 @@ class nftables {
   std::size_t repairs_ = 0, calls_ = 0;
 };
 
-static_assert(configurable_firewall<nftables>);
+static_assert(configurable_firewall<nftables> && checked_firewall<nftables>);
 static_assert(listing_firewall<nftables> && flushing_firewall<nftables>);
 static_assert(self_repairing_firewall<nftables> && privileged_firewall<nftables>);
 
 // ---- bodies
 
+inline result<nftables_options, config::config_error> nftables::settings(
+    const config::fwknopd_conf& c) {
+  nftables_options o;
+  o.table = c.text("KNOCK_NFT_TABLE", "knock");
+  if (!nft::is_identifier(o.table))
+    return fail(c.error("KNOCK_NFT_TABLE", "'" + config::printable(o.table) +
+                                               "' is not a table name nft takes (letters, "
+                                               "digits and '_', at most 63)"));
+  return o;
+}
+
 inline result<nftables> nftables::make(const setup& s) {
-  std::string table = s.conf.text("KNOCK_NFT_TABLE", "knock");
-  if (!nft::is_identifier(table)) {
-    const auto e = s.conf.error("KNOCK_NFT_TABLE", "'" + config::printable(table) +
-                                                       "' is not a table name nft takes (letters, "
-                                                       "digits and '_', at most 63)");
-    return fail(error{e.code, config::to_string(e)});
-  }
-  if (s.how == mode::attach) return attach(std::move(table));
+  auto o = settings(s.conf);
+  if (!o) return fail(error{o.error().code, config::to_string(o.error())});
+  if (s.how == mode::attach) return attach(o->table);
   if (s.protected_ports.empty())
     return fail(error{errc::config_invalid,
                       "nftables needs the ports to protect: set OPEN_PORTS in the stanzas, "
                       "KNOCK_PROTECTED_PORTS in fwknopd.conf, or --protect"});
-  nftables_options o;
-  o.table = std::move(table);
-  o.protected_ports.assign(s.protected_ports.begin(), s.protected_ports.end());
-  o.keep_grants = true;
-  return open(std::move(o));
+  o->protected_ports.assign(s.protected_ports.begin(), s.protected_ports.end());
+  o->keep_grants = true;
+  return open(*std::move(o));
 }
 
 inline result<nftables> nftables::connect(std::string table) {

@@ -26,6 +26,8 @@ class recording {
   /// It reads no fwknopd.conf variable.
   static constexpr std::array<std::string_view, 0> variables{};
 
+  /// Nothing to check: it reads no variable.
+  static result<void, config::config_error> check(const config::fwknopd_conf&) { return {}; }
   /// An empty one, whatever the setup.
   static result<recording> make(const setup&) { return recording{}; }
 
@@ -54,7 +56,7 @@ class recording {
   std::size_t opened_ = 0;
 };
 
-static_assert(configurable_firewall<recording>);
+static_assert(configurable_firewall<recording> && checked_firewall<recording>);
 static_assert(listing_firewall<recording> && flushing_firewall<recording>);
 
 }  // namespace knock::firewall

@@ -20,11 +20,9 @@ inline std::string sibling_ip6tables(const std::string& iptables) {
 }
 }  // namespace detail
 
-inline result<iptables> iptables::make(const setup& s) {
-  const auto& c = s.conf;
-  const auto bad = [](const config::config_error& e) {
-    return fail(error{e.code, config::to_string(e)});
-  };
+inline result<iptables_options, config::config_error> iptables::settings(
+    const config::fwknopd_conf& c) {
+  const auto bad = [](const config::config_error& e) { return fail(e); };
   iptables_options o;
   auto at_init = c.yes_no("FLUSH_IPT_AT_INIT", true);
   if (!at_init) return bad(at_init.error());
@@ -48,7 +46,13 @@ inline result<iptables> iptables::make(const setup& s) {
     o.iptables = exe;
     o.ip6tables = detail::sibling_ip6tables(exe);
   }
-  return s.how == mode::install ? open(std::move(o)) : attach(std::move(o));
+  return o;
+}
+
+inline result<iptables> iptables::make(const setup& s) {
+  auto o = settings(s.conf);
+  if (!o) return fail(error{o.error().code, config::to_string(o.error())});
+  return s.how == mode::install ? open(*std::move(o)) : attach(*std::move(o));
 }
 
 inline result<iptables> iptables::attach(iptables_options options) {
