@@ -11,7 +11,7 @@
 #include <knock/config/access_conf.hpp>
 #include <knock/config/access_conf_parse.hpp>
 #include <knock/config/error.hpp>
-#include <knock/server.hpp>
+#include <knock/access/options.hpp>
 
 #include <boost/hana/accessors.hpp>
 #include <boost/hana/define_struct.hpp>

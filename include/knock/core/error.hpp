@@ -168,6 +168,8 @@ inline std::string error_name(const std::error_code& ec) {
     return std::string{to_string(static_cast<errc>(ec.value()))};
   return ec.message();
 }
+/// The stable name of `e` (the packet path's errors).
+inline std::string error_name(errc e) { return std::string{to_string(e)}; }
 /// The message of `e` when it has one, else its stable name.
 inline std::string error_name(const error& e) {
   return e.message.empty() ? std::string{to_string(e.code)} : e.message;

@@ -1,0 +1,18 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// \file
+/// `knock::access::server_options`: the fwknopd.conf settings the server core applies to every
+/// stanza (the time window). knock/config/fwknopd_conf.hpp reads them; knock/server.hpp applies
+/// them.
+
+#include <knock/core/time.hpp>
+
+namespace knock::access {
+
+/// fwknopd.conf settings the server core applies.
+struct server_options {
+  bool packet_aging = true;            ///< ENABLE_SPA_PACKET_AGING
+  epoch_seconds max_packet_age = 120;  ///< MAX_SPA_PACKET_AGE
+};
+
+}  // namespace knock::access
