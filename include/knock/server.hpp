@@ -55,8 +55,8 @@
 
 namespace knock {
 
-/// fwknopd.conf settings the server core applies (knock/access/options.hpp).
-using server_options = access::server_options;
+// `knock::server_options` (= access::server_options) comes with knock/access/options.hpp, so that
+// configuration code can name it without including the server.
 
 /// Everything a server enforces: its stanzas, bound to its policies, and its options.
 template <class Cipher, class Mac>

@@ -16,3 +16,8 @@ struct server_options {
 };
 
 }  // namespace knock::access
+
+namespace knock {
+/// The name knock/server.hpp has always given these settings (`knock::server_options{}`).
+using server_options = access::server_options;
+}  // namespace knock
