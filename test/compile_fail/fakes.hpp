@@ -34,8 +34,8 @@ struct fake_cipher : std::conditional_t<Role, cipher_role, no_role> {
   static result<void, errc> takes(std::size_t, long_packets) noexcept { return {}; }
   std::string_view name() const noexcept { return "fake"; }
   bool looks_decrypted(std::string_view) const noexcept { return true; }
-  result<std::size_t, errc> decrypt(secret_view, bytes_view, bytes_span) const noexcept
-      requires Decrypt {
+  result<std::size_t, errc> decrypt(secret_view, bytes_view,
+                                    bytes_span) const noexcept requires Decrypt {
     return std::size_t{0};
   }
   result<std::size_t, errc> encrypt(secret_view, bytes_view, bytes_view, bytes_span) const {

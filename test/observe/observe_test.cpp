@@ -295,11 +295,14 @@ TEST(log_lines_alloc, on_packet_does_not_allocate) {
   EXPECT_EQ(news, 0u);
 }
 
-
 TEST(log_lines_format, a_failing_resource_is_quoted_after_the_reason) {
   memory_log log;
   log_lines text{log.file(), log_lines::format::text, budget(refusal_budget::unlimited)};
-  text.on_packet({addr("192.0.2.7"), false, errc::replay_store_unavailable, {}, nullptr,
+  text.on_packet({addr("192.0.2.7"),
+                  false,
+                  errc::replay_store_unavailable,
+                  {},
+                  nullptr,
                   "redis 192.0.2.1:6379: Connection refused"});
   text.on_packet({addr("10.0.0.5"), false, errc::firewall_failed, std::size_t{1}, nullptr,
                   "nftables: \"inet knock\": Operation not permitted"});

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-#include <knock/replay/file_store.hpp>
 #include <knock/codec/base64.hpp>
+#include <knock/replay/file_store.hpp>
 #include <knock/replay/fwknop_digest_cache.hpp>
 #include <knock/replay/memory_store.hpp>
 

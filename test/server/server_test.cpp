@@ -324,8 +324,8 @@ struct event_log {
 };
 
 TEST(server, a_store_that_cannot_tell_refuses_the_packet) {
-  using srv_t = server<cipher::any_rijndael, mac::any_hmac, firewall::recording,
-                       unreachable_store, event_log>;
+  using srv_t = server<cipher::any_rijndael, mac::any_hmac, firewall::recording, unreachable_store,
+                       event_log>;
   srv_t srv{rules(stanza_for(vector("access_cbc_hmac_sha256")))};
   const verdict v = srv.handle(from(packet("access_cbc_hmac_sha256")), t0);
   EXPECT_FALSE(v.accepted);

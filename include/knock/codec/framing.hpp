@@ -6,8 +6,8 @@
 ///     wire = base64(blob) without its constant leading text  ‖  base64(tag)
 ///
 /// A cipher's blob always starts with the same bytes (Rijndael's `Salted__`, GnuPG's packet tag),
-/// so their base64 text (`U2FsdGVkX1`, `hQ`: the cipher's `wire_prefix`) is dropped from the wire by
-/// the sender and restored by the receiver before decoding. The MAC tag, when there is one, is
+/// so their base64 text (`U2FsdGVkX1`, `hQ`: the cipher's `wire_prefix`) is dropped from the wire
+/// by the sender and restored by the receiver before decoding. The MAC tag, when there is one, is
 /// appended as unpadded base64. These functions know no cipher and no fwknop constant: the cipher
 /// names its prefix, the Mac its tag size.
 

@@ -20,9 +20,9 @@
 ///     {"suppressed":12345,"seconds":1,"reasons":{"bad_mac":12000,"not_base64":345}}
 ///
 /// Suppressed refusals are counted per reason, every `errc` included (`replay_store_unavailable`,
-/// a store that cannot answer, is a reason of its own). Accepted packets are always written. The budget is counted on a monotonic clock in windows of
-/// one second, each opened by the first packet after the previous one ended. A suppressed refusal
-/// costs a clock read and an increment.
+/// a store that cannot answer, is a reason of its own). Accepted packets are always written. The
+/// budget is counted on a monotonic clock in windows of one second, each opened by the first packet
+/// after the previous one ended. A suppressed refusal costs a clock read and an increment.
 
 #include <knock/observe/concept.hpp>
 
@@ -161,7 +161,8 @@ class log_lines {
 
   // `key` then `text` as a JSON string (quotes, backslashes and control characters escaped).
   template <std::size_t N>
-  static void put_json_string(line_buffer<N>& line, const char* key, std::string_view text) noexcept {
+  static void put_json_string(line_buffer<N>& line, const char* key,
+                              std::string_view text) noexcept {
     line.put("%s\"", key);
     for (const char c : text) {
       if (c == '"' || c == '\\')

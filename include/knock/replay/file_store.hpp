@@ -82,9 +82,9 @@ class file_store {
       } else if (expires <= now) {
         ++s.report_.expired;
       } else if (!s.memory_.remember(key, expires, now)) {
-        return fail(error{errc::replay_store_full,
-                          s.path_ + ": more live entries than the store holds (" +
-                              std::to_string(capacity) + ")"});
+        return fail(
+            error{errc::replay_store_full, s.path_ + ": more live entries than the store holds (" +
+                                               std::to_string(capacity) + ")"});
       }
     }
     if (in.bad()) return failed(s.io_error("cannot read", EIO));

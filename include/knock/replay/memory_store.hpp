@@ -34,9 +34,10 @@ class memory_store {
     return at != empty && ring_[at - 1].expires > now;
   }
 
-  /// Remembers `key` until `expires` unless it is held and live at `now` (`sighting::replay`), first
-  /// dropping the entries expired at `now`. `errc::replay_store_full` (no message, no allocation)
-  /// when every slot holds an entry that could still be replayed. O(1), allocation-free.
+  /// Remembers `key` until `expires` unless it is held and live at `now` (`sighting::replay`),
+  /// first dropping the entries expired at `now`. `errc::replay_store_full` (no message, no
+  /// allocation) when every slot holds an entry that could still be replayed. O(1),
+  /// allocation-free.
   result<sighting> remember(const replay_key& key, epoch_seconds expires,
                             epoch_seconds now) noexcept {
     forget_expired(now);

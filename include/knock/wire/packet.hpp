@@ -39,8 +39,8 @@ inline constexpr std::string_view gnupg_prefix = "hQ";
 
 /// Stanza-independent checks of a datagram payload, cheapest first: length 140..1500, no stripped
 /// prefix left on (above), base64 alphabet only. `=` is refused too: the fwknop client never sends
-/// it, and a tolerated `=` would let one packet travel under many spellings (fwknop's replay bypass,
-/// spec Q9).
+/// it, and a tolerated `=` would let one packet travel under many spellings (fwknop's replay
+/// bypass, spec Q9).
 inline result<void, errc> screen(std::string_view payload) noexcept {
   if (payload.size() < limits::min_packet) return fail(errc::packet_too_short);
   if (payload.size() > limits::max_packet) return fail(errc::packet_too_long);
@@ -59,9 +59,9 @@ using knock::long_packets;
 /// without its tag). `mac` null means the stanza has no HMAC key: the body is the whole wire, as
 /// fwknop takes it.
 template <class Cipher, class MacKeyed>
-result<std::string_view, errc> authenticate(std::string_view wire, const Cipher&,
-                                            const MacKeyed* mac,
-                                            long_packets long_ones = long_packets::refuse) noexcept {
+result<std::string_view, errc> authenticate(
+    std::string_view wire, const Cipher&, const MacKeyed* mac,
+    long_packets long_ones = long_packets::refuse) noexcept {
   static_assert(
       cipher_policy<Cipher>,
       "knock::wire::open: Cipher must model knock::cipher_policy (knock/cipher/concept.hpp)");
