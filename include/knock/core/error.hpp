@@ -28,7 +28,7 @@ namespace knock {
   X(packet_too_short, "payload shorter than 140 bytes")                                       \
   X(packet_too_long, "payload longer than 1500 bytes")                                        \
   X(not_base64, "payload holds a character outside the base64 alphabet (padding included)")   \
-  X(prefix_not_stripped, "payload starts with the Salted__ prefix U2FsdGVkX1")                \
+  X(prefix_not_stripped, "payload starts with a prefix senders strip (U2FsdGVkX1; hQ > 400)") \
   X(too_long_for_rijndael, "400 characters or more: fwknop takes it for GPG data")            \
   /* authentication and decryption */                                                         \
   X(bad_mac, "HMAC does not match")                                                           \
