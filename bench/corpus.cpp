@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "corpus.hpp"
 
-#include <knock/wire/base64.hpp>
+#include <knock/codec/base64.hpp>
 
 #include "support/vectors.hpp"
 
@@ -23,15 +23,15 @@ corpus load_corpus() {
   // One character in the middle of the 43-character tag, replaced by its alphabet neighbour.
   c.bad_hmac = c.valid;
   char& t = c.bad_hmac[c.valid.size() - 43 + 20];
-  const auto pos = knock::base64::alphabet.find(t);
-  t = knock::base64::alphabet[(pos + 1) % 64];
+  const auto pos = knock::codec::base64::alphabet.find(t);
+  t = knock::codec::base64::alphabet[(pos + 1) % 64];
 
   std::mt19937_64 rng{20261126};
   std::uniform_int_distribution<int> b64(0, 63), bin(1, 255);
   for (std::size_t i = 0; i < c.valid.size(); ++i)
-    c.garbage_b64 += knock::base64::alphabet[static_cast<std::size_t>(b64(rng))];
+    c.garbage_b64 += knock::codec::base64::alphabet[static_cast<std::size_t>(b64(rng))];
   for (std::size_t i = 0; i < c.valid.size(); ++i) c.garbage_bin += static_cast<char>(bin(rng));
-  if (knock::base64::is_alphabet(c.garbage_bin))
+  if (knock::codec::base64::is_alphabet(c.garbage_bin))
     throw std::runtime_error{"binary garbage happens to be base64"};
   return c;
 }

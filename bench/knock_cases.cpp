@@ -33,10 +33,10 @@ struct stanza {
 };
 
 int decode(std::string_view packet, const stanza& s) {
-  if (auto ok = wire::screen(packet); !ok) return static_cast<int>(to_errc(ok.error()));
+  if (auto ok = wire::screen(packet); !ok) return static_cast<int>(ok.error());
   auto m = wire::open(packet, s.cipher, s.key.view(), &s.mac);
   benchmark::DoNotOptimize(m);
-  return m ? accepted : static_cast<int>(to_errc(m.error()));
+  return m ? accepted : static_cast<int>(m.error());
 }
 
 using digest = std::array<byte, 32>;
@@ -50,7 +50,7 @@ struct digest_hash {  // a SHA-256 digest is already uniform: its first 8 bytes 
 using seen_set = std::unordered_set<digest, digest_hash>;
 
 int replay_check(std::string_view packet, const seen_set& seen) {
-  if (auto ok = wire::screen(packet); !ok) return static_cast<int>(to_errc(ok.error()));
+  if (auto ok = wire::screen(packet); !ok) return static_cast<int>(ok.error());
   digest d;
   knock::hash(hash_id::sha256, as_bytes(packet), d.data());
   if (seen.contains(d)) return replayed;
@@ -58,8 +58,8 @@ int replay_check(std::string_view packet, const seen_set& seen) {
 }
 
 std::string b64(const digest& d) {
-  std::string s(base64::encoded_size(d.size()), '\0');
-  base64::encode(d, s.data());
+  std::string s(codec::base64::encoded_size(d.size()), '\0');
+  codec::base64::encode(d, s.data());
   return s;
 }
 

@@ -14,7 +14,7 @@
 // --out FILE also writes the valid packets, one a line (to check them elsewhere).
 #include <knock/cipher/any_of.hpp>
 #include <knock/mac/any_of.hpp>
-#include <knock/wire/base64.hpp>
+#include <knock/codec/base64.hpp>
 #include <knock/wire/packet.hpp>
 
 #include <cryptopp/osrng.h>
@@ -46,8 +46,8 @@ int usage(const char* why) {
 }
 
 std::optional<std::vector<knock::byte>> from_b64(std::string_view s) {
-  std::vector<knock::byte> out(knock::base64::decoded_size(s.size()) + 3);
-  auto n = knock::base64::decode_padded(s, out.data());
+  std::vector<knock::byte> out(knock::codec::base64::decoded_size(s.size()) + 3);
+  auto n = knock::codec::base64::decode_padded(s, out.data());
   if (!n) return std::nullopt;
   out.resize(*n);
   return out;

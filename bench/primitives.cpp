@@ -34,7 +34,7 @@ void add_primitive_cases(const corpus& c) {
   const std::string_view body = std::string_view{c.valid}.substr(0, c.valid.size() - 43);
   const std::string_view tag = std::string_view{c.valid}.substr(body.size());
   auto signed_text =
-      std::make_shared<const std::string>(std::string{wire::salted_prefix} + std::string{body});
+      std::make_shared<const std::string>(std::string{wire::rijndael_prefix} + std::string{body});
   const auto key = test::key_from_b64(c.vector.at("enc_key_b64").get<std::string>());
   const auto hmac_key = test::key_from_b64(c.vector.at("hmac_key_b64").get<std::string>());
   const std::string_view packet = c.valid;
@@ -46,7 +46,7 @@ void add_primitive_cases(const corpus& c) {
       "primitive/base64_decode_171",
       [signed_text] {
         std::array<byte, 130> out;
-        const auto n = base64::decode(*signed_text, out.data());
+        const auto n = codec::base64::decode(*signed_text, out.data());
         benchmark::DoNotOptimize(out);
         return n && *n == 128 ? accepted : 1;
       },
@@ -56,7 +56,7 @@ void add_primitive_cases(const corpus& c) {
       "primitive/base64_decode_43",
       [tag] {
         std::array<byte, 33> out;
-        const auto n = base64::decode(tag, out.data());
+        const auto n = codec::base64::decode(tag, out.data());
         benchmark::DoNotOptimize(out);
         return n && *n == 32 ? accepted : 1;
       },
@@ -67,7 +67,7 @@ void add_primitive_cases(const corpus& c) {
       "primitive/hmac_sha256_precomputed",
       [hmac, body] {
         std::array<byte, 32> out;
-        const std::array<std::string_view, 2> parts{wire::salted_prefix, body};
+        const std::array<std::string_view, 2> parts{wire::rijndael_prefix, body};
         hmac->sign(parts, out);
         benchmark::DoNotOptimize(out);
         return accepted;
@@ -76,7 +76,7 @@ void add_primitive_cases(const corpus& c) {
   add_case(
       "primitive/hmac_sha256_verify",
       [hmac, body, tag] {
-        const std::array<std::string_view, 2> parts{wire::salted_prefix, body};
+        const std::array<std::string_view, 2> parts{wire::rijndael_prefix, body};
         return hmac->verify(parts, tag) ? accepted : 1;
       },
       accepted);
@@ -86,7 +86,7 @@ void add_primitive_cases(const corpus& c) {
   if (plaintext->size() != 108) throw std::runtime_error{"the default plaintext is not 108 B"};
 
   auto blob = std::make_shared<std::array<byte, 128>>();
-  if (!base64::decode(*signed_text, blob->data())) throw std::runtime_error{"bad packet"};
+  if (!codec::base64::decode(*signed_text, blob->data())) throw std::runtime_error{"bad packet"};
   auto aes_key = std::make_shared<const secret_bytes>(key.clone());
   add_case(
       "primitive/rijndael_cbc_decrypt_128",

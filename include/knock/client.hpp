@@ -96,7 +96,9 @@ class client {
 
   /// Decodes a packet made with this client's keys, as fwknop's `--test` does with its own.
   result<spa_message> open(std::string_view packet) const {
-    return wire::open(packet, cipher_, key_.view(), mac());
+    auto m = wire::open(packet, cipher_, key_.view(), mac());
+    if (!m) return fail(m.error());
+    return *std::move(m);
   }
 
   /// The cipher in use.

@@ -11,21 +11,26 @@
 ///  2. per stanza, in file order, while none has succeeded:
 ///     a. SOURCE and DESTINATION hold the addresses and ACCESS_EXPIRE has not passed (else the
 ///        stanza is skipped before any crypto; none left: `no_matching_stanza`)
-///     b. HMAC (constant time). Once it verifies, the payload's SHA-256 is looked up (O(1), before
-///        any decryption: `replayed`) and **recorded as seen**: an authenticated payload has
-///        exactly one spelling (strict base64, exact tag), so its digest is canonical.
+///     b. HMAC (constant time). Once it verifies, the payload's SHA-256 is **recorded as seen** in
+///        one call to the store, which says whether it was there already (O(1), before any
+///        decryption: `replayed`): an authenticated payload has exactly one spelling (strict
+///        base64, exact tag), so its digest is canonical.
 ///     c. decrypt and decode; then the message's own key (`wire::message_key`: its fields) is
 ///        checked and recorded, once per datagram: one request, one key, however it was spelled or
 ///        encrypted — the only safeguard for a stanza without HMAC (spec Q9).
 ///     d. time window: |now − timestamp| ≤ MAX_SPA_PACKET_AGE (unless aging is off)
 ///     e. authorize: requested address, username, NAT/command rules, ports, timeout
-///     f. a store with `commit()` (file_store) makes the recorded keys durable (one sync)
+///     f. a `durable_replay_store` (file_store) makes the recorded keys durable (one sync)
 ///     g. the firewall opens the grant (command messages open nothing: the verdict carries them)
 ///  A failing stage moves on to the next stanza; the verdict gives the reason of the last one
 ///  tried. A packet is remembered until no replay of it could pass the time window (now + 2 × max
-///  age). Recording failures (a full store, a disk error) refuse the packet: knock fails closed.
+///  age). A store that cannot tell (`replay_store_unavailable`) or cannot record (a full store, a
+///  disk error) refuses the packet: knock fails closed. When a resource fails (the store, the
+///  firewall), `verdict::detail` and the observer's event carry what it said; that is the only
+///  case where deciding a packet allocates.
 
 #include <knock/access/authorize.hpp>
+#include <knock/access/options.hpp>
 #include <knock/access/stanza.hpp>
 #include <knock/cipher/concept.hpp>
 #include <knock/core/datagram.hpp>
@@ -43,17 +48,15 @@
 #include <chrono>
 #include <cstddef>
 #include <optional>
+#include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
 namespace knock {
 
-/// fwknopd.conf settings the server core applies.
-struct server_options {
-  bool packet_aging = true;            ///< ENABLE_SPA_PACKET_AGING
-  epoch_seconds max_packet_age = 120;  ///< MAX_SPA_PACKET_AGE
-};
+// `knock::server_options` (= access::server_options) comes with knock/access/options.hpp, so that
+// configuration code can name it without including the server.
 
 /// Everything a server enforces: its stanzas, bound to its policies, and its options.
 template <class Cipher, class Mac>
@@ -69,6 +72,7 @@ struct verdict {
   std::optional<std::size_t> stanza;   ///< 1-based: the stanza that decoded it
   std::optional<spa_message> message;  ///< the decoded message, when some stanza could decode it
   grant granted;                       ///< when accepted (no ports for a command message)
+  std::string detail;  ///< what a failing resource (store, firewall) said; empty otherwise
   bool decoded() const noexcept { return message.has_value(); }
 };
 
@@ -136,7 +140,7 @@ class server {
   verdict handle(const datagram& d, epoch_seconds now) noexcept {
     verdict v = decide(d, now);
     observer_.on_packet(
-        {d.source, v.accepted, v.reason, v.stanza, v.accepted ? &v.granted : nullptr});
+        {d.source, v.accepted, v.reason, v.stanza, v.accepted ? &v.granted : nullptr, v.detail});
     return v;
   }
   /// Decides one datagram now, by the Clock.
@@ -180,7 +184,17 @@ class server {
       v.reason = why;
       return v;
     };
-    if (auto ok = wire::screen(d.payload); !ok) return refuse(to_errc(ok.error()));
+    // A resource failed: the reason, and what it said (the only allocation deciding a packet).
+    const auto resource_failed = [&](errc why, const error& e) {
+      if (!e.message.empty()) {
+        try {
+          v.detail = e.message;
+        } catch (...) {  // std::bad_alloc: the reason still says it
+        }
+      }
+      return refuse(why);
+    };
+    if (auto ok = wire::screen(d.payload); !ok) return refuse(ok.error());
 
     errc last = errc::no_matching_stanza;  // stays so when no stanza takes this source
     std::optional<replay_key> wire_key;    // the payload's, once an HMAC has verified it
@@ -192,9 +206,9 @@ class server {
         continue;
       const auto long_ones =
           s.enable_cmd_exec ? wire::long_packets::try_aes : wire::long_packets::refuse;
-      const auto body = wire::authenticate(d.payload, s.mac_state(), long_ones);
+      const auto body = wire::authenticate(d.payload, s.cipher, s.mac_state(), long_ones);
       if (!body) {
-        last = to_errc(body.error());
+        last = body.error();
         continue;
       }
       // Hashed only once authenticated: garbage never pays for it, and an authenticated payload has
@@ -202,13 +216,13 @@ class server {
       if (s.mac && !wire_key) {
         wire_key.emplace();
         hash(hash_id::sha256, as_bytes(d.payload), wire_key->bytes.data());
-        if (replay_.contains(*wire_key, now)) return refuse(errc::replayed);
-        if (auto ok = replay_.remember(*wire_key, remember_until(now), now); !ok)
-          return refuse(to_errc(ok.error()));
+        const auto seen = replay_.remember(*wire_key, remember_until(now), now);
+        if (!seen) return resource_failed(seen.error().code, seen.error());
+        if (*seen == sighting::replay) return refuse(errc::replayed);
       }
       auto message = wire::decrypt(*body, s.cipher, s.key.view(), long_ones);
       if (!message) {
-        last = to_errc(message.error());
+        last = message.error();
         continue;
       }
       v.stanza = i + 1;
@@ -217,9 +231,9 @@ class server {
       // replay.
       const replay_key message_key{wire::message_key(*message)};
       if (!(recorded_message && *recorded_message == message_key)) {
-        if (replay_.contains(message_key, now)) return refuse(errc::replayed);
-        if (auto ok = replay_.remember(message_key, remember_until(now), now); !ok)
-          return refuse(to_errc(ok.error()));
+        const auto seen = replay_.remember(message_key, remember_until(now), now);
+        if (!seen) return resource_failed(seen.error().code, seen.error());
+        if (*seen == sighting::replay) return refuse(errc::replayed);
         recorded_message = message_key;
       }
       const epoch_seconds age = now - message->timestamp;
@@ -233,10 +247,11 @@ class server {
         last = to_errc(granted.error());
         continue;
       }
-      if constexpr (requires { replay_.commit(); })  // durable before anything is granted
-        if (auto ok = replay_.commit(); !ok) return refuse(to_errc(ok.error()));
+      if constexpr (durable_replay_store<replay_type>)  // durable before anything is granted
+        if (auto ok = replay_.commit(); !ok) return resource_failed(ok.error().code, ok.error());
       if (!granted->ports.empty()) {
-        if (auto ok = firewall_.open(*granted); !ok) return refuse(errc::firewall_failed);
+        if (auto ok = firewall_.open(*granted); !ok)
+          return resource_failed(errc::firewall_failed, ok.error());
       }
       v.accepted = true;
       v.granted = *granted;

@@ -266,8 +266,8 @@ struct noise {
 std::string base64_garbage(std::size_t n, std::uint64_t seed) {
   noise r{seed};
   std::string s(n, 'A');
-  for (char& c : s) c = base64::alphabet[r.next() % 64];
-  if (s.starts_with(wire::salted_prefix)) s[0] = 'V';
+  for (char& c : s) c = codec::base64::alphabet[r.next() % 64];
+  if (s.starts_with(wire::rijndael_prefix)) s[0] = 'V';
   return s;
 }
 std::string binary_junk(std::size_t n, std::uint64_t seed) {
@@ -306,9 +306,9 @@ std::size_t open_all(const std::vector<std::string>& inputs, const cipher::any_r
         else
           o.error = m.error();
         // The server's form of the same: authenticate, decrypt, then the message's replay key.
-        const auto body = wire::authenticate(input, mac, long_ones);
+        const auto body = wire::authenticate(input, cipher, mac, long_ones);
         const auto split = body ? wire::decrypt(*body, cipher, key, long_ones)
-                                : result<spa_message>{fail(body.error())};
+                                : result<spa_message, errc>{fail(body.error())};
         if (split) o.key_byte = wire::message_key(*split)[0];
         o.split_opened = split.has_value();
       }
@@ -507,6 +507,25 @@ TEST(server_path, handle_does_not_allocate) {
   EXPECT_EQ(reasons[1], errc::bad_mac);
   EXPECT_EQ(reasons[2], errc::bad_mac);
   EXPECT_EQ(reasons[3], errc::not_base64);
+
+  // A store full of live entries refuses (fails closed) without allocating either: its error is a
+  // bare reason, and only a resource that says something in words costs a string.
+  access::stanza<cipher::any_rijndael, mac::any_hmac> again;
+  again.key = aes.clone();
+  again.mac = *mac::any_hmac::make("sha256", hkey.view());
+  spa_server::rules_type one_rule;
+  one_rule.stanzas.push_back(std::move(again));
+  spa_server full{std::move(one_rule), replay::memory_store{1}};
+  errc full_reason{};
+  bool has_detail = true;
+  EXPECT_EQ(count_allocations([&] {
+              const verdict v = full.handle({valid[2], from, to}, now);
+              full_reason = v.reason;
+              has_detail = !v.detail.empty();
+            }),
+            0u);
+  EXPECT_EQ(full_reason, errc::replay_store_full);
+  EXPECT_FALSE(has_detail);
 }
 
 }  // namespace

@@ -270,7 +270,7 @@ TEST(keys, come_from_files_fds_and_options_and_are_checked_like_fwknop) {
 TEST(key_gen, lengths_follow_fwknop) {
   const auto decoded_size = [](const secret_text& t) {
     std::vector<knock::byte> out(t.str().size());
-    return *knock::base64::decode_padded(t.str(), out.data());
+    return *knock::codec::base64::decode_padded(t.str(), out.data());
   };
   struct row {
     knock::hash_id h;

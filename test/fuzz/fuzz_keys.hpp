@@ -6,7 +6,7 @@
 
 #include <knock/cipher/any_of.hpp>
 #include <knock/mac/any_of.hpp>
-#include <knock/wire/base64.hpp>
+#include <knock/codec/base64.hpp>
 
 #include <algorithm>
 #include <array>
@@ -27,8 +27,8 @@ inline constexpr std::string_view k256_hmac_b64 =
 using any_hmac = mac::any_hmac;
 
 inline secret_bytes key_from_b64(std::string_view b64) {
-  std::vector<byte> out(base64::decoded_size(b64.size()) + 3);
-  const auto n = base64::decode_padded(b64, out.data());
+  std::vector<byte> out(codec::base64::decoded_size(b64.size()) + 3);
+  const auto n = codec::base64::decode_padded(b64, out.data());
   if (!n) std::abort();
   return secret_bytes{bytes_view{out.data(), *n}};
 }

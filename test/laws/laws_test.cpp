@@ -69,8 +69,8 @@ TYPED_TEST(mac_laws, verify_accepts_exactly_the_signed_message) {
     const std::array<std::string_view, 2> msg{"U2FsdGVkX1", "body"};
     std::array<byte, 64> tag;
     k->sign(msg, tag);
-    std::string b64(base64::encoded_size(k->tag_size()), '\0');
-    base64::encode({tag.data(), k->tag_size()}, b64.data());
+    std::string b64(codec::base64::encoded_size(k->tag_size()), '\0');
+    codec::base64::encode({tag.data(), k->tag_size()}, b64.data());
     EXPECT_TRUE(k->verify(msg, b64));
     const std::array<std::string_view, 1> joined{"U2FsdGVkX1body"};
     EXPECT_TRUE(k->verify(joined, b64)) << "parts are hashed as one message";

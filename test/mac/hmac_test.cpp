@@ -103,8 +103,8 @@ TYPED_TEST(hmac_test, verify_takes_only_the_canonical_tag) {
   const typename mac::hmac<TypeParam>::keyed k{secret_view{key}};
   std::vector<byte> tag(TypeParam::digest_size);
   k.sign(whole, tag);
-  std::string b64(base64::encoded_size(tag.size()), '\0');
-  base64::encode(tag, b64.data());
+  std::string b64(codec::base64::encoded_size(tag.size()), '\0');
+  codec::base64::encode(tag, b64.data());
   EXPECT_TRUE(k.verify(whole, b64));
   for (std::size_t i = 0; i < b64.size(); ++i) {
     std::string bad = b64;
@@ -169,8 +169,8 @@ TEST(hmac_vectors, fwknop_tags) {
     EXPECT_TRUE(mac->verify(whole, expected)) << v.at("name");
     std::vector<byte> tag(mac->tag_size());
     mac->sign(whole, tag);
-    std::string b64(base64::encoded_size(tag.size()), '\0');
-    base64::encode(tag, b64.data());
+    std::string b64(codec::base64::encoded_size(tag.size()), '\0');
+    codec::base64::encode(tag, b64.data());
     EXPECT_EQ(b64, expected) << v.at("name");
     ++checked;
   }

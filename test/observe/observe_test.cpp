@@ -58,7 +58,7 @@ class memory_log {
 ip_address addr(const char* text) { return *ip_address::parse(text); }
 
 packet_event refused(const char* source, errc why) {
-  return {addr(source), false, why, {}, nullptr};
+  return {addr(source), false, why, {}, nullptr, {}};
 }
 
 // An accepted packet and its grant (the event points to it).
@@ -70,7 +70,7 @@ struct accepted_event {
     g.timeout = 30;
     g.stanza = 1;
   }
-  packet_event event() const { return {g.source, true, errc::none_, std::size_t{1}, &g}; }
+  packet_event event() const { return {g.source, true, errc::none_, std::size_t{1}, &g, {}}; }
 };
 
 std::size_t count_prefix(const std::vector<std::string>& lines, std::string_view prefix) {
@@ -258,10 +258,10 @@ TEST_F(log_lines_budget, json_lines_and_summaries_are_objects) {
 TEST(log_lines_format, refusal_decoded_by_a_stanza_and_command_lines) {
   memory_log log;
   log_lines lines{log.file(), log_lines::format::text, budget(refusal_budget::unlimited)};
-  lines.on_packet({addr("192.0.2.7"), false, errc::stale_timestamp, std::size_t{2}, nullptr});
+  lines.on_packet({addr("192.0.2.7"), false, errc::stale_timestamp, std::size_t{2}, nullptr, {}});
   grant command;
   command.source = addr("10.0.0.9");
-  lines.on_packet({addr("10.0.0.9"), true, errc::none_, std::size_t{3}, &command});
+  lines.on_packet({addr("10.0.0.9"), true, errc::none_, std::size_t{3}, &command, {}});
   const auto got = log.lines();
   ASSERT_EQ(got.size(), 2u);
   EXPECT_EQ(got[0], "packet from 192.0.2.7: refused: stale_timestamp (decoded by stanza 2)");
@@ -295,6 +295,51 @@ TEST(log_lines_alloc, on_packet_does_not_allocate) {
   EXPECT_EQ(news, 0u);
 }
 
+TEST(log_lines_format, a_failing_resource_is_quoted_after_the_reason) {
+  memory_log log;
+  log_lines text{log.file(), log_lines::format::text, budget(refusal_budget::unlimited)};
+  text.on_packet({addr("192.0.2.7"),
+                  false,
+                  errc::replay_store_unavailable,
+                  {},
+                  nullptr,
+                  "redis 192.0.2.1:6379: Connection refused"});
+  text.on_packet({addr("10.0.0.5"), false, errc::firewall_failed, std::size_t{1}, nullptr,
+                  "nftables: \"inet knock\": Operation not permitted"});
+  memory_log json_log;
+  log_lines json{json_log.file(), log_lines::format::json, budget(refusal_budget::unlimited)};
+  json.on_packet({addr("10.0.0.5"), false, errc::firewall_failed, std::size_t{1}, nullptr,
+                  "nftables: \"inet knock\": Operation not permitted"});
+  json.on_packet(refused("192.0.2.7", errc::bad_mac));
+  const auto got = log.lines();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0],
+            "packet from 192.0.2.7: refused: replay_store_unavailable (redis 192.0.2.1:6379: "
+            "Connection refused)");
+  EXPECT_EQ(got[1],
+            "packet from 10.0.0.5: refused: firewall_failed (nftables: \"inet knock\": Operation "
+            "not permitted) (decoded by stanza 1)");
+  const auto lines = json_log.lines();
+  ASSERT_EQ(lines.size(), 2u);
+  const auto first = nlohmann::json::parse(lines[0]);
+  EXPECT_EQ(first.at("reason"), "firewall_failed");
+  EXPECT_EQ(first.at("detail"), "nftables: \"inet knock\": Operation not permitted");
+  EXPECT_FALSE(nlohmann::json::parse(lines[1]).contains("detail")) << "nothing to say: no field";
+}
+
+TEST(log_lines_reasons, a_store_that_cannot_tell_is_summed_up_as_its_own_reason) {
+  memory_log log;
+  log_lines lines{log.file(), log_lines::format::text, budget(0)};
+  for (int i = 0; i < 3; ++i) lines.on_packet(refused("192.0.2.7", errc::replay_store_unavailable));
+  lines.on_packet(refused("192.0.2.7", errc::bad_mac));
+  lines.flush();
+  const auto got = log.lines();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0],
+            "suppressed 4 refusal(s) in the last 1 s: replay_store_unavailable 3, bad_mac 1");
+}
+static_assert(ticking_observer<log_lines>);
+static_assert(!ticking_observer<observe::null>);
 }  // namespace
 
 void* operator new(std::size_t n) {

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
+#include <knock/codec/base64.hpp>
 #include <knock/replay/file_store.hpp>
+#include <knock/replay/fwknop_digest_cache.hpp>
 #include <knock/replay/memory_store.hpp>
 
 #include <gtest/gtest.h>
@@ -52,6 +54,22 @@ TYPED_TEST(replay_laws, remembers_until_expiry_and_not_after) {
   EXPECT_TRUE(s.contains(key(1), 1239));
   EXPECT_FALSE(s.contains(key(1), 1240));
   EXPECT_FALSE(s.contains(key(2), 1000));
+  EXPECT_EQ(s.size(), 1u);
+}
+
+TYPED_TEST(replay_laws, remember_inserts_only_what_is_absent_and_says_which) {
+  auto s = this->make(16);
+  auto first = s.remember(key(1), 1240, 1000);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(*first, sighting::first);
+  auto again = s.remember(key(1), 5000, 1200);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, sighting::replay);
+  EXPECT_FALSE(s.contains(key(1), 1240)) << "a replay changes nothing: the expiry stays";
+  auto later = s.remember(key(1), 1500, 1240);
+  ASSERT_TRUE(later);
+  EXPECT_EQ(*later, sighting::first) << "expired: remembered afresh";
+  EXPECT_TRUE(s.contains(key(1), 1499));
   EXPECT_EQ(s.size(), 1u);
 }
 
@@ -146,18 +164,26 @@ TEST(file_store, tolerates_and_reports_a_torn_last_write_and_corrupt_lines) {
 
 TEST(file_store, says_which_file_failed_and_why) {
   temp_dir dir;
-  std::string why;
   const auto missing = (dir.path / "no-such-dir" / "replay.log").string();
-  auto s = replay::file_store::open(missing, 1000, replay::memory_store::default_capacity, &why);
+  auto s = replay::file_store::open(missing, 1000);
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error(), errc::io_failed);
-  EXPECT_EQ(why, missing + ": cannot open for appending: No such file or directory");
-  auto d = replay::file_store::open(dir.path.string(), 1000, 8, &why);  // a directory
+  EXPECT_EQ(s.error().message, missing + ": cannot open for appending: No such file or directory");
+  auto d = replay::file_store::open(dir.path.string(), 1000, 8);  // a directory
   ASSERT_FALSE(d);
-  EXPECT_EQ(why, dir.path.string() + ": cannot read: Is a directory");
-  auto full = replay::file_store::open((dir.path / "small.log").string(), 1000, 1, &why);
-  ASSERT_TRUE(full);
-  EXPECT_TRUE(full->last_error().empty());
+  EXPECT_EQ(d.error().message, dir.path.string() + ": cannot read: Is a directory");
+
+  const auto small = (dir.path / "small.log").string();
+  {
+    auto two = replay::file_store::open(small, 1000, 2);
+    ASSERT_TRUE(two);
+    ASSERT_TRUE(two->remember(key(1), 5000, 1000));
+    ASSERT_TRUE(two->remember(key(2), 5000, 1000));
+  }
+  auto full = replay::file_store::open(small, 1000, 1);
+  ASSERT_FALSE(full);
+  EXPECT_EQ(full.error(), errc::replay_store_full);
+  EXPECT_EQ(full.error().message, small + ": more live entries than the store holds (1)");
 }
 
 // A write that fails half-way (disk full; here the file size limit) refuses the packet, says why,
@@ -186,10 +212,11 @@ TEST(file_store, cuts_off_a_partial_write_and_keeps_working) {
   ::setrlimit(RLIMIT_FSIZE, &guard.old);
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error(), errc::io_failed);
-  EXPECT_EQ(s->last_error(), path + ": cannot append: File too large");
+  EXPECT_EQ(refused.error().message, path + ": cannot append: File too large");
   EXPECT_EQ(fs::file_size(path), one_line) << "the partial line was cut off";
 
-  ASSERT_TRUE(s->remember(key(3), 5000, 1000)) << s->last_error();
+  const auto next = s->remember(key(3), 5000, 1000);
+  ASSERT_TRUE(next) << next.error().message;
   auto again = replay::file_store::open(path, 1000);
   ASSERT_TRUE(again);
   EXPECT_EQ(again->report().corrupt, 0u);
@@ -221,18 +248,24 @@ TEST(file_store, imports_fwknops_digest_cache) {
          "not a digest line\n";
   auto s = replay::file_store::open((dir.path / "replay.log").string(), 1700000010);
   ASSERT_TRUE(s);
-  auto added = s->import_fwknop_digest_cache(cache, 240, 1700000010);
+  auto added = replay::import_fwknop_digest_cache(*s, cache, 240, 1700000010);
   ASSERT_TRUE(added);
   EXPECT_EQ(*added, 1u) << "the 1600000000 entry can no longer be replayed";
   replay_key k;
-  ASSERT_TRUE(base64::decode("7ORNz0xkRFMqG6dUKMotFzBvabK7+I2Zg+LPPJON8OI", k.bytes.data()));
+  ASSERT_TRUE(codec::base64::decode("7ORNz0xkRFMqG6dUKMotFzBvabK7+I2Zg+LPPJON8OI", k.bytes.data()));
   EXPECT_TRUE(s->contains(k, 1700000010));
   EXPECT_FALSE(s->contains(k, 1700000245));
 
   auto forever = replay::file_store::open((dir.path / "forever.log").string(), 1700000010);
   ASSERT_TRUE(forever);
-  EXPECT_EQ(*forever->import_fwknop_digest_cache(cache, never_expires, 1700000010), 2u);
-  EXPECT_FALSE(replay::file_store::open((dir.path / "x.log").string(), 0)
-                   ->import_fwknop_digest_cache((dir.path / "missing").string(), 240, 0));
+  EXPECT_EQ(*replay::import_fwknop_digest_cache(*forever, cache, never_expires, 1700000010), 2u);
+  replay::memory_store memory;
+  EXPECT_EQ(*replay::import_fwknop_digest_cache(memory, cache, never_expires, 1700000010), 2u)
+      << "any ReplayStore takes the import";
+  const auto missing = (dir.path / "missing").string();
+  const auto failed = replay::import_fwknop_digest_cache(memory, missing, 240, 0);
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error(), errc::io_failed);
+  EXPECT_EQ(failed.error().message, missing + ": cannot read: No such file or directory");
 }
 }  // namespace

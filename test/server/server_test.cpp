@@ -253,14 +253,14 @@ struct committing_store : replay::memory_store {
   committing_store() : memory_store{memory_store::default_capacity} {}
   int commits = 0, remembered_at_commit = -1;
   bool fail = false;
-  result<void> remember(const replay_key& k, epoch_seconds e, epoch_seconds now) {
+  result<sighting> remember(const replay_key& k, epoch_seconds e, epoch_seconds now) noexcept {
     ++remembered;
     return memory_store::remember(k, e, now);
   }
   result<void> commit() {
     ++commits;
     remembered_at_commit = remembered;
-    if (fail) return knock::fail(make_error_code(errc::io_failed));
+    if (fail) return knock::fail(error{errc::io_failed, "replay log /x: No space left on device"});
     return {};
   }
   int remembered = 0;
@@ -296,7 +296,70 @@ TEST(server, a_failed_commit_refuses_the_packet_and_grants_nothing) {
   const verdict v = srv.handle(from(packet("access_cbc_hmac_sha256")), t0);
   EXPECT_FALSE(v.accepted);
   EXPECT_EQ(v.reason, errc::io_failed);
+  EXPECT_EQ(v.detail, "replay log /x: No space left on device") << "what the store said";
   EXPECT_EQ(srv.firewall().opened(), 0u);
+}
+static_assert(durable_replay_store<committing_store>);
+static_assert(!durable_replay_store<replay::memory_store>);
+
+// A store that cannot answer (a networked store that is down): fail closed, with its own reason
+// and what the store said, and nothing opened.
+struct unreachable_store {
+  using role = knock::role::replay;
+  int asked = 0;
+  result<sighting> remember(const replay_key&, epoch_seconds, epoch_seconds) noexcept {
+    ++asked;
+    return fail(error{errc::replay_store_unavailable, "redis 192.0.2.1:6379: Connection refused"});
+  }
+  std::size_t size() const noexcept { return 0; }
+};
+struct event_log {
+  using role = knock::role::observer;
+  std::vector<errc> reasons;
+  std::vector<std::string> details;
+  void on_packet(const packet_event& e) noexcept {
+    reasons.push_back(e.reason);
+    details.emplace_back(e.detail);
+  }
+};
+
+TEST(server, a_store_that_cannot_tell_refuses_the_packet) {
+  using srv_t = server<cipher::any_rijndael, mac::any_hmac, firewall::recording, unreachable_store,
+                       event_log>;
+  srv_t srv{rules(stanza_for(vector("access_cbc_hmac_sha256")))};
+  const verdict v = srv.handle(from(packet("access_cbc_hmac_sha256")), t0);
+  EXPECT_FALSE(v.accepted);
+  EXPECT_EQ(v.reason, errc::replay_store_unavailable);
+  EXPECT_EQ(v.detail, "redis 192.0.2.1:6379: Connection refused");
+  EXPECT_EQ(srv.replay_store().asked, 1) << "asked once, before any decryption";
+  EXPECT_FALSE(v.decoded());
+  EXPECT_EQ(srv.firewall().opened(), 0u);
+  ASSERT_EQ(srv.observer().reasons.size(), 1u);
+  EXPECT_EQ(srv.observer().reasons[0], errc::replay_store_unavailable);
+  EXPECT_EQ(srv.observer().details[0], "redis 192.0.2.1:6379: Connection refused");
+}
+
+// A firewall that refuses: `firewall_failed`, with what it said; refusals of packets say nothing.
+struct refusing_firewall {
+  using role = knock::role::firewall;
+  result<void> open(const grant&) {
+    return fail(error{errc::firewall_failed, "nftables: Operation not permitted"});
+  }
+  result<void> expire(epoch_seconds) { return {}; }
+};
+
+TEST(server, a_failing_firewall_says_what_it_said) {
+  using srv_t = server<cipher::any_rijndael, mac::any_hmac, refusing_firewall, event_log>;
+  srv_t srv{rules(stanza_for(vector("access_cbc_hmac_sha256")))};
+  const verdict v = srv.handle(from(packet("access_cbc_hmac_sha256")), t0);
+  EXPECT_FALSE(v.accepted);
+  EXPECT_EQ(v.reason, errc::firewall_failed);
+  EXPECT_EQ(v.detail, "nftables: Operation not permitted");
+  EXPECT_EQ(srv.observer().details.back(), "nftables: Operation not permitted");
+  const verdict replayed = srv.handle(from(packet("access_cbc_hmac_sha256")), t0);
+  EXPECT_EQ(replayed.reason, errc::replayed);
+  EXPECT_TRUE(replayed.detail.empty());
+  EXPECT_TRUE(srv.observer().details.back().empty());
 }
 
 TEST(server, long_packets_need_enable_cmd_exec) {

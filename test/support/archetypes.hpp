@@ -25,8 +25,18 @@ struct cipher_archetype {
     if (name != "xor") return fail(errc::config_invalid);
     return cipher_archetype{};
   }
+  using key_type = secret_view;
+  static constexpr std::string_view wire_prefix = "U2FsdGVkX1";
+  static result<void, errc> takes(std::size_t chars, long_packets) noexcept {
+    if (chars >= gnupg_threshold) return fail(errc::too_long_for_rijndael);
+    return {};
+  }
   std::string_view name() const noexcept { return "xor"; }
-  result<std::size_t> decrypt(secret_view key, bytes_view blob, bytes_span out) const noexcept {
+  bool looks_decrypted(std::string_view text) const noexcept {
+    return text.size() > 16 && text[16] == ':';
+  }
+  result<std::size_t, errc> decrypt(secret_view key, bytes_view blob,
+                                    bytes_span out) const noexcept {
     if (blob.size() < salted_header_size + 16 || (blob.size() - salted_header_size) % 16 != 0)
       return fail(errc::bad_ciphertext_length);
     const std::size_t n = blob.size() - salted_header_size;
@@ -35,8 +45,8 @@ struct cipher_archetype {
     const byte pad = out[n - 1];
     return pad >= 1 && pad <= 16 ? n - pad : n;
   }
-  result<std::size_t> encrypt(secret_view key, bytes_view salt, bytes_view text,
-                              bytes_span out) const {
+  result<std::size_t, errc> encrypt(secret_view key, bytes_view salt, bytes_view text,
+                                    bytes_span out) const {
     const std::size_t padded = (text.size() / 16 + 1) * 16;
     if (out.size() < salted_header_size + padded || salt.size() != 8)
       return fail(errc::invalid_request);
@@ -81,18 +91,18 @@ struct mac_archetype {
   }
 };
 
-/// A ReplayStore as a plain list (O(n), never full).
+/// A ReplayStore as a plain list (O(n); full, "cannot tell", after `capacity` entries).
 struct replay_archetype {
   using role = knock::role::replay;
   std::vector<std::pair<replay_key, epoch_seconds>> seen;
-  bool contains(const replay_key& k, epoch_seconds now) const noexcept {
-    for (const auto& [key, expires] : seen)
-      if (key == k && expires > now) return true;
-    return false;
-  }
-  result<void> remember(const replay_key& k, epoch_seconds expires, epoch_seconds) {
+  std::size_t capacity = 64;
+  result<sighting> remember(const replay_key& k, epoch_seconds expires,
+                            epoch_seconds now) noexcept {
+    for (const auto& [key, until] : seen)
+      if (key == k && until > now) return sighting::replay;
+    if (seen.size() >= capacity) return fail(errc::replay_store_unavailable);
     seen.emplace_back(k, expires);
-    return {};
+    return sighting::first;
   }
   std::size_t size() const noexcept { return seen.size(); }
 };

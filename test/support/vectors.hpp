@@ -6,7 +6,7 @@
 
 #include <knock/cipher/any_of.hpp>
 #include <knock/mac/any_of.hpp>
-#include <knock/wire/base64.hpp>
+#include <knock/codec/base64.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -28,8 +28,8 @@ inline nlohmann::json load_json(const std::string& path) {
 
 /// Decodes padded base64 (keys keep their '=').
 inline secret_bytes key_from_b64(std::string_view b64) {
-  std::vector<byte> out(base64::decoded_size(b64.size()) + 3);
-  const auto n = base64::decode_padded(b64, out.data());
+  std::vector<byte> out(codec::base64::decoded_size(b64.size()) + 3);
+  const auto n = codec::base64::decode_padded(b64, out.data());
   if (!n) throw std::runtime_error{"bad base64 key"};
   return secret_bytes{bytes_view{out.data(), *n}};
 }
@@ -82,7 +82,7 @@ inline std::vector<nlohmann::json> vectors_of(const std::string& path,
 inline std::array<byte, 8> salt_of(std::string_view packet) {
   std::string text = "U2FsdGVkX1" + std::string{packet.substr(0, 22)};  // 32 chars = 24 bytes
   std::array<byte, 24> blob;
-  if (!base64::decode(text, blob.data())) throw std::runtime_error{"bad packet"};
+  if (!codec::base64::decode(text, blob.data())) throw std::runtime_error{"bad packet"};
   std::array<byte, 8> salt;
   std::copy(blob.begin() + 8, blob.begin() + 16, salt.begin());
   return salt;

@@ -27,8 +27,8 @@ int usage(const char* why) {
 }
 
 std::optional<std::vector<byte>> from_b64(std::string_view s) {
-  std::vector<byte> out(base64::decoded_size(s.size()) + 3);
-  auto n = base64::decode_padded(s, out.data());
+  std::vector<byte> out(codec::base64::decoded_size(s.size()) + 3);
+  auto n = codec::base64::decode_padded(s, out.data());
   if (!n) return std::nullopt;
   out.resize(*n);
   return out;

@@ -37,7 +37,7 @@ TEST_P(every_mode_and_mac, opens_what_it_seals_and_nothing_else) {
   const spa_message m = access_request();
   auto packet = wire::seal(m, cipher, enc_key.view(), mac_ptr, salt);
   ASSERT_TRUE(packet) << error_name(packet.error());
-  EXPECT_FALSE(packet->starts_with(wire::salted_prefix));
+  EXPECT_FALSE(packet->starts_with(cipher::rijndael<cbc>::wire_prefix));
   ASSERT_TRUE(wire::screen(*packet));
 
   auto opened = wire::open(*packet, cipher, enc_key.view(), mac_ptr);
@@ -154,5 +154,28 @@ TEST(wire, long_packets_are_tried_only_when_asked) {
       wire::open(packet, keys.cipher, keys.key.view(), keys.mac_ptr(), wire::long_packets::try_aes);
   ASSERT_TRUE(tried) << error_name(tried.error());
   EXPECT_TRUE(tried->message.view().ends_with(",tcp/10011"));
+}
+
+TEST(wire, screen_refuses_the_prefixes_fwknop_strips) {
+  // Rijndael's always; GnuPG's `hQ` only above fwknop's 400-character threshold, as fwknopd.
+  EXPECT_EQ(cipher::rijndael<cbc>::wire_prefix, wire::rijndael_prefix);
+  EXPECT_EQ(cipher::any_rijndael::wire_prefix, wire::rijndael_prefix);
+  const std::string body(150, 'A');
+  EXPECT_EQ(wire::screen("U2FsdGVkX1" + body).error(), errc::prefix_not_stripped);
+  EXPECT_TRUE(wire::screen("hQ" + body));
+  EXPECT_TRUE(wire::screen("hQ" + std::string(398, 'A'))) << "400 characters: not above";
+  EXPECT_EQ(wire::screen("hQ" + std::string(399, 'A')).error(), errc::prefix_not_stripped);
+  EXPECT_TRUE(wire::screen("hR" + std::string(399, 'A')));
+}
+
+TEST(wire, the_cipher_decides_which_lengths_are_its_packets) {
+  using rijndael = cipher::rijndael<cbc>;
+  EXPECT_TRUE(rijndael::takes(399, long_packets::refuse));
+  EXPECT_EQ(rijndael::takes(400, long_packets::refuse).error(), errc::too_long_for_rijndael);
+  EXPECT_TRUE(rijndael::takes(400, long_packets::try_aes));
+  EXPECT_TRUE(rijndael::looks_decrypted("1234567890123456:rest"));
+  EXPECT_FALSE(rijndael::looks_decrypted("123456789012345x:rest"));
+  EXPECT_FALSE(rijndael::looks_decrypted("1234567890123456;rest"));
+  EXPECT_FALSE(rijndael::looks_decrypted("1234567890123456"));
 }
 }  // namespace

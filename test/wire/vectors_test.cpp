@@ -34,7 +34,7 @@ const std::map<std::string, errc> expected_error{
     {"icmp_proto_rejected", errc::bad_message},
 };
 
-result<spa_message> open_vector(const json& v, std::string_view packet) {
+result<spa_message, errc> open_vector(const json& v, std::string_view packet) {
   const test::vector_keys keys{v};
   if (auto s = wire::screen(packet); !s) return fail(s.error());
   return wire::open(packet, keys.cipher, keys.key.view(), keys.mac_ptr());

@@ -2,7 +2,8 @@
 #pragma once
 /// \file
 /// `knock::access::server_options`: the fwknopd.conf settings the server core applies to every
-/// stanza.
+/// stanza (the time window). knock/config/fwknopd_conf.hpp reads them; knock/server.hpp applies
+/// them.
 
 #include <knock/core/time.hpp>
 
@@ -15,3 +16,8 @@ struct server_options {
 };
 
 }  // namespace knock::access
+
+namespace knock {
+/// The name knock/server.hpp has always given these settings (`knock::server_options{}`).
+using server_options = access::server_options;
+}  // namespace knock

@@ -13,6 +13,7 @@
 #include <array>
 #include <cstddef>
 #include <string_view>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -25,6 +26,7 @@ class any_of {
   static_assert((cipher_policy<Ciphers> && ...),
                 "knock::cipher::any_of: every Cipher must model knock::cipher_policy "
                 "(knock/cipher/concept.hpp)");
+  using first = std::tuple_element_t<0, std::tuple<Ciphers...>>;
 
  public:
   using role = knock::role::cipher;
@@ -34,6 +36,14 @@ class any_of {
     ((std::ranges::copy(Ciphers::names, all.begin() + i), i += std::size(Ciphers::names)), ...);
     return all;
   }();
+
+  using key_type = typename first::key_type;
+  static constexpr std::string_view wire_prefix = first::wire_prefix;
+  static_assert(((std::is_same_v<typename Ciphers::key_type, key_type> &&
+                  Ciphers::wire_prefix == wire_prefix) &&
+                 ...),
+                "knock::cipher::any_of: every Cipher must take the same key_type and have the same "
+                "wire_prefix (one packet format, several modes)");
 
   /// The first of `Ciphers...`, the default.
   any_of() = default;
@@ -52,11 +62,19 @@ class any_of {
   std::string_view name() const noexcept {
     return std::visit([](const auto& c) -> std::string_view { return c.name(); }, cipher_);
   }
-  result<std::size_t> decrypt(secret_view key, bytes_view blob, bytes_span out) const noexcept {
+  /// The rule of the first of `Ciphers...` (they share one packet format).
+  static constexpr result<void, errc> takes(std::size_t chars, long_packets long_ones) noexcept {
+    return first::takes(chars, long_ones);
+  }
+  result<std::size_t, errc> decrypt(const key_type& key, bytes_view blob,
+                                    bytes_span out) const noexcept {
     return std::visit([&](const auto& c) noexcept { return c.decrypt(key, blob, out); }, cipher_);
   }
-  result<std::size_t> encrypt(secret_view key, bytes_view salt, bytes_view text,
-                              bytes_span out) const {
+  bool looks_decrypted(std::string_view text) const noexcept {
+    return std::visit([&](const auto& c) noexcept { return c.looks_decrypted(text); }, cipher_);
+  }
+  result<std::size_t, errc> encrypt(const key_type& key, bytes_view salt, bytes_view text,
+                                    bytes_span out) const {
     return std::visit([&](const auto& c) { return c.encrypt(key, salt, text, out); }, cipher_);
   }
 

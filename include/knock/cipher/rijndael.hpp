@@ -151,7 +151,29 @@ struct rijndael {
   using mode = Mode;
   static constexpr std::array<std::string_view, 1> names{Mode::name};
 
+  /// A passphrase of 0..32 bytes.
+  using key_type = secret_view;
+  /// base64 of `Salted__`: every blob starts with it, so fwknop drops it from the wire.
+  static constexpr std::string_view wire_prefix = "U2FsdGVkX1";
+
   static constexpr std::string_view name() noexcept { return Mode::name; }
+
+  /// Rijndael data is shorter than fwknop's GnuPG threshold, unless the stanza lets long packets be
+  /// tried with AES (ENABLE_CMD_EXEC): `errc::too_long_for_rijndael`.
+  static constexpr result<void, errc> takes(std::size_t chars, long_packets long_ones) noexcept {
+    if (chars >= gnupg_threshold && long_ones == long_packets::refuse)
+      return fail(errc::too_long_for_rijndael);
+    return {};
+  }
+
+  /// The test fwknop makes after decrypting, and the only one it has without an HMAC (spec Q7): a
+  /// plaintext begins with 16 digits and ':'.
+  static constexpr bool looks_decrypted(std::string_view text) noexcept {
+    if (text.size() <= 16 || text[16] != ':') return false;
+    for (std::size_t i = 0; i < 16; ++i)
+      if (text[i] < '0' || text[i] > '9') return false;
+    return true;
+  }
 
   static result<rijndael> make(std::string_view name) noexcept {
     if (name.size() != Mode::name.size()) return fail(errc::config_invalid);
@@ -162,11 +184,12 @@ struct rijndael {
 
   /// Decrypts `blob` (`Salted__` ‖ salt ‖ ciphertext) into `out` (≥ blob.size() bytes); returns the
   /// plaintext size. Never allocates after the first call on a thread.
-  result<std::size_t> decrypt(secret_view pass, bytes_view blob, bytes_span out) const noexcept {
+  result<std::size_t, errc> decrypt(secret_view pass, bytes_view blob,
+                                    bytes_span out) const noexcept {
     const std::size_t n = blob.size() - std::min(blob.size(), salted_header_size);
     if (n == 0 || n % 16 != 0 || out.size() < n || as_chars(blob.first(8)) != detail::salted_magic)
       return fail(errc::bad_ciphertext_length);
-    return with_passphrase(pass, [&](secret_view key) -> result<std::size_t> {
+    return with_passphrase(pass, [&](secret_view key) -> result<std::size_t, errc> {
       const detail::derived_key k{key, blob.subspan(8, 8)};
       detail::run_mode<Mode, false>(k, blob.data() + salted_header_size, out.data(), n);
       return strip_padding({out.data(), n});
@@ -175,8 +198,8 @@ struct rijndael {
 
   /// Encrypts `text` under `pass` and the 8-byte `salt` into `out` (≥ max_blob_size(text.size())
   /// bytes).
-  result<std::size_t> encrypt(secret_view pass, bytes_view salt, bytes_view text,
-                              bytes_span out) const {
+  result<std::size_t, errc> encrypt(secret_view pass, bytes_view salt, bytes_view text,
+                                    bytes_span out) const {
     const std::size_t padded = (text.size() / 16 + 1) * 16;
     std::array<byte, 1520> buf;  // fwknop plaintexts are < 1500 bytes
     if (salt.size() != 8 || out.size() < salted_header_size + padded || padded > buf.size())
@@ -186,7 +209,7 @@ struct rijndael {
               static_cast<byte>(padded - text.size()));
     std::copy(detail::salted_magic.begin(), detail::salted_magic.end(), out.begin());
     std::copy(salt.begin(), salt.end(), out.begin() + 8);
-    auto written = with_passphrase(pass, [&](secret_view key) -> result<std::size_t> {
+    auto written = with_passphrase(pass, [&](secret_view key) -> result<std::size_t, errc> {
       const detail::derived_key k{key, salt};
       detail::run_mode<Mode, true>(k, buf.data(), out.data() + salted_header_size, padded);
       return salted_header_size + padded;
@@ -199,7 +222,7 @@ struct rijndael {
   // Passphrases are 0..32 bytes; legacy mode pads short ones with '0' and cuts long ones to 16
   // bytes.
   template <class F>
-  static result<std::size_t> with_passphrase(secret_view pass, F&& f) noexcept {
+  static result<std::size_t, errc> with_passphrase(secret_view pass, F&& f) noexcept {
     if (pass.size() > detail::max_passphrase) return fail(errc::bad_key);
     if constexpr (std::is_same_v<Mode, legacy>) {
       std::array<byte, 16> padded;

@@ -15,6 +15,7 @@
 #include <knock/wire/grammar.hpp>
 #include <knock/wire/spa_message.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -65,7 +66,8 @@ constexpr message_type type_of(const request& r) noexcept {
 /// fwknop allows, which could never make a packet fwknopd takes), `invalid_request` (`rand16`).
 inline result<spa_message> make_message(const request& r, std::string_view rand16) {
   spa_message m;
-  if (rand16.size() != limits::rand_digits || !wire::detail::all_digits(rand16))
+  if (rand16.size() != limits::rand_digits ||
+      !std::all_of(rand16.begin(), rand16.end(), [](char c) { return c >= '0' && c <= '9'; }))
     return fail(errc::invalid_request);
   m.rand_value.assign(rand16);
 

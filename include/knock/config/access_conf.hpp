@@ -18,7 +18,6 @@
 #include <knock/core/result.hpp>
 #include <knock/mac/any_of.hpp>
 #include <knock/mac/concept.hpp>
-#include <knock/wire/base64.hpp>
 #include <knock/wire/grammar.hpp>
 
 #include <algorithm>

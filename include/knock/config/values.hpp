@@ -13,7 +13,7 @@
 #include <knock/core/bytes.hpp>
 #include <knock/core/net.hpp>
 #include <knock/core/result.hpp>
-#include <knock/wire/base64.hpp>
+#include <knock/codec/base64.hpp>
 #include <knock/wire/grammar.hpp>
 
 #include <algorithm>
@@ -150,8 +150,8 @@ inline result<std::optional<secret_bytes>, config_error> read_key(std::string_vi
   if (!set.is_set()) return std::optional<secret_bytes>{};
   if (set.text == "__CHANGEME__") return error_at(file, set, name, "is still __CHANGEME__");
   if (text.is_set()) return std::optional<secret_bytes>{secret_bytes{std::string_view{set.text}}};
-  std::vector<byte> bytes(base64::decoded_size(set.text.size()) + 2);
-  const auto n = base64::decode_padded(set.text, bytes.data());
+  std::vector<byte> bytes(codec::base64::decoded_size(set.text.size()) + 2);
+  const auto n = codec::base64::decode_padded(set.text, bytes.data());
   std::optional<secret_bytes> key;
   if (n) key.emplace(bytes_view{bytes.data(), *n});
   secure_zero(bytes.data(), bytes.size());

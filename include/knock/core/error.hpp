@@ -28,7 +28,7 @@ namespace knock {
   X(packet_too_short, "payload shorter than 140 bytes")                                       \
   X(packet_too_long, "payload longer than 1500 bytes")                                        \
   X(not_base64, "payload holds a character outside the base64 alphabet (padding included)")   \
-  X(prefix_not_stripped, "payload starts with the Salted__ prefix U2FsdGVkX1")                \
+  X(prefix_not_stripped, "payload starts with a prefix senders strip (U2FsdGVkX1; hQ > 400)") \
   X(too_long_for_rijndael, "400 characters or more: fwknop takes it for GPG data")            \
   /* authentication and decryption */                                                         \
   X(bad_mac, "HMAC does not match")                                                           \
@@ -168,6 +168,8 @@ inline std::string error_name(const std::error_code& ec) {
     return std::string{to_string(static_cast<errc>(ec.value()))};
   return ec.message();
 }
+/// The stable name of `e` (the packet path's errors).
+inline std::string error_name(errc e) { return std::string{to_string(e)}; }
 /// The message of `e` when it has one, else its stable name.
 inline std::string error_name(const error& e) {
   return e.message.empty() ? std::string{to_string(e.code)} : e.message;

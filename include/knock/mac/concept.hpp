@@ -3,20 +3,24 @@
 /// \file
 /// The Mac policy family: authenticates the base64 ciphertext of a packet (fwknop's
 /// encrypt-then-MAC).
+// clang-format off
 ///
-/// | requirement                          | meaning | caller        |
-/// |--------------------------------------|------------------------------------------------------------|---------------|
-/// | `using role = knock::role::mac`      | declares the family | concepts      | | `P::names` |
-/// range of the config names it accepts ("sha256", …)          | config, errors| | `P::make(name,
-/// key)`                 | `result<P::keyed>`: per-key state, built once at load       | config |
-/// | `k.name()`                           | the algorithm `k` runs | logs          | |
-/// `k.tag_size()` noexcept              | raw tag bytes; 0 means "no MAC" (tag chars = base64 of
-/// it)   | wire          | | `k.sign(parts, tag)`                 | writes the raw tag of the
-/// concatenated `parts`              | client        | | `k.verify(parts, tag_b64)` noexcept  |
-/// constant-time check of an unpadded base64 tag              | server        |
+/// | requirement                          | meaning                                                      | caller         |
+/// |--------------------------------------|--------------------------------------------------------------|----------------|
+/// | `using role = knock::role::mac`      | declares the family                                          | concepts       |
+/// | `P::names`                           | range of the config names it accepts ("sha256", …)           | config, errors |
+/// | `typename P::keyed`                  | per-key state (pads absorbed), a `keyed_mac`                 | wire           |
+/// | `P::make(name, key)`                 | `result<P::keyed>`: the keyed state, built once at load      | config         |
+/// | `k.name()`                           | the algorithm `k` runs                                       | logs           |
+/// | `k.tag_size()` noexcept              | raw tag bytes; 0 means "no MAC" (tag chars = base64 of it)   | wire           |
+/// | `k.sign(parts, tag)`                 | writes the raw tag of the concatenated `parts`               | client         |
+/// | `k.verify(parts, tag_b64)` noexcept  | `bool`: constant-time check of an unpadded base64 tag        | server         |
+///
+/// No optional members.
+// clang-format on
 ///
 /// `parts` is a span of string views hashed as one message, so the receiver can MAC
-/// `"U2FsdGVkX1" + body` without building that string.
+/// `Cipher::wire_prefix + body` ("U2FsdGVkX1" + body) without building that string.
 
 #include <knock/core/bytes.hpp>
 #include <knock/core/result.hpp>

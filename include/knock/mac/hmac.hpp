@@ -13,7 +13,7 @@
 #include <knock/crypto/block_hash.hpp>
 #include <knock/crypto/hash.hpp>
 #include <knock/mac/concept.hpp>
-#include <knock/wire/base64.hpp>
+#include <knock/codec/base64.hpp>
 
 #include <algorithm>
 #include <array>
@@ -144,11 +144,11 @@ struct hmac {
     /// encoding; and the decoding does not wait for the hash, so the CPU runs it during the latency
     /// of the last compressions instead of after them.
     bool verify(text_parts msg, std::string_view tag_b64) const noexcept {
-      if (tag_b64.size() != base64::encoded_size(tag_bytes)) return false;
+      if (tag_b64.size() != codec::base64::encoded_size(tag_bytes)) return false;
       std::array<byte, tag_bytes> expected;
       sign(msg, expected);
       std::array<byte, tag_bytes> received;
-      const auto decoded = base64::decode(tag_b64, received.data());
+      const auto decoded = codec::base64::decode(tag_b64, received.data());
       return decoded && equal_ct(bytes_view{expected}, bytes_view{received});
     }
 

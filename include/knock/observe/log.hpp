@@ -6,6 +6,7 @@
 /// verdict and its reason, never a key or the message. No allocation.
 ///
 ///     packet from 192.0.2.7: refused: bad_mac
+///     packet from 10.0.0.5: refused: firewall_failed (nftables: Operation not permitted) …
 ///     packet from 10.0.0.5: accepted by stanza 1: open 10.0.0.5 tcp/22 udp/53 for 30 s
 ///     {"source":"192.0.2.7","accepted":false,"reason":"bad_mac","stanza":null}
 ///
@@ -18,9 +19,10 @@
 ///     suppressed 12345 refusal(s) in the last 1 s: bad_mac 12000, not_base64 345
 ///     {"suppressed":12345,"seconds":1,"reasons":{"bad_mac":12000,"not_base64":345}}
 ///
-/// Accepted packets are always written. The budget is counted on a monotonic clock in windows of
-/// one second, each opened by the first packet after the previous one ended. A suppressed refusal
-/// costs a clock read and an increment.
+/// Suppressed refusals are counted per reason, every `errc` included (`replay_store_unavailable`,
+/// a store that cannot answer, is a reason of its own). Accepted packets are always written. The
+/// budget is counted on a monotonic clock in windows of one second, each opened by the first packet
+/// after the previous one ended. A suppressed refusal costs a clock read and an increment.
 
 #include <knock/observe/concept.hpp>
 
@@ -157,6 +159,22 @@ class log_lines {
     }
   };
 
+  // `key` then `text` as a JSON string (quotes, backslashes and control characters escaped).
+  template <std::size_t N>
+  static void put_json_string(line_buffer<N>& line, const char* key,
+                              std::string_view text) noexcept {
+    line.put("%s\"", key);
+    for (const char c : text) {
+      if (c == '"' || c == '\\')
+        line.put("\\%c", c);
+      else if (static_cast<unsigned char>(c) < 0x20)
+        line.put("\\u%04x", static_cast<unsigned>(c));
+      else
+        line.put("%c", c);
+    }
+    line.put("\"");
+  }
+
   bool window_ended(std::int64_t now) const noexcept {
     return now - window_start_ >= window_ms || now < window_start_;  // a clock going back too
   }
@@ -231,10 +249,13 @@ class log_lines {
       else
         line.put(",\"stanza\":null");
       if (e.granted != nullptr) line.put(",\"timeout\":%u", e.granted->timeout);
+      if (!e.detail.empty()) put_json_string(line, ",\"detail\":", e.detail);
       line.put("}");
     } else if (!e.accepted) {
       line.put("packet from %s: refused: %.*s", source, static_cast<int>(reason.size()),
                reason.data());
+      if (!e.detail.empty())
+        line.put(" (%.*s)", static_cast<int>(e.detail.size()), e.detail.data());
       if (e.stanza) line.put(" (decoded by stanza %zu)", *e.stanza);
     } else {
       line.put("packet from %s: accepted by stanza %zu", source, e.stanza.value_or(0));
@@ -263,6 +284,6 @@ class log_lines {
   std::array<std::uint64_t, reasons> by_reason_{};
 };
 
-static_assert(observer_policy<log_lines>);
+static_assert(ticking_observer<log_lines>);
 
 }  // namespace knock::observe

@@ -5,21 +5,32 @@
 /// be used again.
 // clang-format off
 ///
-/// | requirement                          | meaning                                                  | caller |
-/// |--------------------------------------|----------------------------------------------------------|--------|
-/// | `using role = knock::role::replay`   | declares the family                                      | concepts |
-/// | `s.contains(key, now)` noexcept      | seen, and its entry has not expired at `now`: O(1)       | server |
-/// | `s.remember(key, expires, now)`      | `result<void>`; keeps `key` until `expires`; may drop    | server |
-/// |                                      | entries expired at `now`, never a live one (`errc::replay_store_full`) | |
-/// | `s.size()` noexcept                  | entries held                                             | observers, tests |
-/// | optional: `s.commit()`               | `result<void>`; makes what was remembered durable. The   | server, daemon |
-/// |                                      | server calls it once per accepted packet, before the grant |  |
+/// | requirement                           | meaning                                                     | caller           |
+/// |---------------------------------------|-------------------------------------------------------------|------------------|
+/// | `using role = knock::role::replay`    | declares the family                                         | concepts         |
+/// | `s.remember(key, expires, now)`       | atomic insert-if-absent: `result<sighting>`. `first`: `key` | server           |
+/// | noexcept                              | was not held (live at `now`) and is now kept until          |                  |
+/// |                                       | `expires`; `replay`: it was held, nothing changed; an error:|                  |
+/// |                                       | cannot tell (`replay_store_unavailable`), full of live      |                  |
+/// |                                       | entries (`replay_store_full`) or could not keep it          |                  |
+/// |                                       | (`io_failed`), with a message naming the resource. May drop |                  |
+/// |                                       | entries expired at `now`, never a live one. O(1) in memory. |                  |
+/// | `s.size()` noexcept                   | entries held                                                | observers, tests |
+///
+/// | optional (named concept)              | meaning                                                     | caller           |
+/// |---------------------------------------|-------------------------------------------------------------|------------------|
+/// | `durable_replay_store`: `s.commit()`  | `result<void>`: makes what was remembered durable. The      | server, daemon   |
+/// |                                       | server calls it once per accepted packet, before the grant  |                  |
 // clang-format on
 ///
-/// Keys are canonical (see knock/server.hpp for how they are made): one packet, one key, however it
-/// was spelled on the wire. Times are seconds since the epoch on the server's clock.
+/// One call answers "seen before?" and records the key, so a networked store does it in one round
+/// trip (Redis: `SET key 1 NX EX ttl`) and two servers sharing it cannot both accept one packet.
+/// A store that cannot answer says so, and the server refuses the packet (fails closed) with that
+/// reason. Keys are canonical (see knock/server.hpp for how they are made): one packet, one key,
+/// however it was spelled on the wire. Times are seconds since the epoch on the server's clock.
 
 #include <knock/core/bytes.hpp>
+#include <knock/core/error.hpp>
 #include <knock/core/result.hpp>
 #include <knock/core/role.hpp>
 #include <knock/core/time.hpp>
@@ -27,8 +38,6 @@
 #include <array>
 #include <concepts>
 #include <cstddef>
-#include <cstdint>
-#include <limits>
 
 namespace knock {
 
@@ -38,14 +47,24 @@ struct replay_key {
   friend bool operator==(const replay_key&, const replay_key&) = default;
 };
 
+/// What a store found when asked to remember a key.
+enum class sighting : bool {
+  first,  ///< not held before: now remembered
+  replay  ///< already held and live: a replay (nothing changed)
+};
+
 template <class P>
 concept replay_policy = has_role<P, role::replay> &&
     requires(P& s, const P& cs, const replay_key& k, epoch_seconds t) {
-  { cs.contains(k, t) }
-  noexcept->std::same_as<bool>;
-  { s.remember(k, t, t) } -> std::same_as<result<void>>;
-  { cs.size() }
-  noexcept->std::same_as<std::size_t>;
+  { s.remember(k, t, t) } noexcept -> std::same_as<result<sighting>>;
+  { cs.size() } noexcept -> std::same_as<std::size_t>;
+};
+
+/// A ReplayStore that can make what it remembered durable (`commit()`, e.g. an fsync): the server
+/// calls it once per accepted packet, before the firewall opens anything.
+template <class P>
+concept durable_replay_store = replay_policy<P> && requires(P& s) {
+  { s.commit() } -> std::same_as<result<void>>;
 };
 
 }  // namespace knock

@@ -16,14 +16,14 @@
 /// its 1 s timer). A torn last line (a crash
 /// mid-write) or a line whose checksum fails is skipped and reported, never fatal. A write that
 /// fails (disk full, read-only remount, I/O error) is cut back off the log, so the next line
-/// starts on a line of its own; `last_error()` says what failed and why (`strerror`). On `open` and
+/// starts on a line of its own; the error returned names the file, what failed and why
+/// (`strerror`): "replay.log: cannot append: No space left on device". On `open` and
 /// whenever the log holds more than twice the live entries (plus slack), it is compacted: live
 /// entries are written to a temporary file, synced and renamed over the log. fwknop's
-/// `digest.cache` can be imported.
+/// `digest.cache` can be imported (knock/replay/fwknop_digest_cache.hpp).
 
 #include <knock/core/error.hpp>
 #include <knock/replay/memory_store.hpp>
-#include <knock/wire/base64.hpp>
 
 #include <array>
 #include <cerrno>
@@ -48,32 +48,29 @@ struct load_report {
   bool compacted = false;   ///< the log was rewritten with the live entries only
 };
 
-/// Persistent replay store. Models knock::replay_policy.
+/// Persistent replay store. Models knock::durable_replay_store.
 class file_store {
  public:
   using role = knock::role::replay;
 
   /// Opens (or creates, mode 0600) the log at `path` and loads the entries still live at `now`.
-  /// `errc::io_failed` when the log cannot be read, rewritten or opened for appending; `*why` (if
-  /// given) then names the file, what failed and why: "replay.log: cannot open for appending:
-  /// Read-only file system".
+  /// `errc::io_failed` when the log cannot be read, rewritten or opened for appending, with a
+  /// message naming the file, what failed and why: "replay.log: cannot open for appending:
+  /// Read-only file system"; `errc::replay_store_full` when it holds more live entries than
+  /// `capacity`.
   static result<file_store> open(std::string path, epoch_seconds now,
-                                 std::size_t capacity = memory_store::default_capacity,
-                                 std::string* why = nullptr) {
+                                 std::size_t capacity = memory_store::default_capacity) {
     file_store s{std::move(path), capacity};
-    const auto failed = [&](std::error_code e) -> result<file_store> {
-      if (why) *why = s.error_;
-      return fail(e);
-    };
+    const auto failed = [](result<void> r) -> result<file_store> { return fail(r.error()); };
     // A log that is there but cannot be read is an error: starting empty would forget every
     // packet it holds, and they could be replayed.
     if (const int fd = ::open(s.path_.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
       struct stat st {};
       const bool directory = ::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
       ::close(fd);
-      if (directory) return (void)s.io_error("cannot read", EISDIR), failed(errc::io_failed);
+      if (directory) return failed(s.io_error("cannot read", EISDIR));
     } else if (errno != ENOENT) {
-      return (void)s.io_error("cannot read", errno), failed(errc::io_failed);
+      return failed(s.io_error("cannot read", errno));
     }
     std::ifstream in{s.path_};
     for (std::string line; std::getline(in, line);) {
@@ -85,18 +82,18 @@ class file_store {
       } else if (expires <= now) {
         ++s.report_.expired;
       } else if (!s.memory_.remember(key, expires, now)) {
-        s.error_ =
-            s.path_ + ": more live entries than the store holds (" + std::to_string(capacity) + ")";
-        return failed(errc::replay_store_full);
+        return fail(
+            error{errc::replay_store_full, s.path_ + ": more live entries than the store holds (" +
+                                               std::to_string(capacity) + ")"});
       }
     }
-    if (in.bad()) return (void)s.io_error("cannot read", EIO), failed(errc::io_failed);
+    if (in.bad()) return failed(s.io_error("cannot read", EIO));
     s.report_.loaded = s.memory_.size();
     if (s.lines_ != s.report_.loaded) {
-      if (auto ok = s.compact(); !ok) return failed(ok.error());
+      if (auto ok = s.compact(); !ok) return failed(std::move(ok));
       s.report_.compacted = true;
     }
-    if (auto ok = s.open_for_append(); !ok) return failed(ok.error());
+    if (auto ok = s.open_for_append(); !ok) return failed(std::move(ok));
     return s;
   }
 
@@ -106,22 +103,49 @@ class file_store {
         fd_{std::exchange(o.fd_, -1)},
         lines_{o.lines_},
         good_size_{o.good_size_},
-        report_{o.report_},
-        error_{std::move(o.error_)} {}
+        report_{o.report_} {}
   file_store& operator=(file_store&&) = delete;
   ~file_store() {
     if (fd_ >= 0) ::close(fd_);
   }
 
+  /// True when `key` is held and live at `now` (records nothing).
   bool contains(const replay_key& key, epoch_seconds now) const noexcept {
     return memory_.contains(key, now);
   }
 
-  /// Remembers `key` in memory and on disk (synced). `errc::io_failed` if the disk write failed —
-  /// the packet is then refused, though it stays remembered in memory; `last_error()` says why,
-  /// and whatever part of the line reached the file is cut off again.
-  result<void> remember(const replay_key& key, epoch_seconds expires, epoch_seconds now) {
-    if (auto ok = memory_.remember(key, expires, now); !ok) return ok;
+  /// Remembers `key` in memory and, when it is new, on disk (written; synced by `commit`).
+  /// `errc::io_failed` if the disk write failed, with the file and `strerror` in the message — the
+  /// packet is then refused, though it stays remembered in memory, and whatever part of the line
+  /// reached the file is cut off again.
+  result<sighting> remember(const replay_key& key, epoch_seconds expires,
+                            epoch_seconds now) noexcept {
+    auto seen = memory_.remember(key, expires, now);
+    if (!seen || *seen == sighting::replay) return seen;
+    if (auto ok = append(key, expires); !ok) return fail(ok.error());
+    return sighting::first;
+  }
+
+  /// Syncs (`fdatasync`) the lines written since the last commit; nothing to do when none were.
+  result<void> commit() noexcept {
+    if (!unsynced_) return {};
+    if (fd_ < 0 || ::fdatasync(fd_) != 0) return io_error("cannot sync", fd_ < 0 ? EBADF : errno);
+    unsynced_ = false;
+    return {};
+  }
+
+  std::size_t size() const noexcept { return memory_.size(); }
+  const load_report& report() const noexcept { return report_; }
+  const std::string& path() const noexcept { return path_; }
+
+ private:
+  static constexpr std::size_t compaction_slack = 1024;
+  static constexpr std::size_t line_size = 64 + 1 + 20 + 1 + 8 + 1;
+
+  file_store(std::string path, std::size_t capacity) : path_{std::move(path)}, memory_{capacity} {}
+
+  // Appends the line of a new key (one write), compacting the log when it has grown too long.
+  result<void> append(const replay_key& key, epoch_seconds expires) noexcept {
     const auto line = format_line(key, expires);
     if (fd_ < 0 || torn_)  // closed by a failure, or a partial line is still to be ended
       if (auto ok = open_for_append(); !ok) return ok;
@@ -148,55 +172,6 @@ class file_store {
     }
     return {};
   }
-
-  /// Syncs (`fdatasync`) the lines written since the last commit; nothing to do when none were.
-  result<void> commit() {
-    if (!unsynced_) return {};
-    if (fd_ < 0 || ::fdatasync(fd_) != 0) return io_error("cannot sync", fd_ < 0 ? EBADF : errno);
-    unsynced_ = false;
-    return {};
-  }
-
-  std::size_t size() const noexcept { return memory_.size(); }
-  const load_report& report() const noexcept { return report_; }
-  const std::string& path() const noexcept { return path_; }
-  /// The last disk failure: the file, what failed and `strerror` ("…: cannot append: No space
-  /// left on device"); empty when none happened.
-  const std::string& last_error() const noexcept { return error_; }
-
-  /// Imports fwknop's `digest.cache` (`<b64 SHA-256 of the packet> <proto> <src> <sport> <dst>
-  /// <dport> <time>` lines): each digest is kept `lifetime` seconds past its recorded time (use
-  /// `never_expires` when packet aging is off). Returns how many entries were added.
-  result<std::size_t> import_fwknop_digest_cache(const std::string& cache, epoch_seconds lifetime,
-                                                 epoch_seconds now) {
-    std::ifstream in{cache};
-    if (!in) return fail(errc::io_failed);
-    std::size_t added = 0;
-    for (std::string line; std::getline(in, line);) {
-      if (line.empty() || line[0] == '#') continue;
-      const std::string_view text = line;
-      const std::string_view digest = text.substr(0, text.find(' '));
-      const std::size_t last = text.rfind(' ');
-      epoch_seconds when = 0;
-      replay_key key;
-      if (digest.size() != 43 || !base64::decode(digest, key.bytes.data()) ||
-          last == std::string_view::npos ||
-          std::from_chars(text.data() + last + 1, text.data() + text.size(), when).ec !=
-              std::errc{})
-        continue;  // fwknopd skips invalid lines too
-      const epoch_seconds expires = lifetime == never_expires ? never_expires : when + lifetime;
-      if (expires <= now || contains(key, now)) continue;
-      if (auto ok = remember(key, expires, now); !ok) return fail(ok.error());
-      ++added;
-    }
-    return added;
-  }
-
- private:
-  static constexpr std::size_t compaction_slack = 1024;
-  static constexpr std::size_t line_size = 64 + 1 + 20 + 1 + 8 + 1;
-
-  file_store(std::string path, std::size_t capacity) : path_{std::move(path)}, memory_{capacity} {}
 
   static std::uint32_t fnv1a(std::string_view s) noexcept {
     std::uint32_t h = 2166136261u;
@@ -242,16 +217,16 @@ class file_store {
     return r.ec == std::errc{} && r.ptr == body.data() + body.size();
   }
 
-  // Records "<path>: <what>: <strerror>" for last_error(); io_failed.
-  result<void> io_error(const char* what, int e) {
+  // `errc::io_failed` with "<path>: <what>: <strerror>".
+  result<void> io_error(const char* what, int e) const noexcept {
     try {
-      error_ = path_ + ": " + what + ": " + std::strerror(e);
-    } catch (...) {  // std::bad_alloc: the error code still says it
+      return fail(error{errc::io_failed, path_ + ": " + what + ": " + std::strerror(e)});
+    } catch (...) {  // std::bad_alloc: the code still says it
+      return fail(errc::io_failed);
     }
-    return fail(errc::io_failed);
   }
 
-  result<void> open_for_append() {
+  result<void> open_for_append() noexcept {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
     fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
@@ -280,8 +255,14 @@ class file_store {
   }
 
   // Writes the live entries to `<path>.tmp`, syncs it and renames it over the log.
-  result<void> compact() {
-    const std::string tmp = path_ + ".tmp";
+  result<void> compact() noexcept {
+    try {
+      return compact_to(path_ + ".tmp");
+    } catch (...) {  // std::bad_alloc building a path
+      return fail(errc::io_failed);
+    }
+  }
+  result<void> compact_to(const std::string& tmp) {
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) return io_error("cannot create the compacted log (.tmp)", errno);
     int e = 0;
@@ -320,9 +301,8 @@ class file_store {
   bool torn_ = false;      // a partial line could not be cut off
   bool unsynced_ = false;  // lines written since the last commit()
   load_report report_;
-  std::string error_;
 };
 
-static_assert(replay_policy<file_store>);
+static_assert(durable_replay_store<file_store>);
 
 }  // namespace knock::replay

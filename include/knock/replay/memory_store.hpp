@@ -27,20 +27,25 @@ class memory_store {
   explicit memory_store(std::size_t capacity = default_capacity)
       : ring_(capacity == 0 ? 1 : capacity), index_(std::bit_ceil(ring_.size() * 2)) {}
 
-  /// True when `key` was remembered and its entry has not expired at `now`.
+  /// True when `key` was remembered and its entry has not expired at `now` (a look that records
+  /// nothing; the server asks `remember`).
   bool contains(const replay_key& key, epoch_seconds now) const noexcept {
     const std::uint32_t at = find(key);
     return at != empty && ring_[at - 1].expires > now;
   }
 
-  /// Remembers `key` until `expires`, first dropping the entries expired at `now`.
-  /// `errc::replay_store_full` when every slot holds an entry that could still be replayed.
-  result<void> remember(const replay_key& key, epoch_seconds expires, epoch_seconds now) noexcept {
+  /// Remembers `key` until `expires` unless it is held and live at `now` (`sighting::replay`),
+  /// first dropping the entries expired at `now`. `errc::replay_store_full` (no message, no
+  /// allocation) when every slot holds an entry that could still be replayed. O(1),
+  /// allocation-free.
+  result<sighting> remember(const replay_key& key, epoch_seconds expires,
+                            epoch_seconds now) noexcept {
     forget_expired(now);
     if (const std::uint32_t at = find(key); at != empty) {
       auto& e = ring_[at - 1];
-      if (e.expires < expires) e.expires = expires;  // keep it at least as long as asked
-      return {};
+      if (e.expires > now) return sighting::replay;
+      e.expires = expires;  // expired, not dropped yet (it sits behind a longer-lived entry)
+      return sighting::first;
     }
     if (count_ == ring_.size()) return fail(errc::replay_store_full);
     const std::size_t pos = (head_ + count_) % ring_.size();
@@ -49,7 +54,7 @@ class memory_store {
     std::size_t slot = home(key);
     while (index_[slot] != empty) slot = next(slot);
     index_[slot] = static_cast<std::uint32_t>(pos + 1);
-    return {};
+    return sighting::first;
   }
 
   /// Drops the entries expired at `now`, oldest first.

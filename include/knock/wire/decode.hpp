@@ -8,7 +8,7 @@
 #include <knock/core/error.hpp>
 #include <knock/core/result.hpp>
 #include <knock/crypto/hash.hpp>
-#include <knock/wire/base64.hpp>
+#include <knock/codec/base64.hpp>
 #include <knock/wire/grammar.hpp>
 #include <knock/wire/spa_message.hpp>
 
@@ -25,15 +25,15 @@ namespace detail {
 /// `out`.
 template <std::size_t N>
 bool decode_field(std::string_view b64, std::size_t max_chars, inline_string<N>& out) noexcept {
-  if (b64.empty() || b64.size() > max_chars || base64::decoded_size(b64.size()) > N) return false;
-  const auto n = base64::decode_padded(b64, reinterpret_cast<byte*>(out.data()));
+  if (b64.empty() || b64.size() > max_chars || codec::base64::decoded_size(b64.size()) > N) return false;
+  const auto n = codec::base64::decode_padded(b64, reinterpret_cast<byte*>(out.data()));
   if (!n || *n == 0) return false;
   out.resize(*n);
   return true;
 }
 
 /// Checks `digest_b64` against `encoded`, trying the algorithms its length allows (spec §3.4).
-inline result<hash_id> verify_digest(std::string_view encoded,
+inline result<hash_id, errc> verify_digest(std::string_view encoded,
                                      std::string_view digest_b64) noexcept {
   // Each base64 length and the algorithms it may mean, tried in fwknop's order (0 ends a row).
   struct by_length {
@@ -49,7 +49,7 @@ inline result<hash_id> verify_digest(std::string_view encoded,
                                 [&](const by_length& r) { return r.chars == digest_b64.size(); });
   if (row == table.end()) return fail(errc::bad_digest);
   std::array<byte, 64> claimed;
-  const auto n = base64::decode(digest_b64, claimed.data());
+  const auto n = codec::base64::decode(digest_b64, claimed.data());
   if (!n) return fail(errc::bad_digest);
   for (hash_id h : row->algorithms) {
     if (static_cast<int>(h) == 0) break;
@@ -63,7 +63,7 @@ inline result<hash_id> verify_digest(std::string_view encoded,
 }  // namespace detail
 
 /// Parses and checks a decrypted plaintext. Errors name the first rule broken.
-inline result<spa_message> parse(std::string_view text) noexcept {
+inline result<spa_message, errc> parse(std::string_view text) noexcept {
   if (text.size() < limits::min_plaintext || text.size() >= limits::max_plaintext)
     return fail(errc::bad_plaintext_length);
   std::size_t colons = 0;

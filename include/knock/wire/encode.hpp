@@ -8,7 +8,7 @@
 #include <knock/core/error.hpp>
 #include <knock/core/result.hpp>
 #include <knock/crypto/hash.hpp>
-#include <knock/wire/base64.hpp>
+#include <knock/codec/base64.hpp>
 #include <knock/wire/decode.hpp>
 #include <knock/wire/spa_message.hpp>
 
@@ -22,7 +22,7 @@ namespace knock::wire {
 
 /// Writes the plaintext of `m` into `out` (at least `limits::max_plaintext` characters) and returns
 /// its size. `m.digest` is ignored (it is computed); `errc::invalid_request` names nothing secret.
-inline result<std::size_t> format(const spa_message& m, std::span<char> out) noexcept {
+inline result<std::size_t, errc> format(const spa_message& m, std::span<char> out) noexcept {
   if (out.size() < limits::max_plaintext) return fail(errc::invalid_request);
   std::size_t n = 0;
   bool fits = true;
@@ -31,8 +31,8 @@ inline result<std::size_t> format(const spa_message& m, std::span<char> out) noe
     if (fits) s.copy(out.data() + n, s.size()), n += s.size();
   };
   const auto put_b64 = [&](std::string_view s) {
-    fits = fits && n + base64::encoded_size(s.size()) < limits::max_plaintext;
-    if (fits) n += base64::encode(as_bytes(s), out.data() + n);
+    fits = fits && n + codec::base64::encoded_size(s.size()) < limits::max_plaintext;
+    if (fits) n += codec::base64::encode(as_bytes(s), out.data() + n);
   };
   const auto put_number = [&](std::uint64_t v) {
     std::array<char, 24> digits;
@@ -52,9 +52,9 @@ inline result<std::size_t> format(const spa_message& m, std::span<char> out) noe
   std::array<byte, 64> digest;
   const std::size_t size = hash(m.digest_type, as_bytes({out.data(), n}), digest.data());
   put(":");
-  if (!fits || n + base64::encoded_size(size) >= limits::max_plaintext)
+  if (!fits || n + codec::base64::encoded_size(size) >= limits::max_plaintext)
     return fail(errc::invalid_request);
-  n += base64::encode({digest.data(), size}, out.data() + n);
+  n += codec::base64::encode({digest.data(), size}, out.data() + n);
 
   // The decoder is the one definition of a valid message: what it refuses, we do not send.
   const auto check = parse({out.data(), n});

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include <knock/wire/base64.hpp>
+#include <knock/codec/base64.hpp>
 
 #include <gtest/gtest.h>
 
@@ -10,13 +10,13 @@ namespace {
 using namespace knock;
 
 std::string encode(std::string_view in) {
-  std::string out(base64::encoded_size(in.size()), '\0');
-  out.resize(base64::encode(as_bytes(in), out.data()));
+  std::string out(codec::base64::encoded_size(in.size()), '\0');
+  out.resize(codec::base64::encode(as_bytes(in), out.data()));
   return out;
 }
 result<std::string> decode(std::string_view in) {
-  std::string out(base64::decoded_size(in.size()) + 1, '\0');
-  auto n = base64::decode(in, reinterpret_cast<byte*>(out.data()));
+  std::string out(codec::base64::decoded_size(in.size()) + 1, '\0');
+  auto n = codec::base64::decode(in, reinterpret_cast<byte*>(out.data()));
   if (!n) return fail(n.error());
   out.resize(*n);
   return out;
@@ -48,9 +48,9 @@ TEST(base64, refuses_characters_outside_the_alphabet_and_padding) {
   for (const char* bad :
        {"Zm9v-mFy", "Zm9v_mFy", "Zm9vYg==", "Zm9vYg=", "Zm9v\nYmFy", "Zm 9", "Zg\x80z"})
     EXPECT_EQ(decode(bad).error(), errc::not_base64) << bad;
-  EXPECT_FALSE(base64::is_alphabet("abc="));
-  EXPECT_FALSE(base64::is_alphabet(std::string_view{"ab\0c", 4}));
-  EXPECT_TRUE(base64::is_alphabet("azAZ09+/"));
+  EXPECT_FALSE(codec::base64::is_alphabet("abc="));
+  EXPECT_FALSE(codec::base64::is_alphabet(std::string_view{"ab\0c", 4}));
+  EXPECT_TRUE(codec::base64::is_alphabet("azAZ09+/"));
 }
 
 TEST(base64, refuses_impossible_lengths_and_non_canonical_tails) {
@@ -63,10 +63,10 @@ TEST(base64, refuses_impossible_lengths_and_non_canonical_tails) {
 TEST(base64, padded_fields_decode_like_unpadded_ones) {
   std::string out(8, '\0');
   auto* p = reinterpret_cast<byte*>(out.data());
-  EXPECT_EQ(*base64::decode_padded("YWxpY2U=", p), 5u);
+  EXPECT_EQ(*codec::base64::decode_padded("YWxpY2U=", p), 5u);
   EXPECT_EQ(out.substr(0, 5), "alice");
-  EXPECT_EQ(*base64::decode_padded("Zg==", p), 1u);
-  EXPECT_FALSE(base64::decode_padded("Zg=", p));  // padding where RFC 4648 does not put it
-  EXPECT_FALSE(base64::decode_padded("Z=g=", p));
+  EXPECT_EQ(*codec::base64::decode_padded("Zg==", p), 1u);
+  EXPECT_FALSE(codec::base64::decode_padded("Zg=", p));  // padding where RFC 4648 does not put it
+  EXPECT_FALSE(codec::base64::decode_padded("Z=g=", p));
 }
 }  // namespace
