@@ -8,7 +8,7 @@
 #include <knock/client/random.hpp>
 #include <knock/core/bytes.hpp>
 #include <knock/crypto/hash_id.hpp>
-#include <knock/wire/base64.hpp>
+#include <knock/codec/base64.hpp>
 
 #include <fcntl.h>
 #include <termios.h>
@@ -117,8 +117,8 @@ inline result<knock::secret_bytes, std::string> load_key(const key_source& src,
     text = prompt(question, what);
   if (!text) return knock::fail(text.error());
   if (src.from != kind::base64) return knock::secret_bytes{std::string_view{text->str()}};
-  std::vector<knock::byte> raw(knock::base64::decoded_size(text->str().size()) + 3);
-  const auto n = knock::base64::decode_padded(text->str(), raw.data());
+  std::vector<knock::byte> raw(knock::codec::base64::decoded_size(text->str().size()) + 3);
+  const auto n = knock::codec::base64::decode_padded(text->str(), raw.data());
   if (!n) return knock::fail("the " + std::string{what} + " is not base64");
   knock::secret_bytes out{knock::bytes_view{raw.data(), *n}};
   knock::secure_zero(raw.data(), raw.size());
@@ -155,8 +155,8 @@ inline result<key_material, std::string> load_keys(const settings& s, std::optio
 
 /// Standard base64 with '=' padding, as fwknop prints generated keys.
 inline secret_text padded_base64(knock::bytes_view b) {
-  std::string text(knock::base64::encoded_size(b.size()), '\0');
-  knock::base64::encode(b, text.data());
+  std::string text(knock::codec::base64::encoded_size(b.size()), '\0');
+  knock::codec::base64::encode(b, text.data());
   while (text.size() % 4 != 0) text += '=';
   secret_text out{text};
   knock::secure_zero(text.data(), text.size());

@@ -5,7 +5,7 @@
 
 #include <knock/client/send.hpp>
 #include <knock/crypto/hash_id.hpp>
-#include <knock/wire/base64.hpp>
+#include <knock/codec/base64.hpp>
 #include <knock/wire/encode.hpp>
 #include <knock/wire/spa_message.hpp>
 
@@ -61,7 +61,7 @@ inline void print_fields(std::FILE* out, const knock::spa_message& m, std::strin
   std::string tag = "<NULL>";
   if (hmac)
     tag =
-        std::string{packet.substr(packet.size() - knock::base64::encoded_size(digest_size(*hmac)))};
+        std::string{packet.substr(packet.size() - knock::codec::base64::encoded_size(digest_size(*hmac)))};
 
   std::fprintf(out, "SPA Field Values:\n=================\n");
   std::fprintf(out, "   Random Value: %s\n", std::string{m.rand_value.view()}.c_str());

@@ -8,7 +8,7 @@
 #include <knock/client/send.hpp>
 #include <knock/core/bytes.hpp>
 #include <knock/crypto/hash_id.hpp>
-#include <knock/wire/base64.hpp>
+#include <knock/codec/base64.hpp>
 #include <knock/wire/grammar.hpp>
 #include <knock/wire/spa_message.hpp>
 
@@ -111,8 +111,8 @@ inline std::optional<std::uint32_t> number(std::string_view v, std::uint32_t max
   return static_cast<std::uint32_t>(n);
 }
 inline bool is_base64_key(std::string_view v) {
-  std::vector<knock::byte> out(knock::base64::decoded_size(v.size()) + 3);
-  const auto n = knock::base64::decode_padded(v, out.data());
+  std::vector<knock::byte> out(knock::codec::base64::decoded_size(v.size()) + 3);
+  const auto n = knock::codec::base64::decode_padded(v, out.data());
   knock::secure_zero(out.data(), out.size());
   return n.has_value() && *n > 0;
 }

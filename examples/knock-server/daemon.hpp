@@ -157,20 +157,22 @@ int daemon_main(const options& o) {
   // The pid file and the replay log belong to the account the daemon runs as: created and opened
   // as it, so a restart (possibly without CAP_DAC_OVERRIDE, as under the systemd unit) finds them.
   const pid_file pid{s.pid_file, log};
-  const knock::observe::log_lines lines{
-      o.foreground ? stderr : nullptr,
-      o.json_log ? knock::observe::log_lines::format::json : knock::observe::log_lines::format::text};
+  const auto lines = [&] {
+    return knock::observe::log_lines{o.foreground ? stderr : nullptr,
+                                     o.json_log ? knock::observe::log_lines::format::json
+                                                : knock::observe::log_lines::format::text};
+  };
   typename daemon_server<Firewalls, knock::replay::memory_store>::rules_type rules{
       *std::move(stanzas), s.server};
   if (s.digest_persistence) {
     auto store = open_replay_log(s, knock::now_seconds(), log);
     if (!store) return log(LOG_ERR, to_string(store.error())), 1;
     daemon_server<Firewalls, knock::replay::file_store> server{
-        std::move(rules), *std::move(store), std::move(firewall), lines};
+        std::move(rules), *std::move(store), std::move(firewall), lines()};
     return serve(server, *capture, s, o, log);
   }
   daemon_server<Firewalls, knock::replay::memory_store> server{
-      std::move(rules), knock::replay::memory_store{s.replay_keys()}, std::move(firewall), lines};
+      std::move(rules), knock::replay::memory_store{s.replay_keys()}, std::move(firewall), lines()};
   return serve(server, *capture, s, o, log);
 }
 

@@ -91,7 +91,7 @@ class client {
     auto packet = wire::seal(*message, cipher_, key_.view(), mac(), salt);
     if (!packet) return fail(packet.error());
     if (packet->size() < limits::min_packet) return fail(errc::packet_too_short);
-    return packet;
+    return *std::move(packet);
   }
 
   /// Decodes a packet made with this client's keys, as fwknop's `--test` does with its own.
