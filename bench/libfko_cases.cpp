@@ -94,11 +94,18 @@ void add_replay(digest_cache_list*& head, const char* digest) {
   head = elm;
 }
 
-/// fwknop's lib/fko_util.c constant_runtime_cmp, kept a scalar byte loop as in Debian's build.
-__attribute__((noinline, optimize("no-tree-vectorize"))) int constant_runtime_cmp(const char* a,
-                                                                                  const char* b,
-                                                                                  int len) {
+/// fwknop's lib/fko_util.c constant_runtime_cmp, kept a scalar byte loop as in Debian's build
+/// (g++: optimize("no-tree-vectorize"); clang++ has no such attribute, a loop pragma instead).
+#if defined(__clang__)
+#define KNOCK_BENCH_SCALAR __attribute__((noinline))
+#define KNOCK_BENCH_SCALAR_LOOP _Pragma("clang loop vectorize(disable) interleave(disable)")
+#else
+#define KNOCK_BENCH_SCALAR __attribute__((noinline, optimize("no-tree-vectorize")))
+#define KNOCK_BENCH_SCALAR_LOOP
+#endif
+KNOCK_BENCH_SCALAR int constant_runtime_cmp(const char* a, const char* b, int len) {
   int good = 0, bad = 0;
+  KNOCK_BENCH_SCALAR_LOOP
   for (int i = 0; i < len; ++i) {
     if (a[i] == b[i])
       ++good;

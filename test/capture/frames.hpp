@@ -20,7 +20,12 @@ inline void put16(frame& f, std::size_t at, unsigned v) {
   f[at] = static_cast<byte>(v >> 8);
   f[at + 1] = static_cast<byte>(v);
 }
-inline void append(frame& f, bytes_view b) { f.insert(f.end(), b.begin(), b.end()); }
+// Byte by byte, not f.insert(f.end(), first, last): at -O3, GCC 12 reports that range insert's memmove
+// reads out of bounds (-Warray-bounds, -Wstringop-overread), a false positive in libstdc++'s inlined
+// vector::_M_range_insert (GCC's -Warray-bounds false-positive meta-bug, PR 56456).
+inline void append(frame& f, bytes_view b) {
+  for (const byte c : b) f.push_back(c);
+}
 inline void append(frame& f, std::string_view s) { append(f, as_bytes(s)); }
 inline void append(frame& f, std::initializer_list<unsigned> bytes) {
   for (unsigned b : bytes) f.push_back(static_cast<byte>(b));
