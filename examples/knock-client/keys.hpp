@@ -7,7 +7,7 @@
 
 #include <knock/client/random.hpp>
 #include <knock/core/bytes.hpp>
-#include <knock/crypto/hash_id.hpp>
+#include <knock/core/hash_id.hpp>
 #include <knock/codec/base64.hpp>
 
 #include <fcntl.h>

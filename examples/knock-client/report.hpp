@@ -4,10 +4,10 @@
 // can be compared line by line), and the sending summary. Keys are never printed.
 
 #include <knock/client/send.hpp>
-#include <knock/crypto/hash_id.hpp>
+#include <knock/core/hash_id.hpp>
 #include <knock/codec/base64.hpp>
 #include <knock/wire/encode.hpp>
-#include <knock/wire/spa_message.hpp>
+#include <knock/core/spa_message.hpp>
 
 #include <array>
 #include <cstdio>

@@ -7,10 +7,10 @@
 
 #include <knock/client/send.hpp>
 #include <knock/core/bytes.hpp>
-#include <knock/crypto/hash_id.hpp>
+#include <knock/core/hash_id.hpp>
 #include <knock/codec/base64.hpp>
 #include <knock/wire/grammar.hpp>
-#include <knock/wire/spa_message.hpp>
+#include <knock/core/spa_message.hpp>
 
 #include <algorithm>
 #include <array>

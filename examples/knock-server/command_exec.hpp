@@ -8,7 +8,7 @@
 #include "log.hpp"
 
 #include <knock/config/error.hpp>
-#include <knock/wire/spa_message.hpp>
+#include <knock/core/spa_message.hpp>
 #include <knock/system/process.hpp>
 
 #include <algorithm>

@@ -11,5 +11,5 @@
 #include <knock/core/inline_string.hpp>
 #include <knock/core/result.hpp>
 #include <knock/core/role.hpp>
-#include <knock/crypto/hash_id.hpp>
+#include <knock/core/hash_id.hpp>
 #include <knock/mac/concept.hpp>

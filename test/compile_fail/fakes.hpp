@@ -30,6 +30,7 @@ struct fake_cipher : std::conditional_t<Role, cipher_role, no_role> {
   static constexpr std::array<std::string_view, 1> names{"fake"};
   static result<fake_cipher> make(std::string_view) noexcept { return fake_cipher{}; }
   using key_type = secret_view;
+  using key_storage = secret_bytes;
   static constexpr std::string_view wire_prefix = "U2FsdGVkX1";  // any_of mixes it with rijndael
   static result<void, errc> takes(std::size_t, long_packets) noexcept { return {}; }
   std::string_view name() const noexcept { return "fake"; }

@@ -26,6 +26,7 @@ struct cipher_archetype {
     return cipher_archetype{};
   }
   using key_type = secret_view;
+  using key_storage = secret_bytes;
   static constexpr std::string_view wire_prefix = "U2FsdGVkX1";
   static result<void, errc> takes(std::size_t chars, long_packets) noexcept {
     if (chars >= gnupg_threshold) return fail(errc::too_long_for_rijndael);

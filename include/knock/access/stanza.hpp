@@ -5,7 +5,7 @@
 /// the form the server works with (knock/config/ builds it from the file). Keys are secrets; the
 /// HMAC state is keyed once, here, not per packet.
 
-#include <knock/access/grant.hpp>
+#include <knock/core/grant.hpp>
 #include <knock/core/bytes.hpp>
 #include <knock/core/net.hpp>
 #include <knock/replay/concept.hpp>
@@ -40,7 +40,7 @@ struct stanza {
   address_set destinations;  ///< DESTINATION (default ANY)
 
   Cipher cipher{};                         ///< ENCRYPTION_MODE
-  secret_bytes key;                        ///< KEY / KEY_BASE64
+  typename Cipher::key_storage key{};      ///< KEY / KEY_BASE64 (the Cipher's own kind of key)
   std::optional<typename Mac::keyed> mac;  ///< HMAC_KEY(_BASE64) + HMAC_DIGEST_TYPE
 
   std::optional<port_list> open_ports;   ///< OPEN_PORTS: every requested port must be listed

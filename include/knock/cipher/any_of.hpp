@@ -38,6 +38,7 @@ class any_of {
   }();
 
   using key_type = typename first::key_type;
+  using key_storage = typename first::key_storage;
   static constexpr std::string_view wire_prefix = first::wire_prefix;
   static_assert(((std::is_same_v<typename Ciphers::key_type, key_type> &&
                   Ciphers::wire_prefix == wire_prefix) &&

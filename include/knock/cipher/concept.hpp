@@ -11,6 +11,8 @@
 /// | `using role = knock::role::cipher`      | declares the family                                        | concepts     |
 /// | `typename P::key_type`                  | what `decrypt`/`encrypt` take: `secret_view` for Rijndael; | wire, server |
 /// |                                         | a GnuPG cipher takes its keyring and key ids               |              |
+/// | `typename P::key_storage`               | what a stanza keeps (owning, zeroised); `.view()` gives    | config,      |
+/// |                                         | the `key_type` (Rijndael: `secret_bytes`)                  | server       |
 /// | `P::wire_prefix`                        | base64 text every blob starts with, stripped from the wire | wire         |
 /// |                                         | and restored before decoding ("U2FsdGVkX1"; GnuPG: "hQ")   |              |
 /// | `P::takes(chars, long_packets)` noexcept| `result<void, errc>`: is a packet of `chars` base64        | wire         |
@@ -63,6 +65,9 @@ enum class long_packets : bool {
 template <class P>
 concept cipher_policy = has_role<P, role::cipher> && std::ranges::range<decltype(P::names)> &&
     std::convertible_to<decltype(P::wire_prefix), std::string_view> &&
+    requires(const typename P::key_storage& stored) {
+      { stored.view() } -> std::convertible_to<const typename P::key_type&>;
+    } &&
     requires(const P& c, std::string_view name, const typename P::key_type& key, bytes_view in,
              bytes_span out, bytes_view salt, std::size_t chars, long_packets long_ones) {
   { P::takes(chars, long_ones) } noexcept -> std::same_as<result<void, errc>>;

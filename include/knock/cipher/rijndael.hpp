@@ -153,6 +153,7 @@ struct rijndael {
 
   /// A passphrase of 0..32 bytes.
   using key_type = secret_view;
+  using key_storage = secret_bytes;  ///< what a stanza keeps: KEY / KEY_BASE64
   /// base64 of `Salted__`: every blob starts with it, so fwknop drops it from the wire.
   static constexpr std::string_view wire_prefix = "U2FsdGVkX1";
 

@@ -11,9 +11,9 @@
 
 #include <knock/core/error.hpp>
 #include <knock/core/result.hpp>
-#include <knock/crypto/hash_id.hpp>
+#include <knock/core/hash_id.hpp>
 #include <knock/wire/grammar.hpp>
-#include <knock/wire/spa_message.hpp>
+#include <knock/core/spa_message.hpp>
 
 #include <algorithm>
 #include <cstdint>

@@ -11,7 +11,7 @@
 /// have are refused with that reason when they would change anything (an `ENABLE_*` switch set
 /// to `N` is accepted).
 
-#include <knock/access/grant.hpp>
+#include <knock/core/grant.hpp>
 #include <knock/access/options.hpp>
 #include <knock/config/access_conf_parse.hpp>
 #include <knock/config/error.hpp>

@@ -6,7 +6,7 @@
 /// of its keys in freed memory. Shared by access.conf and fwknopd.conf; every error names
 /// `file:line` and the variable.
 
-#include <knock/access/grant.hpp>
+#include <knock/core/grant.hpp>
 #include <knock/access/stanza.hpp>
 #include <knock/config/access_conf_parse.hpp>
 #include <knock/config/error.hpp>

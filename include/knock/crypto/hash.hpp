@@ -7,7 +7,7 @@
 
 #include <knock/core/bytes.hpp>
 #include <knock/crypto/block_hash.hpp>
-#include <knock/crypto/hash_id.hpp>
+#include <knock/core/hash_id.hpp>
 
 #ifndef CRYPTOPP_ENABLE_NAMESPACE_WEAK
 #define CRYPTOPP_ENABLE_NAMESPACE_WEAK 1  // fwknop needs MD5 (key derivation, legacy digests)

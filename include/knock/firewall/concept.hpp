@@ -33,7 +33,7 @@
 /// Errors are `knock::error`s whose message names the backend and what failed ("nftables: table
 /// inet knock: Operation not permitted"): the daemon logs them as they are.
 
-#include <knock/access/grant.hpp>
+#include <knock/core/grant.hpp>
 #include <knock/core/result.hpp>
 #include <knock/core/role.hpp>
 #include <knock/firewall/setup.hpp>

@@ -5,7 +5,7 @@
 /// protect, and whether it is set up to serve or attached to what is there (`--fw-list`,
 /// `--fw-flush` next to a running daemon).
 
-#include <knock/access/grant.hpp>
+#include <knock/core/grant.hpp>
 #include <knock/config/fwknopd_conf.hpp>
 
 #include <span>

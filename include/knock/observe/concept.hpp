@@ -17,7 +17,7 @@
 /// |                                        | write a summary that no later packet would flush)  |        |
 // clang-format on
 
-#include <knock/access/grant.hpp>
+#include <knock/core/grant.hpp>
 #include <knock/core/error.hpp>
 #include <knock/core/role.hpp>
 

@@ -10,7 +10,7 @@
 #include <knock/crypto/hash.hpp>
 #include <knock/codec/base64.hpp>
 #include <knock/wire/decode.hpp>
-#include <knock/wire/spa_message.hpp>
+#include <knock/core/spa_message.hpp>
 
 #include <array>
 #include <charconv>

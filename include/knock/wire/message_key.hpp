@@ -7,7 +7,7 @@
 /// allocation.
 
 #include <knock/crypto/hash.hpp>
-#include <knock/wire/spa_message.hpp>
+#include <knock/core/spa_message.hpp>
 
 #include <array>
 #include <cstdint>

@@ -20,7 +20,7 @@
 #include <knock/mac/concept.hpp>
 #include <knock/wire/decode.hpp>
 #include <knock/wire/encode.hpp>
-#include <knock/wire/spa_message.hpp>
+#include <knock/core/spa_message.hpp>
 
 #include <array>
 #include <cstddef>

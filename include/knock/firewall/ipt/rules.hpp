@@ -6,7 +6,7 @@
 /// access rule, and the parse of a chain listing. Pure functions, no process: unit-tested on their
 /// own (test/firewall/iptables_test.cpp).
 
-#include <knock/access/grant.hpp>
+#include <knock/core/grant.hpp>
 #include <knock/core/net.hpp>
 #include <knock/core/time.hpp>
 

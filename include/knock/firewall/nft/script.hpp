@@ -18,7 +18,7 @@
 ///       }
 ///     }
 
-#include <knock/access/grant.hpp>
+#include <knock/core/grant.hpp>
 #include <knock/core/net.hpp>
 
 #include <algorithm>

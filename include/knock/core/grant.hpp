@@ -5,7 +5,7 @@
 /// reach, and for how long. Fixed capacity, so building one allocates nothing.
 
 #include <knock/core/net.hpp>
-#include <knock/replay/concept.hpp>
+#include <knock/core/time.hpp>
 
 #include <array>
 #include <cstddef>

@@ -5,7 +5,7 @@
 /// decoded packet owns its fields without heap allocation. Also the wire's size limits.
 
 #include <knock/core/inline_string.hpp>
-#include <knock/crypto/hash_id.hpp>
+#include <knock/core/hash_id.hpp>
 
 #include <cstddef>
 #include <cstdint>
