@@ -13,8 +13,8 @@
 //
 // --out FILE also writes the valid packets, one a line (to check them elsewhere).
 #include <knock/cipher/any_of.hpp>
-#include <knock/mac/any_of.hpp>
 #include <knock/codec/base64.hpp>
+#include <knock/mac/any_of.hpp>
 #include <knock/wire/packet.hpp>
 
 #include <cryptopp/osrng.h>

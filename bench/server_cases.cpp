@@ -213,7 +213,8 @@ void add_lookup_cases() {
          {std::tuple{"hit", hits, replayed}, std::tuple{"miss", misses, accepted}}) {
       add_case(
           std::string{"replay/lookup/"} + label + "/" + kind,
-          [store, probe = keys, i = std::size_t{0}]() mutable {  // (clang 14 cannot capture a binding)
+          [store, probe = keys,
+           i = std::size_t{0}]() mutable {  // (clang 14 cannot capture a binding)
             const bool seen = store->contains((*probe)[i], t0);
             i = (i + 1) & (probes - 1);
             return seen ? replayed : accepted;

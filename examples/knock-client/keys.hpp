@@ -6,9 +6,9 @@
 #include "settings.hpp"
 
 #include <knock/client/random.hpp>
+#include <knock/codec/base64.hpp>
 #include <knock/core/bytes.hpp>
 #include <knock/core/hash_id.hpp>
-#include <knock/codec/base64.hpp>
 
 #include <fcntl.h>
 #include <termios.h>

@@ -9,12 +9,67 @@
 #include <knock/client/fwknoprc.hpp>
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace knock_client {
+
+/// fwknop's variables in the order --save-rc-stanza writes them (client/config_init.c).
+inline constexpr std::array<std::string_view, 44> variable_order{"DIGEST_TYPE",
+                                                                 "SPA_SERVER_PROTO",
+                                                                 "SPA_SERVER_PORT",
+                                                                 "SPA_SOURCE_PORT",
+                                                                 "FW_TIMEOUT",
+                                                                 "ALLOW_IP",
+                                                                 "TIME_OFFSET",
+                                                                 "ENCRYPTION_MODE",
+                                                                 "USE_GPG",
+                                                                 "USE_GPG_AGENT",
+                                                                 "GPG_RECIPIENT",
+                                                                 "GPG_SIGNER",
+                                                                 "GPG_HOMEDIR",
+                                                                 "GPG_EXE",
+                                                                 "GPG_SIGNING_PW",
+                                                                 "GPG_SIGNING_PW_BASE64",
+                                                                 "GPG_NO_SIGNING_PW",
+                                                                 "SPOOF_USER",
+                                                                 "SPOOF_SOURCE_IP",
+                                                                 "ACCESS",
+                                                                 "SPA_SERVER",
+                                                                 "RAND_PORT",
+                                                                 "KEY",
+                                                                 "KEY_BASE64",
+                                                                 "HMAC_DIGEST_TYPE",
+                                                                 "HMAC_KEY_BASE64",
+                                                                 "HMAC_KEY",
+                                                                 "USE_HMAC",
+                                                                 "USE_WGET_USER_AGENT",
+                                                                 "KEY_FILE",
+                                                                 "HMAC_KEY_FILE",
+                                                                 "NAT_ACCESS",
+                                                                 "HTTP_USER_AGENT",
+                                                                 "RESOLVE_URL",
+                                                                 "SERVER_RESOLVE_IPV4",
+                                                                 "NAT_LOCAL",
+                                                                 "NAT_RAND_PORT",
+                                                                 "NAT_PORT",
+                                                                 "VERBOSE",
+                                                                 "RESOLVE_IP_HTTP",
+                                                                 "RESOLVE_IP_HTTPS",
+                                                                 "RESOLVE_HTTP_ONLY",
+                                                                 "WGET_CMD",
+                                                                 "NO_SAVE_ARGS"};
+
+/// The variables that hold one key: a new one replaces the others of its group.
+inline int key_group(std::string_view name) {
+  if (name == "KEY" || name == "KEY_BASE64" || name == "KEY_FILE") return 1;
+  if (name == "HMAC_KEY" || name == "HMAC_KEY_BASE64" || name == "HMAC_KEY_FILE") return 2;
+  if (name.starts_with("GPG_SIGN") || name == "GPG_RECIPIENT") return 3;
+  return 0;
+}
 
 /// Applies every `[name]` section of `text` (read from `path`) to `s`. False when there is none.
 inline result<bool, std::string> apply_stanza(settings& s, std::string_view text,

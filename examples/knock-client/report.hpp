@@ -4,10 +4,10 @@
 // can be compared line by line), and the sending summary. Keys are never printed.
 
 #include <knock/client/send.hpp>
-#include <knock/core/hash_id.hpp>
 #include <knock/codec/base64.hpp>
-#include <knock/wire/encode.hpp>
+#include <knock/core/hash_id.hpp>
 #include <knock/core/spa_message.hpp>
+#include <knock/wire/encode.hpp>
 
 #include <array>
 #include <cstdio>
@@ -60,8 +60,8 @@ inline void print_fields(std::FILE* out, const knock::spa_message& m, std::strin
   const auto [mode_number, mode_name] = mode_id(mode);
   std::string tag = "<NULL>";
   if (hmac)
-    tag =
-        std::string{packet.substr(packet.size() - knock::codec::base64::encoded_size(digest_size(*hmac)))};
+    tag = std::string{
+        packet.substr(packet.size() - knock::codec::base64::encoded_size(digest_size(*hmac)))};
 
   std::fprintf(out, "SPA Field Values:\n=================\n");
   std::fprintf(out, "   Random Value: %s\n", std::string{m.rand_value.view()}.c_str());

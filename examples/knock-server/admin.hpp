@@ -79,7 +79,8 @@ int firewall_command(const settings& s, bool flush) {
     return 0;
   }
   auto lines = fw->list();
-  if (!lines) return std::fprintf(stderr, "knock-server: %s\n", to_string(lines.error()).c_str()), 1;
+  if (!lines)
+    return std::fprintf(stderr, "knock-server: %s\n", to_string(lines.error()).c_str()), 1;
   for (const auto& l : *lines) std::printf("%s\n", l.c_str());
   return 0;
 }

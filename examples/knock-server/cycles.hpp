@@ -37,8 +37,9 @@ knock::result<command_cycles> make_command_cycles(const Stanzas& stanzas) {
   }
   if (out.stanzas.empty()) return out;
   auto commands = knock::firewall::command::open(std::move(options));
-  if (!commands) return knock::fail(knock::error{commands.error().code,
-                                                 "CMD_CYCLE: " + to_string(commands.error())});
+  if (!commands)
+    return knock::fail(
+        knock::error{commands.error().code, "CMD_CYCLE: " + to_string(commands.error())});
   out.commands.emplace(*std::move(commands));
   return out;
 }

@@ -63,7 +63,8 @@ int serve(Server& server, Capture& capture, const settings& s, const options& o,
     if (const std::size_t n = server.firewall().backend().repairs(); n != repairs_logged)
       log(LOG_WARNING, "firewall " + s.firewall +
                            ": its rules were missing or damaged (changed under the daemon): "
-                           "remade them (" + std::to_string(repairs_logged = n) + " time(s) so far)");
+                           "remade them (" +
+                           std::to_string(repairs_logged = n) + " time(s) so far)");
   };
   const auto on_datagram = [&](const knock::datagram& d) {
     const knock::verdict v = server.handle(d, knock::now_seconds());
@@ -72,7 +73,8 @@ int serve(Server& server, Capture& capture, const settings& s, const options& o,
       run_command(server.rules().stanzas[*v.stanza - 1], *v.message, log);
   };
   const auto reload = [&] {
-    auto stanzas = knock::config::load_access_conf(s.access_file, {.allow_no_hmac = o.allow_no_hmac});
+    auto stanzas =
+        knock::config::load_access_conf(s.access_file, {.allow_no_hmac = o.allow_no_hmac});
     if (!stanzas)
       return log(LOG_ERR, "reload refused, keeping the old rules: " + to_string(stanzas.error()));
     auto cycles = make_command_cycles(*stanzas);
@@ -94,7 +96,8 @@ int serve(Server& server, Capture& capture, const settings& s, const options& o,
   };
 
   log(LOG_NOTICE, "started: " + std::to_string(server.rules().stanzas.size()) +
-                      " stanza(s), firewall " + s.firewall + ", capture " + s.capture);
+                      " stanza(s), firewall " + s.firewall + ", capture " + s.capture + " (" +
+                      capture.describe() + ")");
   const int status = loop->run(
       [&](wake w, int) {
         switch (w) {
@@ -120,7 +123,8 @@ int serve(Server& server, Capture& capture, const settings& s, const options& o,
 template <class Firewalls, class Captures>
 int daemon_main(const options& o) {
   auto loaded = load_settings<Firewalls, Captures>(o);
-  if (!loaded) return std::fprintf(stderr, "knock-server: %s\n", to_string(loaded.error()).c_str()), 1;
+  if (!loaded)
+    return std::fprintf(stderr, "knock-server: %s\n", to_string(loaded.error()).c_str()), 1;
   const settings& s = *loaded;
   if (o.dump_config) return dump_config(s, o);
   if (o.fw_list || o.fw_flush) return firewall_command<Firewalls>(s, o.fw_flush);
@@ -167,8 +171,8 @@ int daemon_main(const options& o) {
   if (s.digest_persistence) {
     auto store = open_replay_log(s, knock::now_seconds(), log);
     if (!store) return log(LOG_ERR, to_string(store.error())), 1;
-    daemon_server<Firewalls, knock::replay::file_store> server{
-        std::move(rules), *std::move(store), std::move(firewall), lines()};
+    daemon_server<Firewalls, knock::replay::file_store> server{std::move(rules), *std::move(store),
+                                                               std::move(firewall), lines()};
     return serve(server, *capture, s, o, log);
   }
   daemon_server<Firewalls, knock::replay::memory_store> server{

@@ -11,10 +11,10 @@
 #include <knock/firewall/nftables.hpp>
 #include <knock/firewall/recording.hpp>
 
-using firewalls = knock::firewall::any_of<knock::firewall::nftables,   // FIREWALL_TYPE nftables
-                                          knock::firewall::iptables,   // FIREWALL_TYPE iptables
+using firewalls = knock::firewall::any_of<knock::firewall::nftables,    // FIREWALL_TYPE nftables
+                                          knock::firewall::iptables,    // FIREWALL_TYPE iptables
                                           knock::firewall::recording>;  // none (and -t)
-using captures = knock::capture::any_of<knock::capture::pcap,         // PCAP_INTF (the default)
-                                        knock::capture::udp_socket>;  // ENABLE_UDP_SERVER, -U
+using captures = knock::capture::any_of<knock::capture::pcap,           // PCAP_INTF (the default)
+                                        knock::capture::udp_socket>;    // ENABLE_UDP_SERVER, -U
 
 int main(int argc, char** argv) { return knock_server::main<firewalls, captures>(argc, argv); }

@@ -3,8 +3,8 @@
 // knock-server's command line: fwknopd's flags, plus --decode (offline checks) and a few of
 // knock's.
 
-#include <knock/core/grant.hpp>
 #include <knock/config/access_conf.hpp>
+#include <knock/core/grant.hpp>
 #include <knock/core/net.hpp>
 
 #include <charconv>

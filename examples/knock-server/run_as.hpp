@@ -49,14 +49,16 @@ inline knock::result<account> find_account(const std::string& spec) {
   if (user.empty()) user = ::getpwnam("knock") != nullptr ? "knock" : "nobody";
   const passwd* pw = ::getpwnam(user.c_str());
   if (pw == nullptr)
-    return knock::fail(knock::error{knock::errc::config_invalid,
-                                    "KNOCK_USER: no user '" + knock::config::printable(user) + "'"});
+    return knock::fail(
+        knock::error{knock::errc::config_invalid,
+                     "KNOCK_USER: no user '" + knock::config::printable(user) + "'"});
   account a{user, pw->pw_uid, pw->pw_gid};
   if (!group.empty()) {
     const struct group* gr = ::getgrnam(group.c_str());
     if (gr == nullptr)
-      return knock::fail(knock::error{
-          knock::errc::config_invalid, "KNOCK_USER: no group '" + knock::config::printable(group) + "'"});
+      return knock::fail(
+          knock::error{knock::errc::config_invalid,
+                       "KNOCK_USER: no group '" + knock::config::printable(group) + "'"});
     a.gid = gr->gr_gid;
   }
   return a;

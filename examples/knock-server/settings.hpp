@@ -20,26 +20,37 @@
 namespace knock_server {
 
 /// The variables the program itself reads.
-inline constexpr std::string_view program_variables[] = {
-    "ENABLE_DIGEST_PERSISTENCE", "DIGEST_FILE",     "FWKNOP_RUN_DIR",        "FWKNOP_CONF_DIR",
-    "ACCESS_FILE",               "FWKNOP_PID_FILE", "FIREWALL_TYPE",         "KNOCK_CAPTURE",
-    "ENABLE_UDP_SERVER",         "KNOCK_USER",      "KNOCK_REPLAY_CAPACITY", "KNOCK_PROTECTED_PORTS",
-    "SYSLOG_IDENTITY",           "SYSLOG_FACILITY", "VERBOSE",               "LOCALE"};
+inline constexpr std::string_view program_variables[] = {"ENABLE_DIGEST_PERSISTENCE",
+                                                         "DIGEST_FILE",
+                                                         "FWKNOP_RUN_DIR",
+                                                         "FWKNOP_CONF_DIR",
+                                                         "ACCESS_FILE",
+                                                         "FWKNOP_PID_FILE",
+                                                         "FIREWALL_TYPE",
+                                                         "KNOCK_CAPTURE",
+                                                         "ENABLE_UDP_SERVER",
+                                                         "KNOCK_USER",
+                                                         "KNOCK_REPLAY_CAPACITY",
+                                                         "KNOCK_PROTECTED_PORTS",
+                                                         "SYSLOG_IDENTITY",
+                                                         "SYSLOG_FACILITY",
+                                                         "VERBOSE",
+                                                         "LOCALE"};
 
 /// Everything the daemon runs with, from the files and the command line.
 struct settings {
   explicit settings(knock::config::fwknopd_conf c) : conf{std::move(c)} {}
 
-  knock::config::fwknopd_conf conf;     ///< every variable, for the parts that read their own
+  knock::config::fwknopd_conf conf;      ///< every variable, for the parts that read their own
   knock::access::server_options server;  ///< ENABLE_SPA_PACKET_AGING, MAX_SPA_PACKET_AGE
   std::string firewall = "nftables";     ///< FIREWALL_TYPE (`--firewall`; `-t`: none), lower case
-  std::string capture = "pcap";  ///< KNOCK_CAPTURE; "udp" with ENABLE_UDP_SERVER Y or `-U`
+  std::string capture = "pcap";          ///< KNOCK_CAPTURE; "udp" with ENABLE_UDP_SERVER Y or `-U`
   bool digest_persistence = true;        ///< ENABLE_DIGEST_PERSISTENCE: file_store, not memory
   std::string run_dir = "/run/knock";    ///< FWKNOP_RUN_DIR
   std::string digest_file;               ///< DIGEST_FILE (default: run_dir/replay.log)
   std::string pid_file;                  ///< FWKNOP_PID_FILE (default: run_dir/knock-server.pid)
   std::string access_file = "/etc/fwknop/access.conf";  ///< ACCESS_FILE (`-a`)
-  std::optional<knock::port_list> protected_ports;       ///< KNOCK_PROTECTED_PORTS, `--protect`
+  std::optional<knock::port_list> protected_ports;      ///< KNOCK_PROTECTED_PORTS, `--protect`
   /// KNOCK_USER: who the daemon becomes after start-up when started as root ("user" or
   /// "user:group"; "root" keeps root). Empty: `knock` if that account exists, else `nobody`.
   std::string user;
@@ -125,27 +136,38 @@ settings_result load_settings(const options& o) {
   if (auto ok = Captures::check(c); !ok) return fail(ok.error());
 
   // Which backends: checked against the lists this program was built with.
-  s.firewall = o.test ? "none" : !o.firewall.empty() ? o.firewall : c.text("FIREWALL_TYPE", "nftables");
-  for (char& ch : s.firewall) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  if (!Firewalls::knows(s.firewall)) {
-    const std::string what = "unknown value '" + knock::config::printable(s.firewall) +
-                             "' (known: " + knock::join_names(Firewalls::names) + ")";
-    if (!o.test && !o.firewall.empty())
-      return fail(knock::config::config_error{"command line", 0, "--firewall", what});
-    return fail(c.error("FIREWALL_TYPE", what));
-  }
-  s.capture = *udp || o.udp_server ? "udp" : c.text("KNOCK_CAPTURE", "pcap");
+  // FIREWALL_TYPE and --firewall are checked even when -t (firewall 'none') overrides them.
+  const auto firewall_name = [](std::string name) {
+    for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return name;
+  };
+  const auto unknown_firewall = [&](const std::string& name) {
+    return "unknown value '" + knock::config::printable(name) +
+           "' (known: " + knock::join_names(Firewalls::names) + ")";
+  };
+  const std::string configured =
+      firewall_name(c.text("FIREWALL_TYPE", Firewalls::names[0]));  // default: the first
+  if (!Firewalls::knows(configured))
+    return fail(c.error("FIREWALL_TYPE", unknown_firewall(configured)));
+  const std::string flag = firewall_name(o.firewall);
+  if (!flag.empty() && !Firewalls::knows(flag))
+    return fail(
+        knock::config::config_error{"command line", 0, "--firewall", unknown_firewall(flag)});
+  s.firewall = o.test ? "none" : !flag.empty() ? flag : configured;
+  if (!Firewalls::knows(s.firewall))  // a build without 'none' cannot run -t
+    return fail(knock::config::config_error{"command line", 0, "-t", unknown_firewall(s.firewall)});
+  s.capture = *udp || o.udp_server ? "udp" : c.text("KNOCK_CAPTURE", Captures::names[0]);
   if (!Captures::knows(s.capture))
-    return fail(c.error("KNOCK_CAPTURE", "unknown value '" +
-                                             knock::config::printable(s.capture) + "' (known: " +
-                                             knock::join_names(Captures::names) + ")"));
+    return fail(c.error("KNOCK_CAPTURE", "unknown value '" + knock::config::printable(s.capture) +
+                                             "' (known: " + knock::join_names(Captures::names) +
+                                             ")"));
 
   s.run_dir = c.text("FWKNOP_RUN_DIR", s.run_dir);
   s.access_file = !o.access_conf.empty() ? o.access_conf : c.text("ACCESS_FILE", s.access_file);
-  s.digest_file = !o.digest_file.empty() ? o.digest_file
-                                         : c.text("DIGEST_FILE", s.run_dir + "/replay.log");
-  s.pid_file = !o.pid_file.empty() ? o.pid_file
-                                   : c.text("FWKNOP_PID_FILE", s.run_dir + "/knock-server.pid");
+  s.digest_file =
+      !o.digest_file.empty() ? o.digest_file : c.text("DIGEST_FILE", s.run_dir + "/replay.log");
+  s.pid_file =
+      !o.pid_file.empty() ? o.pid_file : c.text("FWKNOP_PID_FILE", s.run_dir + "/knock-server.pid");
   s.user = !o.user.empty() ? o.user : c.text("KNOCK_USER");
   s.syslog_identity = c.text("SYSLOG_IDENTITY", s.syslog_identity);
   return s;

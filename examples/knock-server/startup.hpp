@@ -65,8 +65,8 @@ knock::result<void> drop_root(const std::optional<account>& who, const settings&
   if (auto dropped = knock::system::drop_privileges(plan); !dropped)
     return knock::fail(knock::error{dropped.error().code,
                                     "cannot drop privileges: " + to_string(dropped.error())});
-  log(LOG_NOTICE, "running as " + me.name + " (uid " + std::to_string(me.uid) +
-                      "), capabilities " + plan.keep.to_string());
+  log(LOG_NOTICE, "running as " + me.name + " (uid " + std::to_string(me.uid) + "), capabilities " +
+                      plan.keep.to_string());
   if (::access(s.access_file.c_str(), R_OK) != 0)
     log(LOG_WARNING, s.access_file + " is not readable by " + me.name +
                          ": a reload (SIGHUP) will be refused until it is");
@@ -96,11 +96,13 @@ inline knock::result<knock::replay::file_store> open_replay_log(const settings& 
                                                                 const logger& log) {
   auto store = knock::replay::file_store::open(s.digest_file, now, s.replay_keys());
   if (!store)
-    return knock::fail(knock::error{store.error().code, "cannot open the replay log (DIGEST_FILE): " +
-                                                            to_string(store.error())});
+    return knock::fail(
+        knock::error{store.error().code,
+                     "cannot open the replay log (DIGEST_FILE): " + to_string(store.error())});
   if (store->report().corrupt != 0)
-    log(LOG_WARNING, s.digest_file + ": skipped " + std::to_string(store->report().corrupt) +
-                         " corrupt line(s) of the replay log (garbage, or a write torn by a crash)");
+    log(LOG_WARNING,
+        s.digest_file + ": skipped " + std::to_string(store->report().corrupt) +
+            " corrupt line(s) of the replay log (garbage, or a write torn by a crash)");
   return store;
 }
 

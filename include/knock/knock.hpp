@@ -8,8 +8,8 @@
 #include <knock/cipher/concept.hpp>
 #include <knock/core/bytes.hpp>
 #include <knock/core/error.hpp>
+#include <knock/core/hash_id.hpp>
 #include <knock/core/inline_string.hpp>
 #include <knock/core/result.hpp>
 #include <knock/core/role.hpp>
-#include <knock/core/hash_id.hpp>
 #include <knock/mac/concept.hpp>

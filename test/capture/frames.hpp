@@ -20,9 +20,10 @@ inline void put16(frame& f, std::size_t at, unsigned v) {
   f[at] = static_cast<byte>(v >> 8);
   f[at + 1] = static_cast<byte>(v);
 }
-// Byte by byte, not f.insert(f.end(), first, last): at -O3, GCC 12 reports that range insert's memmove
-// reads out of bounds (-Warray-bounds, -Wstringop-overread), a false positive in libstdc++'s inlined
-// vector::_M_range_insert (GCC's -Warray-bounds false-positive meta-bug, PR 56456).
+// Byte by byte, not f.insert(f.end(), first, last): at -O3, GCC 12 reports that range insert's
+// memmove reads out of bounds (-Warray-bounds, -Wstringop-overread), a false positive in
+// libstdc++'s inlined vector::_M_range_insert (GCC's -Warray-bounds false-positive meta-bug, PR
+// 56456).
 inline void append(frame& f, bytes_view b) {
   for (const byte c : b) f.push_back(c);
 }

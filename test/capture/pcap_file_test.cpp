@@ -211,8 +211,7 @@ TEST(pcap_live, open_errors_say_why) {
   auto absent = pcap::open("knock-nosuch0", "udp port 62201");
   ASSERT_FALSE(absent);
   EXPECT_EQ(absent.error(), errc::capture_failed);
-  EXPECT_EQ(absent.error().message.rfind("pcap: knock-nosuch0: ", 0), 0u)
-      << absent.error().message;
+  EXPECT_EQ(absent.error().message.rfind("pcap: knock-nosuch0: ", 0), 0u) << absent.error().message;
 }
 
 knock::config::fwknopd_conf conf(std::string_view text) {
@@ -269,9 +268,9 @@ TEST(pcap_make, reads_settings_with_fwknopds_defaults) {
   EXPECT_FALSE(defaults->promiscuous);
   EXPECT_TRUE(defaults->inbound_only);
   EXPECT_EQ(defaults->snaplen, capture::pcap_options{}.snaplen);
-  const auto set = pcap::settings(conf(
-      "PCAP_INTF eth1 ,lo,  any\nPCAP_FILTER udp dst port 5000\nENABLE_PCAP_PROMISC Y\n"
-      "ENABLE_PCAP_ANY_DIRECTION Y\nMAX_SNIFF_BYTES 1500\n"));
+  const auto set = pcap::settings(
+      conf("PCAP_INTF eth1 ,lo,  any\nPCAP_FILTER udp dst port 5000\nENABLE_PCAP_PROMISC Y\n"
+           "ENABLE_PCAP_ANY_DIRECTION Y\nMAX_SNIFF_BYTES 1500\n"));
   ASSERT_TRUE(set);
   EXPECT_EQ(set->interfaces, (std::vector<std::string>{"eth1", "lo", "any"}));
   EXPECT_EQ(set->filter, "udp dst port 5000");

@@ -28,8 +28,9 @@ std::string error_of(const T& r) {
 }
 
 TEST(config_fwknopd_conf, keeps_each_variable_with_its_line) {
-  const auto c = ok("# Debian's file, all commented\n#PCAP_INTF eth0;\nPCAP_INTF   eth1, eth2;\n"
-                    "max_spa_packet_age 60;\n");
+  const auto c =
+      ok("# Debian's file, all commented\n#PCAP_INTF eth0;\nPCAP_INTF   eth1, eth2;\n"
+         "max_spa_packet_age 60;\n");
   EXPECT_EQ(c.variables().size(), 2u);
   EXPECT_EQ(c["PCAP_INTF"].text, "eth1, eth2");
   EXPECT_EQ(c["pcap_intf"].line, 3u);  // any case
@@ -39,8 +40,9 @@ TEST(config_fwknopd_conf, keeps_each_variable_with_its_line) {
 }
 
 TEST(config_fwknopd_conf, typed_reads_give_defaults_and_name_file_line) {
-  const auto c = ok("ENABLE_UDP_SERVER yes;\nUDPSERV_PORT 70000;\nKNOCK_PROTECTED_PORTS tcp/22,bogus;\n"
-                    "VERBOSE Y;\nKNOCK_REPLAY_CAPACITY 1000;\n");
+  const auto c =
+      ok("ENABLE_UDP_SERVER yes;\nUDPSERV_PORT 70000;\nKNOCK_PROTECTED_PORTS tcp/22,bogus;\n"
+         "VERBOSE Y;\nKNOCK_REPLAY_CAPACITY 1000;\n");
   EXPECT_EQ(error_of(c.yes_no("ENABLE_UDP_SERVER", false)),
             "fwknopd.conf:1: ENABLE_UDP_SERVER: 'yes' is not Y or N");
   EXPECT_EQ(error_of(c.number("UDPSERV_PORT", 62201, 65535)),
@@ -59,8 +61,8 @@ TEST(config_fwknopd_conf, server_options_are_fwknopds) {
   ASSERT_TRUE(defaults);
   EXPECT_TRUE(defaults->packet_aging);
   EXPECT_EQ(defaults->max_packet_age, 120);
-  const auto set = config::read_server_options(
-      ok("ENABLE_SPA_PACKET_AGING N;\nMAX_SPA_PACKET_AGE 60;\n"));
+  const auto set =
+      config::read_server_options(ok("ENABLE_SPA_PACKET_AGING N;\nMAX_SPA_PACKET_AGE 60;\n"));
   ASSERT_TRUE(set);
   EXPECT_FALSE(set->packet_aging);
   EXPECT_EQ(set->max_packet_age, 60);
@@ -75,7 +77,8 @@ TEST(config_fwknopd_conf, the_known_variables_are_what_the_parts_read) {
             "fwknopd.conf:4: NO_SUCH_THING: unknown variable");
   EXPECT_EQ(error_of(c.refuse_unknown(config::server_variables)),
             "fwknopd.conf:2: toy_grants: unknown variable");
-  EXPECT_TRUE(ok("MAX_SPA_PACKET_AGE 1;\nTOY_GRANTS x\n").refuse_unknown(config::server_variables, toy));
+  EXPECT_TRUE(
+      ok("MAX_SPA_PACKET_AGE 1;\nTOY_GRANTS x\n").refuse_unknown(config::server_variables, toy));
 }
 
 TEST(config_fwknopd_conf, the_command_line_overrides_and_says_so) {

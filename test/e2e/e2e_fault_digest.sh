@@ -147,7 +147,7 @@ check "fwknop sends a valid packet" fwknop_knock "$NS_CLI" "$SRV_IP" -A "tcp/$PO
 check "knock-server refuses it: refused: io_failed" \
     wait_until 3 log_has "packet from $CLI_IP: refused: io_failed"
 check "the log names the replay log and the reason" \
-    log_has "packet from $CLI_IP: refused, the replay log failed: $SMALL/replay.log: cannot append: No space left on device"
+    log_has "packet from $CLI_IP: refused: io_failed ($SMALL/replay.log: cannot append: No space left on device)"
 check "no acceptance logged for it" no_accept
 check "nft set allowed_v4 has no element for $CLI_IP" nft_set_lacks allowed_v4 "$CLI_IP"
 check "client cannot connect" tcp_blocked "$NS_CLI" "$SRV_IP" "$PORT"

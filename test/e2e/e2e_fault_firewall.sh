@@ -94,13 +94,13 @@ EOF
 check "fwknop sends a valid packet" knock_new
 check "knock-server refuses it: refused: firewall_failed" wait_until 3 refused_fw
 check "the log names libnftables' reason" \
-    log_has "packet from $CLI_IP: nothing granted, the firewall failed: nftables: Error: .*remaking table inet knock failed too: Error: "
+    log_has "packet from $CLI_IP: refused: firewall_failed (nftables: table inet knock: Error: .*remaking table inet knock failed too: Error: "
 check "no acceptance is logged for it" no_accept
 check "the impostor's set holds no element for $CLI_IP" \
     bash -c "! ip netns exec '$NS_SRV' nft list set inet knock allowed_v4 | grep -F '$CLI_IP'"
 check "client cannot connect (nothing was opened)" tcp_blocked "$NS_CLI" "$SRV_IP" "$PORT"
 check "the periodic check reports it too, with the reason" \
-    wait_until 7 log_has "firewall nftables: expiry or check failed: table inet knock is missing or damaged, and remaking it failed: Error: "
+    wait_until 7 log_has "firewall: expiry or check failed: nftables: table inet knock is missing or damaged, and remaking it failed: Error: "
 check "knock-server is still running" alive
 
 note "nftables: the impostor removed: the next knock goes through"
@@ -178,7 +178,7 @@ if command -v iptables >/dev/null 2>&1; then
     check "fwknop sends a valid packet" knock_new
     check "knock-server refuses it: refused: firewall_failed" wait_until 3 refused_fw
     check "the log names the command and why it could not run" \
-        log_has "packet from $CLI_IP: nothing granted, the firewall failed: iptables: cannot run \`.*iptables .*\`: Permission denied"
+        log_has "packet from $CLI_IP: refused: firewall_failed (iptables: \`.*iptables .*\`: cannot start: Permission denied"
     check "no acceptance is logged for it" no_accept
     check "client cannot connect (nothing was opened)" tcp_blocked "$NS_CLI" "$SRV_IP" "$PORT"
     check "knock-server is still running" alive

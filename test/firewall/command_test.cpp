@@ -129,8 +129,7 @@ TEST_F(command_cycle, opens_every_port_and_closes_after_the_timer) {
          "/usr/bin/touch " + d + "/close-$SRC-$PROTO-$PORT"}}});
   ASSERT_TRUE(c) << c.error().message;
   const grant g = make_grant("10.0.0.5", {{ip_protocol::tcp, 22}, {ip_protocol::udp, 53}});
-  const auto opened =
-      c->open(g, *ip_address::parse("192.0.2.9"), *ip_address::parse("192.0.2.1"));
+  const auto opened = c->open(g, *ip_address::parse("192.0.2.9"), *ip_address::parse("192.0.2.1"));
   ASSERT_TRUE(opened) << opened.error().message;
   EXPECT_TRUE(exists("open-10.0.0.5-192.0.2.9-192.0.2.1-6-22-1700000035-30"));
   EXPECT_TRUE(exists("open-10.0.0.5-192.0.2.9-192.0.2.1-17-53-1700000035-30"));

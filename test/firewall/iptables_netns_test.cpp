@@ -153,8 +153,9 @@ TEST(iptables_netns, grants_lists_expires_and_flushes_like_fwknopd) {
   EXPECT_EQ(input.find("FWKNOP_INPUT"), std::string::npos) << input;
   const auto unlisted = fw->list();
   ASSERT_FALSE(unlisted);
-  EXPECT_EQ(unlisted.error().message.rfind("iptables: `" + ipt + " -t filter -L FWKNOP_INPUT "
-                                           "--line-numbers -n` exited with ",
+  EXPECT_EQ(unlisted.error().message.rfind("iptables: `" + ipt +
+                                               " -t filter -L FWKNOP_INPUT "
+                                               "--line-numbers -n` exited with ",
                                            0),
             0u)
       << unlisted.error().message;

@@ -162,7 +162,7 @@ TEST(iptables_make, honours_firewall_exe_and_its_ip6tables_sibling) {
   EXPECT_EQ(six.error().message, "iptables: IPv6 grant, and no ip6tables");
   for (int i = 0; i < 50; ++i) ASSERT_TRUE(fw->expire(0));  // threshold 0: never a periodic look
   EXPECT_EQ(fw->commands_run(), 1u);
-  EXPECT_TRUE(fw->stop());            // attached: stop flushes nothing
+  EXPECT_TRUE(fw->stop());  // attached: stop flushes nothing
   EXPECT_EQ(fw->commands_run(), 1u);
 }
 

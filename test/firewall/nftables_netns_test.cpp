@@ -233,8 +233,7 @@ TEST(nftables_netns, remakes_a_table_deleted_under_it_and_says_when_it_cannot) {
   const std::string& why = refused.error().message;
   EXPECT_EQ(why.find('\n'), std::string::npos) << why;
   EXPECT_EQ(why.rfind("nftables: table inet " + o.table + ": Error: ", 0), 0u) << why;
-  EXPECT_NE(why.find("remaking table inet " + o.table + " failed too: Error: "),
-            std::string::npos)
+  EXPECT_NE(why.find("remaking table inet " + o.table + " failed too: Error: "), std::string::npos)
       << why;
   EXPECT_EQ(fw->repairs(), 2u);
   std::string impostor;

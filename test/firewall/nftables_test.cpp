@@ -97,14 +97,13 @@ TEST(nftables_list, parses_numeric_set_listings) {
       "\t\tflags timeout\n\t\telements = { 2001:db8::5 . 6 . 22 timeout 3s expires 2s }\n\t}\n}\n";
   ASSERT_EQ(nft::parse_elements(v6).size(), 1u);
   EXPECT_EQ(nft::parse_elements(v6)[0].source, *ip_address::parse("2001:db8::5"));
-  EXPECT_TRUE(
-      nft::parse_elements("table inet knock {\n\tset allowed_v4 {\n\t}\n}\n").empty());
+  EXPECT_TRUE(nft::parse_elements("table inet knock {\n\tset allowed_v4 {\n\t}\n}\n").empty());
 }
 
 TEST(nftables_errors, are_one_line_with_the_error_lines_only) {
   EXPECT_EQ(nft::one_line("Error: Could not process rule: No such file or directory\n"
-                                 "add element inet knock allowed_v4 { 10.0.0.5 . tcp . 22 }\n"
-                                 "                 ^^^^^\n"),
+                          "add element inet knock allowed_v4 { 10.0.0.5 . tcp . 22 }\n"
+                          "                 ^^^^^\n"),
             "Error: Could not process rule: No such file or directory");
   EXPECT_EQ(nft::one_line("Error: a\nx\n^^\nError: b\nError: a\n"), "Error: a; Error: b");
   EXPECT_EQ(nft::one_line("something\nelse\n"), "something; else");

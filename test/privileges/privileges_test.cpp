@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// knock::system::drop_privileges: each case runs in a forked child (a drop cannot be undone) and reports
-// through its exit status what the kernel says the child has afterwards. Needs root.
+// knock::system::drop_privileges: each case runs in a forked child (a drop cannot be undone) and
+// reports through its exit status what the kernel says the child has afterwards. Needs root.
 
 #include <knock/system/privileges.hpp>
 #include <knock/system/process.hpp>
@@ -74,42 +74,44 @@ TEST(drop_privileges, becomes_the_user_with_only_the_capabilities_kept) {
 TEST(drop_privileges, ambient_capabilities_reach_the_programs_it_runs_and_only_those) {
   NEED_ROOT();
   const nobody n = find_nobody();
-  EXPECT_EQ(in_child([&] {
-              knock::system::privilege_plan plan;
-              plan.user = n.uid, plan.group = n.gid;
-              plan.keep.add(knock::system::capability::net_admin).add(knock::system::capability::net_raw);
-              plan.inherit.add(knock::system::capability::net_admin);
-              if (!knock::system::drop_privileges(plan)) return 1;
-              const std::string argv[] = {"/bin/grep", "^Cap", "/proc/self/status"};
-              auto r = knock::system::run(argv);
-              if (!r || !r->succeeded()) return 2;
-              // A child gets exactly the ambient set: cap_net_admin, not cap_net_raw.
-              if (r->output.find("CapEff:\t0000000000001000") == std::string::npos) return 3;
-              if (r->output.find("CapAmb:\t0000000000001000") == std::string::npos) return 4;
-              knock::system::process_options none;
-              none.inherit_capabilities = false;  // ENABLE_CMD_EXEC's commands
-              r = knock::system::run(argv, none);
-              if (!r || !r->succeeded()) return 5;
-              if (r->output.find("CapEff:\t0000000000000000") == std::string::npos) return 6;
-              if (r->output.find("CapAmb:\t0000000000000000") == std::string::npos) return 7;
-              return 0;
-            }),
-            0);
+  EXPECT_EQ(
+      in_child([&] {
+        knock::system::privilege_plan plan;
+        plan.user = n.uid, plan.group = n.gid;
+        plan.keep.add(knock::system::capability::net_admin).add(knock::system::capability::net_raw);
+        plan.inherit.add(knock::system::capability::net_admin);
+        if (!knock::system::drop_privileges(plan)) return 1;
+        const std::string argv[] = {"/bin/grep", "^Cap", "/proc/self/status"};
+        auto r = knock::system::run(argv);
+        if (!r || !r->succeeded()) return 2;
+        // A child gets exactly the ambient set: cap_net_admin, not cap_net_raw.
+        if (r->output.find("CapEff:\t0000000000001000") == std::string::npos) return 3;
+        if (r->output.find("CapAmb:\t0000000000001000") == std::string::npos) return 4;
+        knock::system::process_options none;
+        none.inherit_capabilities = false;  // ENABLE_CMD_EXEC's commands
+        r = knock::system::run(argv, none);
+        if (!r || !r->succeeded()) return 5;
+        if (r->output.find("CapEff:\t0000000000000000") == std::string::npos) return 6;
+        if (r->output.find("CapAmb:\t0000000000000000") == std::string::npos) return 7;
+        return 0;
+      }),
+      0);
 }
 
 TEST(drop_privileges, keeps_the_uid_when_none_is_given_and_only_shrinks_the_sets) {
   NEED_ROOT();
-  EXPECT_EQ(in_child([&] {
-              knock::system::privilege_plan plan;  // no user: e.g. started by systemd as the service user
-              plan.keep.add(knock::system::capability::net_admin);
-              if (!knock::system::drop_privileges(plan)) return 1;
-              const auto c = knock::system::process_credentials::current();
-              if (c.effective_uid != 0) return 2;
-              if (c.effective != plan.keep || c.bounding != plan.keep) return 3;
-              if (!c.no_new_privs) return 4;
-              return 0;
-            }),
-            0);
+  EXPECT_EQ(
+      in_child([&] {
+        knock::system::privilege_plan plan;  // no user: e.g. started by systemd as the service user
+        plan.keep.add(knock::system::capability::net_admin);
+        if (!knock::system::drop_privileges(plan)) return 1;
+        const auto c = knock::system::process_credentials::current();
+        if (c.effective_uid != 0) return 2;
+        if (c.effective != plan.keep || c.bounding != plan.keep) return 3;
+        if (!c.no_new_privs) return 4;
+        return 0;
+      }),
+      0);
 }
 
 TEST(drop_privileges, an_unprivileged_process_cannot_gain_what_it_does_not_have) {
@@ -123,8 +125,8 @@ TEST(drop_privileges, an_unprivileged_process_cannot_gain_what_it_does_not_have)
               more.keep.add(knock::system::capability::net_admin);
               const auto refused = knock::system::drop_privileges(more);
               if (refused) return 2;  // the kernel refuses
-              if (refused.error().message.find("setting the capabilities: Operation not permitted") ==
-                  std::string::npos)
+              if (refused.error().message.find(
+                      "setting the capabilities: Operation not permitted") == std::string::npos)
                 return 3;
               if (refused.error().code != knock::errc::io_failed) return 4;
               return 0;

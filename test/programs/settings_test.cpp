@@ -4,7 +4,6 @@
 // the program was built with.
 #include "settings.hpp"
 
-
 #include <gtest/gtest.h>
 
 #include <array>
@@ -17,9 +16,13 @@ namespace {
 // Stand-ins for the lists: settings only reads their names and variables.
 struct firewalls {
   static constexpr std::array<std::string_view, 3> names{"nftables", "iptables", "none"};
-  static constexpr std::array<std::string_view, 2> variables{"KNOCK_NFT_TABLE", "FLUSH_IPT_AT_INIT"};
-  static bool knows(std::string_view n) { return n == "nftables" || n == "iptables" || n == "none"; }
-  static knock::result<void, knock::config::config_error> check(const knock::config::fwknopd_conf& c) {
+  static constexpr std::array<std::string_view, 2> variables{"KNOCK_NFT_TABLE",
+                                                             "FLUSH_IPT_AT_INIT"};
+  static bool knows(std::string_view n) {
+    return n == "nftables" || n == "iptables" || n == "none";
+  }
+  static knock::result<void, knock::config::config_error> check(
+      const knock::config::fwknopd_conf& c) {
     if (auto ok = c.yes_no("FLUSH_IPT_AT_INIT", true); !ok) return knock::fail(ok.error());
     return {};
   }
@@ -28,7 +31,8 @@ struct captures {
   static constexpr std::array<std::string_view, 2> names{"pcap", "udp"};
   static constexpr std::array<std::string_view, 2> variables{"PCAP_INTF", "UDPSERV_PORT"};
   static bool knows(std::string_view n) { return n == "pcap" || n == "udp"; }
-  static knock::result<void, knock::config::config_error> check(const knock::config::fwknopd_conf& c) {
+  static knock::result<void, knock::config::config_error> check(
+      const knock::config::fwknopd_conf& c) {
     if (auto ok = c.number("UDPSERV_PORT", 62201, 65535); !ok) return knock::fail(ok.error());
     return {};
   }
@@ -69,7 +73,8 @@ TEST_F(settings_test, reads_what_knock_runs_with) {
   const auto s = load(
       "ENABLE_SPA_PACKET_AGING   N;\nMAX_SPA_PACKET_AGE 60;\nDIGEST_FILE /var/lib/knock/d.log;\n"
       "ENABLE_UDP_SERVER Y;\nFWKNOP_RUN_DIR /tmp/k;\nFIREWALL_TYPE IPTables;\n"
-      "KNOCK_PROTECTED_PORTS tcp/22, tcp/2222;\nKNOCK_USER knock:adm\nKNOCK_REPLAY_CAPACITY 1000000;\n"
+      "KNOCK_PROTECTED_PORTS tcp/22, tcp/2222;\nKNOCK_USER knock:adm\nKNOCK_REPLAY_CAPACITY "
+      "1000000;\n"
       "ENABLE_IPT_FORWARDING N;\n");
   ASSERT_TRUE(s) << to_string(s.error());
   EXPECT_FALSE(s->server.packet_aging);
@@ -108,7 +113,8 @@ TEST_F(settings_test, refuses_with_file_line_and_key) {
   // The parts' variables are checked whichever part runs.
   EXPECT_EQ(error("UDPSERV_PORT 70000;\n"),
             path_ + ":1: UDPSERV_PORT: '70000' is not a positive integer up to 65535");
-  EXPECT_EQ(error("FLUSH_IPT_AT_INIT yes;\n"), path_ + ":1: FLUSH_IPT_AT_INIT: 'yes' is not Y or N");
+  EXPECT_EQ(error("FLUSH_IPT_AT_INIT yes;\n"),
+            path_ + ":1: FLUSH_IPT_AT_INIT: 'yes' is not Y or N");
   EXPECT_EQ(error("KNOCK_CAPTURE nfq;\n"),
             path_ + ":1: KNOCK_CAPTURE: unknown value 'nfq' (known: pcap, udp)");
   EXPECT_EQ(error("KNOCK_REPLAY_CAPACITY 0;\n"),

@@ -5,8 +5,8 @@
 // hold.
 
 #include <knock/cipher/any_of.hpp>
-#include <knock/mac/any_of.hpp>
 #include <knock/codec/base64.hpp>
+#include <knock/mac/any_of.hpp>
 
 #include <nlohmann/json.hpp>
 

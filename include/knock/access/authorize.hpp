@@ -5,12 +5,12 @@
 /// fwknopd's order (spec §7, steps 10–15): the address asked for, the username, NAT and command
 /// requests, the ports, and the timeout. Pure: no clock, no firewall.
 
-#include <knock/core/grant.hpp>
 #include <knock/access/stanza.hpp>
 #include <knock/core/error.hpp>
+#include <knock/core/grant.hpp>
 #include <knock/core/result.hpp>
-#include <knock/wire/grammar.hpp>
 #include <knock/core/spa_message.hpp>
+#include <knock/wire/grammar.hpp>
 
 #include <algorithm>
 #include <string_view>

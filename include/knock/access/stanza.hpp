@@ -5,8 +5,8 @@
 /// the form the server works with (knock/config/ builds it from the file). Keys are secrets; the
 /// HMAC state is keyed once, here, not per packet.
 
-#include <knock/core/grant.hpp>
 #include <knock/core/bytes.hpp>
+#include <knock/core/grant.hpp>
 #include <knock/core/net.hpp>
 #include <knock/replay/concept.hpp>
 

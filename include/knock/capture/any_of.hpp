@@ -37,7 +37,8 @@ class any_of {
 
   static bool knows(std::string_view name) noexcept { return ((name == Sources::name) || ...); }
 
-  /// Checks the variables of every source of the list that can (`checked_capture`), opening nothing.
+  /// Checks the variables of every source of the list that can (`checked_capture`), opening
+  /// nothing.
   static result<void, config::config_error> check(const config::fwknopd_conf& conf) {
     result<void, config::config_error> out;
     (void)((check_one<Sources>(conf, out)) && ...);
@@ -54,13 +55,24 @@ class any_of {
   }
 
   template <class S>
-  requires(std::is_same_v<S, Sources> || ...)
-  explicit any_of(S source) : source_{std::move(source)} {}
+  requires(std::is_same_v<S, Sources> || ...) explicit any_of(S source)
+      : source_{std::move(source)} {}
 
   /// The chosen source's name.
   std::string_view name() const noexcept {
-    return std::visit([](const auto& c) { return std::string_view{std::decay_t<decltype(c)>::name}; },
-                      source_);
+    return std::visit(
+        [](const auto& c) { return std::string_view{std::decay_t<decltype(c)>::name}; }, source_);
+  }
+  /// What the source listens on ("UDP port 62201"), else its name.
+  std::string describe() const {
+    return std::visit(
+        [](const auto& c) -> std::string {
+          if constexpr (describing_capture<std::decay_t<decltype(c)>>)
+            return c.describe();
+          else
+            return std::string{std::decay_t<decltype(c)>::name};
+        },
+        source_);
   }
   std::span<const int> fds() const noexcept {
     return std::visit([](const auto& c) { return c.fds(); }, source_);

@@ -4,6 +4,7 @@
 /// The Capture policy family: hands received datagrams to the server, shaped for an epoll loop
 /// with no sleep-polling. The daemon polls `fds()` for reading; when one is ready it calls
 /// `receive`, which reads what is ready without blocking and calls back once per datagram.
+// clang-format off
 ///
 /// | requirement                         | meaning                                   | caller   |
 /// |-------------------------------------|-------------------------------------------|----------|
@@ -23,6 +24,8 @@
 /// |-----------------------|-------------------------------------------|----------|
 /// | `counting_capture`    | `c.stats()` noexcept → `capture_stats`    | logs     |
 /// |                       | since opening                             |          |
+/// | `describing_capture`  | `c.describe()` → `std::string`: what it   | logs     |
+/// |                       | listens on ("UDP port 62201")             |          |
 /// | `checked_capture`     | `C::check(conf)` → `result<void,          | settings |
 /// |                       | config_error>`: refuses a bad value of    |          |
 /// |                       | its variables, opening nothing            |          |
@@ -30,6 +33,7 @@
 /// |                       | choose it), `C::variables` (the           |          |
 /// |                       | fwknopd.conf variables it reads),         |          |
 /// |                       | `C::make(setup)` → `result<C>`            |          |
+// clang-format on
 ///
 /// `receive` reads at most a bounded batch per descriptor, so one busy interface cannot starve
 /// the others; with level-triggered polling the rest comes on the next round. A failure of the
@@ -42,16 +46,17 @@
 ///   if (!input.receive([&](const knock::datagram& d) { server.handle(d); })) break;
 /// ```
 
+#include <knock/config/fwknopd_conf.hpp>
 #include <knock/core/datagram.hpp>
 #include <knock/core/result.hpp>
 #include <knock/core/role.hpp>
-#include <knock/config/fwknopd_conf.hpp>
 
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <ranges>
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace knock {
@@ -94,6 +99,12 @@ namespace capture {
 /// What `C::make(setup)` may read.
 struct setup {
   const config::fwknopd_conf& conf;  ///< the variables, with file:line for errors
+};
+
+/// Says what it listens on, for a log line.
+template <class C>
+concept describing_capture = capture_policy<C> && requires(const C& c) {
+  { c.describe() } -> std::convertible_to<std::string>;
 };
 
 /// Checks its variables without opening anything.

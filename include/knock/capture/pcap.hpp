@@ -188,8 +188,7 @@ inline std::optional<link_type> pcap::link_of(int dlt) noexcept {
   }
 }
 
-inline result<void> pcap::add(handle h, std::string_view name, std::string_view filter,
-                              bool live) {
+inline result<void> pcap::add(handle h, std::string_view name, std::string_view filter, bool live) {
   const std::string where = std::string{name} + ": ";
   const auto link = link_of(pcap_datalink(h.get()));
   if (!link) {
@@ -243,7 +242,7 @@ inline result<pcap> pcap::open(const pcap_options& o) {
 #endif
     if (o.inbound_only && pcap_setdirection(h.get(), PCAP_D_IN) != 0)
       return failed(where + pcap_geterr(h.get()) +
-                             " (capturing both directions needs inbound_only = false)");
+                    " (capturing both directions needs inbound_only = false)");
     if (auto added = out.add(std::move(h), name, o.filter, true); !added)
       return fail(added.error());
   }
@@ -255,8 +254,7 @@ inline result<pcap> pcap::open_file(const std::string& path, std::string_view fi
   handle h{pcap_open_offline(path.c_str(), err)};
   if (!h) return failed(path + ": " + err);
   pcap out;
-  if (auto added = out.add(std::move(h), path, filter, false); !added)
-    return fail(added.error());
+  if (auto added = out.add(std::move(h), path, filter, false); !added) return fail(added.error());
   return out;
 }
 

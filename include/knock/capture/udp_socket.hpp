@@ -121,6 +121,8 @@ class udp_socket {
   std::span<const int> fds() const noexcept { return sockets_.fds; }
   /// The port the sockets are bound to (the chosen one when opened with port 0).
   std::uint16_t port() const noexcept { return port_; }
+  /// "UDP port 62201", for the daemon's start-up line.
+  std::string describe() const { return "UDP port " + std::to_string(port_); }
 
   /// Calls `on_datagram(const datagram&)` for each datagram ready now, without blocking: at most
   /// `batch` per socket. Returns how many were delivered, or `errc::capture_failed` ("udp:

@@ -2,8 +2,9 @@
 #pragma once
 /// \file
 /// The Cipher policy family: owns a packet format — the blob it encrypts to, the base64 text of
-/// that blob's constant start that fwknop strips from the wire, which packets it takes, and the kind
-/// of key it needs. `wire/` holds only what every cipher shares (framing, MAC, message grammar).
+/// that blob's constant start that fwknop strips from the wire, which packets it takes, and the
+/// kind of key it needs. `wire/` holds only what every cipher shares (framing, MAC, message
+/// grammar).
 // clang-format off
 ///
 /// | requirement                             | meaning                                                    | caller       |
@@ -66,15 +67,17 @@ template <class P>
 concept cipher_policy = has_role<P, role::cipher> && std::ranges::range<decltype(P::names)> &&
     std::convertible_to<decltype(P::wire_prefix), std::string_view> &&
     requires(const typename P::key_storage& stored) {
-      { stored.view() } -> std::convertible_to<const typename P::key_type&>;
-    } &&
-    requires(const P& c, std::string_view name, const typename P::key_type& key, bytes_view in,
-             bytes_span out, bytes_view salt, std::size_t chars, long_packets long_ones) {
-  { P::takes(chars, long_ones) } noexcept -> std::same_as<result<void, errc>>;
+  { stored.view() } -> std::convertible_to<const typename P::key_type&>;
+} && requires(const P& c, std::string_view name, const typename P::key_type& key, bytes_view in,
+              bytes_span out, bytes_view salt, std::size_t chars, long_packets long_ones) {
+  { P::takes(chars, long_ones) }
+  noexcept->std::same_as<result<void, errc>>;
   { P::make(name) } -> std::same_as<result<P>>;
   { c.name() } -> std::convertible_to<std::string_view>;
-  { c.decrypt(key, in, out) } noexcept -> std::same_as<result<std::size_t, errc>>;
-  { c.looks_decrypted(name) } noexcept -> std::same_as<bool>;
+  { c.decrypt(key, in, out) }
+  noexcept->std::same_as<result<std::size_t, errc>>;
+  { c.looks_decrypted(name) }
+  noexcept->std::same_as<bool>;
   { c.encrypt(key, salt, in, out) } -> std::same_as<result<std::size_t, errc>>;
 };
 

@@ -10,10 +10,10 @@
 /// against what fwknopd accepts, so a refused request names the field that is wrong.
 
 #include <knock/core/error.hpp>
-#include <knock/core/result.hpp>
 #include <knock/core/hash_id.hpp>
-#include <knock/wire/grammar.hpp>
+#include <knock/core/result.hpp>
 #include <knock/core/spa_message.hpp>
+#include <knock/wire/grammar.hpp>
 
 #include <algorithm>
 #include <cstdint>

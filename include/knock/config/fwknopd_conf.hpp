@@ -11,11 +11,11 @@
 /// have are refused with that reason when they would change anything (an `ENABLE_*` switch set
 /// to `N` is accepted).
 
-#include <knock/core/grant.hpp>
 #include <knock/access/options.hpp>
 #include <knock/config/access_conf_parse.hpp>
 #include <knock/config/error.hpp>
 #include <knock/config/values.hpp>
+#include <knock/core/grant.hpp>
 
 #include <cstdint>
 #include <initializer_list>
@@ -175,7 +175,6 @@ class fwknopd_conf {
   std::string file_;
   std::vector<std::pair<std::string, raw_value>> variables_;
 };
-
 
 /// The variables the server core reads (`read_server_options`).
 inline constexpr std::string_view server_variables[] = {"ENABLE_SPA_PACKET_AGING",

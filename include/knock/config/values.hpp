@@ -6,14 +6,14 @@
 /// of its keys in freed memory. Shared by access.conf and fwknopd.conf; every error names
 /// `file:line` and the variable.
 
-#include <knock/core/grant.hpp>
 #include <knock/access/stanza.hpp>
+#include <knock/codec/base64.hpp>
 #include <knock/config/access_conf_parse.hpp>
 #include <knock/config/error.hpp>
 #include <knock/core/bytes.hpp>
+#include <knock/core/grant.hpp>
 #include <knock/core/net.hpp>
 #include <knock/core/result.hpp>
-#include <knock/codec/base64.hpp>
 #include <knock/wire/grammar.hpp>
 
 #include <algorithm>

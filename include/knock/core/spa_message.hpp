@@ -4,8 +4,8 @@
 /// `knock::spa_message`: the fields of one fwknop SPA message (spec §3), stored in place so a
 /// decoded packet owns its fields without heap allocation. Also the wire's size limits.
 
-#include <knock/core/inline_string.hpp>
 #include <knock/core/hash_id.hpp>
+#include <knock/core/inline_string.hpp>
 
 #include <cstddef>
 #include <cstdint>

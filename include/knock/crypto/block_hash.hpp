@@ -214,9 +214,11 @@ struct block_hash {
   template <class Vec>
   static Vec swap_bytes(Vec x) noexcept {
     if constexpr (sizeof(word) == 8) x = (x << 32) | (x >> 32);
-    constexpr auto halves = static_cast<word>(sizeof(word) == 8 ? 0x0000FFFF0000FFFFull : 0x0000FFFFu);
+    constexpr auto halves =
+        static_cast<word>(sizeof(word) == 8 ? 0x0000FFFF0000FFFFull : 0x0000FFFFu);
     x = ((x & halves) << 16) | ((x >> 16) & halves);
-    constexpr auto bytes = static_cast<word>(sizeof(word) == 8 ? 0x00FF00FF00FF00FFull : 0x00FF00FFu);
+    constexpr auto bytes =
+        static_cast<word>(sizeof(word) == 8 ? 0x00FF00FF00FF00FFull : 0x00FF00FFu);
     return ((x & bytes) << 8) | ((x >> 8) & bytes);
   }
   static void store(word w, byte* p) noexcept {

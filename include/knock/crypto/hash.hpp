@@ -6,8 +6,8 @@
 /// here and in the other adaptors (cipher/rijndael.hpp, mac/hmac.hpp).
 
 #include <knock/core/bytes.hpp>
-#include <knock/crypto/block_hash.hpp>
 #include <knock/core/hash_id.hpp>
+#include <knock/crypto/block_hash.hpp>
 
 #ifndef CRYPTOPP_ENABLE_NAMESPACE_WEAK
 #define CRYPTOPP_ENABLE_NAMESPACE_WEAK 1  // fwknop needs MD5 (key derivation, legacy digests)

@@ -51,11 +51,10 @@ class any_of {
   }
 
   /// True when `name` (exactly, lower case) is one of `names`.
-  static bool knows(std::string_view name) noexcept {
-    return ((name == Backends::name) || ...);
-  }
+  static bool knows(std::string_view name) noexcept { return ((name == Backends::name) || ...); }
 
-  /// Checks the variables of every backend of the list that can (`checked_firewall`), opening nothing.
+  /// Checks the variables of every backend of the list that can (`checked_firewall`), opening
+  /// nothing.
   static result<void, config::config_error> check(const config::fwknopd_conf& conf) {
     result<void, config::config_error> out;
     (void)((check_one<Backends>(conf, out)) && ...);
@@ -65,21 +64,20 @@ class any_of {
   /// The backend called `name`, made from `s`; an error naming the known ones otherwise.
   static result<any_of> make(std::string_view name, const setup& s) {
     std::optional<result<any_of>> made;
-    (void)((name == Backends::name ? (made.emplace(wrap(Backends::make(s))), true) : false) ||
-           ...);
+    (void)((name == Backends::name ? (made.emplace(wrap(Backends::make(s))), true) : false) || ...);
     if (made) return *std::move(made);
-    return fail(error{errc::config_invalid, "firewall '" + std::string{name} +
-                                                "' is not one of " + join_names(names)});
+    return fail(error{errc::config_invalid,
+                      "firewall '" + std::string{name} + "' is not one of " + join_names(names)});
   }
 
   template <class B>
-  requires(std::is_same_v<B, Backends> || ...)
-  explicit any_of(B backend) : backend_{std::move(backend)} {}
+  requires(std::is_same_v<B, Backends> || ...) explicit any_of(B backend)
+      : backend_{std::move(backend)} {}
 
   /// The chosen backend's name.
   std::string_view name() const noexcept {
-    return std::visit([](const auto& b) { return std::string_view{std::decay_t<decltype(b)>::name}; },
-                      backend_);
+    return std::visit(
+        [](const auto& b) { return std::string_view{std::decay_t<decltype(b)>::name}; }, backend_);
   }
 
   result<void> open(const grant& g) {

@@ -213,8 +213,8 @@ inline void command::run(std::string_view what, const std::vector<std::string>& 
   auto r = system::run(argv, po);
   if (r && r->succeeded()) return;
   if (!first)
-    first = error{errc::firewall_failed, std::string{what} + ": " +
-                                             (r ? system::summary(argv, *r) : r.error().message)};
+    first = error{errc::firewall_failed,
+                  std::string{what} + ": " + (r ? system::summary(argv, *r) : r.error().message)};
 }
 
 inline result<void> command::open(const grant& g, const ip_address& packet_source,
@@ -224,9 +224,9 @@ inline result<void> command::open(const grant& g, const ip_address& packet_sourc
   });
   if (c == cycles_.end())
     return fail(error{errc::firewall_failed,
-                      cycles_.empty() ? std::string{"CMD_CYCLE: not opened"}
-                                      : "CMD_CYCLE: no command cycle for stanza " +
-                                            std::to_string(g.stanza)});
+                      cycles_.empty()
+                          ? std::string{"CMD_CYCLE: not opened"}
+                          : "CMD_CYCLE: no command cycle for stanza " + std::to_string(g.stanza)});
   command_values v;
   v.source = g.source.mapped_v4().value_or(g.source);
   v.packet_source = packet_source.mapped_v4().value_or(packet_source);

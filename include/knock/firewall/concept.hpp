@@ -78,7 +78,8 @@ concept flushing_firewall = firewall_policy<F> && requires(F& f) {
 /// Remakes its rules when they are deleted or damaged under it, and counts how often.
 template <class F>
 concept self_repairing_firewall = firewall_policy<F> && requires(const F& f) {
-  { f.repairs() } noexcept -> std::same_as<std::size_t>;
+  { f.repairs() }
+  noexcept->std::same_as<std::size_t>;
 };
 
 /// Has something to do when the daemon stops.

@@ -221,10 +221,10 @@ inline result<void> nftables::expire(epoch_seconds) try {
   if (!setup_ || setup_->check_every == 0 || ++calls_ % setup_->check_every != 0) return {};
   if (intact()) return {};
   if (auto fixed = session_.run(nft::table_script(*setup_)); !fixed)
-    return fail(error{errc::firewall_failed,
-                      "nftables: table inet " + table_ +
-                          " is missing or damaged, and remaking it failed: " +
-                          fixed.error().message});
+    return fail(
+        error{errc::firewall_failed,
+              "nftables: table inet " + table_ +
+                  " is missing or damaged, and remaking it failed: " + fixed.error().message});
   ++repairs_;
   return {};
 } catch (...) {

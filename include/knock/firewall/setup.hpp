@@ -5,8 +5,8 @@
 /// protect, and whether it is set up to serve or attached to what is there (`--fw-list`,
 /// `--fw-flush` next to a running daemon).
 
-#include <knock/core/grant.hpp>
 #include <knock/config/fwknopd_conf.hpp>
+#include <knock/core/grant.hpp>
 
 #include <span>
 
@@ -20,7 +20,7 @@ enum class mode : bool {
 
 /// Everything `F::make(setup)` may read.
 struct setup {
-  const config::fwknopd_conf& conf;          ///< the variables, with file:line for errors
+  const config::fwknopd_conf& conf;            ///< the variables, with file:line for errors
   std::span<const port_spec> protected_ports;  ///< closed unless granted (may be empty)
   mode how = mode::install;
 };

@@ -9,11 +9,11 @@
 /// directly (knock/crypto/block_hash.hpp): for HMAC-SHA256 over a default packet that is four
 /// compressions and nothing else. SHA-3 (a sponge) keeps two Crypto++ hash objects and copies them.
 
+#include <knock/codec/base64.hpp>
 #include <knock/core/error.hpp>
 #include <knock/crypto/block_hash.hpp>
 #include <knock/crypto/hash.hpp>
 #include <knock/mac/concept.hpp>
-#include <knock/codec/base64.hpp>
 
 #include <algorithm>
 #include <array>

@@ -17,8 +17,8 @@
 /// |                                        | write a summary that no later packet would flush)  |        |
 // clang-format on
 
-#include <knock/core/grant.hpp>
 #include <knock/core/error.hpp>
+#include <knock/core/grant.hpp>
 #include <knock/core/role.hpp>
 
 #include <concepts>
@@ -40,13 +40,15 @@ struct packet_event {
 
 template <class P>
 concept observer_policy = has_role<P, role::observer> && requires(P& o, const packet_event& e) {
-  { o.on_packet(e) } noexcept;
+  { o.on_packet(e) }
+  noexcept;
 };
 
 /// An Observer that wants a call about once a second (`tick()`), whether packets come or not.
 template <class P>
 concept ticking_observer = observer_policy<P> && requires(P& o) {
-  { o.tick() } noexcept;
+  { o.tick() }
+  noexcept;
 };
 
 namespace observe {

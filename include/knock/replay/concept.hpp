@@ -56,8 +56,10 @@ enum class sighting : bool {
 template <class P>
 concept replay_policy = has_role<P, role::replay> &&
     requires(P& s, const P& cs, const replay_key& k, epoch_seconds t) {
-  { s.remember(k, t, t) } noexcept -> std::same_as<result<sighting>>;
-  { cs.size() } noexcept -> std::same_as<std::size_t>;
+  { s.remember(k, t, t) }
+  noexcept->std::same_as<result<sighting>>;
+  { cs.size() }
+  noexcept->std::same_as<std::size_t>;
 };
 
 /// A ReplayStore that can make what it remembered durable (`commit()`, e.g. an fsync): the server

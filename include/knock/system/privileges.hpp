@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 /// \file
-/// `knock::system::drop_privileges`: after a daemon has opened what only root may open (the capture, the
-/// firewall handle, its files), it becomes an ordinary user that keeps only the Linux
+/// `knock::system::drop_privileges`: after a daemon has opened what only root may open (the
+/// capture, the firewall handle, its files), it becomes an ordinary user that keeps only the Linux
 /// capabilities it still needs, for good:
 ///
 ///     knock::system::privilege_plan plan;

@@ -225,7 +225,8 @@ inline result<process_result> run(std::span<const std::string> argv,
     const pid_t w = r.timed_out ? 0 : ::waitpid(pid, &wstatus, WNOHANG);
     if (w == pid) break;
     if (w < 0 && errno == EINTR) continue;
-    if (w < 0) return fail(cannot_start(argv, errno));  // ECHILD: the program set SIGCHLD to SIG_IGN
+    if (w < 0)
+      return fail(cannot_start(argv, errno));  // ECHILD: the program set SIGCHLD to SIG_IGN
     if (r.timed_out || left_ms() == 0) {
       r.timed_out = true;
       ::kill(-pid, SIGKILL);

@@ -5,12 +5,12 @@
 /// of spec §3: lengths, printable ASCII, field count per message type, each field's form, and the
 /// inner digest (its algorithm inferred from its length). No allocation.
 
+#include <knock/codec/base64.hpp>
 #include <knock/core/error.hpp>
 #include <knock/core/result.hpp>
-#include <knock/crypto/hash.hpp>
-#include <knock/codec/base64.hpp>
-#include <knock/wire/grammar.hpp>
 #include <knock/core/spa_message.hpp>
+#include <knock/crypto/hash.hpp>
+#include <knock/wire/grammar.hpp>
 
 #include <algorithm>
 #include <array>
@@ -25,7 +25,8 @@ namespace detail {
 /// `out`.
 template <std::size_t N>
 bool decode_field(std::string_view b64, std::size_t max_chars, inline_string<N>& out) noexcept {
-  if (b64.empty() || b64.size() > max_chars || codec::base64::decoded_size(b64.size()) > N) return false;
+  if (b64.empty() || b64.size() > max_chars || codec::base64::decoded_size(b64.size()) > N)
+    return false;
   const auto n = codec::base64::decode_padded(b64, reinterpret_cast<byte*>(out.data()));
   if (!n || *n == 0) return false;
   out.resize(*n);
@@ -34,7 +35,7 @@ bool decode_field(std::string_view b64, std::size_t max_chars, inline_string<N>&
 
 /// Checks `digest_b64` against `encoded`, trying the algorithms its length allows (spec §3.4).
 inline result<hash_id, errc> verify_digest(std::string_view encoded,
-                                     std::string_view digest_b64) noexcept {
+                                           std::string_view digest_b64) noexcept {
   // Each base64 length and the algorithms it may mean, tried in fwknop's order (0 ends a row).
   struct by_length {
     std::size_t chars;

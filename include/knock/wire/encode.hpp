@@ -5,12 +5,12 @@
 /// digest computed in `m.digest_type`. The result is checked with `wire::parse`, so knock never
 /// writes a message that knock or fwknopd would refuse.
 
+#include <knock/codec/base64.hpp>
 #include <knock/core/error.hpp>
 #include <knock/core/result.hpp>
-#include <knock/crypto/hash.hpp>
-#include <knock/codec/base64.hpp>
-#include <knock/wire/decode.hpp>
 #include <knock/core/spa_message.hpp>
+#include <knock/crypto/hash.hpp>
+#include <knock/wire/decode.hpp>
 
 #include <array>
 #include <charconv>

@@ -6,8 +6,8 @@
 /// base64 fields, another inner digest — is one key, while any change to a field is another. No
 /// allocation.
 
-#include <knock/crypto/hash.hpp>
 #include <knock/core/spa_message.hpp>
+#include <knock/crypto/hash.hpp>
 
 #include <array>
 #include <cstdint>

@@ -17,10 +17,10 @@
 #include <knock/codec/framing.hpp>
 #include <knock/core/error.hpp>
 #include <knock/core/result.hpp>
+#include <knock/core/spa_message.hpp>
 #include <knock/mac/concept.hpp>
 #include <knock/wire/decode.hpp>
 #include <knock/wire/encode.hpp>
-#include <knock/core/spa_message.hpp>
 
 #include <array>
 #include <cstddef>

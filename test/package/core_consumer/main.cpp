@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Seals a packet and opens it again through knock::core alone (no libpcap, no libnftables); prints
-// "knock core consumer: OK". It also includes the client and the iptables firewall, which core covers.
+// "knock core consumer: OK". It also includes the client and the iptables firewall, which core
+// covers.
 #include <knock/cipher/any_of.hpp>
 #include <knock/client.hpp>
 #include <knock/firewall/iptables.hpp>

@@ -28,13 +28,16 @@ class lines {
   static knock::result<lines> make(const knock::capture::setup& s) {
     const auto source = knock::ip_address::parse(s.conf.text("TOY_SOURCE", "192.0.2.7"));
     if (!source)
-      return knock::fail(knock::error{knock::errc::config_invalid, "toy: TOY_SOURCE is not an address"});
+      return knock::fail(
+          knock::error{knock::errc::config_invalid, "toy: TOY_SOURCE is not an address"});
     // Read and write: the FIFO always has a writer (us), so it never reads as ended.
     const int fd = ::open(s.conf.text("TOY_INPUT").c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) return knock::fail(knock::system_error(knock::errc::capture_failed, "toy: TOY_INPUT"));
+    if (fd < 0)
+      return knock::fail(knock::system_error(knock::errc::capture_failed, "toy: TOY_INPUT"));
     return lines{fd, *source};
   }
-  lines(lines&& o) noexcept : fd_{std::exchange(o.fd_, -1)}, source_{o.source_}, buffer_{std::move(o.buffer_)} {}
+  lines(lines&& o) noexcept
+      : fd_{std::exchange(o.fd_, -1)}, source_{o.source_}, buffer_{std::move(o.buffer_)} {}
   lines& operator=(lines&&) = delete;
   ~lines() {
     if (fd_ >= 0) ::close(fd_);
@@ -45,7 +48,8 @@ class lines {
   knock::result<std::size_t> receive(F&& f) {
     char chunk[4096];
     const ssize_t n = ::read(fd_, chunk, sizeof chunk);
-    if (n < 0 && errno != EAGAIN) return knock::fail(knock::system_error(knock::errc::capture_failed, "toy"));
+    if (n < 0 && errno != EAGAIN)
+      return knock::fail(knock::system_error(knock::errc::capture_failed, "toy"));
     if (n > 0) buffer_.append(chunk, static_cast<std::size_t>(n));
     std::size_t delivered = 0;
     for (std::size_t lf; (lf = buffer_.find('\n')) != std::string::npos; ++delivered) {

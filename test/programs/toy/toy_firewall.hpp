@@ -33,7 +33,8 @@ class firewall {
     for (const auto& p : g.ports) line += " " + to_string(p);
     line += " for " + std::to_string(g.timeout) + " s";
     std::FILE* f = std::fopen(path_.c_str(), "a");
-    if (f == nullptr) return knock::fail(knock::system_error(knock::errc::firewall_failed, "toy: " + path_));
+    if (f == nullptr)
+      return knock::fail(knock::system_error(knock::errc::firewall_failed, "toy: " + path_));
     std::fprintf(f, "%s\n", line.c_str());
     std::fclose(f);
     return {};
@@ -56,6 +57,7 @@ class firewall {
 };
 
 static_assert(knock::firewall::configurable_firewall<firewall>);
-static_assert(knock::firewall::listing_firewall<firewall> && knock::firewall::flushing_firewall<firewall>);
+static_assert(knock::firewall::listing_firewall<firewall> &&
+              knock::firewall::flushing_firewall<firewall>);
 
 }  // namespace toy

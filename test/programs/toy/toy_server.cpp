@@ -15,6 +15,7 @@
 
 using firewalls = knock::firewall::any_of<knock::firewall::nftables, knock::firewall::iptables,
                                           knock::firewall::recording, toy::firewall>;
-using captures = knock::capture::any_of<knock::capture::pcap, knock::capture::udp_socket, toy::lines>;
+using captures =
+    knock::capture::any_of<knock::capture::pcap, knock::capture::udp_socket, toy::lines>;
 
 int main(int argc, char** argv) { return knock_server::main<firewalls, captures>(argc, argv); }

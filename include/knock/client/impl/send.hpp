@@ -164,9 +164,11 @@ inline result<delivery> send_tcp(std::string_view payload, const endpoint& to,
 inline result<delivery> send_packet(std::string_view payload, const destination& d,
                                     const std::vector<endpoint>& addresses) {
   if (addresses.empty())
-    return fail(error{errc::io_failed, "send to '" + config::printable(d.host) + "': no address to send to"});
+    return fail(error{errc::io_failed,
+                      "send to '" + config::printable(d.host) + "': no address to send to"});
   if (d.protocol == transport::udp) return send_udp(payload, addresses.front(), d.source_port);
-  result<delivery> last = fail(error{errc::io_failed, "send to '" + config::printable(d.host) + "': unreachable"});
+  result<delivery> last =
+      fail(error{errc::io_failed, "send to '" + config::printable(d.host) + "': unreachable"});
   for (const endpoint& to : addresses)
     if ((last = send_tcp(payload, to, d.source_port, d.connect_timeout))) break;
   return last;

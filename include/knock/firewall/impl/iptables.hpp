@@ -109,8 +109,8 @@ inline result<void> iptables::open(const grant& g) try {
       return head;
     };
     if (commands_.run(f.exe, with({"-C", o.chain}))) continue;  // spec Q15: no duplicates
-    const auto add = o.prepend ? with({"-I", o.chain, std::to_string(o.rule_position)})
-                               : with({"-A", o.chain});
+    const auto add =
+        o.prepend ? with({"-I", o.chain, std::to_string(o.rule_position)}) : with({"-A", o.chain});
     // The chain (or its jump) may have been deleted under us: re-create them, and retry once.
     if (auto added = commands_.run(f.exe, add); !added) {
       if (auto fixed = repair_after(f, added.error()); !fixed) return fixed;
@@ -152,7 +152,8 @@ inline result<void> iptables::expire(family& f, epoch_seconds now) {
       continue;
     }
     // Numbers shift down as rules go: fwknopd deletes `number - already deleted`.
-    auto gone = commands_.run(f.exe, {"-t", o.table, "-D", o.chain, std::to_string(r.number - deleted)});
+    auto gone =
+        commands_.run(f.exe, {"-t", o.table, "-D", o.chain, std::to_string(r.number - deleted)});
     if (gone)
       ++deleted;
     else

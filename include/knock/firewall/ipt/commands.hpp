@@ -56,8 +56,8 @@ class commands {
     else if (auto there = run(exe, {"-t", o.table, "-n", "-L", o.chain}); !there)
       return fail(there.error());
     if (run(exe, {"-t", o.table, "-C", o.from_chain, "-j", o.chain})) return made;
-    auto jump =
-        run(exe, {"-t", o.table, "-I", o.from_chain, std::to_string(o.jump_position), "-j", o.chain});
+    auto jump = run(
+        exe, {"-t", o.table, "-I", o.from_chain, std::to_string(o.jump_position), "-j", o.chain});
     if (!jump) return fail(jump.error());
     return true;
   }

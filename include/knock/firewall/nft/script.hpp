@@ -67,8 +67,8 @@ inline std::string table_script(const options& o) {
   const std::string t = "inet " + o.table;
   std::string elements;
   for (const port_spec& p : o.protected_ports)
-    elements += (elements.empty() ? "" : ", ") + std::string{knock::to_string(p.protocol)} +
-                " . " + std::to_string(p.port);
+    elements += (elements.empty() ? "" : ", ") + std::string{knock::to_string(p.protocol)} + " . " +
+                std::to_string(p.port);
   std::string s = "add table " + t + "\n";
   if (!o.keep_grants) s += "delete table " + t + "\nadd table " + t + "\n";
   s += "add set " + t +
