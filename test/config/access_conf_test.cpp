@@ -246,6 +246,34 @@ TEST(config_bind_access_conf, refuses_a_bad_source) {
   EXPECT_EQ(bind_error("SOURCE localhost\nKEY k\n").line, 1u);
 }
 
+// fwknopd refuses a CIDR mask outside 1..32 ("Invalid IP mask", server/access.c): a /0 would match
+// every address, and a typo in a mask must never open a stanza to the world. ANY says it on purpose.
+TEST(config_bind_access_conf, refuses_a_zero_bit_mask_as_fwknopd_does) {
+  const std::string why = "': a mask of 0 bits matches every address (fwknopd refuses it); write "
+                          "ANY if that is what you mean";
+  EXPECT_EQ(config::to_string(bind_error("SOURCE 10.0.0.0/0\nKEY k\n")),
+            "access.conf:1: SOURCE: '10.0.0.0/0" + why);
+  EXPECT_EQ(config::to_string(bind_error("SOURCE ANY\nDESTINATION 192.0.2.1, 0.0.0.0/0\nKEY k\n")),
+            "access.conf:2: DESTINATION: '0.0.0.0/0" + why);
+  EXPECT_EQ(config::to_string(bind_error("SOURCE ::/0\nKEY k\n")), "access.conf:1: SOURCE: '::/0" + why);
+  EXPECT_EQ(config::to_string(bind_error("SOURCE 10.1.2.3/0.0.0.0\nKEY k\n")),
+            "access.conf:1: SOURCE: '10.1.2.3/0.0.0.0" + why);
+  EXPECT_TRUE(bind_ok("SOURCE 10.0.0.0/1\nKEY k\n")[0].sources.contains(*ip_address::parse("10.9.9.9")));
+}
+
+// fwknopd also takes an IPv4 netmask after the slash (server/access.c); knock takes it when its
+// ones are contiguous (what a netmask is), and refuses any other.
+TEST(config_bind_access_conf, takes_a_dotted_netmask_as_fwknopd_does) {
+  const auto s = bind_ok("SOURCE 10.1.2.3/255.255.0.0, 192.0.2.7/255.255.255.255\nKEY k\n");
+  const auto at = [](const char* a) { return *ip_address::parse(a); };
+  EXPECT_TRUE(s[0].sources.contains(at("10.1.200.9")));
+  EXPECT_FALSE(s[0].sources.contains(at("10.2.0.1")));
+  EXPECT_TRUE(s[0].sources.contains(at("192.0.2.7")));
+  EXPECT_FALSE(s[0].sources.contains(at("192.0.2.8")));
+  EXPECT_EQ(bind_error("SOURCE 10.1.2.3/255.0.255.0\nKEY k\n").line, 1u);
+  EXPECT_EQ(bind_error("SOURCE 2001:db8::/255.255.0.0\nKEY k\n").line, 1u);
+}
+
 TEST(config_bind_access_conf, refuses_a_stanza_without_key) {
   EXPECT_EQ(config::to_string(bind_error("SOURCE ANY\nKEY k\n\nSOURCE 1.2.3.4\nHMAC_KEY h\n")),
             "access.conf:4: SOURCE: stanza has no KEY or KEY_BASE64");

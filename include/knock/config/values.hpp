@@ -17,6 +17,7 @@
 #include <knock/wire/grammar.hpp>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <charconv>
 #include <cstddef>
@@ -65,7 +66,25 @@ inline result<std::uint32_t, config_error> positive(std::string_view file, const
   return out;
 }
 
-/// `ANY`, or a comma list of addresses and CIDR blocks (IPv4 and IPv6).
+/// `a.b.c.d/N`, `a:b::/N`, a bare address, or (as fwknopd also takes) `a.b.c.d/w.x.y.z` with a
+/// netmask of contiguous leading ones.
+inline std::optional<cidr> address_block(std::string_view item) noexcept {
+  const std::size_t slash = item.find('/');
+  if (slash != std::string_view::npos && item.substr(slash + 1).find('.') != std::string_view::npos) {
+    const auto a = ip_address::parse(item.substr(0, slash));
+    const auto mask = ip_address::parse(item.substr(slash + 1));
+    if (!a || !mask || !a->is_v4() || !mask->is_v4()) return std::nullopt;
+    std::uint32_t bits = 0;
+    for (byte b : mask->bytes().first(4)) bits = bits << 8 | b;
+    const unsigned ones = static_cast<unsigned>(std::countl_one(bits));
+    if (ones < 32 && (bits << ones) != 0) return std::nullopt;  // not contiguous
+    return cidr::make(*a, ones);
+  }
+  return cidr::parse(item);
+}
+
+/// `ANY`, or a comma list of addresses CIDR blocks (IPv4 and IPv6) and IPv4
+/// address/netmask pairs; a mask of 0 bits is refused, as fwknopd refuses it.
 inline result<access::address_set, config_error> addresses(std::string_view file,
                                                            const raw_value& v,
                                                            std::string_view key) {
@@ -75,13 +94,22 @@ inline result<access::address_set, config_error> addresses(std::string_view file
   for (std::string_view list = v.text;;) {
     const std::size_t comma = list.find(',');
     const std::string_view item = trim(list.substr(0, comma));
-    if (iequals(item, "any"))
+    if (iequals(item, "any")) {
       set.any = true;
-    else if (const auto block = cidr::parse(item))
+    } else if (const auto block = address_block(item)) {
+      // fwknopd refuses a /0 mask ("Invalid IP mask"): every address is spelled ANY, so a typo in
+      // a mask can never open the stanza to the world.
+      if (block->prefix() == 0)
+        return error_at(file, v, key,
+                        "'" + printable(item) +
+                            "': a mask of 0 bits matches every address (fwknopd refuses it); "
+                            "write ANY if that is what you mean");
       set.networks.push_back(*block);
-    else
+    } else {
       return error_at(file, v, key,
-                      "'" + printable(item) + "' is not ANY, an IP address or a CIDR block");
+                      "'" + printable(item) +
+                          "' is not ANY, an IP address or a CIDR block");
+    }
     if (comma == std::string_view::npos) return set;
     list.remove_prefix(comma + 1);
   }
