@@ -274,6 +274,21 @@ TEST(config_bind_access_conf, takes_a_dotted_netmask_as_fwknopd_does) {
   EXPECT_EQ(bind_error("SOURCE 2001:db8::/255.255.0.0\nKEY k\n").line, 1u);
 }
 
+// fwknopd's limits (server/access.c, cmd_cycle.h): CMD_CYCLE_TIMER in 1..8388608 seconds, a cycle
+// command shorter than its 256-byte buffer.
+TEST(config_bind_access_conf, refuses_cmd_cycle_values_fwknopd_refuses) {
+  const std::string head = "SOURCE ANY\nKEY k\nCMD_CYCLE_OPEN /bin/true\n";
+  EXPECT_EQ(config::to_string(bind_error(head + "CMD_CYCLE_TIMER 8388609\n")),
+            "access.conf:4: CMD_CYCLE_TIMER: '8388609' is not a positive integer up to 8388608");
+  EXPECT_EQ(bind_ok(head + "CMD_CYCLE_TIMER 8388608\n")[0].cmd_cycle_timer, 8388608u);
+  EXPECT_EQ(config::to_string(bind_error("SOURCE ANY\nKEY k\nCMD_CYCLE_OPEN /bin/" +
+                                         std::string(251, 'x') + "\nCMD_CYCLE_TIMER 5\n")),
+            "access.conf:3: CMD_CYCLE_OPEN: is 256 characters long; fwknopd takes at most 255");
+  EXPECT_EQ(bind_error(head + "CMD_CYCLE_TIMER 5\nCMD_CYCLE_CLOSE " + std::string(300, 'y') + "\n")
+                .line,
+            5u);
+}
+
 TEST(config_bind_access_conf, refuses_a_stanza_without_key) {
   EXPECT_EQ(config::to_string(bind_error("SOURCE ANY\nKEY k\n\nSOURCE 1.2.3.4\nHMAC_KEY h\n")),
             "access.conf:4: SOURCE: stanza has no KEY or KEY_BASE64");

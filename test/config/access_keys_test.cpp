@@ -131,7 +131,7 @@ TEST(config_access_keys, refuses_what_it_does_not_enforce_yet_saying_so) {
   EXPECT_EQ(cycle.cmd_cycle_close, "/bin/false $IP");
   EXPECT_EQ(cycle.cmd_cycle_timer, 10u);
   EXPECT_EQ(error("CMD_CYCLE_OPEN /bin/true\nCMD_CYCLE_TIMER 0\n"),
-            "access.conf:5: CMD_CYCLE_TIMER: '0' is not a positive integer");
+            "access.conf:5: CMD_CYCLE_TIMER: '0' is not a positive integer up to 8388608");
   EXPECT_NE(error("CMD_CYCLE_OPEN /bin/true\n").find("go together"), std::string::npos);
   EXPECT_NE(error("ENABLE_CMD_SUDO_EXEC Y\n").find("not supported"), std::string::npos);
   EXPECT_NE(error("ENABLE_CMD_SUDO_EXEC N\nCMD_SUDO_EXEC_USER root\n").find("not supported"),

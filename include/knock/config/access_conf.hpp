@@ -63,7 +63,14 @@ inline result<void, config_error> refuse_unsupported(std::string_view file, cons
       return error_at(file, *v,
                       v == &r.cmd_sudo_exec_user ? "CMD_SUDO_EXEC_USER" : "CMD_SUDO_EXEC_GROUP",
                       "is not supported by knock: use CMD_EXEC_USER / CMD_EXEC_GROUP");
-  if (auto t = positive(file, r.cmd_cycle_timer, "CMD_CYCLE_TIMER", 1); !t) return fail(t.error());
+  // fwknopd's limits: CMD_CYCLE_TIMER 1..2^23 s, a command shorter than its 256-byte buffer.
+  if (auto t = positive(file, r.cmd_cycle_timer, "CMD_CYCLE_TIMER", 1, 8388608); !t)
+    return fail(t.error());
+  for (const auto* v : {&r.cmd_cycle_open, &r.cmd_cycle_close})
+    if (v->is_set() && v->text.size() >= 256)
+      return error_at(file, *v, v == &r.cmd_cycle_open ? "CMD_CYCLE_OPEN" : "CMD_CYCLE_CLOSE",
+                      "is " + std::to_string(v->text.size()) +
+                          " characters long; fwknopd takes at most 255");
   if (r.cmd_cycle_open.is_set() != r.cmd_cycle_timer.is_set() ||
       (r.cmd_cycle_close.is_set() && !r.cmd_cycle_open.is_set()))
     return error_at(file,
