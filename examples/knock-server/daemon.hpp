@@ -154,7 +154,7 @@ int daemon_main(const options& o) {
   const logger log{o.foreground};
   if (!o.foreground) {
     if (::daemon(0, 0) != 0) return std::perror("knock-server: daemon"), 1;
-    ::openlog(s.syslog_identity.c_str(), LOG_PID, LOG_DAEMON);
+    ::openlog(s.syslog_identity.c_str(), LOG_PID, s.syslog_facility);
   }
   if (auto ok = drop_root(*who, s, Firewalls::needs(s.firewall), *stanzas, log); !ok)
     return log(LOG_ERR, to_string(ok.error())), 1;

@@ -10,11 +10,17 @@
 #include <knock/config/values.hpp>
 #include <knock/core/name_list.hpp>
 
+#include <cctype>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <algorithm>
+#include <iterator>
 
+#include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
 namespace knock_server {
@@ -58,6 +64,7 @@ struct settings {
   /// keys, for 2 × MAX_SPA_PACKET_AGE + 1 s); beyond that it fails closed (`replay_store_full`).
   std::uint32_t replay_capacity = 65536;
   std::string syslog_identity = "knock-server";  ///< SYSLOG_IDENTITY
+  int syslog_facility = LOG_DAEMON;              ///< SYSLOG_FACILITY
   bool verbose = false;                          ///< VERBOSE (`-v`)
 
   /// The replay store's size in keys: two per packet (the payload's and the message's).
@@ -163,6 +170,15 @@ settings_result load_settings(const options& o) {
                                              ")"));
 
   s.run_dir = c.text("FWKNOP_RUN_DIR", s.run_dir);
+  if (c.has("FWKNOP_RUN_DIR")) {  // as fwknopd: absolute, and a directory when it exists
+    struct stat st {};
+    if (!s.run_dir.starts_with('/'))
+      return fail(c.error("FWKNOP_RUN_DIR", "'" + knock::config::printable(s.run_dir) +
+                                                "' is not an absolute path"));
+    if (::stat(s.run_dir.c_str(), &st) == 0 && !S_ISDIR(st.st_mode))
+      return fail(c.error("FWKNOP_RUN_DIR",
+                          "'" + knock::config::printable(s.run_dir) + "' is not a directory"));
+  }
   s.access_file = !o.access_conf.empty() ? o.access_conf : c.text("ACCESS_FILE", s.access_file);
   s.digest_file =
       !o.digest_file.empty() ? o.digest_file : c.text("DIGEST_FILE", s.run_dir + "/replay.log");
@@ -170,6 +186,22 @@ settings_result load_settings(const options& o) {
       !o.pid_file.empty() ? o.pid_file : c.text("FWKNOP_PID_FILE", s.run_dir + "/knock-server.pid");
   s.user = !o.user.empty() ? o.user : c.text("KNOCK_USER");
   s.syslog_identity = c.text("SYSLOG_IDENTITY", s.syslog_identity);
+  if (c.has("SYSLOG_FACILITY")) {  // fwknopd's: LOG_DAEMON or LOG_LOCAL0..7, any case
+    constexpr std::pair<std::string_view, int> facilities[] = {
+        {"LOG_DAEMON", LOG_DAEMON}, {"LOG_LOCAL0", LOG_LOCAL0}, {"LOG_LOCAL1", LOG_LOCAL1},
+        {"LOG_LOCAL2", LOG_LOCAL2}, {"LOG_LOCAL3", LOG_LOCAL3}, {"LOG_LOCAL4", LOG_LOCAL4},
+        {"LOG_LOCAL5", LOG_LOCAL5}, {"LOG_LOCAL6", LOG_LOCAL6}, {"LOG_LOCAL7", LOG_LOCAL7}};
+    const std::string name = c.text("SYSLOG_FACILITY");
+    const auto* f = std::ranges::find_if(facilities, [&](const auto& e) {
+      return std::ranges::equal(e.first, name, [](char a, char b) {
+        return std::toupper(static_cast<unsigned char>(a)) == std::toupper(static_cast<unsigned char>(b));
+      });
+    });
+    if (f == std::end(facilities))
+      return fail(c.error("SYSLOG_FACILITY", "'" + knock::config::printable(name) +
+                                                 "' is not LOG_DAEMON or LOG_LOCAL0..7"));
+    s.syslog_facility = f->second;
+  }
   return s;
 }
 

@@ -87,6 +87,9 @@ TEST_F(settings_test, reads_what_knock_runs_with) {
   EXPECT_EQ(s->protected_ports->size(), 2u);
   EXPECT_EQ(s->user, "knock:adm");
   EXPECT_EQ(s->replay_capacity, 1000000u);
+  const auto local = load("SYSLOG_FACILITY log_local3;\n");
+  ASSERT_TRUE(local) << to_string(local.error());
+  EXPECT_EQ(local->syslog_facility, LOG_LOCAL3);
 }
 
 TEST_F(settings_test, the_command_line_wins) {
@@ -115,6 +118,18 @@ TEST_F(settings_test, refuses_with_file_line_and_key) {
             path_ + ":1: UDPSERV_PORT: '70000' is not a positive integer up to 65535");
   EXPECT_EQ(error("FLUSH_IPT_AT_INIT yes;\n"),
             path_ + ":1: FLUSH_IPT_AT_INIT: 'yes' is not Y or N");
+  // fwknopd's own refusals (server/log_msg.c, fwknopd.c check_dir_path, config_init.c).
+  EXPECT_EQ(error("SYSLOG_FACILITY LOG_LOCAL8;\n"),
+            path_ + ":1: SYSLOG_FACILITY: 'LOG_LOCAL8' is not LOG_DAEMON or LOG_LOCAL0..7");
+  EXPECT_EQ(error("FWKNOP_RUN_DIR run/knock;\n"),
+            path_ + ":1: FWKNOP_RUN_DIR: 'run/knock' is not an absolute path");
+  EXPECT_EQ(error("FWKNOP_RUN_DIR /dev/null;\n"),
+            path_ + ":1: FWKNOP_RUN_DIR: '/dev/null' is not a directory");
+  knock_server::options dev_null;
+  dev_null.fwknopd_conf = "/dev/null";
+  const auto not_regular = knock_server::load_settings<firewalls, captures>(dev_null);
+  ASSERT_FALSE(not_regular);
+  EXPECT_EQ(to_string(not_regular.error()), "/dev/null: is not a regular file");
   EXPECT_EQ(error("KNOCK_CAPTURE nfq;\n"),
             path_ + ":1: KNOCK_CAPTURE: unknown value 'nfq' (known: pcap, udp)");
   EXPECT_EQ(error("KNOCK_REPLAY_CAPACITY 0;\n"),

@@ -26,6 +26,8 @@
 #include <utility>
 #include <vector>
 
+#include <sys/stat.h>
+
 namespace knock::config {
 
 namespace detail {
@@ -219,6 +221,9 @@ inline result<fwknopd_conf, config_error> parse_fwknopd_conf(std::string_view te
 
 /// Reads and parses the fwknopd.conf at `path`.
 inline result<fwknopd_conf, config_error> load_fwknopd_conf(const std::string& path) {
+  // As fwknopd: the configuration is a regular file (not /dev/null, a directory or a FIFO).
+  if (struct stat st{}; ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+    return fail(config_error{path, 0, "", "is not a regular file"});
   auto text = detail::read_config_file(path);
   if (!text) return fail(text.error());
   return parse_fwknopd_conf(*text, path);
