@@ -10,14 +10,14 @@
 #include <knock/config/values.hpp>
 #include <knock/core/name_list.hpp>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdint>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
-#include <algorithm>
-#include <iterator>
 
 #include <sys/stat.h>
 #include <syslog.h>
@@ -173,8 +173,8 @@ settings_result load_settings(const options& o) {
   if (c.has("FWKNOP_RUN_DIR")) {  // as fwknopd: absolute, and a directory when it exists
     struct stat st {};
     if (!s.run_dir.starts_with('/'))
-      return fail(c.error("FWKNOP_RUN_DIR", "'" + knock::config::printable(s.run_dir) +
-                                                "' is not an absolute path"));
+      return fail(c.error("FWKNOP_RUN_DIR",
+                          "'" + knock::config::printable(s.run_dir) + "' is not an absolute path"));
     if (::stat(s.run_dir.c_str(), &st) == 0 && !S_ISDIR(st.st_mode))
       return fail(c.error("FWKNOP_RUN_DIR",
                           "'" + knock::config::printable(s.run_dir) + "' is not a directory"));
@@ -194,7 +194,8 @@ settings_result load_settings(const options& o) {
     const std::string name = c.text("SYSLOG_FACILITY");
     const auto* f = std::ranges::find_if(facilities, [&](const auto& e) {
       return std::ranges::equal(e.first, name, [](char a, char b) {
-        return std::toupper(static_cast<unsigned char>(a)) == std::toupper(static_cast<unsigned char>(b));
+        return std::toupper(static_cast<unsigned char>(a)) ==
+               std::toupper(static_cast<unsigned char>(b));
       });
     });
     if (f == std::end(facilities))

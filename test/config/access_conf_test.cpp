@@ -247,18 +247,22 @@ TEST(config_bind_access_conf, refuses_a_bad_source) {
 }
 
 // fwknopd refuses a CIDR mask outside 1..32 ("Invalid IP mask", server/access.c): a /0 would match
-// every address, and a typo in a mask must never open a stanza to the world. ANY says it on purpose.
+// every address, and a typo in a mask must never open a stanza to the world. ANY says it on
+// purpose.
 TEST(config_bind_access_conf, refuses_a_zero_bit_mask_as_fwknopd_does) {
-  const std::string why = "': a mask of 0 bits matches every address (fwknopd refuses it); write "
-                          "ANY if that is what you mean";
+  const std::string why =
+      "': a mask of 0 bits matches every address (fwknopd refuses it); write "
+      "ANY if that is what you mean";
   EXPECT_EQ(config::to_string(bind_error("SOURCE 10.0.0.0/0\nKEY k\n")),
             "access.conf:1: SOURCE: '10.0.0.0/0" + why);
   EXPECT_EQ(config::to_string(bind_error("SOURCE ANY\nDESTINATION 192.0.2.1, 0.0.0.0/0\nKEY k\n")),
             "access.conf:2: DESTINATION: '0.0.0.0/0" + why);
-  EXPECT_EQ(config::to_string(bind_error("SOURCE ::/0\nKEY k\n")), "access.conf:1: SOURCE: '::/0" + why);
+  EXPECT_EQ(config::to_string(bind_error("SOURCE ::/0\nKEY k\n")),
+            "access.conf:1: SOURCE: '::/0" + why);
   EXPECT_EQ(config::to_string(bind_error("SOURCE 10.1.2.3/0.0.0.0\nKEY k\n")),
             "access.conf:1: SOURCE: '10.1.2.3/0.0.0.0" + why);
-  EXPECT_TRUE(bind_ok("SOURCE 10.0.0.0/1\nKEY k\n")[0].sources.contains(*ip_address::parse("10.9.9.9")));
+  EXPECT_TRUE(
+      bind_ok("SOURCE 10.0.0.0/1\nKEY k\n")[0].sources.contains(*ip_address::parse("10.9.9.9")));
 }
 
 // fwknopd also takes an IPv4 netmask after the slash (server/access.c); knock takes it when its
@@ -284,9 +288,9 @@ TEST(config_bind_access_conf, refuses_cmd_cycle_values_fwknopd_refuses) {
   EXPECT_EQ(config::to_string(bind_error("SOURCE ANY\nKEY k\nCMD_CYCLE_OPEN /bin/" +
                                          std::string(251, 'x') + "\nCMD_CYCLE_TIMER 5\n")),
             "access.conf:3: CMD_CYCLE_OPEN: is 256 characters long; fwknopd takes at most 255");
-  EXPECT_EQ(bind_error(head + "CMD_CYCLE_TIMER 5\nCMD_CYCLE_CLOSE " + std::string(300, 'y') + "\n")
-                .line,
-            5u);
+  EXPECT_EQ(
+      bind_error(head + "CMD_CYCLE_TIMER 5\nCMD_CYCLE_CLOSE " + std::string(300, 'y') + "\n").line,
+      5u);
 }
 
 TEST(config_bind_access_conf, refuses_a_stanza_without_key) {

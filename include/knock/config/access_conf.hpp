@@ -68,9 +68,9 @@ inline result<void, config_error> refuse_unsupported(std::string_view file, cons
     return fail(t.error());
   for (const auto* v : {&r.cmd_cycle_open, &r.cmd_cycle_close})
     if (v->is_set() && v->text.size() >= 256)
-      return error_at(file, *v, v == &r.cmd_cycle_open ? "CMD_CYCLE_OPEN" : "CMD_CYCLE_CLOSE",
-                      "is " + std::to_string(v->text.size()) +
-                          " characters long; fwknopd takes at most 255");
+      return error_at(
+          file, *v, v == &r.cmd_cycle_open ? "CMD_CYCLE_OPEN" : "CMD_CYCLE_CLOSE",
+          "is " + std::to_string(v->text.size()) + " characters long; fwknopd takes at most 255");
   if (r.cmd_cycle_open.is_set() != r.cmd_cycle_timer.is_set() ||
       (r.cmd_cycle_close.is_set() && !r.cmd_cycle_open.is_set()))
     return error_at(file,

@@ -70,7 +70,8 @@ inline result<std::uint32_t, config_error> positive(std::string_view file, const
 /// netmask of contiguous leading ones.
 inline std::optional<cidr> address_block(std::string_view item) noexcept {
   const std::size_t slash = item.find('/');
-  if (slash != std::string_view::npos && item.substr(slash + 1).find('.') != std::string_view::npos) {
+  if (slash != std::string_view::npos &&
+      item.substr(slash + 1).find('.') != std::string_view::npos) {
     const auto a = ip_address::parse(item.substr(0, slash));
     const auto mask = ip_address::parse(item.substr(slash + 1));
     if (!a || !mask || !a->is_v4() || !mask->is_v4()) return std::nullopt;
@@ -107,8 +108,7 @@ inline result<access::address_set, config_error> addresses(std::string_view file
       set.networks.push_back(*block);
     } else {
       return error_at(file, v, key,
-                      "'" + printable(item) +
-                          "' is not ANY, an IP address or a CIDR block");
+                      "'" + printable(item) + "' is not ANY, an IP address or a CIDR block");
     }
     if (comma == std::string_view::npos) return set;
     list.remove_prefix(comma + 1);

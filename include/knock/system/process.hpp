@@ -92,6 +92,14 @@ inline std::string join_argv(std::span<const std::string> argv) {
   return out;
 }
 
+/// "`/usr/sbin/iptables -F X`", as messages quote a command. Built by appending: g++ 12 at -O3
+/// warns on `"`" + std::string` (a false -Wrestrict, GCC PR 105329).
+inline std::string quoted_argv(std::span<const std::string> argv) {
+  std::string q{"`"};
+  q.append(join_argv(argv)).append("`");
+  return q;
+}
+
 namespace detail {
 
 struct fd {
@@ -109,9 +117,7 @@ struct fd {
 
 /// "`argv`: cannot start: <strerror(errnum)>".
 inline error cannot_start(std::span<const std::string> argv, int errnum) {
-  std::string what{"`"};  // appended, not "`" + …: g++ 12 -O3 warns on that (-Wrestrict, PR 105329)
-  what.append(join_argv(argv)).append("`: cannot start");
-  return system_error(errc::io_failed, what, errnum);
+  return system_error(errc::io_failed, quoted_argv(argv) + ": cannot start", errnum);
 }
 
 // Only async-signal-safe calls between fork and execve: the parent may be multithreaded.
@@ -155,8 +161,8 @@ inline result<process_result> run(std::span<const std::string> argv,
                                   const process_options& options = {}) {
   using namespace detail;
   if (argv.empty() || argv[0].empty() || argv[0][0] != '/')
-    return fail(error{errc::io_failed, "`" + join_argv(argv) +
-                                           "`: cannot start: not an absolute path to a program"});
+    return fail(error{errc::io_failed,
+                      quoted_argv(argv) + ": cannot start: not an absolute path to a program"});
   std::vector<char*> args, env;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   for (const auto& e : options.environment) env.push_back(const_cast<char*>(e.c_str()));
@@ -250,16 +256,16 @@ inline result<process_result> run(std::span<const std::string> argv,
 
 /// One line for an error message: "`/usr/sbin/iptables -F X` exited with 1: <stderr>".
 inline std::string summary(std::span<const std::string> argv, const process_result& r) {
-  std::string what = "`" + join_argv(argv) + "` ";
+  std::string what = quoted_argv(argv) + " ";
   if (r.timed_out)
     what += "timed out";
   else if (r.signal != 0)
-    what += "was killed by signal " + std::to_string(r.signal);
+    what.append("was killed by signal ").append(std::to_string(r.signal));
   else
-    what += "exited with " + std::to_string(r.exit_status);
+    what.append("exited with ").append(std::to_string(r.exit_status));
   std::string_view text = r.errors.empty() ? std::string_view{r.output} : r.errors;
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
-  if (!text.empty()) what += ": " + std::string{text};
+  if (!text.empty()) what.append(": ").append(text);
   return what;
 }
 
