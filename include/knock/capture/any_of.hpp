@@ -23,19 +23,11 @@
 namespace knock::capture {
 
 template <configurable_capture... Sources>
-class any_of {
+class any_of : public named_set<Sources...> {
   static_assert(sizeof...(Sources) > 0, "knock::capture::any_of: list at least one source");
 
  public:
   using role = knock::role::capture;
-
-  /// The names `make` accepts, in list order.
-  static constexpr std::array<std::string_view, sizeof...(Sources)> names{
-      std::string_view{Sources::name}...};
-  /// Every variable some source of the list reads.
-  static constexpr auto variables = concatenated_names<Sources::variables...>;
-
-  static bool knows(std::string_view name) noexcept { return ((name == Sources::name) || ...); }
 
   /// Checks the variables of every source of the list that can (`checked_capture`), opening
   /// nothing.
@@ -48,10 +40,10 @@ class any_of {
   /// The source called `name`, made from `s`; an error naming the known ones otherwise.
   static result<any_of> make(std::string_view name, const setup& s) {
     std::optional<result<any_of>> made;
-    (void)((name == Sources::name ? (made.emplace(wrap(Sources::make(s))), true) : false) || ...);
+    any_of::visit_named(name, [&](auto m) { made.emplace(wrap(decltype(m)::type::make(s))); });
     if (made) return *std::move(made);
-    return fail(error{errc::config_invalid,
-                      "capture '" + std::string{name} + "' is not one of " + join_names(names)});
+    return fail(error{errc::config_invalid, "capture '" + std::string{name} + "' is not one of " +
+                                                join_names(any_of::names)});
   }
 
   template <class S>

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 /// \file
-/// Compile-time lists of names, for the sets of backends a program chooses from by name: their
-/// names joined for messages, and their variables concatenated into one list.
+/// Compile-time lists of names, for the sets of backends a program chooses from by name
+/// (`knock::firewall::any_of`, `knock::capture::any_of`): what the set knows — the members' names,
+/// their variables concatenated into one list — and the dispatch from a name to a member.
 
 #include <algorithm>
 #include <array>
@@ -10,6 +11,7 @@
 #include <iterator>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace knock {
 
@@ -29,5 +31,25 @@ std::string join_names(const Names& names, std::string_view separator = ", ") {
   for (std::string_view n : names) out.append(out.empty() ? "" : separator).append(n);
   return out;
 }
+
+/// What a set of members that each say `M::name` and `M::variables` knows at compile time.
+template <class... Members>
+struct named_set {
+  /// The members' names, in list order.
+  static constexpr std::array<std::string_view, sizeof...(Members)> names{
+      std::string_view{Members::name}...};
+  /// Every variable some member reads.
+  static constexpr auto variables = concatenated_names<Members::variables...>;
+
+  /// True when `name` (exactly) is one of `names`.
+  static constexpr bool knows(std::string_view name) noexcept {
+    return ((name == Members::name) || ...);
+  }
+  /// Calls `f(std::type_identity<M>{})` for the member `M` called `name`; false when none is.
+  template <class F>
+  static constexpr bool visit_named(std::string_view name, F&& f) {
+    return ((name == Members::name ? (f(std::type_identity<Members>{}), true) : false) || ...);
+  }
+};
 
 }  // namespace knock

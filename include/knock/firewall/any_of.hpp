@@ -31,27 +31,18 @@
 namespace knock::firewall {
 
 template <configurable_firewall... Backends>
-class any_of {
+class any_of : public named_set<Backends...> {
   static_assert(sizeof...(Backends) > 0, "knock::firewall::any_of: list at least one backend");
 
  public:
   using role = knock::role::firewall;
 
-  /// The names `make` accepts, in list order.
-  static constexpr std::array<std::string_view, sizeof...(Backends)> names{
-      std::string_view{Backends::name}...};
-  /// Every variable some backend of the list reads.
-  static constexpr auto variables = concatenated_names<Backends::variables...>;
-
   /// What the backend called `name` needs from the system once the daemon has dropped root.
   static constexpr privileges needs(std::string_view name) noexcept {
     privileges out;
-    (void)((name == Backends::name ? (out = needs_of<Backends>(), true) : false) || ...);
+    any_of::visit_named(name, [&](auto m) { out = needs_of<typename decltype(m)::type>(); });
     return out;
   }
-
-  /// True when `name` (exactly, lower case) is one of `names`.
-  static bool knows(std::string_view name) noexcept { return ((name == Backends::name) || ...); }
 
   /// Checks the variables of every backend of the list that can (`checked_firewall`), opening
   /// nothing.
@@ -64,10 +55,10 @@ class any_of {
   /// The backend called `name`, made from `s`; an error naming the known ones otherwise.
   static result<any_of> make(std::string_view name, const setup& s) {
     std::optional<result<any_of>> made;
-    (void)((name == Backends::name ? (made.emplace(wrap(Backends::make(s))), true) : false) || ...);
+    any_of::visit_named(name, [&](auto m) { made.emplace(wrap(decltype(m)::type::make(s))); });
     if (made) return *std::move(made);
-    return fail(error{errc::config_invalid,
-                      "firewall '" + std::string{name} + "' is not one of " + join_names(names)});
+    return fail(error{errc::config_invalid, "firewall '" + std::string{name} + "' is not one of " +
+                                                join_names(any_of::names)});
   }
 
   template <class B>
