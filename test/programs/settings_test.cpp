@@ -11,6 +11,8 @@
 #include <fstream>
 #include <string>
 
+#include <unistd.h>
+
 namespace {
 
 // Stand-ins for the lists: settings only reads their names and variables.
@@ -51,7 +53,10 @@ class settings_test : public ::testing::Test {
     return s ? "" : to_string(s.error());
   }
   void TearDown() override { std::remove(path_.c_str()); }
-  std::string path_ = ::testing::TempDir() + "settings_test.conf";
+  // One file per test and process: CTest runs the tests of this file in parallel.
+  std::string path_ = ::testing::TempDir() + "settings_test." +
+                      ::testing::UnitTest::GetInstance()->current_test_info()->name() + "." +
+                      std::to_string(::getpid()) + ".conf";
 };
 
 TEST_F(settings_test, defaults_are_fwknopds) {
