@@ -4,12 +4,14 @@
 // `--fw-list` / `--fw-flush` (through whatever firewall backend FIREWALL_TYPE names), and
 // `-K` / `-S` / `-R` (signals to the running daemon, found by its pid file).
 
+#include "access.hpp"
 #include "options.hpp"
 #include "settings.hpp"
 
 #include <knock/config/access_conf.hpp>
 #include <knock/config/values.hpp>
 #include <knock/firewall/setup.hpp>
+#include <knock/system/process.hpp>
 
 #include <boost/hana/accessors.hpp>
 #include <boost/hana/for_each.hpp>
@@ -20,6 +22,7 @@
 #include <fstream>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <sys/types.h>
 
@@ -29,10 +32,16 @@ namespace knock_server {
 /// `raw_stanza` (Boost.Hana), so a new variable shows up here without more code.
 inline int dump_config(const settings& s, const options& o) {
   // Checked as the daemon would load it (bound, not only parsed), before anything is printed.
-  if (auto bound =
-          knock::config::load_access_conf(s.access_file, {.allow_no_hmac = o.allow_no_hmac});
-      !bound)
+  auto bound = load_access(s, o);
+  if (!bound)
     return std::fprintf(stderr, "knock-server: %s\n", to_string(bound.error()).c_str()), 1;
+  for (const auto& w : s.warnings) std::fprintf(stderr, "knock-server: %s\n", w.c_str());
+  for (const auto& w : bound->warnings()) std::fprintf(stderr, "knock-server: %s\n", w.c_str());
+  if (!s.access_folder.empty()) {  // the folder's stanzas as bound (the raw dump reads one file)
+    std::printf("# knock-server configuration\nACCESS_FOLDER %s: %zu stanza(s)\n",
+                s.access_folder.c_str(), bound->stanzas.size());
+    return 0;
+  }
   std::printf("# knock-server configuration\nFIREWALL_TYPE %s\nKNOCK_CAPTURE %s\n",
               s.firewall.c_str(), s.capture.c_str());
   std::printf(
@@ -50,7 +59,9 @@ inline int dump_config(const settings& s, const options& o) {
   auto text = knock::config::read_config_file(s.access_file);
   if (!text) return std::fprintf(stderr, "knock-server: %s\n", to_string(text.error()).c_str()), 1;
   const auto files = knock::config::file_system();
-  auto raw = knock::config::parse_access_conf(*text, s.access_file, &files);
+  std::vector<knock::config::config_error> left_out;  // reported above
+  auto raw = knock::config::parse_access_conf(*text, s.access_file, &files,
+                                              o.strict_config ? nullptr : &left_out);
   knock::secure_zero(text->data(), text->size());
   if (!raw) return std::fprintf(stderr, "knock-server: %s\n", to_string(raw.error()).c_str()), 1;
   for (const auto& stanza : *raw) {
@@ -68,11 +79,59 @@ inline int dump_config(const settings& s, const options& o) {
   return 0;
 }
 
-/// `--fw-list` / `--fw-flush`, next to a running daemon: the backend attaches to what is there.
+/// `--exit-parse-config`: the configuration loads (stanzas left out are reported); nothing runs.
+inline int check_config(const settings& s, const options& o) {
+  auto bound = load_access(s, o);
+  if (!bound)
+    return std::fprintf(stderr, "knock-server: %s\n", to_string(bound.error()).c_str()), 1;
+  for (const auto& w : s.warnings) std::fprintf(stderr, "knock-server: %s\n", w.c_str());
+  for (const auto& w : bound->warnings()) std::fprintf(stderr, "knock-server: %s\n", w.c_str());
+  std::printf("configuration parsed: %zu stanza(s) from %s, firewall %s, capture %s\n",
+              bound->stanzas.size(),
+              (s.access_folder.empty() ? s.access_file : s.access_folder).c_str(),
+              s.firewall.c_str(), s.capture.c_str());
+  return 0;
+}
+
+/// `--dump-serv-err-codes`: every reason a packet or a start-up can be refused, by name.
+inline int dump_error_codes() {
+  for (int i = 1; i < 256; ++i) {
+    const auto e = static_cast<knock::errc>(i);
+    if (to_string(e) == "unknown") break;
+    std::printf("%3d %-28s %s\n", i, std::string{to_string(e)}.c_str(),
+                std::string{knock::describe(e)}.c_str());
+  }
+  return 0;
+}
+
+/// `--fw-list` / `--fw-flush` / `--fw-list-all`, next to a running daemon: the backend attaches to
+/// what is there. `--fw-list-all` adds the whole rule set of the firewall's tool.
 template <class Firewalls>
-int firewall_command(const settings& s, bool flush) {
+int firewall_command(const settings& s, const options& o) {
+  const bool flush = o.fw_flush;
   auto fw = Firewalls::make(s.firewall, {s.conf, {}, knock::firewall::mode::attach});
   if (!fw) return std::fprintf(stderr, "knock-server: %s\n", to_string(fw.error()).c_str()), 1;
+  if (o.fw_list_all) {
+    std::printf("# knock's grants (%s)\n", s.firewall.c_str());
+    if (auto lines = fw->list(); lines)
+      for (const auto& l : *lines) std::printf("%s\n", l.c_str());
+    std::fflush(stdout);
+    // The whole policy, as its tool prints it (read-only; no shell).
+    std::vector<std::string> argv;
+    if (s.firewall == "nftables")
+      argv = {knock::system::find_executable("nft"), "list", "ruleset"};
+    if (s.firewall == "iptables")
+      argv = {knock::system::find_executable(s.conf.text("FIREWALL_EXE", "iptables")), "-L", "-n",
+              "-v"};
+    if (argv.empty()) return 0;
+    std::printf("# the whole policy (%s)\n", knock::system::join_argv(argv).c_str());
+    std::fflush(stdout);
+    auto ran = knock::system::run(argv);
+    if (!ran) return std::fprintf(stderr, "knock-server: %s\n", to_string(ran.error()).c_str()), 1;
+    std::fwrite(ran->output.data(), 1, ran->output.size(), stdout);
+    std::fwrite(ran->errors.data(), 1, ran->errors.size(), stderr);
+    return ran->succeeded() ? 0 : 1;
+  }
   if (flush) {
     if (auto ok = fw->flush(); !ok)
       return std::fprintf(stderr, "knock-server: %s\n", to_string(ok.error()).c_str()), 1;

@@ -8,6 +8,7 @@
 //   startup.hpp      account, privileges, pid file      cycles.hpp    CMD_CYCLE_OPEN/CLOSE
 //   event_loop.hpp   epoll, timer, signals (RAII)       command_exec.hpp  ENABLE_CMD_EXEC
 
+#include "access.hpp"
 #include "admin.hpp"
 #include "command_exec.hpp"
 #include "cycles.hpp"
@@ -25,7 +26,10 @@
 #include <knock/observe/log.hpp>
 #include <knock/server.hpp>
 
+#include <cerrno>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <utility>
@@ -66,24 +70,29 @@ int serve(Server& server, Capture& capture, const settings& s, const options& o,
                            "remade them (" +
                            std::to_string(repairs_logged = n) + " time(s) so far)");
   };
+  std::uint64_t candidates = 0;  // -C: fwknopd's --packet-limit counts every captured packet
+  bool limit_reached = false;
   const auto on_datagram = [&](const knock::datagram& d) {
+    if (o.packet_limit && ++candidates >= *o.packet_limit) limit_reached = true;
     const knock::verdict v = server.handle(d, knock::now_seconds());
     if (v.accepted || v.reason == knock::errc::firewall_failed) log_repairs();  // grants repair
     if (v.accepted && v.message && v.message->type == knock::message_type::command)
       run_command(server.rules().stanzas[*v.stanza - 1], *v.message, log);
   };
   const auto reload = [&] {
-    auto stanzas =
-        knock::config::load_access_conf(s.access_file, {.allow_no_hmac = o.allow_no_hmac});
-    if (!stanzas)
-      return log(LOG_ERR, "reload refused, keeping the old rules: " + to_string(stanzas.error()));
+    auto access = load_access(s, o);
+    if (!access)
+      return log(LOG_ERR, "reload refused, keeping the old rules: " + to_string(access.error()));
+    for (const auto& w : access->warnings()) log(LOG_WARNING, w);
+    auto* stanzas = &access->stanzas;
     auto cycles = make_command_cycles(*stanzas);
     if (!cycles)
       return log(LOG_ERR, "reload refused, keeping the old rules: " + to_string(cycles.error()));
     const std::size_t count = stanzas->size();
     server.firewall().set_cycles(*std::move(cycles));
-    server.replace_rules({*std::move(stanzas), s.server});
-    log(LOG_NOTICE, "reloaded " + s.access_file + ": " + std::to_string(count) + " stanza(s)");
+    server.replace_rules({std::move(*stanzas), s.server});
+    log(LOG_NOTICE, "reloaded " + (s.access_folder.empty() ? s.access_file : s.access_folder) +
+                        ": " + std::to_string(count) + " stanza(s)");
   };
   const auto tick = [&] {
     server.observer().tick();  // a flood's last summary of suppressed refusals, on time
@@ -98,13 +107,24 @@ int serve(Server& server, Capture& capture, const settings& s, const options& o,
   log(LOG_NOTICE, "started: " + std::to_string(server.rules().stanzas.size()) +
                       " stanza(s), firewall " + s.firewall + ", capture " + s.capture + " (" +
                       capture.describe() + ")");
+  const auto packet_limit_reached = [&] {
+    if (limit_reached)
+      log(LOG_NOTICE, "packet limit reached (-C " + std::to_string(*o.packet_limit) + "): exiting");
+    return limit_reached;
+  };
+  // A source with nothing to poll (a pcap file, --pcap-file) is read once, now; the daemon then
+  // runs on (expiring its grants) until a stop signal, as fwknopd does.
+  if (capture.fds().empty())
+    if (auto got = capture.receive(on_datagram); !got)
+      return log(LOG_ERR, "capture failed: " + to_string(got.error())), 1;
+  if (packet_limit_reached()) return 0;
   const int status = loop->run(
       [&](wake w, int) {
         switch (w) {
           case wake::input:
             if (auto got = capture.receive(on_datagram); !got)
               return log(LOG_ERR, "capture failed: " + to_string(got.error())), false;
-            return true;
+            return !packet_limit_reached();
           case wake::tick: return tick(), true;
           case wake::reload: return reload(), true;
           case wake::stop: return false;
@@ -122,19 +142,32 @@ int serve(Server& server, Capture& capture, const settings& s, const options& o,
 /// Runs the daemon until a stop signal; the exit status.
 template <class Firewalls, class Captures>
 int daemon_main(const options& o) {
+  if (o.version) return std::printf("knock-server 0.1.0 (a drop-in for fwknopd 2.6)\n"), 0;
+  if (o.dump_error_codes) return dump_error_codes();
   auto loaded = load_settings<Firewalls, Captures>(o);
   if (!loaded)
     return std::fprintf(stderr, "knock-server: %s\n", to_string(loaded.error()).c_str()), 1;
   const settings& s = *loaded;
-  if (o.dump_config) return dump_config(s, o);
-  if (o.fw_list || o.fw_flush) return firewall_command<Firewalls>(s, o.fw_flush);
   if (o.kill || o.status || o.restart) return control(s, o);
+  if (o.fw_list || o.fw_flush || o.fw_list_all) return firewall_command<Firewalls>(s, o);
+  if (o.dump_config) return dump_config(s, o);
+  if (o.exit_parse_config) return check_config(s, o);
   const auto failed = [](const auto& e) {
     return std::fprintf(stderr, "knock-server: %s\n", to_string(e).c_str()), 1;
   };
 
-  auto stanzas = knock::config::load_access_conf(s.access_file, {.allow_no_hmac = o.allow_no_hmac});
-  if (!stanzas) return failed(stanzas.error());
+  auto access = load_access(s, o);
+  if (!access) return failed(access.error());
+  auto* stanzas = &access->stanzas;
+  if (o.exit_parse_digest_cache) {  // as fwknopd: after the configuration, the replay log alone
+    if (!s.digest_persistence) return std::printf("replay log: none (in memory)\n"), 0;
+    auto store = knock::replay::file_store::open(s.digest_file, knock::now_seconds(),
+                                                 s.replay_keys());
+    if (!store) return failed(store.error());
+    std::printf("replay log %s: parsed, %zu corrupt line(s) skipped\n", s.digest_file.c_str(),
+                static_cast<std::size_t>(store->report().corrupt));
+    return 0;
+  }
   if (const auto pid = running_pid(s.pid_file))
     return std::fprintf(stderr, "knock-server: already running (pid %d, %s)\n", *pid,
                         s.pid_file.c_str()),
@@ -151,10 +184,18 @@ int daemon_main(const options& o) {
   if (!cycles) return failed(cycles.error());
   firewall.set_cycles(*std::move(cycles));
 
-  const logger log{o.foreground};
-  if (!o.foreground) {
-    if (::daemon(0, 0) != 0) return std::perror("knock-server: daemon"), 1;
+  const logger log{o.foreground, o.syslog_enable};
+  if (!o.foreground && ::daemon(0, 0) != 0) return std::perror("knock-server: daemon"), 1;
+  if (!o.foreground || o.syslog_enable)
     ::openlog(s.syslog_identity.c_str(), LOG_PID, s.syslog_facility);
+  for (const auto& w : s.warnings) log(LOG_WARNING, w);
+  for (const auto& w : access->warnings()) log(LOG_WARNING, w);
+  if (o.rotate_digest_cache && s.digest_persistence) {  // fwknopd's: keep it as FILE-old
+    const std::string old = s.digest_file + "-old";
+    if (::rename(s.digest_file.c_str(), old.c_str()) == 0)
+      log(LOG_NOTICE, "replay log rotated: " + s.digest_file + " -> " + old);
+    else if (errno != ENOENT)
+      log(LOG_WARNING, "cannot rotate the replay log to " + old + ": " + std::strerror(errno));
   }
   if (auto ok = drop_root(*who, s, Firewalls::needs(s.firewall), *stanzas, log); !ok)
     return log(LOG_ERR, to_string(ok.error())), 1;
@@ -167,7 +208,7 @@ int daemon_main(const options& o) {
                                                 : knock::observe::log_lines::format::text};
   };
   typename daemon_server<Firewalls, knock::replay::memory_store>::rules_type rules{
-      *std::move(stanzas), s.server};
+      std::move(*stanzas), s.server};
   if (s.digest_persistence) {
     auto store = open_replay_log(s, knock::now_seconds(), log);
     if (!store) return log(LOG_ERR, to_string(store.error())), 1;

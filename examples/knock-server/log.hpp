@@ -13,12 +13,11 @@ namespace knock_server {
 /// Where the daemon's lines go.
 struct logger {
   bool foreground = true;
+  bool syslog_too = false;  ///< `--syslog-enable`: syslog in the foreground as well
 
   void operator()(int level, const std::string& line) const {
-    if (foreground)
-      std::fprintf(stderr, "knock-server: %s\n", line.c_str());
-    else
-      ::syslog(level, "%s", line.c_str());
+    if (foreground) std::fprintf(stderr, "knock-server: %s\n", line.c_str());
+    if (!foreground || syslog_too) ::syslog(level, "%s", line.c_str());
   }
 };
 

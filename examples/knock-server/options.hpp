@@ -36,7 +36,19 @@ inline constexpr std::string_view usage =
     "rules\n"
     "  -K, --kill            stop the running daemon   -S, --status   is it running?\n"
     "  -R, --restart         make the running daemon reload its access.conf (SIGHUP)\n"
-    "  -v, --verbose         more logging\n"
+    "  -v, --verbose         more logging      -V, --version   print the version\n"
+    "  -O, --override-config F[,F]  files whose variables override fwknopd.conf's\n"
+    "  --access-folder DIR   every DIR/*.conf as the access configuration (instead of -a)\n"
+    "  -P, --pcap-filter F   PCAP_FILTER     -r, --run-dir D   FWKNOP_RUN_DIR\n"
+    "  -C, --packet-limit N  exit after N candidate packets     -l, --locale L   LOCALE\n"
+    "  --pcap-file F         read packets from a pcap file (packet aging off unless set)\n"
+    "  --pcap-any-direction  ENABLE_PCAP_ANY_DIRECTION Y    --syslog-enable  syslog in -f too\n"
+    "  --rotate-digest-cache keep the replay log as DIGEST_FILE-old and start a new one\n"
+    "  --exit-parse-config   check the configuration and exit\n"
+    "  --exit-parse-digest-cache  check the replay log (DIGEST_FILE) and exit\n"
+    "  --fw-list-all         the whole firewall policy, not only knock's rules\n"
+    "  --dump-serv-err-codes the reasons a packet is refused, and exit\n"
+    "  --no-ipt-check-support, --no-firewd-check-support: accepted (knock never probes -C)\n"
     "knock's:\n"
     "  --firewall T          nftables (default), iptables or none (FIREWALL_TYPE)\n"
     "  --nft-table NAME      nftables table (default knock)\n"
@@ -44,16 +56,23 @@ inline constexpr std::string_view usage =
     "                        union of the stanzas' OPEN_PORTS; KNOCK_PROTECTED_PORTS)\n"
     "  --udp-port N          UDPSERV_PORT      --json-log   log lines as JSON\n"
     "  --allow-no-hmac       accept stanzas without an HMAC key\n"
+    "  --strict-config       refuse the access configuration when any stanza is broken\n"
+    "                        (default, as fwknopd: leave it out, log why, run the others)\n"
     "  --user USER[:GROUP]   who the daemon becomes after start-up when started as root\n"
     "                        (KNOCK_USER; default knock if it exists, else nobody; root: stay)\n";
 
 struct options {
   std::string fwknopd_conf, access_conf, digest_file, pid_file, firewall, nft_table, protect, user;
+  std::string override_config, access_folder, pcap_filter, run_dir, locale, pcap_file;
+  std::optional<std::uint32_t> packet_limit;  ///< -C: exit after this many candidate packets
   std::vector<std::string> interfaces;
   std::optional<std::uint16_t> udp_port;
   bool decode = false, allow_no_hmac = false, foreground = false, udp_server = false, test = false,
        dump_config = false, fw_list = false, fw_flush = false, kill = false, status = false,
-       restart = false, verbose = false, json_log = false;
+       restart = false, verbose = false, json_log = false, exit_parse_config = false,
+       exit_parse_digest_cache = false, rotate_digest_cache = false, fw_list_all = false,
+       syslog_enable = false, pcap_any_direction = false, version = false,
+       dump_error_codes = false, strict_config = false;
   std::optional<std::int64_t> now;
   std::optional<knock::ip_address> source, dest;
   std::vector<std::string> files;  // --decode's packets
@@ -89,17 +108,51 @@ inline std::optional<int> parse_args(int argc, char** argv, options& o) {
       {"--restart", &options::restart},
       {"-v", &options::verbose},
       {"--verbose", &options::verbose},
-      {"--json-log", &options::json_log}};
+      {"--json-log", &options::json_log},
+      {"--exit-parse-config", &options::exit_parse_config},
+      {"--exit-parse-digest-cache", &options::exit_parse_digest_cache},
+      {"--rotate-digest-cache", &options::rotate_digest_cache},
+      {"--fw-list-all", &options::fw_list_all},
+      {"--syslog-enable", &options::syslog_enable},
+      {"--pcap-any-direction", &options::pcap_any_direction},
+      {"-V", &options::version},
+      {"--version", &options::version},
+      {"--dump-serv-err-codes", &options::dump_error_codes},
+      {"--strict-config", &options::strict_config}};
+  // fwknopd probes `iptables -C` / `firewall-cmd ... -C` unless told not to; knock never probes.
+  constexpr std::string_view accepted_no_ops[] = {"--no-ipt-check-support",
+                                                  "--no-firewd-check-support"};
   const std::pair<std::string_view, std::string options::*> strings[] = {
       {"-c", &options::fwknopd_conf},     {"--config-file", &options::fwknopd_conf},
       {"-a", &options::access_conf},      {"--access-file", &options::access_conf},
       {"-d", &options::digest_file},      {"--digest-file", &options::digest_file},
       {"-p", &options::pid_file},         {"--pid-file", &options::pid_file},
       {"--firewall", &options::firewall}, {"--nft-table", &options::nft_table},
-      {"--protect", &options::protect},   {"--user", &options::user}};
+      {"--protect", &options::protect},   {"--user", &options::user},
+      {"-O", &options::override_config},  {"--override-config", &options::override_config},
+      {"--access-folder", &options::access_folder},
+      {"-P", &options::pcap_filter},      {"--pcap-filter", &options::pcap_filter},
+      {"-r", &options::run_dir},          {"--run-dir", &options::run_dir},
+      {"-l", &options::locale},           {"--locale", &options::locale},
+      {"--pcap-file", &options::pcap_file}};
   bool only_files = false;
+  std::vector<std::string> expanded;  // "-vvv", "-fv": short switches written together (getopt)
   for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
+    const std::string_view a = argv[i];
+    const bool grouped = a.size() > 2 && a[0] == '-' && a[1] != '-' &&
+                         std::all_of(a.begin() + 1, a.end(), [&](char c) {
+                           const char flag[] = {'-', c, '\0'};
+                           return std::any_of(std::begin(switches), std::end(switches),
+                                              [&](const auto& s) { return s.first == flag; });
+                         });
+    if (grouped)
+      for (char c : a.substr(1)) expanded.push_back(std::string{'-', c});
+    else
+      expanded.emplace_back(a);
+  }
+  const int count = static_cast<int>(expanded.size());
+  for (int i = 0; i < count; ++i) {
+    std::string_view arg = expanded[static_cast<std::size_t>(i)];
     if (only_files || arg == "-" || !arg.starts_with('-')) {
       o.files.emplace_back(arg);
       continue;
@@ -116,17 +169,19 @@ inline std::optional<int> parse_args(int argc, char** argv, options& o) {
     for (const auto& [name, member] : switches)
       if (arg == name) o.*member = matched = true;
     if (matched) continue;
+    if (std::ranges::find(accepted_no_ops, arg) != std::end(accepted_no_ops)) continue;
     std::optional<std::string_view> value;  // "--now=5" or "--now 5"
     if (const auto eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos)
       value = arg.substr(eq + 1), arg = arg.substr(0, eq);
     const bool takes_value = arg == "-i" || arg == "--interface" || arg == "--now" ||
                              arg == "--source" || arg == "--dest" || arg == "--udp-port" ||
+                             arg == "-C" || arg == "--packet-limit" ||
                              std::any_of(std::begin(strings), std::end(strings),
                                          [&](const auto& s) { return s.first == arg; });
     if (!takes_value) return usage_error("unknown option '" + printable(arg) + "'");
     if (!value) {
-      if (i + 1 == argc) return usage_error(std::string{arg} + " needs a value");
-      value = argv[++i];
+      if (i + 1 == count) return usage_error(std::string{arg} + " needs a value");
+      value = expanded[static_cast<std::size_t>(++i)];
     }
     for (const auto& [name, member] : strings)
       if (arg == name) o.*member = *value, matched = true;
@@ -138,6 +193,13 @@ inline std::optional<int> parse_args(int argc, char** argv, options& o) {
         if (comma == std::string_view::npos) break;
         list.remove_prefix(comma + 1);
       }
+    } else if (arg == "-C" || arg == "--packet-limit") {  // fwknopd's range: 0..2^31
+      std::uint32_t n = 0;
+      const auto r = std::from_chars(value->data(), value->data() + value->size(), n);
+      if (r.ec != std::errc{} || r.ptr != value->data() + value->size() || n > (1u << 31))
+        return usage_error(std::string{arg} + ": '" + printable(*value) +
+                           "' is not a packet count (0..2147483648)");
+      if (n != 0) o.packet_limit = n;  // 0: no limit, as fwknopd
     } else if (arg == "--now" || arg == "--udp-port") {
       std::int64_t t = 0;
       const auto r = std::from_chars(value->data(), value->data() + value->size(), t);

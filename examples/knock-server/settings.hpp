@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include <sys/stat.h>
 #include <syslog.h>
@@ -31,6 +32,7 @@ inline constexpr std::string_view program_variables[] = {"ENABLE_DIGEST_PERSISTE
                                                          "FWKNOP_RUN_DIR",
                                                          "FWKNOP_CONF_DIR",
                                                          "ACCESS_FILE",
+                                                         "ACCESS_FOLDER",
                                                          "FWKNOP_PID_FILE",
                                                          "FIREWALL_TYPE",
                                                          "KNOCK_CAPTURE",
@@ -56,6 +58,9 @@ struct settings {
   std::string digest_file;               ///< DIGEST_FILE (default: run_dir/replay.log)
   std::string pid_file;                  ///< FWKNOP_PID_FILE (default: run_dir/knock-server.pid)
   std::string access_file = "/etc/fwknop/access.conf";  ///< ACCESS_FILE (`-a`)
+  /// ACCESS_FOLDER (`--access-folder`): when set, its `*.conf` files, in name order, are the
+  /// access configuration instead of `access_file` (as fwknopd).
+  std::string access_folder;
   std::optional<knock::port_list> protected_ports;      ///< KNOCK_PROTECTED_PORTS, `--protect`
   /// KNOCK_USER: who the daemon becomes after start-up when started as root ("user" or
   /// "user:group"; "root" keeps root). Empty: `knock` if that account exists, else `nobody`.
@@ -66,6 +71,9 @@ struct settings {
   std::string syslog_identity = "knock-server";  ///< SYSLOG_IDENTITY
   int syslog_facility = LOG_DAEMON;              ///< SYSLOG_FACILITY
   bool verbose = false;                          ///< VERBOSE (`-v`)
+  /// Lines of fwknopd.conf left out as fwknopd leaves them out (a variable without a value), for
+  /// the log; empty with `--strict-config`, which refuses them.
+  std::vector<std::string> warnings;
 
   /// The replay store's size in keys: two per packet (the payload's and the message's).
   std::size_t replay_keys() const noexcept { return 2 * std::size_t{replay_capacity}; }
@@ -73,14 +81,25 @@ struct settings {
 
 using settings_result = knock::result<settings, knock::config::config_error>;
 
-/// fwknopd.conf at `path` (empty: the defaults), refusing variables that none of the program,
-/// the server core, `Firewalls` and `Captures` reads.
+/// fwknopd.conf at `path` (empty: the defaults), then each file of the comma list `overrides`
+/// (fwknopd's `-O`: its variables replace the main file's, errors name the file they are in),
+/// refusing variables that none of the program, the server core, `Firewalls` and `Captures` reads.
 template <class Firewalls, class Captures>
 knock::result<knock::config::fwknopd_conf, knock::config::config_error> load_conf(
-    const std::string& path) {
+    const std::string& path, std::string_view overrides = {},
+    std::vector<knock::config::config_error>* skipped = nullptr) {
   auto conf = path.empty() ? knock::config::parse_fwknopd_conf("", "(defaults)")
-                           : knock::config::load_fwknopd_conf(path);
+                           : knock::config::load_fwknopd_conf(path, skipped);
   if (!conf) return conf;
+  while (!overrides.empty()) {
+    const std::size_t comma = overrides.find(',');
+    const std::string file{overrides.substr(0, comma)};
+    overrides = comma == std::string_view::npos ? std::string_view{} : overrides.substr(comma + 1);
+    if (file.empty()) continue;
+    auto more = knock::config::load_fwknopd_conf(file, skipped);
+    if (!more) return more;
+    for (const auto& [name, v] : more->variables()) conf->set(name, v.text, v.line, file);
+  }
   if (auto known = conf->refuse_unknown(program_variables, knock::config::server_variables,
                                         Firewalls::variables, Captures::variables);
       !known)
@@ -95,9 +114,12 @@ settings_result load_settings(const options& o) {
   std::string path = o.fwknopd_conf;
   if (path.empty() && ::access("/etc/fwknop/fwknopd.conf", R_OK) == 0)
     path = "/etc/fwknop/fwknopd.conf";
-  auto conf = load_conf<Firewalls, Captures>(path);
+  std::vector<knock::config::config_error> skipped;
+  auto conf = load_conf<Firewalls, Captures>(path, o.override_config,
+                                             o.strict_config ? nullptr : &skipped);
   if (!conf) return fail(conf.error());
   settings s{*std::move(conf)};
+  for (const auto& e : skipped) s.warnings.push_back(to_string(e));
   auto& c = s.conf;
 
   // The command line overrides the file; the parts read these variables from `conf`.
@@ -109,6 +131,14 @@ settings_result load_settings(const options& o) {
   override("PCAP_INTF", interfaces);
   if (o.udp_port) override("UDPSERV_PORT", std::to_string(*o.udp_port));
   override("KNOCK_NFT_TABLE", o.nft_table);
+  override("PCAP_FILTER", o.pcap_filter);
+  override("FWKNOP_RUN_DIR", o.run_dir);
+  override("LOCALE", o.locale);
+  override("PCAP_FILE", o.pcap_file);
+  if (o.pcap_any_direction) c.set("ENABLE_PCAP_ANY_DIRECTION", "Y");
+  // As fwknopd: packets from a file are old by nature, so aging is off unless the file says.
+  if (!o.pcap_file.empty() && !c.has("ENABLE_SPA_PACKET_AGING"))
+    c.set("ENABLE_SPA_PACKET_AGING", "N");
 
   auto server = knock::config::read_server_options(c);
   if (!server) return fail(server.error());
@@ -180,6 +210,7 @@ settings_result load_settings(const options& o) {
                           "'" + knock::config::printable(s.run_dir) + "' is not a directory"));
   }
   s.access_file = !o.access_conf.empty() ? o.access_conf : c.text("ACCESS_FILE", s.access_file);
+  s.access_folder = !o.access_folder.empty() ? o.access_folder : c.text("ACCESS_FOLDER");
   s.digest_file =
       !o.digest_file.empty() ? o.digest_file : c.text("DIGEST_FILE", s.run_dir + "/replay.log");
   s.pid_file =

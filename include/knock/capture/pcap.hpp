@@ -44,6 +44,7 @@ inline constexpr std::string_view default_filter = "udp port 62201";
 /// test/e2e/e2e_flood.sh.
 struct pcap_options {
   std::vector<std::string> interfaces;  ///< names, or `any` (all interfaces); one handle each
+  std::string file;                     ///< `PCAP_FILE` (`--pcap-file`): a savefile instead
   std::string filter{default_filter};   ///< BPF, as `PCAP_FILTER`; empty: everything
   int buffer_bytes = 32 << 20;          ///< kernel ring per interface: room for a burst (above)
   int snaplen = 1500 + 256;             ///< the largest SPA payload, plus every header
@@ -64,7 +65,7 @@ class pcap {
   /// what is ready, in batches, instead of sleeping.
   static constexpr std::string_view variables[] = {
       "PCAP_INTF",       "PCAP_FILTER",         "ENABLE_PCAP_PROMISC", "ENABLE_PCAP_ANY_DIRECTION",
-      "MAX_SNIFF_BYTES", "PCAP_DISPATCH_COUNT", "PCAP_LOOP_SLEEP"};
+      "MAX_SNIFF_BYTES", "PCAP_DISPATCH_COUNT", "PCAP_LOOP_SLEEP", "PCAP_FILE"};
 
   /// What fwknopd.conf says (fwknopd's defaults): PCAP_INTF (a comma list; `eth0`), PCAP_FILTER
   /// (`udp port 62201`), ENABLE_PCAP_PROMISC (N), ENABLE_PCAP_ANY_DIRECTION (N), MAX_SNIFF_BYTES
@@ -80,7 +81,7 @@ class pcap {
   static result<pcap> make(const setup& s) {
     auto o = settings(s.conf);
     if (!o) return fail(error{o.error().code, config::to_string(o.error())});
-    return open(*o);
+    return o->file.empty() ? open(*o) : open_file(o->file, o->filter);
   }
   /// Opens every interface in `o`.
   static result<pcap> open(const pcap_options& o);
@@ -158,6 +159,7 @@ inline result<pcap_options, config::config_error> pcap::settings(const config::f
   }
   if (o.interfaces.empty()) return bad(c.error("PCAP_INTF", "no interface named"));
   o.filter = c.text("PCAP_FILTER", default_filter);
+  o.file = c.text("PCAP_FILE");
   auto promisc = c.yes_no("ENABLE_PCAP_PROMISC", false);
   if (!promisc) return bad(promisc.error());
   auto any_direction = c.yes_no("ENABLE_PCAP_ANY_DIRECTION", false);

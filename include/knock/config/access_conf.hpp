@@ -35,7 +35,6 @@
 #include <utility>
 #include <vector>
 
-#include <grp.h>
 #include <pwd.h>
 #include <time.h>  // strptime
 
@@ -46,6 +45,12 @@ struct bind_options {
   /// Accept stanzas without an HMAC key (fwknop's legacy setup). Off by default: without an HMAC
   /// the ciphertext is malleable and anyone can make the server decrypt (spec Q10).
   bool allow_no_hmac = false;
+  /// Set: fwknopd's way with a stanza whose keys come from an `%include_keys` file that is
+  /// missing, empty, or holds wrong lines or keys: it is left out, never matches a packet, and its
+  /// error is recorded here for the caller to log; the file loads when at least one stanza is
+  /// whole. Any other error refuses the whole file, as in fwknopd. Unset (the library's default,
+  /// and knock-server's `--strict-config`): the first error refuses the whole file.
+  std::vector<config_error>* skipped = nullptr;
 };
 
 namespace detail {
@@ -71,14 +76,17 @@ inline result<void, config_error> refuse_unsupported(std::string_view file, cons
       return error_at(
           file, *v, v == &r.cmd_cycle_open ? "CMD_CYCLE_OPEN" : "CMD_CYCLE_CLOSE",
           "is " + std::to_string(v->text.size()) + " characters long; fwknopd takes at most 255");
-  if (r.cmd_cycle_open.is_set() != r.cmd_cycle_timer.is_set() ||
-      (r.cmd_cycle_close.is_set() && !r.cmd_cycle_open.is_set()))
-    return error_at(file,
-                    r.cmd_cycle_open.is_set()    ? r.cmd_cycle_open
-                    : r.cmd_cycle_timer.is_set() ? r.cmd_cycle_timer
-                                                 : r.cmd_cycle_close,
-                    "CMD_CYCLE_OPEN",
-                    "CMD_CYCLE_OPEN and CMD_CYCLE_TIMER go together (CMD_CYCLE_CLOSE optional)");
+  // fwknopd's rules: an open command needs a close command ("NONE": none), and a close command
+  // other than NONE needs the timer that runs it.
+  const bool closes = r.cmd_cycle_close.is_set() && !r.cmd_cycle_close.text.starts_with("NONE");
+  if (r.cmd_cycle_open.is_set() && !r.cmd_cycle_close.is_set())
+    return error_at(file, r.cmd_cycle_open, "CMD_CYCLE_OPEN",
+                    "needs CMD_CYCLE_CLOSE too (NONE when nothing is to run at the close)");
+  if (r.cmd_cycle_close.is_set() && !r.cmd_cycle_open.is_set())
+    return error_at(file, r.cmd_cycle_close, "CMD_CYCLE_CLOSE", "needs CMD_CYCLE_OPEN");
+  if (closes && !r.cmd_cycle_timer.is_set())
+    return error_at(file, r.cmd_cycle_close, "CMD_CYCLE_CLOSE",
+                    "needs CMD_CYCLE_TIMER (the seconds until it runs)");
   if (const raw_value& n = r.force_nat; n.is_set()) {
     const std::string_view text = n.text;
     const std::size_t space = text.find_first_of(blanks);
@@ -174,14 +182,12 @@ inline result<checked_stanza, config_error> check_stanza(const raw_stanza& r, st
   take(s.access_expire, access_expire(file, r));
   take(s.enable_cmd_exec, yes_no(file, r.enable_cmd_exec, "ENABLE_CMD_EXEC", false));
   if (first_error) return fail(*first_error);
-  for (const auto* named : {&r.cmd_exec_user, &r.cmd_exec_group}) {
-    const bool user = named == &r.cmd_exec_user;
-    if (named->is_set() && (user ? ::getpwnam(named->text.c_str()) == nullptr
-                                 : ::getgrnam(named->text.c_str()) == nullptr))
-      return error_at(file, *named, user ? "CMD_EXEC_USER" : "CMD_EXEC_GROUP",
-                      "no " + std::string{user ? "user" : "group"} + " '" + printable(named->text) +
-                          "' on this system");
-  }
+  // CMD_EXEC_USER must exist now; CMD_EXEC_GROUP is looked up when a command runs (as fwknopd:
+  // a missing group refuses that command, logged, not the file).
+  if (const raw_value& user = r.cmd_exec_user;
+      user.is_set() && ::getpwnam(user.text.c_str()) == nullptr)
+    return error_at(file, user, "CMD_EXEC_USER",
+                    "no user '" + printable(user.text) + "' on this system");
   if (auto ok = refuse_unsupported(file, r); !ok) return fail(ok.error());
   return s;
 }
@@ -255,9 +261,20 @@ result<std::vector<access::stanza<Cipher, Mac>>, config_error> bind_access_conf(
   out.reserve(raw.size());
   for (const raw_stanza& r : raw) {
     auto s = detail::bind_stanza<Cipher, Mac>(r, file_name, options);
-    if (!s) return fail(s.error());
+    // Keys read from an %include_keys file (their values name that file) may be left out.
+    const bool included_keys = !r.key.file.empty() || !r.key_base64.file.empty() ||
+                               !r.hmac_key.file.empty() || !r.hmac_key_base64.file.empty();
+    if (!s && (options.skipped == nullptr || !included_keys)) return fail(s.error());
+    if (!s) {
+      options.skipped->push_back(s.error());
+      continue;
+    }
     out.push_back(*std::move(s));
   }
+  if (out.empty() && !raw.empty())  // lenient, and nothing was whole
+    return fail(config_error{std::string{file_name}, 0, "",
+                             "no valid stanza: every stanza has an error (the first: " +
+                                 to_string(options.skipped->front()) + ")"});
   return out;
 }
 
@@ -287,10 +304,22 @@ result<std::vector<access::stanza<Cipher, Mac>>, config_error> load_access_conf(
   auto text = detail::read_config_file(path);
   if (!text) return fail(text.error());
   const include_access files = file_system();
-  auto raw = parse_access_conf(*text, path, &files);
+  auto raw = parse_access_conf(*text, path, &files, options.skipped);
   secure_zero(text->data(), text->size());
   if (!raw) return fail(raw.error());
   return bind_access_conf<Cipher, Mac>(*raw, path, options);
+}
+
+/// fwknopd's `--access-folder`: every `*.conf` file in `dir`, in name order, as one access
+/// configuration (each may `%include` more). Errors name the file they are in.
+template <class Cipher = cipher::any_rijndael, class Mac = mac::any_hmac>
+result<std::vector<access::stanza<Cipher, Mac>>, config_error> load_access_folder(
+    const std::string& dir, const bind_options& options = {}) {
+  const include_access files = file_system();
+  std::string text = "%include_folder " + dir + "\n";  // the folder as a one-line access.conf
+  auto raw = parse_access_conf(text, dir, &files, options.skipped);
+  if (!raw) return fail(raw.error());
+  return bind_access_conf<Cipher, Mac>(*raw, dir, options);
 }
 
 }  // namespace knock::config

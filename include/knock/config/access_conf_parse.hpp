@@ -25,6 +25,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -181,15 +182,6 @@ struct config_line {
   }
 };
 
-/// `path` as seen from the file `from`: relative paths start at `from`'s folder.
-inline std::string relative_to(std::string_view from, std::string_view path) {
-  if (path.starts_with('/')) return std::string{path};
-  const std::size_t slash = from.rfind('/');
-  return slash == std::string_view::npos
-             ? std::string{path}
-             : std::string{from.substr(0, slash + 1)} + std::string{path};
-}
-
 template <std::size_t N>
 bool listed(const std::string_view (&names)[N], std::string_view name) noexcept {
   for (std::string_view n : names)
@@ -198,57 +190,87 @@ bool listed(const std::string_view (&names)[N], std::string_view name) noexcept 
 }
 
 /// Parses `text` (the file `file`) into `stanzas`. `keys_for` set: the text is an `%include_keys`
-/// file, whose key variables go to that stanza.
+/// file, whose key variables go to that stanza. `skipped` set (fwknopd's way): a stanza whose
+/// `%include_keys` file is missing, unreadable or wrong is left out (its lines up to the next
+/// SOURCE are ignored) and the error recorded there. Every other error refuses, as in fwknopd.
 inline result<void, config_error> parse_into(std::string_view text, const std::string& file,
                                              std::vector<raw_stanza>& stanzas,
                                              const include_access* files, std::size_t depth,
-                                             raw_stanza* keys_for, bool top_level) {
-  const auto error = [&](std::size_t line, std::string_view key, std::string message,
-                         errc code = errc::config_invalid) {
-    return fail(config_error{file, line, std::string{key}, std::move(message), code});
+                                             raw_stanza* keys_for, bool top_level,
+                                             std::vector<config_error>* skipped) {
+  const auto problem = [&](std::size_t line, std::string_view key, std::string message,
+                           errc code = errc::config_invalid) {
+    return config_error{file, line, std::string{key}, std::move(message), code};
+  };
+  const std::size_t first_own = stanzas.size();  // this file's stanzas start here
+  bool skipping = false;                          // lenient: inside a broken stanza
+  // An %include_keys problem, lenient, inside one of this file's stanzas: leave it out, go on.
+  const auto leave_out = [&](config_error e) {
+    if (skipped == nullptr || keys_for != nullptr || stanzas.size() <= first_own) return false;
+    skipped->push_back(std::move(e));
+    stanzas.pop_back();
+    skipping = true;
+    return true;
   };
   const std::string_view origin = top_level ? std::string_view{} : std::string_view{file};
   for (config_line l{text}; l.next();) {
     const std::size_t number = l.number;
     const std::string_view name = l.name, value = l.value;
-    if (!l.error.empty()) return error(number, l.bad_name ? "" : name, std::string{l.error});
+    const bool starts_stanza = l.error.empty() && keys_for == nullptr && iequals(name, "source");
+    if (skipping && !starts_stanza && !(name.starts_with('%') && !iequals(name, "%include_keys")))
+      continue;
+    if (!l.error.empty()) return fail(problem(number, l.bad_name ? "" : name, std::string{l.error}));
 
     if (name.starts_with('%')) {
       const bool keys = iequals(name, "%include_keys"), folder = iequals(name, "%include_folder");
       if (!keys && !folder && !iequals(name, "%include"))
-        return error(number, name,
-                     "unknown directive (known: %include, %include_folder, %include_keys)");
+        return fail(problem(number, name,
+                            "unknown directive (known: %include, %include_folder, %include_keys)"));
       if (keys_for != nullptr)
-        return error(number, name, "is not allowed in an %include_keys file");
+        return fail(problem(number, name, "is not allowed in an %include_keys file"));
       if (files == nullptr)
-        return error(number, name, "needs file access (load the file with load_access_conf)");
+        return fail(problem(number, name, "needs file access (load the file with load_access_conf)"));
       if (depth >= max_include_depth)
-        return error(number, name, "includes nest too deep (a cycle?)");
-      if (keys && stanzas.empty()) return error(number, name, "comes before the first SOURCE line");
-      const std::string target = relative_to(file, value);
+        return fail(problem(number, name, "includes nest too deep (a cycle?)"));
+      if (keys && stanzas.empty())
+        return fail(problem(number, name, "comes before the first SOURCE line"));
+      // As fwknopd: a relative path is relative to the working directory, not to this file.
+      const std::string target{value};
       std::vector<std::string> paths{target};
       if (folder) {
         auto listed_files = files->list(target);
         if (!listed_files)  // named where it was asked for: file:line: %include_folder: dir: why
-          return error(number, name, to_string(listed_files.error()), listed_files.error().code);
+          return fail(problem(number, name, to_string(listed_files.error()), listed_files.error().code));
         paths = *std::move(listed_files);
       }
       for (const std::string& path : paths) {
         auto included = files->read(path);
-        if (!included)
-          return error(number, name, to_string(included.error()), included.error().code);
+        if (!included) {
+          if (auto e = problem(number, name, to_string(included.error()), included.error().code);
+              keys && leave_out(e))
+            break;
+          else
+            return fail(std::move(e));
+        }
         auto ok = parse_into(*included, path, stanzas, files, depth + 1,
-                             keys ? &stanzas.back() : nullptr, false);
+                             keys ? &stanzas.back() : nullptr, false, skipped);
         secure_zero(included->data(), included->size());
-        if (!ok) return ok;
+        if (!ok) {
+          if (keys && leave_out(problem(number, name, to_string(ok.error()), ok.error().code)))
+            break;
+          return ok;
+        }
       }
       continue;
     }
+    std::optional<config_error> e;
     if (listed(unsupported_variables, name))
-      return error(number, name, "GPG is not supported by knock (use Rijndael keys with an HMAC)");
-    if (keys_for != nullptr && !listed(key_variables, name))
-      return error(number, name, "only key variables may appear in an %include_keys file");
-    if (keys_for == nullptr && iequals(name, "source")) {
+      e = problem(number, name, "GPG is not supported by knock (use Rijndael keys with an HMAC)");
+    else if (keys_for != nullptr && !listed(key_variables, name))
+      e = problem(number, name, "only key variables may appear in an %include_keys file");
+    if (e) return fail(std::move(*e));
+    if (starts_stanza) {
+      skipping = false;
       stanzas.emplace_back().source = raw_value{value, number, origin};
       continue;
     }
@@ -258,13 +280,15 @@ inline result<void, config_error> parse_into(std::string_view text, const std::s
                                              : &stanzas.back();
     raw_value* slot = find_variable(*target, name);
     if (slot == nullptr)
-      return error(number, name, "unknown variable (known: " + variable_names() + ")");
-    if (stanzas.empty()) return error(number, name, "comes before the first SOURCE line");
-    if (slot->is_set())
-      return error(number, name,
-                   "set twice in one stanza (first on " +
-                       (slot->file.empty() ? "line " : slot->file + ":") +
-                       std::to_string(slot->line) + ")");
+      e = problem(number, name, "unknown variable (known: " + variable_names() + ")");
+    else if (stanzas.empty())
+      return fail(problem(number, name, "comes before the first SOURCE line"));
+    else if (slot->is_set())
+      e = problem(number, name,
+                  "set twice in one stanza (first on " +
+                      (slot->file.empty() ? "line " : slot->file + ":") +
+                      std::to_string(slot->line) + ")");
+    if (e) return fail(std::move(*e));
     *slot = raw_value{value, number, origin};
   }
   return {};
@@ -272,15 +296,23 @@ inline result<void, config_error> parse_into(std::string_view text, const std::s
 
 }  // namespace detail
 
-/// Splits `text` into raw stanzas; `file_name` is used in errors and to resolve relative includes.
-/// Refuses an unknown or repeated variable, a variable before the first SOURCE, a variable without
-/// a value, GPG variables, and a file without any stanza. `%include`, `%include_folder` and (inside
-/// a stanza) `%include_keys` read other files through `files`; without it they are errors.
+/// Splits `text` into raw stanzas; `file_name` is used in errors. Refuses an unknown or repeated
+/// variable, a variable before the first SOURCE, a variable without a value, GPG variables, and a
+/// file without any stanza. `%include`, `%include_folder` and (inside a stanza) `%include_keys`
+/// read other files through `files` (relative paths from the working directory, as fwknopd);
+/// without it they are errors. With `skipped`, a stanza with an error is left out instead and
+/// the error recorded there (fwknopd runs with the stanzas that are whole).
 inline result<std::vector<raw_stanza>, config_error> parse_access_conf(
-    std::string_view text, std::string_view file_name, const include_access* files = nullptr) {
+    std::string_view text, std::string_view file_name, const include_access* files = nullptr,
+    std::vector<config_error>* skipped = nullptr) {
   std::vector<raw_stanza> stanzas;
-  auto ok = detail::parse_into(text, std::string{file_name}, stanzas, files, 0, nullptr, true);
+  auto ok = detail::parse_into(text, std::string{file_name}, stanzas, files, 0, nullptr, true,
+                               skipped);
   if (!ok) return fail(ok.error());
+  if (stanzas.empty() && skipped != nullptr && !skipped->empty())
+    return fail(config_error{std::string{file_name}, 0, "",
+                             "no valid stanza: every stanza has an error (the first: " +
+                                 to_string(skipped->front()) + ")"});
   if (stanzas.empty())
     return fail(config_error{std::string{file_name}, 0, "",
                              "no stanza (each stanza starts with a SOURCE line)"});

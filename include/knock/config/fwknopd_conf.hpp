@@ -66,7 +66,6 @@ inline constexpr std::string_view unsupported_daemon_variables[] = {"ENABLE_SPA_
                                                                     "ENABLE_EXT_CMD_PREFIX",
                                                                     "EXT_CMD_PREFIX",
                                                                     "DIGEST_DB_FILE",
-                                                                    "PCAP_FILE",
                                                                     "ENABLE_FIREWD_FORWARDING",
                                                                     "ENABLE_FIREWD_LOCAL_NAT",
                                                                     "ENABLE_FIREWD_SNAT",
@@ -197,13 +196,21 @@ inline result<access::server_options, config_error> read_server_options(const fw
 /// Parses fwknopd.conf text; `file_name` names it in errors. Refuses malformed lines, a variable
 /// set twice and fwknop features knock does not have; which variables are known is up to the
 /// parts that read them (`fwknopd_conf::refuse_unknown`).
-inline result<fwknopd_conf, config_error> parse_fwknopd_conf(std::string_view text,
-                                                             std::string_view file_name) {
+/// With `skipped`, a line without a value is left out and recorded there (fwknopd logs and skips
+/// it: the variable keeps its default); without, it refuses.
+inline result<fwknopd_conf, config_error> parse_fwknopd_conf(
+    std::string_view text, std::string_view file_name,
+    std::vector<config_error>* skipped = nullptr) {
   fwknopd_conf conf{std::string{file_name}};
   const auto error = [&](std::size_t line, std::string_view key, std::string message) {
     return fail(config_error{std::string{file_name}, line, std::string{key}, std::move(message)});
   };
   for (detail::config_line l{text}; l.next();) {
+    if (!l.error.empty() && skipped != nullptr && !l.bad_name && l.value.empty()) {
+      skipped->push_back(config_error{std::string{file_name}, l.number, std::string{l.name},
+                                      "has no value: left out (the default applies)"});
+      continue;
+    }
     if (!l.error.empty()) return error(l.number, l.bad_name ? "" : l.name, std::string{l.error});
     if (detail::listed(detail::unsupported_daemon_variables, l.name)) {
       if (l.name.size() > 7 && detail::iequals(l.name.substr(0, 7), "enable_") &&
@@ -220,13 +227,14 @@ inline result<fwknopd_conf, config_error> parse_fwknopd_conf(std::string_view te
 }
 
 /// Reads and parses the fwknopd.conf at `path`.
-inline result<fwknopd_conf, config_error> load_fwknopd_conf(const std::string& path) {
+inline result<fwknopd_conf, config_error> load_fwknopd_conf(
+    const std::string& path, std::vector<config_error>* skipped = nullptr) {
   // As fwknopd: the configuration is a regular file (not /dev/null, a directory or a FIFO).
   if (struct stat st{}; ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
     return fail(config_error{path, 0, "", "is not a regular file"});
   auto text = detail::read_config_file(path);
   if (!text) return fail(text.error());
-  return parse_fwknopd_conf(*text, path);
+  return parse_fwknopd_conf(*text, path, skipped);
 }
 
 }  // namespace knock::config

@@ -244,6 +244,11 @@ inline result<std::vector<nftables_grant>> nftables::grants() try {
 }
 
 inline result<std::vector<std::string>> nftables::list() try {
+  // No table yet (no daemon has run here): no grants, as fwknopd lists empty chains.
+  if (auto ok = run("list tables inet"); !ok) return fail(ok.error());
+  if (session_.output().find("table inet " + table_ + "\n") == std::string::npos &&
+      !session_.output().ends_with("table inet " + table_))
+    return std::vector<std::string>{};
   auto all = grants();
   if (!all) return fail(all.error());
   std::vector<std::string> lines;
