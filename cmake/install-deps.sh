@@ -11,6 +11,7 @@ packages=(
   iproute2 iptables nftables libnftables-dev socat python3       # namespaces, firewalls, senders
   libcap2-bin                                 # capsh: e2e_fault_firewall starts the daemon without CAP_NET_ADMIN
   systemd                                     # systemd-analyze verify: the knock-server unit
+  sudo                                        # ENABLE_CMD_SUDO_EXEC runs commands through it
   valgrind gnuplot-nox                        # bench/run.sh: instruction counts and plots
   clang libclang-rt-14-dev                    # test/fuzz: libFuzzer harnesses
 )

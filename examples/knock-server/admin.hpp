@@ -8,6 +8,7 @@
 #include "options.hpp"
 #include "settings.hpp"
 
+#include <knock/codec/base64.hpp>
 #include <knock/config/access_conf.hpp>
 #include <knock/config/values.hpp>
 #include <knock/firewall/setup.hpp>
@@ -16,7 +17,10 @@
 #include <boost/hana/accessors.hpp>
 #include <boost/hana/for_each.hpp>
 
+#include <array>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -24,7 +28,10 @@
 #include <string>
 #include <vector>
 
+#include <fcntl.h>
+#include <sys/random.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 namespace knock_server {
 
@@ -40,6 +47,9 @@ inline int dump_config(const settings& s, const options& o) {
   if (!s.access_folder.empty()) {  // the folder's stanzas as bound (the raw dump reads one file)
     std::printf("# knock-server configuration\nACCESS_FOLDER %s: %zu stanza(s)\n",
                 s.access_folder.c_str(), bound->stanzas.size());
+    for (std::size_t i = 0; i < bound->stanzas.size(); ++i)
+      std::printf("  stanza %zu: %s:%zu\n", i + 1, bound->stanzas[i].file.c_str(),
+                  bound->stanzas[i].line);
     return 0;
   }
   std::printf("# knock-server configuration\nFIREWALL_TYPE %s\nKNOCK_CAPTURE %s\n",
@@ -91,6 +101,48 @@ inline int check_config(const settings& s, const options& o) {
               (s.access_folder.empty() ? s.access_file : s.access_folder).c_str(),
               s.firewall.c_str(), s.capture.c_str());
   return 0;
+}
+
+/// fwknopd's `--key-gen`: `key_len` random bytes for an AES key and `hmac_key_len` for an HMAC key,
+/// as the KEY_BASE64 / HMAC_KEY_BASE64 lines of an access.conf stanza, on stdout or into a new
+/// 0600 file (`--key-gen-file`). The bytes come from getrandom(2) and are wiped after use.
+inline int key_gen(const options& o) {
+  std::array<knock::byte, 256> bytes{};
+  const std::size_t n = o.key_len + o.hmac_key_len;
+  for (std::size_t got = 0; got < n;) {
+    const ssize_t r = ::getrandom(bytes.data() + got, n - got, 0);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return std::perror("knock-server: --key-gen: getrandom"), 1;
+    got += static_cast<std::size_t>(r);
+  }
+  std::string text = "KEY_BASE64: ";
+  const auto append = [&](std::size_t from, std::size_t count) {
+    char out[176];  // 4 * ceil(128 / 3)
+    const std::size_t chars = knock::codec::base64::encode({bytes.data() + from, count}, out);
+    text.append(out, chars).append((4 - chars % 4) % 4, '=');
+    knock::secure_zero(out, sizeof out);
+  };
+  append(0, o.key_len);
+  text += "\nHMAC_KEY_BASE64: ";
+  append(o.key_len, o.hmac_key_len);
+  text += '\n';
+  knock::secure_zero(bytes.data(), bytes.size());
+  int status = 0;
+  if (o.key_gen_file.empty()) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+  } else {
+    const int fd = ::open(o.key_gen_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || ::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+      std::fprintf(stderr, "knock-server: --key-gen-file %s: %s\n", o.key_gen_file.c_str(),
+                   std::strerror(errno));
+      status = 1;
+    } else {
+      std::printf("[+] Wrote Rijndael and HMAC keys to: %s\n", o.key_gen_file.c_str());
+    }
+    if (fd >= 0) ::close(fd);
+  }
+  knock::secure_zero(text.data(), text.size());
+  return status;
 }
 
 /// `--dump-serv-err-codes`: every reason a packet or a start-up can be refused, by name.

@@ -17,8 +17,10 @@
 #include "options.hpp"
 #include "settings.hpp"
 #include "startup.hpp"
+#include "tcp_server.hpp"
 
 #include <knock/cipher/any_of.hpp>
+#include <knock/codec/http.hpp>
 #include <knock/config/access_conf.hpp>
 #include <knock/core/time.hpp>
 #include <knock/firewall/setup.hpp>
@@ -56,12 +58,15 @@ std::vector<knock::port_spec> protected_ports(const settings& s, const Stanzas& 
   return out;
 }
 
-/// Serves packets from `capture` until a stop signal; the exit status.
+/// Serves packets from `capture` (and accepts connections on `tcp`, when set) until a stop
+/// signal; the exit status.
 template <class Server, class Capture>
-int serve(Server& server, Capture& capture, const settings& s, const options& o,
+int serve(Server& server, Capture& capture, tcp_server* tcp, const settings& s, const options& o,
           const logger& log) {
   auto loop = event_loop::open(capture.fds());
   if (!loop) return log(LOG_ERR, to_string(loop.error())), 1;
+  if (tcp != nullptr && !loop->watch(tcp->fd()))
+    return log(LOG_ERR, "epoll: the TCP server's socket: " + std::string{std::strerror(errno)}), 1;
   std::size_t repairs_logged = server.firewall().backend().repairs();
   const auto log_repairs = [&] {  // rules remade after they were deleted or damaged under us
     if (const std::size_t n = server.firewall().backend().repairs(); n != repairs_logged)
@@ -72,12 +77,27 @@ int serve(Server& server, Capture& capture, const settings& s, const options& o,
   };
   std::uint64_t candidates = 0;  // -C: fwknopd's --packet-limit counts every captured packet
   bool limit_reached = false;
-  const auto on_datagram = [&](const knock::datagram& d) {
+  std::array<char, 1500> http_packet;  // ENABLE_SPA_OVER_HTTP: the packet out of a request
+  const auto on_datagram = [&](const knock::datagram& captured) {
     if (o.packet_limit && ++candidates >= *o.packet_limit) limit_reached = true;
+    knock::datagram d = captured;
+    if (s.spa_over_http && knock::codec::is_http_request(d.payload)) {
+      const auto http = knock::codec::spa_from_http(d.payload, http_packet,
+                                                    s.allow_any_user_agent, s.x_forwarded_for);
+      if (http.spa) {
+        d.payload = http.spa->packet;
+        if (http.spa->forwarded) d.source = *http.spa->forwarded;
+      } else if (s.verbose) {  // refused below as what it is, a payload that is not base64
+        log(LOG_DEBUG, "packet from " + to_string(d.source) + ": an HTTP request " +
+                           (*http.refused == knock::codec::http_refusal::too_short
+                                ? "whose path is shorter than an SPA packet"
+                                : "without 'User-Agent: Fwknop' (ALLOW_ANY_USER_AGENT N)"));
+      }
+    }
     const knock::verdict v = server.handle(d, knock::now_seconds());
     if (v.accepted || v.reason == knock::errc::firewall_failed) log_repairs();  // grants repair
     if (v.accepted && v.message && v.message->type == knock::message_type::command)
-      run_command(server.rules().stanzas[*v.stanza - 1], *v.message, log);
+      run_command(server.rules().stanzas[*v.stanza - 1], *v.message, s.sudo_exe, log);
   };
   const auto reload = [&] {
     auto access = load_access(s, o);
@@ -94,7 +114,32 @@ int serve(Server& server, Capture& capture, const settings& s, const options& o,
     log(LOG_NOTICE, "reloaded " + (s.access_folder.empty() ? s.access_file : s.access_folder) +
                         ": " + std::to_string(count) + " stanza(s)");
   };
+  // EXIT_AT_INTF_DOWN: Y (fwknopd's default) ends the daemon when the capture fails (libpcap
+  // reports an interface that disappears; one merely set down is read again when it is up), for
+  // its supervisor to restart it; N logs the failure once, stops polling the capture and opens it
+  // again at every tick until that works (an interface removed and made again is read again).
+  bool capture_down = false;
+  const auto capture_failed = [&](const knock::error& e) {
+    if (s.exit_at_intf_down)
+      return log(LOG_ERR, "capture failed: " + to_string(e) + " (EXIT_AT_INTF_DOWN Y: exiting)"),
+             false;
+    if (!capture_down)
+      log(LOG_ERR,
+          "capture failed: " + to_string(e) + " (EXIT_AT_INTF_DOWN N: trying it every second)");
+    capture_down = true;
+    for (int fd : capture.fds()) loop->unwatch(fd);
+    return true;
+  };
   const auto tick = [&] {
+    if (tcp != nullptr) tcp->close_old();
+    if (capture_down) {
+      if (auto fresh = Capture::make(s.capture, {s.conf}); fresh) {
+        capture = *std::move(fresh);  // the old descriptors close, and leave the epoll set
+        for (int fd : capture.fds()) loop->watch(fd);
+        capture_down = false;
+        log(LOG_NOTICE, "capture: open again (" + capture.describe() + ")");
+      }
+    }
     server.observer().tick();  // a flood's last summary of suppressed refusals, on time
     if constexpr (knock::durable_replay_store<typename Server::replay_type>)  // refusals' keys
       if (auto ok = server.replay_store().commit(); !ok)
@@ -106,7 +151,9 @@ int serve(Server& server, Capture& capture, const settings& s, const options& o,
 
   log(LOG_NOTICE, "started: " + std::to_string(server.rules().stanzas.size()) +
                       " stanza(s), firewall " + s.firewall + ", capture " + s.capture + " (" +
-                      capture.describe() + ")");
+                      capture.describe() + ")" +
+                      (tcp != nullptr ? ", TCP server on port " + std::to_string(*s.tcp_server_port)
+                                      : std::string{}));
   const auto packet_limit_reached = [&] {
     if (limit_reached)
       log(LOG_NOTICE, "packet limit reached (-C " + std::to_string(*o.packet_limit) + "): exiting");
@@ -119,11 +166,11 @@ int serve(Server& server, Capture& capture, const settings& s, const options& o,
       return log(LOG_ERR, "capture failed: " + to_string(got.error())), 1;
   if (packet_limit_reached()) return 0;
   const int status = loop->run(
-      [&](wake w, int) {
+      [&](wake w, int fd) {
         switch (w) {
           case wake::input:
-            if (auto got = capture.receive(on_datagram); !got)
-              return log(LOG_ERR, "capture failed: " + to_string(got.error())), false;
+            if (tcp != nullptr && fd == tcp->fd()) return tcp->accept_pending(), true;
+            if (auto got = capture.receive(on_datagram); !got) return capture_failed(got.error());
             return !packet_limit_reached();
           case wake::tick: return tick(), true;
           case wake::reload: return reload(), true;
@@ -144,6 +191,7 @@ template <class Firewalls, class Captures>
 int daemon_main(const options& o) {
   if (o.version) return std::printf("knock-server 0.1.0 (a drop-in for fwknopd 2.6)\n"), 0;
   if (o.dump_error_codes) return dump_error_codes();
+  if (o.key_gen) return key_gen(o);  // as fwknopd: before any configuration is read
   auto loaded = load_settings<Firewalls, Captures>(o);
   if (!loaded)
     return std::fprintf(stderr, "knock-server: %s\n", to_string(loaded.error()).c_str()), 1;
@@ -176,6 +224,12 @@ int daemon_main(const options& o) {
   if (!who) return failed(who.error());
   auto capture = Captures::make(s.capture, {s.conf});
   if (!capture) return failed(capture.error());
+  std::optional<tcp_server> tcp;  // before the privilege drop: TCPSERV_PORT may be below 1024
+  if (s.tcp_server_port) {
+    auto listening = tcp_server::open(*s.tcp_server_port);
+    if (!listening) return failed(listening.error());
+    tcp = *std::move(listening);
+  }
   const auto ports = protected_ports(s, *stanzas);
   auto backend = Firewalls::make(s.firewall, {s.conf, ports, knock::firewall::mode::install});
   if (!backend) return failed(backend.error());
@@ -197,7 +251,9 @@ int daemon_main(const options& o) {
     else if (errno != ENOENT)
       log(LOG_WARNING, "cannot rotate the replay log to " + old + ": " + std::strerror(errno));
   }
-  if (auto ok = drop_root(*who, s, Firewalls::needs(s.firewall), *stanzas, log); !ok)
+  knock::firewall::privileges needs = Firewalls::needs(s.firewall);
+  needs.net_raw |= !s.exit_at_intf_down;  // EXIT_AT_INTF_DOWN N: the capture may be opened again
+  if (auto ok = drop_root(*who, s, needs, *stanzas, log); !ok)
     return log(LOG_ERR, to_string(ok.error())), 1;
   // The pid file and the replay log belong to the account the daemon runs as: created and opened
   // as it, so a restart (possibly without CAP_DAC_OVERRIDE, as under the systemd unit) finds them.
@@ -214,11 +270,11 @@ int daemon_main(const options& o) {
     if (!store) return log(LOG_ERR, to_string(store.error())), 1;
     daemon_server<Firewalls, knock::replay::file_store> server{std::move(rules), *std::move(store),
                                                                std::move(firewall), lines()};
-    return serve(server, *capture, s, o, log);
+    return serve(server, *capture, tcp ? &*tcp : nullptr, s, o, log);
   }
   daemon_server<Firewalls, knock::replay::memory_store> server{
       std::move(rules), knock::replay::memory_store{s.replay_keys()}, std::move(firewall), lines()};
-  return serve(server, *capture, s, o, log);
+  return serve(server, *capture, tcp ? &*tcp : nullptr, s, o, log);
 }
 
 }  // namespace knock_server

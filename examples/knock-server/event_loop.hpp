@@ -104,14 +104,18 @@ class event_loop {
     }
   }
 
- private:
-  event_loop() = default;
+  /// Adds an input (its wake-ups are `wake::input` with this `fd`); false when epoll refuses.
   bool watch(int fd) {
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.fd = fd;
     return ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) == 0;
   }
+  /// Stops waking up for `fd` (until `watch` adds it again).
+  void unwatch(int fd) noexcept { ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr); }
+
+ private:
+  event_loop() = default;
 
   unique_fd epoll_, timer_, signals_;
 };

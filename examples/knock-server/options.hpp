@@ -42,6 +42,9 @@ inline constexpr std::string_view usage =
     "  -P, --pcap-filter F   PCAP_FILTER     -r, --run-dir D   FWKNOP_RUN_DIR\n"
     "  -C, --packet-limit N  exit after N candidate packets     -l, --locale L   LOCALE\n"
     "  --pcap-file F         read packets from a pcap file (packet aging off unless set)\n"
+    "  --sudo-exe PATH       SUDO_EXE: sudo, for stanzas with ENABLE_CMD_SUDO_EXEC\n"
+    "  -k, --key-gen         print a new KEY_BASE64 / HMAC_KEY_BASE64 pair and exit\n"
+    "  --key-gen-file F      write them to F (mode 0600) instead   --key-len N, --hmac-key-len N\n"
     "  --pcap-any-direction  ENABLE_PCAP_ANY_DIRECTION Y    --syslog-enable  syslog in -f too\n"
     "  --rotate-digest-cache keep the replay log as DIGEST_FILE-old and start a new one\n"
     "  --exit-parse-config   check the configuration and exit\n"
@@ -63,7 +66,10 @@ inline constexpr std::string_view usage =
 
 struct options {
   std::string fwknopd_conf, access_conf, digest_file, pid_file, firewall, nft_table, protect, user;
-  std::string override_config, access_folder, pcap_filter, run_dir, locale, pcap_file;
+  std::string override_config, access_folder, pcap_filter, run_dir, locale, pcap_file, sudo_exe,
+      key_gen_file;
+  bool key_gen = false;                 ///< -k, --key-gen (also --key-gen-file)
+  std::uint32_t key_len = 32, hmac_key_len = 64;  ///< --key-len, --hmac-key-len (1..128)
   std::optional<std::uint32_t> packet_limit;  ///< -C: exit after this many candidate packets
   std::vector<std::string> interfaces;
   std::optional<std::uint16_t> udp_port;
@@ -118,7 +124,9 @@ inline std::optional<int> parse_args(int argc, char** argv, options& o) {
       {"-V", &options::version},
       {"--version", &options::version},
       {"--dump-serv-err-codes", &options::dump_error_codes},
-      {"--strict-config", &options::strict_config}};
+      {"--strict-config", &options::strict_config},
+      {"-k", &options::key_gen},
+      {"--key-gen", &options::key_gen}};
   // fwknopd probes `iptables -C` / `firewall-cmd ... -C` unless told not to; knock never probes.
   constexpr std::string_view accepted_no_ops[] = {"--no-ipt-check-support",
                                                   "--no-firewd-check-support"};
@@ -134,7 +142,8 @@ inline std::optional<int> parse_args(int argc, char** argv, options& o) {
       {"-P", &options::pcap_filter},      {"--pcap-filter", &options::pcap_filter},
       {"-r", &options::run_dir},          {"--run-dir", &options::run_dir},
       {"-l", &options::locale},           {"--locale", &options::locale},
-      {"--pcap-file", &options::pcap_file}};
+      {"--pcap-file", &options::pcap_file},   {"--sudo-exe", &options::sudo_exe},
+      {"--key-gen-file", &options::key_gen_file}};
   bool only_files = false;
   std::vector<std::string> expanded;  // "-vvv", "-fv": short switches written together (getopt)
   for (int i = 1; i < argc; ++i) {
@@ -175,7 +184,8 @@ inline std::optional<int> parse_args(int argc, char** argv, options& o) {
       value = arg.substr(eq + 1), arg = arg.substr(0, eq);
     const bool takes_value = arg == "-i" || arg == "--interface" || arg == "--now" ||
                              arg == "--source" || arg == "--dest" || arg == "--udp-port" ||
-                             arg == "-C" || arg == "--packet-limit" ||
+                             arg == "-C" || arg == "--packet-limit" || arg == "--key-len" ||
+                             arg == "--hmac-key-len" ||
                              std::any_of(std::begin(strings), std::end(strings),
                                          [&](const auto& s) { return s.first == arg; });
     if (!takes_value) return usage_error("unknown option '" + printable(arg) + "'");
@@ -193,6 +203,13 @@ inline std::optional<int> parse_args(int argc, char** argv, options& o) {
         if (comma == std::string_view::npos) break;
         list.remove_prefix(comma + 1);
       }
+    } else if (arg == "--key-len" || arg == "--hmac-key-len") {  // fwknopd's range: 1..128
+      std::uint32_t n = 0;
+      const auto r = std::from_chars(value->data(), value->data() + value->size(), n);
+      if (r.ec != std::errc{} || r.ptr != value->data() + value->size() || n < 1 || n > 128)
+        return usage_error(std::string{arg} + ": '" + printable(*value) +
+                           "' is not a key length (1..128 bytes)");
+      (arg == "--key-len" ? o.key_len : o.hmac_key_len) = n;
     } else if (arg == "-C" || arg == "--packet-limit") {  // fwknopd's range: 0..2^31
       std::uint32_t n = 0;
       const auto r = std::from_chars(value->data(), value->data() + value->size(), n);
@@ -220,8 +237,17 @@ inline std::optional<int> parse_args(int argc, char** argv, options& o) {
       (arg == "--source" ? o.source : o.dest) = *a;
     }
   }
+  if (!o.key_gen_file.empty()) o.key_gen = true;
   if (o.decode && o.access_conf.empty()) return usage_error("--decode needs -a ACCESS_CONF");
-  if (!o.decode && !o.files.empty()) return usage_error("packet files are for --decode only");
+  // As fwknopd (getopt leaves them, it never reads them): words that are no option are ignored,
+  // said once on stderr ("-P udp port 62201" unquoted, say).
+  if (!o.decode && !o.files.empty()) {
+    std::string words;
+    for (const auto& f : o.files) words += (words.empty() ? "'" : ", '") + printable(f) + "'";
+    std::fprintf(stderr, "knock-server: ignoring %s: not an option (quote a value with spaces)\n",
+                 words.c_str());
+    o.files.clear();
+  }
   return std::nullopt;
 }
 

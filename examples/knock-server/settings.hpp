@@ -37,6 +37,13 @@ inline constexpr std::string_view program_variables[] = {"ENABLE_DIGEST_PERSISTE
                                                          "FIREWALL_TYPE",
                                                          "KNOCK_CAPTURE",
                                                          "ENABLE_UDP_SERVER",
+                                                         "ENABLE_TCP_SERVER",
+                                                         "TCPSERV_PORT",
+                                                         "EXIT_AT_INTF_DOWN",
+                                                         "SUDO_EXE",
+                                                         "ENABLE_SPA_OVER_HTTP",
+                                                         "ALLOW_ANY_USER_AGENT",
+                                                         "ENABLE_X_FORWARDED_FOR",
                                                          "KNOCK_USER",
                                                          "KNOCK_REPLAY_CAPACITY",
                                                          "KNOCK_PROTECTED_PORTS",
@@ -71,6 +78,17 @@ struct settings {
   std::string syslog_identity = "knock-server";  ///< SYSLOG_IDENTITY
   int syslog_facility = LOG_DAEMON;              ///< SYSLOG_FACILITY
   bool verbose = false;                          ///< VERBOSE (`-v`)
+  /// ENABLE_TCP_SERVER Y: the port (TCPSERV_PORT, 62201) of the listener that accepts a TCP
+  /// client's connection (tcp_server.hpp); unset: none.
+  std::optional<std::uint16_t> tcp_server_port;
+  /// EXIT_AT_INTF_DOWN (Y): exit when the capture fails (a supervisor restarts the daemon); N:
+  /// log it and try the capture again every second until the interface is back.
+  bool exit_at_intf_down = true;
+  /// ENABLE_SPA_OVER_HTTP: a captured `GET /<packet>` request is decoded as fwknopd decodes it
+  /// (codec/http.hpp), with ALLOW_ANY_USER_AGENT and ENABLE_X_FORWARDED_FOR.
+  bool spa_over_http = false, allow_any_user_agent = false, x_forwarded_for = false;
+  /// SUDO_EXE (`--sudo-exe`): sudo, for stanzas with ENABLE_CMD_SUDO_EXEC.
+  std::string sudo_exe = "/usr/bin/sudo";
   /// Lines of fwknopd.conf left out as fwknopd leaves them out (a variable without a value), for
   /// the log; empty with `--strict-config`, which refuses them.
   std::vector<std::string> warnings;
@@ -148,6 +166,34 @@ settings_result load_settings(const options& o) {
   s.digest_persistence = *persist || !o.digest_file.empty();
   auto udp = c.yes_no("ENABLE_UDP_SERVER", false);
   if (!udp) return fail(udp.error());
+  auto tcp = c.yes_no("ENABLE_TCP_SERVER", false);
+  if (!tcp) return fail(tcp.error());
+  auto tcp_port = c.number("TCPSERV_PORT", 62201, 65535);
+  if (!tcp_port) return fail(tcp_port.error());
+  if (*tcp) s.tcp_server_port = static_cast<std::uint16_t>(*tcp_port);
+  auto exit_down = c.yes_no("EXIT_AT_INTF_DOWN", true);
+  if (!exit_down) return fail(exit_down.error());
+  s.exit_at_intf_down = *exit_down;
+  for (auto [name, flag] : {std::pair{"ENABLE_SPA_OVER_HTTP", &s.spa_over_http},
+                            std::pair{"ALLOW_ANY_USER_AGENT", &s.allow_any_user_agent},
+                            std::pair{"ENABLE_X_FORWARDED_FOR", &s.x_forwarded_for}}) {
+    auto yes = c.yes_no(name, false);
+    if (!yes) return fail(yes.error());
+    *flag = *yes;
+  }
+  if (!o.sudo_exe.empty()) {  // as fwknopd: the flag must name an executable
+    if (::access(o.sudo_exe.c_str(), X_OK) != 0)
+      return fail(knock::config::config_error{
+          "command line", 0, "--sudo-exe",
+          "'" + knock::config::printable(o.sudo_exe) + "' is not an executable file"});
+    c.set("SUDO_EXE", o.sudo_exe);
+  }
+  if (const auto& sudo = c["SUDO_EXE"]; sudo.is_set()) {
+    if (!sudo.text.starts_with('/'))  // run with an argument vector: a path, never a search
+      return fail(c.error("SUDO_EXE", "'" + knock::config::printable(sudo.text) +
+                                          "' is not an absolute path"));
+    s.sudo_exe = sudo.text;
+  }
   auto capacity = c.number("KNOCK_REPLAY_CAPACITY", 65536, 1u << 24);
   if (!capacity) return fail(capacity.error());
   s.replay_capacity = *capacity;

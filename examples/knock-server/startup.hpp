@@ -60,6 +60,15 @@ knock::result<void> drop_root(const std::optional<account>& who, const settings&
     log(LOG_WARNING, "KNOCK_USER is root: the daemon keeps running as root");
     return {};
   }
+  // sudo is set-uid root, and the privilege drop sets no_new_privs: it could not switch users.
+  for (const auto& st : stanzas)
+    if (st.enable_cmd_exec && st.enable_cmd_sudo_exec)
+      return knock::fail(knock::error{
+          knock::errc::config_invalid,
+          st.file + ":" + std::to_string(st.line) +
+              ": ENABLE_CMD_SUDO_EXEC: sudo cannot work in a daemon that gave up root (it runs "
+              "with no_new_privs): set KNOCK_USER root to run commands through sudo as fwknopd "
+              "does, or use CMD_EXEC_USER / CMD_EXEC_GROUP"});
   const account me = who ? *who : current_account();
   const auto plan = privilege_plan_for(me, needs, stanzas);
   if (auto dropped = knock::system::drop_privileges(plan); !dropped)

@@ -93,10 +93,29 @@ TEST(config_fwknopd_conf, the_command_line_overrides_and_says_so) {
 TEST(config_fwknopd_conf, refuses_with_file_line_and_key) {
   EXPECT_EQ(error("PCAP_FILTER a;\nPCAP_FILTER b;\n"),
             "fwknopd.conf:2: PCAP_FILTER: set twice (first on line 1)");
-  EXPECT_EQ(error("ENABLE_SPA_OVER_HTTP Y;\n"),
-            "fwknopd.conf:1: ENABLE_SPA_OVER_HTTP: is a fwknopd feature knock does not have");
+  EXPECT_EQ(error("ENABLE_NFQ_CAPTURE Y;\n"),
+            "fwknopd.conf:1: ENABLE_NFQ_CAPTURE: is a fwknopd feature knock does not have");
   EXPECT_EQ(error("IPT_INPUT_ACCESS ACCEPT, filter, INPUT, 1, FWKNOP_INPUT, 1;\n"),
             "fwknopd.conf:1: IPT_INPUT_ACCESS: is a fwknopd feature knock does not have");
   EXPECT_TRUE(ok("ENABLE_IPT_FORWARDING N;\n").variables().empty());  // switched off: accepted
+}
+}  // namespace
+
+namespace {
+// fwknopd logs a fwknopd.conf line that names a variable without a value and goes on with the
+// variable's default; knock-server does the same (the line is reported through `skipped`), and
+// refuses without `skipped` (--strict-config).
+TEST(config_fwknopd_conf, a_line_without_a_value_is_left_out_as_fwknopd) {
+  const std::string_view text = "PCAP_INTF eth0\nSYSLOG_IDENTITY\nUDPSERV_PORT 62201\n";
+  std::vector<config::config_error> skipped;
+  auto c = config::parse_fwknopd_conf(text, "fwknopd.conf", &skipped);
+  ASSERT_TRUE(c) << config::to_string(c.error());
+  EXPECT_EQ((*c)["PCAP_INTF"].text, "eth0");
+  EXPECT_EQ((*c)["UDPSERV_PORT"].text, "62201");
+  EXPECT_FALSE((*c)["SYSLOG_IDENTITY"].is_set());
+  ASSERT_EQ(skipped.size(), 1u);
+  EXPECT_EQ(config::to_string(skipped[0]),
+            "fwknopd.conf:2: SYSLOG_IDENTITY: has no value: left out (the default applies)");
+  EXPECT_EQ(error(text).rfind("fwknopd.conf:2: SYSLOG_IDENTITY", 0), 0u);
 }
 }  // namespace

@@ -293,6 +293,9 @@ def main():
     ap.add_argument('--only', help='run only case ids matching this regular expression')
     ap.add_argument('-j', type=int, default=2)
     args = ap.parse_args()
+    # The programs run from the suite's own folder: relative paths are taken from here, now.
+    args.knock_server = os.path.abspath(args.knock_server)
+    args.knock_client = os.path.abspath(args.knock_client)
 
     if not Path(args.reference).exists():
         print(f'SKIP: no fwknop reference source at {args.reference} (see ../shared/reference/README.md)')

@@ -27,5 +27,25 @@ ok "a stanza without ENABLE_CMD_EXEC refuses commands" "grep -q 'packet from 127
 ok "the command ran as CMD_EXEC_USER nobody" "[ \"\$(stat -c %U '$tmp/made;by;a')\" = nobody ]"
 ok "no shell: ';' and '?' stayed in one argument" "[ -e '$tmp/made;by;a' ] && [ -e '$tmp/shell?' ] && [ ! -e '$tmp/made' ]"
 ok "the command's end is logged" "grep -q 'command ended (exit 0)' '$tmp/log'"
+
+# ENABLE_CMD_SUDO_EXEC (fwknopd's): the command runs as `SUDO_EXE -u CMD_SUDO_EXEC_USER COMMAND`,
+# with the real sudo; it needs a daemon that kept root (KNOCK_USER root), and one that drops root
+# refuses to start, naming the stanza.
+if command -v sudo >/dev/null 2>&1; then
+  printf 'SOURCE 127.0.0.1\nKEY_BASE64 %s\nHMAC_KEY_BASE64 %s\nENABLE_CMD_EXEC Y\nENABLE_CMD_SUDO_EXEC Y\nCMD_SUDO_EXEC_USER nobody\n' "$K" "$H" > "$tmp/sudo-access.conf"
+  "$server" -f -c "$tmp/fwknopd.conf" -a "$tmp/sudo-access.conf" --user nobody 2> "$tmp/sudo-refused.log"; rc=$?
+  ok "a daemon that drops root refuses ENABLE_CMD_SUDO_EXEC at start-up, naming file:line" \
+     "[ $rc -ne 0 ] && grep -q 'sudo-access.conf:1: ENABLE_CMD_SUDO_EXEC: sudo cannot work' '$tmp/sudo-refused.log'"
+  printf 'KNOCK_USER root;\nSUDO_EXE %s;\n' "$(command -v sudo)" >> "$tmp/fwknopd.conf"
+  "$server" -f -c "$tmp/fwknopd.conf" -a "$tmp/sudo-access.conf" 2> "$tmp/sudo.log" & pid=$!
+  sleep 0.7
+  send "$("$seal" --key-b64 $K --hmac-key-b64 $H --type 0 --message "10.0.0.5,touch $tmp/by-sudo")" 127.0.0.1
+  for _ in $(seq 30); do [ -e "$tmp/by-sudo" ] && break; sleep 0.1; done
+  kill "$pid"; wait "$pid" 2>/dev/null; pid=
+  cat "$tmp/sudo.log"
+  ok "ENABLE_CMD_SUDO_EXEC: sudo ran the command as CMD_SUDO_EXEC_USER nobody" "[ \"\$(stat -c %U '$tmp/by-sudo' 2>/dev/null)\" = nobody ]"
+else
+  echo "SKIPPED (not counted): ENABLE_CMD_SUDO_EXEC cases: sudo is not installed (cmake/install-deps.sh installs it)"
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -110,8 +110,10 @@ case("access.conf: unknown variable", "{access}:5: OPEN_PORTZ: unknown variable"
      access=GOOD_STANZA + "OPEN_PORTZ tcp/23\n")
 case("access.conf: variable before SOURCE", "{access}:1: KEY_BASE64: comes before the first SOURCE line",
      access=f"KEY_BASE64 {KEY}\n" + GOOD_STANZA)
-case("access.conf: set twice", "{access}:5: KEY_BASE64: set twice in one stanza (first on line 2)",
-     access=GOOD_STANZA + f"KEY_BASE64 {KEY}\n")
+# fwknopd takes the later line (knock's default too, with a warning); --strict-config refuses.
+case("access.conf: set twice (--strict-config)",
+     "{access}:5: KEY_BASE64: set twice in one stanza (first on line 2)",
+     access=GOOD_STANZA + f"KEY_BASE64 {KEY}\n", args=("--strict-config",))
 case("access.conf: no value", "{access}:5: FW_ACCESS_TIMEOUT: has no value",
      access=GOOD_STANZA + "FW_ACCESS_TIMEOUT\n")
 case("access.conf: binary junk", "{access}:5: line does not start with a variable name",

@@ -53,6 +53,11 @@ struct stanza {
   bool enable_cmd_exec = false;                 ///< ENABLE_CMD_EXEC
   std::string cmd_exec_user;                    ///< CMD_EXEC_USER
   std::string cmd_exec_group;                   ///< CMD_EXEC_GROUP
+  /// ENABLE_CMD_SUDO_EXEC: the command runs through sudo (SUDO_EXE), so sudo's policy filters it,
+  /// as `sudo [-u CMD_SUDO_EXEC_USER] [-g CMD_SUDO_EXEC_GROUP] COMMAND` (root: no flag).
+  bool enable_cmd_sudo_exec = false;
+  std::string cmd_sudo_exec_user;   ///< CMD_SUDO_EXEC_USER
+  std::string cmd_sudo_exec_group;  ///< CMD_SUDO_EXEC_GROUP
   std::string cmd_cycle_open;         ///< CMD_CYCLE_OPEN: run instead of opening the firewall
   std::string cmd_cycle_close;        ///< CMD_CYCLE_CLOSE (empty or NONE: nothing to run)
   std::uint32_t cmd_cycle_timer = 0;  ///< CMD_CYCLE_TIMER: seconds until the close

@@ -35,6 +35,7 @@
 #include <utility>
 #include <vector>
 
+#include <grp.h>
 #include <pwd.h>
 #include <time.h>  // strptime
 
@@ -58,16 +59,6 @@ namespace detail {
 /// Variables fwknop acts on that this server does not enforce yet: checked for form, then refused
 /// with the reason, so none is ever silently ignored.
 inline result<void, config_error> refuse_unsupported(std::string_view file, const raw_stanza& r) {
-  if (auto sudo = yes_no(file, r.enable_cmd_sudo_exec, "ENABLE_CMD_SUDO_EXEC", false); !sudo)
-    return fail(sudo.error());
-  else if (*sudo)
-    return error_at(file, r.enable_cmd_sudo_exec, "ENABLE_CMD_SUDO_EXEC",
-                    "is not supported by knock: use CMD_EXEC_USER / CMD_EXEC_GROUP");
-  for (const auto* v : {&r.cmd_sudo_exec_user, &r.cmd_sudo_exec_group})
-    if (v->is_set())
-      return error_at(file, *v,
-                      v == &r.cmd_sudo_exec_user ? "CMD_SUDO_EXEC_USER" : "CMD_SUDO_EXEC_GROUP",
-                      "is not supported by knock: use CMD_EXEC_USER / CMD_EXEC_GROUP");
   // fwknopd's limits: CMD_CYCLE_TIMER 1..2^23 s, a command shorter than its 256-byte buffer.
   if (auto t = positive(file, r.cmd_cycle_timer, "CMD_CYCLE_TIMER", 1, 8388608); !t)
     return fail(t.error());
@@ -123,7 +114,7 @@ struct checked_stanza {
   std::optional<port_list> open_ports;
   port_list restrict_ports;
   std::uint32_t fw_access_timeout = 30, max_fw_timeout = 300;
-  bool require_source_address = false, enable_cmd_exec = false;
+  bool require_source_address = false, enable_cmd_exec = false, enable_cmd_sudo_exec = false;
   epoch_seconds access_expire = never_expires;
 };
 
@@ -181,13 +172,22 @@ inline result<checked_stanza, config_error> check_stanza(const raw_stanza& r, st
            : yes_no(file, r.require_source_address, "REQUIRE_SOURCE_ADDRESS", false));
   take(s.access_expire, access_expire(file, r));
   take(s.enable_cmd_exec, yes_no(file, r.enable_cmd_exec, "ENABLE_CMD_EXEC", false));
+  take(s.enable_cmd_sudo_exec,
+       yes_no(file, r.enable_cmd_sudo_exec, "ENABLE_CMD_SUDO_EXEC", false));
   if (first_error) return fail(*first_error);
-  // CMD_EXEC_USER must exist now; CMD_EXEC_GROUP is looked up when a command runs (as fwknopd:
-  // a missing group refuses that command, logged, not the file).
-  if (const raw_value& user = r.cmd_exec_user;
-      user.is_set() && ::getpwnam(user.text.c_str()) == nullptr)
-    return error_at(file, user, "CMD_EXEC_USER",
-                    "no user '" + printable(user.text) + "' on this system");
+  // As fwknopd, CMD_EXEC_GROUP names a group or a user (fwknopd looks it up as a user and takes
+  // that user's group: `CMD_EXEC_GROUP nobody` works where only a user 'nobody' exists).
+  if (const raw_value& group = r.cmd_exec_group;
+      group.is_set() && ::getgrnam(group.text.c_str()) == nullptr &&
+      ::getpwnam(group.text.c_str()) == nullptr)
+    return error_at(file, group, "CMD_EXEC_GROUP",
+                    "no group (or user) '" + printable(group.text) + "' on this system");
+  // CMD_SUDO_EXEC_USER too (sudo is given the name; fwknopd looks the user up at load).
+  for (const raw_value* user : {&r.cmd_exec_user, &r.cmd_sudo_exec_user})
+    if (user->is_set() && ::getpwnam(user->text.c_str()) == nullptr)
+      return error_at(file, *user,
+                      user == &r.cmd_exec_user ? "CMD_EXEC_USER" : "CMD_SUDO_EXEC_USER",
+                      "no user '" + printable(user->text) + "' on this system");
   if (auto ok = refuse_unsupported(file, r); !ok) return fail(ok.error());
   return s;
 }
@@ -215,6 +215,9 @@ result<access::stanza<Cipher, Mac>, config_error> bind_stanza(const raw_stanza& 
   s.enable_cmd_exec = checked->enable_cmd_exec;
   s.cmd_exec_user = r.cmd_exec_user.text;
   s.cmd_exec_group = r.cmd_exec_group.text;
+  s.enable_cmd_sudo_exec = checked->enable_cmd_sudo_exec;
+  s.cmd_sudo_exec_user = r.cmd_sudo_exec_user.text;
+  s.cmd_sudo_exec_group = r.cmd_sudo_exec_group.text;
   s.cmd_cycle_open = r.cmd_cycle_open.text;
   s.cmd_cycle_close = r.cmd_cycle_close.text;
   if (r.cmd_cycle_timer.is_set())

@@ -112,6 +112,14 @@ inline raw_value* find_variable(raw_stanza& s, std::string_view name) noexcept {
   return found;
 }
 
+/// How many of a stanza's key variables (KEY, KEY_BASE64, HMAC_KEY, HMAC_KEY_BASE64) are set.
+inline std::size_t keys_set(raw_stanza& s) noexcept {
+  std::size_t n = 0;
+  for (std::string_view name : key_variables)
+    if (name != "HMAC_DIGEST_TYPE") n += find_variable(s, name)->is_set() ? 1 : 0;
+  return n;
+}
+
 /// "SOURCE, KEY, …": every variable, as fwknop spells them.
 inline std::string variable_names() {
   std::string out;
@@ -252,9 +260,12 @@ inline result<void, config_error> parse_into(std::string_view text, const std::s
           else
             return fail(std::move(e));
         }
+        const std::size_t keys_before = keys ? keys_set(stanzas.back()) : 0;
         auto ok = parse_into(*included, path, stanzas, files, depth + 1,
                              keys ? &stanzas.back() : nullptr, false, skipped);
         secure_zero(included->data(), included->size());
+        if (ok && keys && keys_set(stanzas.back()) == keys_before)  // empty, or comments only
+          ok = fail(config_error{path, 0, "", "holds no KEY, KEY_BASE64, HMAC_KEY or HMAC_KEY_BASE64"});
         if (!ok) {
           if (keys && leave_out(problem(number, name, to_string(ok.error()), ok.error().code)))
             break;
@@ -283,11 +294,17 @@ inline result<void, config_error> parse_into(std::string_view text, const std::s
       e = problem(number, name, "unknown variable (known: " + variable_names() + ")");
     else if (stanzas.empty())
       return fail(problem(number, name, "comes before the first SOURCE line"));
-    else if (slot->is_set())
+    else if (slot->is_set()) {
       e = problem(number, name,
                   "set twice in one stanza (first on " +
                       (slot->file.empty() ? "line " : slot->file + ":") +
                       std::to_string(slot->line) + ")");
+      if (skipped != nullptr) {  // fwknopd's reading: the later line wins; said, not refused
+        e->message += ": this later value is used, as fwknopd does (--strict-config refuses it)";
+        skipped->push_back(*std::move(e));
+        e.reset();
+      }
+    }
     if (e) return fail(std::move(*e));
     *slot = raw_value{value, number, origin};
   }

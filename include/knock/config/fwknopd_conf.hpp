@@ -32,11 +32,7 @@ namespace knock::config {
 
 namespace detail {
 /// fwknopd variables for features knock does not have.
-inline constexpr std::string_view unsupported_daemon_variables[] = {"ENABLE_SPA_OVER_HTTP",
-                                                                    "ENABLE_X_FORWARDED_FOR",
-                                                                    "ENABLE_TCP_SERVER",
-                                                                    "TCPSERV_PORT",
-                                                                    "ENABLE_IPT_FORWARDING",
+inline constexpr std::string_view unsupported_daemon_variables[] = {"ENABLE_IPT_FORWARDING",
                                                                     "ENABLE_IPT_LOCAL_NAT",
                                                                     "ENABLE_IPT_SNAT",
                                                                     "SNAT_TRANSLATE_IP",
@@ -58,7 +54,6 @@ inline constexpr std::string_view unsupported_daemon_variables[] = {"ENABLE_SPA_
                                                                     "NFQ_QUEUE_NUMBER",
                                                                     "GPG_EXE",
                                                                     "GPG_HOME_DIR",
-                                                                    "SUDO_EXE",
                                                                     "ENABLE_EXTERNAL_CMDS",
                                                                     "EXTERNAL_CMD_OPEN",
                                                                     "EXTERNAL_CMD_CLOSE",
