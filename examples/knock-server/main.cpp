@@ -9,10 +9,12 @@
 #include <knock/firewall/any_of.hpp>
 #include <knock/firewall/iptables.hpp>
 #include <knock/firewall/nftables.hpp>
+#include <knock/firewall/pf.hpp>
 #include <knock/firewall/recording.hpp>
 
 using firewalls = knock::firewall::any_of<knock::firewall::nftables,    // FIREWALL_TYPE nftables
                                           knock::firewall::iptables,    // FIREWALL_TYPE iptables
+                                          knock::firewall::pf,          // FIREWALL_TYPE pf
                                           knock::firewall::recording>;  // none (and -t)
 using captures = knock::capture::any_of<knock::capture::pcap,           // PCAP_INTF (the default)
                                         knock::capture::udp_socket>;    // ENABLE_UDP_SERVER, -U

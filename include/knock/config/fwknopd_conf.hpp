@@ -85,9 +85,7 @@ inline constexpr std::string_view unsupported_daemon_variables[] = {"ENABLE_SPA_
                                                                     "IPFW_MAX_RULES",
                                                                     "IPFW_ACTIVE_SET_NUM",
                                                                     "IPFW_EXPIRE_SET_NUM",
-                                                                    "IPFW_EXPIRE_PURGE_INTERVAL",
-                                                                    "PF_ANCHOR_NAME",
-                                                                    "PF_EXPIRE_INTERVAL"};
+                                                                    "IPFW_EXPIRE_PURGE_INTERVAL"};
 
 /// True when `names` lists `name`, ignoring case.
 template <class Names>
