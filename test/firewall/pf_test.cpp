@@ -102,8 +102,8 @@ struct stub {
           ("knock-pf-test-" + std::to_string(::getpid()) + "-" +
            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir);
-    const std::string cmd = "python3 " KNOCK_FWSTUB " init '" + dir.string() + "' pfctl '" +
-                            std::string{initial} + "'";
+    const std::string cmd =
+        "python3 " KNOCK_FWSTUB " init '" + dir.string() + "' pfctl '" + std::string{initial} + "'";
     EXPECT_EQ(std::system(cmd.c_str()), 0);
   }
   ~stub() { fs::remove_all(dir); }
@@ -130,13 +130,15 @@ bool have_python() { return std::system("python3 -c '' 2>/dev/null") == 0; }
 
 TEST(pf, grants_expires_lists_and_flushes_through_pfctl) {
   if (!have_python()) GTEST_SKIP() << "python3 not found";
-  stub s{R"({"referenced": ["fwknop"], "anchors": {"fwknop": ["pass in quick proto tcp from 192.0.2.9 to any port = 80 flags S/SA label \"_exp_1\""]}})"};
+  stub s{
+      R"({"referenced": ["fwknop"], "anchors": {"fwknop": ["pass in quick proto tcp from 192.0.2.9 to any port = 80 flags S/SA label \"_exp_1\""]}})"};
   auto o = s.options();
   o.expire_interval = 10'000;
   auto fw = pf::open(o);
   ASSERT_TRUE(fw) << fw.error().message;
   EXPECT_EQ(s.state().find("192.0.2.9"), std::string::npos) << "start-up empties the anchor";
-  ASSERT_TRUE(fw->open(make_grant("192.0.2.7", 1000, {{ip_protocol::tcp, 22}, {ip_protocol::udp, 53}})));
+  ASSERT_TRUE(
+      fw->open(make_grant("192.0.2.7", 1000, {{ip_protocol::tcp, 22}, {ip_protocol::udp, 53}})));
   ASSERT_TRUE(fw->open(make_grant("::ffff:192.0.2.8", 2000, {{ip_protocol::tcp, 22}})));
   auto lines = fw->list();
   ASSERT_TRUE(lines);
@@ -168,7 +170,9 @@ TEST(pf, keeps_the_admins_rules_in_the_anchor) {
   auto fw = pf::open(s.options());
   ASSERT_TRUE(fw);
   ASSERT_TRUE(fw->open(make_grant("192.0.2.7", 10, {{ip_protocol::tcp, 22}})));
-  s.set("anchors", R"({"fwknop": ["pass in quick inet proto tcp from 192.0.2.1 to any port = 25 flags S/SA", "pass in quick inet proto tcp from 192.0.2.7 to any port = 22 flags S/SA label \"_exp_10\""]})");
+  s.set(
+      "anchors",
+      R"({"fwknop": ["pass in quick inet proto tcp from 192.0.2.1 to any port = 25 flags S/SA", "pass in quick inet proto tcp from 192.0.2.7 to any port = 22 flags S/SA label \"_exp_10\""]})");
   ASSERT_TRUE(fw->expire(10));
   auto lines = fw->list();
   ASSERT_TRUE(lines);

@@ -42,7 +42,8 @@ TEST(process, passes_each_argument_as_is_without_a_shell) {
 TEST(process, gives_the_child_its_input_on_stdin) {
   // Larger than a pipe's buffer: a memory file, so neither side can block on it.
   std::string text;
-  for (int i = 0; text.size() < 300'000; ++i) text += "pass in quick proto 6 rule " + std::to_string(i) + "\n";
+  for (int i = 0; text.size() < 300'000; ++i)
+    text += "pass in quick proto 6 rule " + std::to_string(i) + "\n";
   knock::system::process_options o;
   o.input = text;
   const auto r = run(strings{find_executable("cat")}, o);

@@ -65,7 +65,7 @@ class tool {
 /// FIREWALL_EXE when set (an absolute path to an executable file, else an error at its line);
 /// `fallback` (a program name looked up in sbin/bin, or empty when not found) otherwise.
 inline result<std::string, config::config_error> firewall_exe(const config::fwknopd_conf& c,
-                                                               std::string_view fallback) {
+                                                              std::string_view fallback) {
   if (!c.has("FIREWALL_EXE")) return system::find_executable(fallback);
   const std::string exe = c.text("FIREWALL_EXE");
   if (exe.empty() || exe[0] != '/' || system::find_executable(exe).empty()) {

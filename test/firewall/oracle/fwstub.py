@@ -11,7 +11,9 @@ for fwknopd, one for knock-server, compared with `fwstub.py state DIR`.
 
 Test hooks in state.json: "broken": "fail" (every call exits 1) or "hang" (every call sleeps 60 s).
 Commands: `fwstub.py init DIR TOOL [JSON]` (copies itself, writes the initial state),
-`fwstub.py state DIR` (prints the comparable state: rules without their _exp_ times, and the times).
+`fwstub.py state DIR` (prints the comparable state: rules without their _exp_ times, and the times),
+`fwstub.py compare DIR1 DIR2` (exit 0 when the two agree, the times within 2 s),
+`fwstub.py set DIR KEY JSON` (changes one key of the state: a test hook).
 """
 import fcntl
 import ipaddress
@@ -192,23 +194,198 @@ def pfctl(argv, stdin, st):
     return out, err
 
 
+# ----------------------------------------------------------------------------------------- ipfw
+IPFW_ACTIONS = {"allow": "allow", "accept": "allow", "pass": "allow", "permit": "allow",
+                "deny": "deny", "drop": "deny"}
+IPFW_PROTOS = {"6": "tcp", "17": "udp", "1": "icmp", "tcp": "tcp", "udp": "udp", "icmp": "icmp",
+               "ip": "ip", "all": "ip", "ip6": "ip6", "ipv6": "ip6"}
+
+
+def ipfw_number(tok, what, low, high):
+    if not tok.isdigit() or not low <= int(tok) <= high:
+        raise Refused(f"ipfw: illegal {what} {tok}", 65)  # EX_DATAERR
+    return int(tok)
+
+
+def ipfw_address(tok):
+    if tok in ("any", "me", "me6"):
+        return tok
+    try:
+        net = ipaddress.ip_network(tok, strict=False)
+    except ValueError:
+        raise Refused(f"ipfw: bad address {tok}", 64) from None
+    return str(net) if "/" in tok else str(net.network_address)
+
+
+def ipfw_body(toks):
+    """ACTION [log] PROTO from A to B [dst-port N] [setup] [keep-state] [// comment], as
+    `ipfw list` prints it (without number and set)."""
+    if toks == ["check-state"]:
+        return "check-state"
+    comment = None
+    if "//" in toks:
+        at = toks.index("//")
+        comment = " ".join(toks[at + 1:])
+        toks = toks[:at]
+    if len(toks) < 6 or toks[0] not in IPFW_ACTIONS:
+        raise Refused(f"ipfw: invalid action {toks[0] if toks else ''}", 64)
+    out, i = [IPFW_ACTIONS[toks[0]]], 1
+    if toks[i] == "log":
+        out.append("log"); i += 1
+    if toks[i] not in IPFW_PROTOS:
+        raise Refused(f"ipfw: invalid protocol ``{toks[i]}''", 64)
+    proto = IPFW_PROTOS[toks[i]]; i += 1
+    out.append(proto)
+    if i + 3 >= len(toks) + 0 or toks[i] != "from" or toks[i + 2] != "to":
+        raise Refused("ipfw: missing ``from''" if toks[i] != "from" else "ipfw: missing ``to''", 64)
+    out += ["from", ipfw_address(toks[i + 1]), "to", ipfw_address(toks[i + 3])]
+    i += 4
+    while i < len(toks):
+        t = toks[i]
+        if t in ("dst-port", "src-port") and i + 1 < len(toks):
+            if proto not in ("tcp", "udp"):
+                raise Refused(f"ipfw: {t} only for tcp/udp", 64)
+            ipfw_number(toks[i + 1], "port", 0, 65535)
+            out += [t, toks[i + 1]]; i += 2
+        elif t == "setup":  # accepted on any protocol; it matches tcp SYNs only
+            out.append(t); i += 1
+        elif t in ("keep-state", "established"):
+            out.append(t); i += 1
+        else:
+            raise Refused(f"ipfw: unrecognised option [{i}] {t}", 64)
+    if comment is not None:
+        out += ["//", comment]
+    return " ".join(out)
+
+
+def ipfw(argv, stdin, st):
+    rules = st.setdefault("rules", [])  # {"num", "set", "body"}, in rule-number order
+    disabled = st.setdefault("disabled", [])
+    flags = set()
+    while argv and argv[0].startswith("-") and len(argv[0]) > 1:
+        for c in argv[0][1:]:
+            if c not in "cdefnNqStT":
+                raise Refused(f"ipfw: illegal option -- {c}", 64)
+            flags.add(c)
+        argv = argv[1:]
+    only_set = None
+    if len(argv) >= 3 and argv[0] == "set" and argv[1].isdigit():
+        only_set = ipfw_number(argv[1], "set number", 0, 31)
+        argv = argv[2:]
+    if not argv:
+        raise Refused("ipfw: bad arguments", 64)
+    cmd, args = argv[0], argv[1:]
+
+    def listing():
+        shown = [r for r in rules if only_set is None or r["set"] == only_set]
+        out = ""
+        for r in shown:
+            off = r["set"] in disabled
+            if off and "S" not in flags:
+                continue  # disabled rules are listed with -S only
+            line = "%05d " % r["num"]
+            if "T" in flags:
+                line += "%d " % r.get("last", 0)
+            if "S" in flags:
+                line += "set %d " % r["set"]
+            line += r["body"]
+            out += ("# DISABLED " if off else "") + line + "\n"
+        if "d" in flags:
+            dyn = [(int(n), c) for n, c in st.get("dynamic", {}).items()
+                   if any(r["num"] == int(n) for r in shown)]
+            if dyn:
+                out += "## Dynamic rules (%d):\n" % sum(c for _, c in dyn)
+                for n, c in sorted(dyn):
+                    for k in range(c):
+                        out += "%05d 0 0 (%ds) STATE tcp 192.0.2.%d 5%04d <-> 192.0.2.1 22\n" % (
+                            n, 300, 2 + k, k)
+        return out
+
+    if cmd in ("list", "show"):
+        if args:
+            raise Refused("stub: ipfw list with rule numbers is not modelled")
+        return listing(), ""
+    if cmd == "add":
+        num = None
+        if args and args[0].isdigit():
+            num = ipfw_number(args[0], "rule number", 1, 65534)
+            args = args[1:]
+        rset = only_set if only_set is not None else 0
+        if len(args) >= 2 and args[0] == "set":
+            rset = ipfw_number(args[1], "set number", 0, 31)
+            args = args[2:]
+        body = ipfw_body(args)
+        if num is None:
+            num = min(65534, max([r["num"] for r in rules] + [0]) + 100)
+        rules.append({"num": num, "set": rset, "body": body})
+        rules.sort(key=lambda r: r["num"])  # stable: same numbers keep their order
+        line = "%05d %s" % (num, body)
+        return line + "\n", ""
+    if cmd == "delete":
+        if args[:1] == ["set"]:
+            if only_set is not None or len(args) != 2:
+                raise Refused("ipfw: bad arguments", 64)
+            s = ipfw_number(args[1], "set number", 0, 31)
+            rules[:] = [r for r in rules if r["set"] != s]
+            return "", ""
+        if not args:
+            raise Refused("ipfw: rule number required", 64)
+        for a in args:
+            n = ipfw_number(a, "rule number", 1, 65534)
+            gone = [r for r in rules if r["num"] == n and (only_set is None or r["set"] == only_set)]
+            if not gone:
+                raise Refused(f"ipfw: rule {n}: setsockopt(IP_FW_XDEL): No such process", 71)
+            rules[:] = [r for r in rules if r not in gone]
+        return "", ""
+    if cmd == "set" and only_set is None:
+        if args[:1] in (["disable"], ["enable"]) and len(args) == 2:
+            s = ipfw_number(args[1], "set number", 0, 30)  # set 31 cannot be disabled
+            if args[0] == "disable" and s not in disabled:
+                disabled.append(s)
+            if args[0] == "enable" and s in disabled:
+                disabled.remove(s)
+            return "", ""
+        if len(args) == 5 and args[:2] == ["move", "rule"] and args[3] == "to":
+            n = ipfw_number(args[2], "rule number", 1, 65534)
+            s = ipfw_number(args[4], "set number", 0, 31)
+            for r in rules:
+                if r["num"] == n:
+                    r["set"] = s
+            return "", ""
+        if len(args) == 4 and args[0] == "move" and args[2] == "to":
+            a, b = (ipfw_number(x, "set number", 0, 31) for x in (args[1], args[3]))
+            for r in rules:
+                if r["set"] == a:
+                    r["set"] = b
+            return "", ""
+    raise Refused(f"ipfw: bad command `{cmd}'", 64)
+
+
 # ------------------------------------------------------------------------------------ framework
-TOOLS = {"pfctl": pfctl}
+TOOLS = {"pfctl": pfctl, "ipfw": ipfw}
 
 
 def comparable(st, tool):
     """The state two firewalls must agree on: rules with their _exp_ times taken out, and the
     times (compared with a tolerance: the two daemons see a packet a moment apart)."""
+    tool = tool or st.get("tool")
     if tool == "pfctl":
         rules = {a: r for a, r in st.get("anchors", {}).items() if r}
         shapes = {a: [re.sub(r"_exp_\d+", "_exp_T", x) for x in r] for a, r in rules.items()}
         times = sorted(int(t) for r in rules.values() for x in r for t in re.findall(r"_exp_(\d+)", x))
         return {"rules": shapes, "expiries": times, "states_flushed": st.get("states_flushed", 0)}
+    if tool == "ipfw":
+        rules = ["%05d set %d %s" % (r["num"], r["set"], r["body"]) for r in st.get("rules", [])]
+        shapes = {"rules": [re.sub(r"_exp_\d+", "_exp_T", x) for x in rules],
+                  "disabled": sorted(st.get("disabled", []))}
+        times = sorted(int(t) for x in rules for t in re.findall(r"_exp_(\d+)", x))
+        return {"rules": shapes, "expiries": times}
     return st
 
 
 def main():
-    if len(sys.argv) >= 3 and sys.argv[1] == "init":
+    admin = os.path.basename(sys.argv[0]) == "fwstub.py"  # else: playing the tool
+    if admin and len(sys.argv) >= 3 and sys.argv[1] == "init":
         d, tool = sys.argv[2], sys.argv[3]
         os.makedirs(d, exist_ok=True)
         shutil.copy(os.path.abspath(__file__), os.path.join(d, tool))
@@ -223,7 +400,16 @@ def main():
         for p in [d] + files:
             os.chmod(p, 0o777 if p == d else 0o666)  # knock-server runs it as nobody
         return 0
-    if len(sys.argv) >= 3 and sys.argv[1] in ("state", "set"):
+    if admin and len(sys.argv) >= 4 and sys.argv[1] == "compare":
+        a, b = (comparable(json.load(open(os.path.join(d, "state.json"))), None)
+                for d in sys.argv[2:4])
+        same = a.get("rules") == b.get("rules") and len(a.get("expiries", [])) == len(
+            b.get("expiries", [])) and all(abs(x - y) <= 2 for x, y in
+                                           zip(a.get("expiries", []), b.get("expiries", [])))
+        print("same: " + json.dumps(b.get("rules")) if same else
+              "DIFFERENT:\n first:  %s\n second: %s" % (json.dumps(a), json.dumps(b)))
+        return 0 if same else 1
+    if admin and len(sys.argv) >= 3 and sys.argv[1] in ("state", "set"):
         path = os.path.join(sys.argv[2], "state.json")
         with open(path) as f:
             st = json.load(f)

@@ -26,15 +26,15 @@ namespace knock::firewall::pfctl {
 
 /// What fwknopd.conf says for PF.
 struct options {
-  std::string pfctl = "pfctl";      ///< `FIREWALL_EXE`: a path, or a name looked up in sbin/bin
-  std::string anchor = "fwknop";    ///< `PF_ANCHOR_NAME`
+  std::string pfctl = "pfctl";         ///< `FIREWALL_EXE`: a path, or a name looked up in sbin/bin
+  std::string anchor = "fwknop";       ///< `PF_ANCHOR_NAME`
   std::uint32_t expire_interval = 30;  ///< `PF_EXPIRE_INTERVAL`: s between full anchor checks
   std::chrono::milliseconds command_timeout{10'000};
 };
 
 /// One rule of the anchor as pfctl lists it.
 struct listed_rule {
-  std::string text;                     ///< the line, as listed (pfctl reads it back as is)
+  std::string text;                      ///< the line, as listed (pfctl reads it back as is)
   std::optional<epoch_seconds> expires;  ///< the `_exp_` of its label; none: not a grant rule
 };
 
