@@ -78,14 +78,7 @@ inline constexpr std::string_view unsupported_daemon_variables[] = {"ENABLE_SPA_
                                                                     "FIREWD_SNAT_ACCESS",
                                                                     "FIREWD_MASQUERADE_ACCESS",
                                                                     "FLUSH_FIREWD_AT_INIT",
-                                                                    "FLUSH_FIREWD_AT_EXIT",
-                                                                    "FLUSH_IPFW_AT_INIT",
-                                                                    "FLUSH_IPFW_AT_EXIT",
-                                                                    "IPFW_START_RULE_NUM",
-                                                                    "IPFW_MAX_RULES",
-                                                                    "IPFW_ACTIVE_SET_NUM",
-                                                                    "IPFW_EXPIRE_SET_NUM",
-                                                                    "IPFW_EXPIRE_PURGE_INTERVAL"};
+                                                                    "FLUSH_FIREWD_AT_EXIT"};
 
 /// True when `names` lists `name`, ignoring case.
 template <class Names>
