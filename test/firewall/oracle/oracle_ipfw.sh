@@ -44,8 +44,8 @@ oracle_start() {
         -p "$TMP/orun/fwknopd.pid" -i "$IF_SRV_CLI" "$@" </dev/null >>"$TMP/oracle.log" 2>&1 &
     ORACLE_PID=$!
     BG_PIDS+=("$ORACLE_PID")
-    wait_until 10 grep -q "Starting fwknopd" "$TMP/oracle.log" || { cat "$TMP/oracle.log"; die "fwknopd did not start"; }
-    sleep 0.5
+    # after its firewall set-up and the capture: "main event loop"
+    wait_until 30 grep -q "main event loop" "$TMP/oracle.log" || { cat "$TMP/oracle.log"; die "fwknopd did not start"; }
 }
 oracle_stop() { kill_pid "$ORACLE_PID"; ORACLE_PID=""; }
 same_state() { "$PYTHON" "$STUB" compare "$TMP/fw-oracle" "$TMP/fw-knock"; }
@@ -114,7 +114,9 @@ check "same rules after both stopped" same_state
 
 note "a full rule range: both refuse the grant"
 for d in fw-oracle fw-knock; do "$PYTHON" "$STUB" init "$TMP/$d" ipfw; done
-e2e_conf FIREWALL_TYPE ipfw FIREWALL_EXE "$TMP/fw-knock/ipfw" IPFW_START_RULE_NUM 65534 IPFW_MAX_RULES 1
+e2e_conf FIREWALL_TYPE ipfw FIREWALL_EXE "$TMP/fw-knock/ipfw" IPFW_START_RULE_NUM 65534 IPFW_MAX_RULES 1 \
+    IPFW_EXPIRE_PURGE_INTERVAL 131071
+e2e_access FW_ACCESS_TIMEOUT 300  # no expiry during this part
 echo "IPFW_START_RULE_NUM 65534" >>"$ORACLE_CONF"
 echo "IPFW_MAX_RULES 1" >>"$ORACLE_CONF"
 oracle_start
@@ -148,4 +150,8 @@ printf 'IPFW_ACTIVE_SET_NUM 0\nIPFW_EXPIRE_SET_NUM 0\nIPFW_ADD_CHECK_STATE Y\nFL
 check "knock-server -D accepts sets 0/0, IPFW_ADD_CHECK_STATE Y, FLUSH_IPFW_AT_INIT N" \
     in_ns "$NS_SRV" "$KNOCK_SERVER" -D -c "$TMP/good.conf" -a "$ACCESS"
 
+if [ "$FAILED" -gt 0 ]; then  # what each side ran, for the failure report
+    for d in fw-oracle fw-knock; do echo "---- $d calls ----"; tail -n 40 "$TMP/$d/calls.log"; done
+    echo "---- fwknopd log ----"; tail -n 40 "$TMP/oracle.log"
+fi
 e2e_finish

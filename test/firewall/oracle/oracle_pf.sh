@@ -45,8 +45,8 @@ oracle_start() {
         -p "$TMP/orun/fwknopd.pid" -i "$IF_SRV_CLI" "$@" </dev/null >>"$TMP/oracle.log" 2>&1 &
     ORACLE_PID=$!
     BG_PIDS+=("$ORACLE_PID")
-    wait_until 10 grep -q "Starting fwknopd" "$TMP/oracle.log" || { cat "$TMP/oracle.log"; die "fwknopd did not start"; }
-    sleep 0.5
+    # after its firewall set-up and the capture: "main event loop"
+    wait_until 30 grep -q "main event loop" "$TMP/oracle.log" || { cat "$TMP/oracle.log"; die "fwknopd did not start"; }
 }
 oracle_stop() { kill_pid "$ORACLE_PID"; ORACLE_PID=""; }
 state() { "$PYTHON" "$STUB" state "$TMP/$1"; }
@@ -165,4 +165,8 @@ check "knock-server still runs" kill -0 "$SERVER_PID"
 "$PYTHON" "$STUB" set "$TMP/fw-knock" broken null
 e2e_server_stop
 
+if [ "$FAILED" -gt 0 ]; then  # what each side ran, for the failure report
+    for d in fw-oracle fw-knock; do echo "---- $d calls ----"; tail -n 40 "$TMP/$d/calls.log"; done
+    echo "---- fwknopd log ----"; tail -n 40 "$TMP/oracle.log"
+fi
 e2e_finish
