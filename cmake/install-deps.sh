@@ -13,6 +13,7 @@ packages=(
   systemd                                     # systemd-analyze verify: the knock-server unit
   valgrind gnuplot-nox                        # bench/run.sh: instruction counts and plots
   clang libclang-rt-14-dev                    # test/fuzz: libFuzzer harnesses
+  firewalld autoconf automake libtool dbus     # test/firewall/oracle: real firewalld in a netns, the fwknopd oracle build
 )
 
 missing=()

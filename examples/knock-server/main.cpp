@@ -7,6 +7,7 @@
 #include <knock/capture/pcap.hpp>
 #include <knock/capture/udp_socket.hpp>
 #include <knock/firewall/any_of.hpp>
+#include <knock/firewall/firewalld.hpp>
 #include <knock/firewall/ipfw.hpp>
 #include <knock/firewall/iptables.hpp>
 #include <knock/firewall/nftables.hpp>
@@ -17,6 +18,7 @@ using firewalls = knock::firewall::any_of<knock::firewall::nftables,    // FIREW
                                           knock::firewall::iptables,    // FIREWALL_TYPE iptables
                                           knock::firewall::pf,          // FIREWALL_TYPE pf
                                           knock::firewall::ipfw,        // FIREWALL_TYPE ipfw
+                                          knock::firewall::firewalld,   // FIREWALL_TYPE firewalld
                                           knock::firewall::recording>;  // none (and -t)
 using captures = knock::capture::any_of<knock::capture::pcap,           // PCAP_INTF (the default)
                                         knock::capture::udp_socket>;    // ENABLE_UDP_SERVER, -U
