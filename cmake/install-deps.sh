@@ -14,6 +14,7 @@ packages=(
   sudo                                        # ENABLE_CMD_SUDO_EXEC runs commands through it
   valgrind gnuplot-nox                        # bench/run.sh: instruction counts and plots
   clang libclang-rt-14-dev                    # test/fuzz: libFuzzer harnesses
+  firewalld autoconf automake libtool dbus     # test/firewall/oracle: real firewalld in a netns, the fwknopd oracle build
 )
 
 missing=()

@@ -7,12 +7,18 @@
 #include <knock/capture/pcap.hpp>
 #include <knock/capture/udp_socket.hpp>
 #include <knock/firewall/any_of.hpp>
+#include <knock/firewall/firewalld.hpp>
+#include <knock/firewall/ipfw.hpp>
 #include <knock/firewall/iptables.hpp>
 #include <knock/firewall/nftables.hpp>
+#include <knock/firewall/pf.hpp>
 #include <knock/firewall/recording.hpp>
 
 using firewalls = knock::firewall::any_of<knock::firewall::nftables,    // FIREWALL_TYPE nftables
                                           knock::firewall::iptables,    // FIREWALL_TYPE iptables
+                                          knock::firewall::pf,          // FIREWALL_TYPE pf
+                                          knock::firewall::ipfw,        // FIREWALL_TYPE ipfw
+                                          knock::firewall::firewalld,   // FIREWALL_TYPE firewalld
                                           knock::firewall::recording>;  // none (and -t)
 using captures = knock::capture::any_of<knock::capture::pcap,           // PCAP_INTF (the default)
                                         knock::capture::udp_socket>;    // ENABLE_UDP_SERVER, -U

@@ -39,6 +39,22 @@ TEST(process, passes_each_argument_as_is_without_a_shell) {
   EXPECT_EQ(r->output, "[a b][$HOME][x;y][*]");
 }
 
+TEST(process, gives_the_child_its_input_on_stdin) {
+  // Larger than a pipe's buffer: a memory file, so neither side can block on it.
+  std::string text;
+  for (int i = 0; text.size() < 300'000; ++i)
+    text += "pass in quick proto 6 rule " + std::to_string(i) + "\n";
+  knock::system::process_options o;
+  o.input = text;
+  const auto r = run(strings{find_executable("cat")}, o);
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->succeeded());
+  EXPECT_EQ(r->output, text);
+  const auto none = run(strings{find_executable("cat")});  // without: /dev/null
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->output, "");
+}
+
 TEST(process, gives_the_child_a_fixed_environment) {
   ::setenv("KNOCK_SECRET_FROM_PARENT", "leak", 1);
   const auto r = run(strings{find_executable("env")});

@@ -56,7 +56,7 @@ ok "knock-server, built without the toys, does not know their variables ($err)" 
 sed -i '/^TOY_/d; /^KNOCK_CAPTURE/d' "$tmp/fwknopd.conf"
 err=$("$server" -c "$tmp/fwknopd.conf" -a "$tmp/access.conf" -D 2>&1 >/dev/null)
 ok "knock-server refuses FIREWALL_TYPE toy ($err)" \
-   "[[ \"\$err\" == *'FIREWALL_TYPE: unknown value '\\''toy'\\'' (known: nftables, iptables, none)'* ]]"
+   "[[ \"\$err\" == *'FIREWALL_TYPE: unknown value '\\''toy'\\'' (known: nftables, iptables, pf, ipfw, firewalld, none)'* ]]"
 [ "$failed" -eq 0 ] || cat "$tmp/log"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -64,25 +64,7 @@ inline constexpr std::string_view unsupported_daemon_variables[] = {"ENABLE_IPT_
                                                                     "ENABLE_FIREWD_FORWARDING",
                                                                     "ENABLE_FIREWD_LOCAL_NAT",
                                                                     "ENABLE_FIREWD_SNAT",
-                                                                    "ENABLE_FIREWD_OUTPUT",
-                                                                    "ENABLE_FIREWD_COMMENT_CHECK",
-                                                                    "FIREWD_INPUT_ACCESS",
-                                                                    "FIREWD_OUTPUT_ACCESS",
-                                                                    "FIREWD_FORWARD_ACCESS",
-                                                                    "FIREWD_DNAT_ACCESS",
-                                                                    "FIREWD_SNAT_ACCESS",
-                                                                    "FIREWD_MASQUERADE_ACCESS",
-                                                                    "FLUSH_FIREWD_AT_INIT",
-                                                                    "FLUSH_FIREWD_AT_EXIT",
-                                                                    "FLUSH_IPFW_AT_INIT",
-                                                                    "FLUSH_IPFW_AT_EXIT",
-                                                                    "IPFW_START_RULE_NUM",
-                                                                    "IPFW_MAX_RULES",
-                                                                    "IPFW_ACTIVE_SET_NUM",
-                                                                    "IPFW_EXPIRE_SET_NUM",
-                                                                    "IPFW_EXPIRE_PURGE_INTERVAL",
-                                                                    "PF_ANCHOR_NAME",
-                                                                    "PF_EXPIRE_INTERVAL"};
+                                                                    "ENABLE_FIREWD_OUTPUT"};
 
 /// True when `names` lists `name`, ignoring case.
 template <class Names>

@@ -13,6 +13,7 @@
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -57,6 +58,9 @@ struct process_options {
   /// Whether the child keeps the caller's ambient capabilities (knock-server raises
   /// cap_net_admin there for iptables and CMD_CYCLE_*); false for ENABLE_CMD_EXEC's commands.
   bool inherit_capabilities = true;
+  /// The child's stdin: empty reads /dev/null; else this text, from a memory file written before
+  /// the child starts (so no input size can block the parent or the child).
+  std::string_view input;
 };
 
 namespace detail {
@@ -169,9 +173,18 @@ inline result<process_result> run(std::span<const std::string> argv,
   args.push_back(nullptr);
   env.push_back(nullptr);
 
-  fd null{::open("/dev/null", O_RDONLY | O_CLOEXEC)};
+  fd null{options.input.empty() ? ::open("/dev/null", O_RDONLY | O_CLOEXEC)
+                                : ::memfd_create("knock-stdin", MFD_CLOEXEC)};
   int out[2], err[2], status[2];
   if (null.value < 0) return fail(cannot_start(argv, errno));
+  for (std::string_view left = options.input; !left.empty();) {
+    const ssize_t put = ::write(null.value, left.data(), left.size());
+    if (put < 0 && errno == EINTR) continue;
+    if (put <= 0) return fail(cannot_start(argv, errno));
+    left.remove_prefix(static_cast<std::size_t>(put));
+  }
+  if (!options.input.empty() && ::lseek(null.value, 0, SEEK_SET) != 0)
+    return fail(cannot_start(argv, errno));
   if (::pipe2(out, O_CLOEXEC) != 0) return fail(cannot_start(argv, errno));
   fd out_r{out[0]}, out_w{out[1]};
   if (::pipe2(err, O_CLOEXEC) != 0) return fail(cannot_start(argv, errno));
