@@ -231,9 +231,9 @@ int main(int argc, char** argv) {
   if (!request) return failure(request.error());
   std::optional<knock::destination> dest;
   if (request && s.nat_rand_port && cl->command.empty())
-    std::printf("[+] Randomly assigned port '%u' on: '%s' will grant access to: '%s'\n",
-                static_cast<unsigned>(s.nat_port), request->access.c_str(),
-                request->nat_access.c_str());
+    std::printf("[+] Randomly assigned port '%u' on: '%s,%s' will grant access to: '%s'\n",
+                static_cast<unsigned>(s.nat_port), request->allow_ip.c_str(),
+                request->access.c_str(), request->nat_access.c_str());
   if (!cl->test) {
     auto d = make_destination(s, cl->ipv6);
     if (!d) return failure(d.error());
