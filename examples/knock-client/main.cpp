@@ -176,7 +176,8 @@ int main(int argc, char** argv) {
     auto line = read_args_line(args_path);
     if (!line) return failure(line.error());
     if (cl->show_last) {
-      std::printf("Last fwknop client command line: %s\n", values::printable(*line).c_str());
+      // fwknop prints the line with its LF, then one more.
+      std::printf("Last fwknop client command line: %s\n\n", values::printable(*line).c_str());
       return std::fflush(stdout) == 0 ? 0 : 1;
     }
     auto words = split_args(*line);
