@@ -77,6 +77,18 @@ SPOOF_USER=$(printf 'A%.0s' $(seq 48)) same env_spoof_user_48 "${t[@]}"
 printf 'A%.0s' $(seq 1500) >"$tmp/long"
 same hmac_key_line_1500 "${b[@]/hmachmac/}" --test --use-hmac --fd 3 3<"$tmp/long"
 
+# NAT forms: the same plaintext as fwknop's (Encoded Data, without its random value and time).
+plain() { sed -n 's/^ *Encoded Data: //p' | cut -d: -f2,4-; }
+for nat in "-N 192.168.10.1" "-N 192.168.10.1:12345" "-N 192.168.10.1,12345" "--nat-local" \
+  "--nat-local --nat-port 22211" "-N 192.168.10.1 --nat-port 22211" "-f 45 -N inside.example:2222" \
+  "-f 45 --nat-local"; do
+  # shellcheck disable=SC2086
+  fp=$(fwknop "${t[@]}" $nat 2>&1 | plain)
+  # shellcheck disable=SC2086
+  kp=$("$kc" "${t[@]}" $nat 2>&1 | plain)
+  [ -n "$fp" ] && [ "$fp" = "$kp" ] && pass || bad "NAT '$nat': fwknop '$fp', knock-client '$kp'"
+done
+
 # --stanza-list: the same lines.
 printf '[default]\nKEY testkey\n\n[stanza_1]\nKEY k1\n\n[Stanza_2]\nKEY k2\n' >"$tmp/rc"
 chmod 600 "$tmp/rc"
