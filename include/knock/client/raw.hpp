@@ -9,7 +9,7 @@
 /// a checksum that is right is read the same by fwknopd's pcap and accepted by a socket).
 /// Pure functions: the socket that sends the result is in knock/client/send.hpp (`send_raw`).
 
-#include <knock/client/send.hpp>
+#include <knock/client/transport.hpp>
 
 #include <array>
 #include <cstddef>
