@@ -155,7 +155,7 @@ std::optional<int> check_settings(const command_line& cl, settings& s) {
     if (auto proxy = knock::parse_http_proxy(cl.http_proxy, s.server_port); !proxy)
       return failure("-H: " + proxy.error());
   if (!s.allow_ip.empty()) s.resolve_ip = false;  // -a overrides -R (fwknop)
-  if (s.resolve_ip && cl.command.empty())
+  if (s.resolve_ip && cl.command.empty() && !cl.key_gen)
     return failure(
         "-R: knock-client does not ask a web service for this host's address (fwknop does, "
         "with wget): give it with -a IP, or -s to use the packet's source");
