@@ -20,22 +20,51 @@
 
 namespace knock_client {
 
-/// fwknop's client keeps 29 characters of a username (spec Q14).
-inline constexpr std::size_t max_username = 29;
+/// libfko keeps 63 characters of a username it finds itself (a 64-byte buffer).
+inline constexpr std::size_t max_found_username = 63;
+/// The longest username fwknopd decodes: its base64 may be 64 characters (fwknop's --test
+/// refuses longer ones: FKO_ERROR_INVALID_DATA_DECODE_USERNAME_TOOBIG).
+inline constexpr std::size_t max_sent_username = 48;
 
-/// The username fwknop 2.6's client sends without -U: SPOOF_USER, LOGNAME, the effective user's
-/// name (libfko's cuserid), USER, else "NO_USER".
+/// The username fwknop 2.6's client sends without -U: the environment's SPOOF_USER, LOGNAME, the
+/// effective user's name (libfko's cuserid), USER, else "NO_USER"; at most 63 characters.
 inline std::string default_username() {
-  for (const char* name : {"SPOOF_USER", "LOGNAME"})
-    if (const char* v = std::getenv(name); v != nullptr && *v != '\0') return v;
+  std::string name = "NO_USER";
+  bool found_one = false;
+  for (const char* var : {"SPOOF_USER", "LOGNAME"})
+    if (const char* v = std::getenv(var); !found_one && v != nullptr && *v != '\0')
+      name = v, found_one = true;
   passwd entry{};
   passwd* found = nullptr;
   std::array<char, 4096> buf;
-  if (::getpwuid_r(::geteuid(), &entry, buf.data(), buf.size(), &found) == 0 && found != nullptr &&
-      found->pw_name != nullptr && *found->pw_name != '\0')
-    return found->pw_name;
-  if (const char* v = std::getenv("USER"); v != nullptr && *v != '\0') return v;
-  return "NO_USER";
+  if (!found_one && ::getpwuid_r(::geteuid(), &entry, buf.data(), buf.size(), &found) == 0 &&
+      found != nullptr && found->pw_name != nullptr && *found->pw_name != '\0')
+    name = found->pw_name, found_one = true;
+  if (const char* v = std::getenv("USER"); !found_one && v != nullptr && *v != '\0') name = v;
+  if (name.size() > max_found_username) name.resize(max_found_username);
+  return name;
+}
+
+/// fwknop's test of a NAT host: a host name of letters, digits, '-' and '.' (each label starting
+/// with a letter or digit, none ending with '-' or '.', none over 63 characters, the name under
+/// 255), which covers a dotted IPv4 address. ".168.10.1" is refused.
+inline bool is_nat_host(std::string_view h) {
+  if (h.empty() || h.size() > 254) return false;
+  std::size_t label = 0;
+  char prev = 0;
+  for (char c : h) {
+    const bool alnum = (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+    if (label == 0 && !alnum) return false;
+    if (!alnum && c != '.' && c != '-') return false;
+    if (c == '.') {
+      if (label > 63 || prev == '-') return false;
+      label = 0;
+    } else {
+      ++label;
+    }
+    prev = c;
+  }
+  return prev != '-' && label <= 63;
 }
 
 /// The port of the first `proto/port` of an access list ("22" for "tcp/22,udp/53").
@@ -71,9 +100,12 @@ inline result<knock::request, std::string> make_request(const settings& s, std::
   r.timestamp = now + s.time_offset;
   if (r.timestamp < 0) return knock::fail(std::string{"the time offset reaches before 1970"});
 
-  r.username = s.user.empty() ? std::string{fallback_user} : s.user;
-  if (r.username.size() > max_username) r.username.resize(max_username);
+  r.username = s.user.empty() ? std::string{fallback_user} : s.user;  // -U: at most 29 (apply)
   if (r.username.empty()) return knock::fail(std::string{"the username is empty"});
+  if (r.username.size() > max_sent_username)
+    return knock::fail("the username (SPOOF_USER, LOGNAME or USER) is " +
+                       std::to_string(r.username.size()) + " characters; fwknopd decodes at most " +
+                       std::to_string(max_sent_username) + " (give a shorter one with -U)");
   for (char c : r.username)
     if (!knock::wire::is_username_char(c))
       return knock::fail("username " + v::quoted(r.username) +
@@ -105,6 +137,10 @@ inline result<knock::request, std::string> make_request(const settings& s, std::
   } else if (!s.nat_access.empty()) {
     r.nat = knock::nat_mode::forward;
     r.nat_access = nat_target(s.nat_access, port);
+    const std::string_view host = std::string_view{r.nat_access}.substr(0, r.nat_access.find(','));
+    if (!is_nat_host(host))
+      return knock::fail("-N: invalid NAT destination " + v::quoted(host) +
+                         " (an IPv4 address or host name, as fwknop checks it)");
   }
   if (r.nat != knock::nat_mode::none && !knock::wire::is_nat_access(r.nat_access))
     return knock::fail("NAT access " + v::quoted(r.nat_access) +

@@ -23,9 +23,15 @@ Sends an fwknop Single Packet Authorization packet (fwknop 2.6 wire format).
   -a, --allow-ip IP           the address to open for      -s, --source-ip   use the packet's source
   -D, --destination HOST      the fwknopd server (name, IPv4 or IPv6 address)
   -p, --server-port PORT      destination port (62201)     -S, --source-port PORT
-  -P, --server-proto udp|tcp  how to send (udp)            -4, --server-resolve-ipv4 / -6, --ipv6
+  -P, --server-proto PROTO    udp (default), tcp, http, or udpraw, tcpraw, icmp (raw: root)
+  -4, --server-resolve-ipv4 / -6, --ipv6                   -r, --rand-port   a random port
+  -Q, --spoof-source IP       the source address of a raw packet (-P udpraw|tcpraw|icmp)
+      --icmp-type N (0..40, default 0), --icmp-code N (0..15, default 0)
+  -H, --http-proxy URL        send the HTTP request through this proxy (sets -P http)
+  -u, --user-agent UA         the HTTP User-Agent (default Fwknop/2.6.10)
   -f, --fw-timeout SECONDS    ask for this access time     -C, --server-cmd CMD   command message
   -N, --nat-access HOST:PORT  NAT access to an inside host --nat-local, --nat-port PORT
+      --nat-rand-port         ask the server to translate a random port
   -U, --spoof-user NAME       username (default: SPOOF_USER, LOGNAME, login, USER)
   -M, --encryption-mode MODE  cbc ctr cfb ofb ecb legacy   -m, --digest-type HASH (sha256)
       --use-hmac, --hmac-digest-type HASH   HASH: md5 sha1 sha256 sha384 sha512 sha3_256 sha3_512
@@ -36,10 +42,17 @@ Sends an fwknop Single Packet Authorization packet (fwknop 2.6 wire format).
   -k, --key-gen [--key-len N] [--hmac-key-len N]           print KEY_BASE64 / HMAC_KEY_BASE64
   -K, --key-gen-file FILE     write them to FILE
   -n, --named-config NAME     use [NAME] of ~/.fwknoprc    --rc-file FILE, --no-rc-file
+      --stanza-list           list the rc file's stanzas
       --save-rc-stanza        save these options as [NAME] (-n, else -D); --force-stanza
   -T, --test                  build and print, send nothing
   -B, --save-packet FILE      save the packet (-b, --save-packet-append: append)
   -v, --verbose               print the packet's fields
+  -E, --save-args-file FILE   save this command line there (knock-client saves it only when asked)
+  -l, --last-cmd              run the command line saved in -E FILE (default ~/.fwknop.run)
+      --show-last             print it                     --no-save-args
+      --no-home-dir           do not use HOME (then --rc-file or --no-rc-file, and -E, are needed)
+  -R, --resolve-ip-https      (fwknop asks a web service for the address; knock-client does not:
+                              give -a, which overrides -R as in fwknop)
       --time-offset-plus T, --time-offset-minus T          shift the timestamp: 30s, 5m, 1h, 1d
   -h, --help                  -V, --version
 )";
@@ -68,6 +81,13 @@ struct command_line {
   std::optional<std::size_t> hmac_key_len;
   std::optional<int> input_fd;  ///< --stdin (0), --fd N
   bool help = false, version = false;
+  std::string http_proxy;                            ///< -H (also sets SPA_SERVER_PROTO http)
+  std::optional<std::uint8_t> icmp_type, icmp_code;  ///< --icmp-type, --icmp-code
+  std::string save_args_file;                        ///< -E
+  bool no_save_args = false;                         ///< --no-save-args
+  bool last_cmd = false, show_last = false,
+       stanza_list = false;  ///< -l, --show-last, --stanza-list
+  bool no_home_dir = false;  ///< --no-home-dir: HOME is not used (--rc-file and -E are needed)
 };
 
 namespace options {
@@ -78,7 +98,7 @@ struct spec {
   bool takes_value;
   std::string_view variable = {};  // the .fwknoprc variable it sets
   std::string_view fixed = {};     // the value a flag gives that variable
-  bool implies_hmac = false;
+  std::string_view implies = {};   // a variable the option also sets to Y
 };
 
 inline constexpr std::array table{
@@ -97,17 +117,36 @@ inline constexpr std::array table{
     spec{'M', "encryption-mode", true, "ENCRYPTION_MODE"},
     spec{'m', "digest-type", true, "DIGEST_TYPE"},
     spec{0, "use-hmac", false, "USE_HMAC", "Y"},
-    spec{0, "hmac-digest-type", true, "HMAC_DIGEST_TYPE", {}, true},
+    spec{0, "hmac-digest-type", true, "HMAC_DIGEST_TYPE", {}, "USE_HMAC"},
     spec{0, "key-rijndael", true, "KEY"},
     spec{0, "key-base64-rijndael", true, "KEY_BASE64"},
-    spec{0, "key-hmac", true, "HMAC_KEY", {}, true},
-    spec{0, "key-base64-hmac", true, "HMAC_KEY_BASE64", {}, true},
+    spec{0, "key-hmac", true, "HMAC_KEY", {}, "USE_HMAC"},
+    spec{0, "key-base64-hmac", true, "HMAC_KEY_BASE64", {}, "USE_HMAC"},
     spec{'G', "get-key", true, "KEY_FILE"},
-    spec{0, "get-hmac-key", true, "HMAC_KEY_FILE", {}, true},
+    spec{0, "get-hmac-key", true, "HMAC_KEY_FILE", {}, "USE_HMAC"},
     spec{0, "time-offset-plus", true, "TIME_OFFSET"},
     spec{0, "time-offset-minus", true, "TIME_OFFSET"},
     spec{'4', "server-resolve-ipv4", false, "SERVER_RESOLVE_IPV4", "Y"},
     spec{'v', "verbose", false, "VERBOSE", "Y"},
+    spec{'Q', "spoof-source", true, "SPOOF_SOURCE_IP"},
+    spec{0, "spoof-src", true, "SPOOF_SOURCE_IP"},
+    spec{'r', "rand-port", false, "RAND_PORT", "Y"},
+    spec{0, "nat-rand-port", false, "NAT_RAND_PORT", "Y"},
+    spec{'R', "resolve-ip-https", false, "RESOLVE_IP_HTTPS", "Y"},
+    spec{0, "resolve-ip-http", false, "RESOLVE_IP_HTTPS", "Y"},
+    spec{0, "resolve-http-only", false, "RESOLVE_HTTP_ONLY", "Y", "RESOLVE_IP_HTTPS"},
+    spec{0, "resolve-url", true, "RESOLVE_URL"},
+    spec{'u', "user-agent", true, "HTTP_USER_AGENT"},
+    spec{0, "use-wget-user-agent", false, "USE_WGET_USER_AGENT", "Y"},
+    spec{'w', "wget-cmd", true, "WGET_CMD"},
+    spec{'H', "http-proxy", true},
+    spec{0, "icmp-type", true},
+    spec{0, "icmp-code", true},
+    spec{'E', "save-args-file", true},
+    spec{'l', "last-cmd", false},
+    spec{0, "show-last", false},
+    spec{0, "stanza-list", false},
+    spec{0, "no-home-dir", false},
     spec{'6', "ipv6", false},
     spec{'C', "server-cmd", true},
     spec{'T', "test", false},
@@ -124,7 +163,7 @@ inline constexpr std::array table{
     spec{0, "hmac-key-len", true},
     spec{0, "stdin", false},
     spec{0, "fd", true},
-    spec{0, "no-save-args", false},  // knock-client never writes ~/.fwknop.run
+    spec{0, "no-save-args", false},
     spec{'h', "help", false},
     spec{'V', "version", false},
 };
@@ -147,7 +186,8 @@ inline std::optional<std::string> take(command_line& cl, const spec& o, std::str
     std::string v{o.takes_value ? value : o.fixed};
     if (o.long_name == "time-offset-minus") v.insert(0, 1, '-');
     cl.assignments.push_back({spelled, std::string{o.variable}, secret_text{v}});
-    if (o.implies_hmac) cl.assignments.push_back({spelled, "USE_HMAC", secret_text{"Y"}});
+    if (!o.implies.empty())
+      cl.assignments.push_back({spelled, std::string{o.implies}, secret_text{"Y"}});
     return std::nullopt;
   }
   const std::string_view n = o.long_name;
@@ -156,7 +196,32 @@ inline std::optional<std::string> take(command_line& cl, const spec& o, std::str
     if (!v || *v == 0) return std::nullopt;
     return *v;
   };
-  if (n == "ipv6")
+  const auto small = [&](std::uint32_t max) -> std::optional<std::string> {
+    const auto v = values::number(value, max);
+    if (!v)
+      return spelled + ": " + values::quoted(value) + " is not in 0.." + std::to_string(max) +
+             " (fwknop's range)";
+    (n == "icmp-type" ? cl.icmp_type : cl.icmp_code) = static_cast<std::uint8_t>(*v);
+    return std::nullopt;
+  };
+  if (n == "icmp-type") return small(40);
+  if (n == "icmp-code") return small(15);
+  if (n == "http-proxy") {  // as fwknop: -H also chooses HTTP (a later -P may change it)
+    cl.http_proxy = value;
+    cl.assignments.push_back({spelled, "SPA_SERVER_PROTO", secret_text{"http"}});
+  } else if (n == "save-args-file")
+    cl.save_args_file = value;
+  else if (n == "no-save-args")
+    cl.no_save_args = true;
+  else if (n == "last-cmd")
+    cl.last_cmd = true;
+  else if (n == "show-last")
+    cl.show_last = true;
+  else if (n == "stanza-list")
+    cl.stanza_list = true;
+  else if (n == "no-home-dir")
+    cl.no_home_dir = true;
+  else if (n == "ipv6")
     cl.ipv6 = true;
   else if (n == "server-cmd")
     cl.command = value;

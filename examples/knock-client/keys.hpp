@@ -33,8 +33,12 @@ struct key_material {
   knock::hash_id hmac_type = knock::hash_id::sha256;
 };
 
+/// fwknop reads a key from a terminal or --fd into a 128-byte buffer: it keeps the first 127
+/// characters of a line and drops the rest.
+inline constexpr std::size_t max_key_line = 127;
+
 /// Reads one line (without its LF, nor a CR before it) from `fd`, a byte at a time so nothing after
-/// it is consumed.
+/// it is consumed; as fwknop, only its first 127 characters are kept.
 inline result<secret_text, std::string> read_line(int fd, std::string_view what) {
   std::string line;
   while (true) {
@@ -43,8 +47,7 @@ inline result<secret_text, std::string> read_line(int fd, std::string_view what)
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return knock::fail("reading the " + std::string{what} + ": " + std::strerror(errno));
     if (n == 0 || c == '\n') break;
-    if (line.size() == 1024) return knock::fail("the " + std::string{what} + " line is too long");
-    line += c;
+    if (line.size() < max_key_line) line += c;
   }
   if (line.ends_with('\r')) line.pop_back();
   secret_text out{line};
@@ -107,16 +110,17 @@ inline result<knock::secret_bytes, std::string> load_key(const key_source& src,
                                                          std::string_view what) {
   using kind = key_source::kind;
   result<secret_text, std::string> text = knock::fail(std::string{});
-  if (src.from == kind::text || src.from == kind::base64)
-    text = src.value;
-  else if (src.from == kind::file)
-    text = key_from_file(src.value.str(), server);
+  const kind from = src.from();
+  if (from == kind::text || from == kind::base64)
+    text = src.value();
+  else if (from == kind::file)
+    text = key_from_file(src.value().str(), server);
   else if (input_fd)
     text = read_line(*input_fd, what);
   else
     text = prompt(question, what);
   if (!text) return knock::fail(text.error());
-  if (src.from != kind::base64) return knock::secret_bytes{std::string_view{text->str()}};
+  if (from != kind::base64) return knock::secret_bytes{std::string_view{text->str()}};
   std::vector<knock::byte> raw(knock::codec::base64::decoded_size(text->str().size()) + 3);
   const auto n = knock::codec::base64::decode_padded(text->str(), raw.data());
   if (!n) return knock::fail("the " + std::string{what} + " is not base64");

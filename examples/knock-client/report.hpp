@@ -90,7 +90,7 @@ inline void print_fields(std::FILE* out, const knock::spa_message& m, std::strin
 inline void print_sending(std::FILE* out, const knock::destination& d) {
   std::fprintf(out, "Generating SPA packet:\n");
   std::fprintf(out, "            protocol: %s\n",
-               d.protocol == knock::transport::tcp ? "tcp" : "udp");
+               std::string{knock::to_string(d.protocol)}.c_str());
   if (d.source_port == 0)
     std::fprintf(out, "         source port: <OS assigned>\n");
   else

@@ -43,10 +43,20 @@ class secret_text {
   std::string text_;
 };
 
-/// Where a key comes from.
+/// Where a key comes from. fwknop keeps each source apart and, whatever their order, takes the
+/// key itself first, then its base64, then a key file; a file is read only when it is the one used.
 struct key_source {
-  enum class kind : std::uint8_t { none, text, base64, file } from = kind::none;
-  secret_text value;  ///< the key, its base64, or a file name (KEY_FILE, -G)
+  enum class kind : std::uint8_t { none, text, base64, file };
+  std::optional<secret_text> text, base64, file;  ///< KEY / KEY_BASE64 / KEY_FILE (and HMAC_*)
+  /// The source fwknop would use.
+  kind from() const noexcept {
+    return text ? kind::text : base64 ? kind::base64 : file ? kind::file : kind::none;
+  }
+  /// The value of that source (a key, its base64, or a file name).
+  const secret_text& value() const noexcept {
+    static const secret_text none;
+    return text ? *text : base64 ? *base64 : file ? *file : none;
+  }
 };
 
 /// Every setting a run uses; the defaults are fwknop's.
@@ -71,7 +81,17 @@ struct settings {
   std::int64_t time_offset = 0;                       // TIME_OFFSET, --time-offset-plus/minus
   knock::ip_family family = knock::ip_family::any;    // SERVER_RESOLVE_IPV4, -4 (and -6)
   bool verbose = false;                               // VERBOSE, -v
+  std::string spoof_source;                           // SPOOF_SOURCE_IP, -Q
+  bool rand_port = false;                             // RAND_PORT, -r
+  bool nat_rand_port = false;                         // NAT_RAND_PORT, --nat-rand-port
+  bool resolve_ip = false;  // ALLOW_IP resolve, RESOLVE_IP_HTTP(S), -R: ask a web service
+  std::string user_agent;   // HTTP_USER_AGENT, -u (empty: fwknop's)
 };
+
+/// fwknop's client keeps 29 characters of -U / SPOOF_USER (a 30-byte buffer).
+inline constexpr std::size_t max_spoof_user = 29;
+/// fwknop's highest verbosity level (VERBOSE 0..4).
+inline constexpr std::int64_t max_verbosity = 4;
 
 /// A setting's value as fwknop writes it back into an rc file, or why the value is refused.
 using applied = result<std::string, std::string>;
@@ -118,19 +138,37 @@ inline bool is_base64_key(std::string_view v) {
 }
 constexpr std::string_view hash_names = "md5, sha1, sha256, sha384, sha512, sha3_256, sha3_512";
 
-/// Seconds from fwknop's offset syntax: digits, then an optional unit s, m, h or d.
+/// Seconds from fwknop's offset syntax, read as fwknop reads it: its digits (1 to 8 of them, worth
+/// at most 65536) up to a unit letter m, h or d (any case; none: seconds), every other character
+/// skipped, so "+1H" is an hour and "30s" thirty seconds.
 inline std::optional<std::int64_t> offset_seconds(std::string_view v) {
   std::int64_t unit = 1;
-  if (!v.empty()) switch (v.back() | 0x20) {
-      case 's': v.remove_suffix(1); break;
-      case 'm': unit = 60, v.remove_suffix(1); break;
-      case 'h': unit = 3600, v.remove_suffix(1); break;
-      case 'd': unit = 86400, v.remove_suffix(1); break;
-      default: break;
+  std::string digits;
+  for (char c : v) {
+    if (c >= '0' && c <= '9') {
+      if ((digits += c).size() > 8) return std::nullopt;
+      continue;
     }
-  const auto n = number(v, 65536);  // fwknop's bound on the number before the unit
+    const char l = static_cast<char>(c | 0x20);
+    if (l == 'm' || l == 'h' || l == 'd') {
+      unit = l == 'm' ? 60 : l == 'h' ? 3600 : 86400;
+      break;
+    }
+  }
+  const auto n = number(digits, 65536);
   if (!n) return std::nullopt;
   return *n * unit;
+}
+
+/// C's strtol as fwknop uses it for a level: leading blanks, a sign, digits; no digits is 0.
+inline std::optional<std::int64_t> leading_number(std::string_view v) {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  const bool minus = !v.empty() && v.front() == '-';
+  if (!v.empty() && (v.front() == '-' || v.front() == '+')) v.remove_prefix(1);
+  std::int64_t n = 0;
+  for (std::size_t i = 0; i < v.size() && v[i] >= '0' && v[i] <= '9'; ++i)
+    if ((n = n * 10 + (v[i] - '0')) > 1'000'000) return std::nullopt;
+  return minus ? -n : n;
 }
 
 inline applied port(std::string_view v, std::uint16_t& out, std::uint32_t min) {
@@ -154,8 +192,10 @@ inline applied key(std::string_view v, key_source& out, key_source::kind kind) {
   // Never quote a key: not even a malformed one.
   if (kind == key_source::kind::base64 && !is_base64_key(v))
     return knock::fail(std::string{"is not base64"});
-  out.from = kind;
-  out.value = secret_text{v};
+  auto& slot = kind == key_source::kind::text     ? out.text
+               : kind == key_source::kind::base64 ? out.base64
+                                                  : out.file;
+  slot = secret_text{v};
   return std::string{v};
 }
 inline applied unsupported(std::string_view what) {
@@ -178,14 +218,12 @@ inline applied apply(settings& s, std::string_view name, std::string_view value)
     return r;
   }
   if (name == "SPA_SERVER_PROTO") {
-    const std::string p = d::lower(v);
-    if (p == "udp" || p == "tcp") {
-      s.protocol = p == "tcp" ? knock::transport::tcp : knock::transport::udp;
-      return p;
-    }
-    if (p == "http" || p == "udpraw" || p == "tcpraw" || p == "icmp")
-      return d::unsupported("protocol " + d::quoted(v) + " (udp or tcp)");
-    return knock::fail("unknown protocol " + d::quoted(v) + " (udp or tcp)");
+    const auto p = knock::parse_transport(v);
+    if (!p)
+      return knock::fail("unknown protocol " + d::quoted(v) +
+                         " (udp, tcp, udpraw, tcpraw, icmp, http)");
+    s.protocol = *p;
+    return std::string{knock::to_string(*p)};
   }
   if (name == "SPA_SERVER_PORT") return d::port(v, s.server_port, 1);
   if (name == "SPA_SOURCE_PORT") return d::port(v, s.source_port, 0);
@@ -197,7 +235,11 @@ inline applied apply(settings& s, std::string_view name, std::string_view value)
     return std::to_string(*n);
   }
   if (name == "ALLOW_IP") {
-    if (d::lower(v) == "resolve") return d::unsupported("resolving the address to allow (-R)");
+    s.resolve_ip = false;  // as fwknop: the last word on the address wins
+    if (d::lower(v) == "resolve") {
+      s.resolve_ip = true;
+      return std::string{"resolve"};
+    }
     if (d::lower(v) == "source") {
       s.allow_ip = "0.0.0.0";  // fwknop's -s
       return std::string{"source"};
@@ -225,8 +267,21 @@ inline applied apply(settings& s, std::string_view name, std::string_view value)
     return knock::fail("unknown encryption mode " + d::quoted(v) +
                        " (cbc, ctr, cfb, ofb, ecb, legacy)");
   }
-  if (name == "SPOOF_USER") {
-    s.user = v;
+  if (name == "SPOOF_USER") {  // fwknop keeps the first 29 characters (its 30-byte buffer)
+    s.user = v.substr(0, max_spoof_user);
+    return s.user;
+  }
+  if (name == "SPOOF_SOURCE_IP") {
+    if (!knock::wire::is_message_ipv4(v))
+      return knock::fail(d::quoted(v) + " is not an IPv4 address (the source to spoof)");
+    s.spoof_source = v;
+    return v;
+  }
+  if (name == "HTTP_USER_AGENT") {
+    for (char c : v)
+      if (c < 0x20 || c > 0x7e)
+        return knock::fail(std::string{"the user agent must be printable ASCII"});
+    s.user_agent = v;
     return v;
   }
   if (name == "ACCESS") {
@@ -247,7 +302,8 @@ inline applied apply(settings& s, std::string_view name, std::string_view value)
   if (name == "KEY_BASE64") return d::key(v, s.key, kind::base64);
   if (name == "KEY_FILE") return d::key(v, s.key, kind::file);
   if (name == "HMAC_KEY" || name == "HMAC_KEY_BASE64" || name == "HMAC_KEY_FILE") {
-    s.use_hmac = true;
+    // A key turns the HMAC on; a key file is only where to look once it is on (fwknop).
+    if (name != "HMAC_KEY_FILE") s.use_hmac = true;
     const kind k = name == "HMAC_KEY"        ? kind::text
                    : name == "HMAC_KEY_FILE" ? kind::file
                                              : kind::base64;
@@ -255,23 +311,30 @@ inline applied apply(settings& s, std::string_view name, std::string_view value)
   }
   if (name == "USE_HMAC") return d::yes_no(v, s.use_hmac);
   if (name == "NAT_LOCAL") return d::yes_no(v, s.nat_local);
-  if (name == "VERBOSE") {  // Y, or fwknop's verbosity level
-    s.verbose = d::is_yes(v) || d::number(v, 10).value_or(0) > 0;
-    return std::string{s.verbose ? "Y" : "N"};
+  if (name == "VERBOSE") {  // Y, or fwknop's verbosity level 0..4, read as C's strtol reads it
+    const auto level = d::is_yes(v) ? std::optional<std::int64_t>{1} : d::leading_number(v);
+    if (!level || *level < 0 || *level > max_verbosity)
+      return knock::fail(d::quoted(v) + " is not Y or a verbosity level (0..4)");
+    s.verbose = *level > 0;
+    return *level <= 1 ? std::string{s.verbose ? "Y" : "N"} : std::to_string(*level);
+  }
+  if (name == "RAND_PORT") return d::yes_no(v, s.rand_port);
+  if (name == "NAT_RAND_PORT") return d::yes_no(v, s.nat_rand_port);
+  if (name == "RESOLVE_IP_HTTP" || name == "RESOLVE_IP_HTTPS") {
+    if (d::is_yes(v)) s.resolve_ip = true;
+    return std::string{d::is_yes(v) ? "Y" : "N"};
   }
   if (name == "SERVER_RESOLVE_IPV4") {
     s.family = d::is_yes(v) ? knock::ip_family::v4 : knock::ip_family::any;
     return std::string{d::is_yes(v) ? "Y" : "N"};
   }
   // fwknop features knock-client does not have: fine when off, refused when asked for.
-  for (std::string_view off : {"USE_GPG", "USE_GPG_AGENT", "GPG_NO_SIGNING_PW", "RAND_PORT",
-                               "NAT_RAND_PORT", "RESOLVE_IP_HTTP", "RESOLVE_IP_HTTPS"})
+  for (std::string_view off : {"USE_GPG", "USE_GPG_AGENT", "GPG_NO_SIGNING_PW"})
     if (name == off) return d::is_yes(v) ? d::unsupported(name) : applied{std::string{"N"}};
-  if (name == "SPOOF_SOURCE_IP" || name == "RESOLVE_URL") return d::unsupported(name);
-  for (std::string_view ignored :
-       {"GPG_RECIPIENT", "GPG_SIGNER", "GPG_HOMEDIR", "GPG_EXE", "GPG_SIGNING_PW",
-        "GPG_SIGNING_PW_BASE64", "HTTP_USER_AGENT", "USE_WGET_USER_AGENT", "RESOLVE_HTTP_ONLY",
-        "WGET_CMD", "NO_SAVE_ARGS"})
+  // Accepted, not used: GnuPG's (its own issue) and the web lookup's behind -R (see main.cpp).
+  for (std::string_view ignored : {"GPG_RECIPIENT", "GPG_SIGNER", "GPG_HOMEDIR", "GPG_EXE",
+                                   "GPG_SIGNING_PW", "GPG_SIGNING_PW_BASE64", "USE_WGET_USER_AGENT",
+                                   "RESOLVE_HTTP_ONLY", "RESOLVE_URL", "WGET_CMD", "NO_SAVE_ARGS"})
     if (name == ignored) return v;
   return knock::fail("unknown variable");
 }

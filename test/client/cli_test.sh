@@ -54,7 +54,7 @@ refuses no_access "-A is required" --no-rc-file -s "${keys[@]}" --test
 refuses no_destination "-D is required" --no-rc-file -s -A tcp/22 "${keys[@]}"
 refuses bad_mode "unknown encryption mode 'xyz'" "${base[@]}" -A tcp/22 "${keys[@]}" -M xyz
 refuses gpg_mode "is not supported by knock-client" "${base[@]}" -A tcp/22 "${keys[@]}" -M asymmetric
-refuses http_proto "'http' (udp or tcp) is not supported" "${base[@]}" -A tcp/22 "${keys[@]}" -P http
+refuses bad_proto "unknown protocol 'sctp'" "${base[@]}" -A tcp/22 "${keys[@]}" -P sctp
 refuses bad_digest "unknown digest 'sha999'" "${base[@]}" -A tcp/22 "${keys[@]}" -m sha999
 refuses bad_key_b64 "--key-base64-rijndael: is not base64" "${base[@]}" -A tcp/22 --key-base64-rijndael 'SeCrEtKeY!!'
 refuses long_key "the encryption key is 33 bytes; fwknop takes at most 32" "${base[@]}" -A tcp/22 \
@@ -63,7 +63,7 @@ refuses equal_keys "the encryption key and the HMAC key must differ" "${base[@]}
   --key-rijndael SeCrEtKeY --key-hmac SeCrEtKeY
 refuses legacy_hmac "legacy encryption mode cannot be used with an HMAC" "${base[@]}" -A tcp/22 "${keys[@]}" -M legacy
 refuses bad_user "has a character fwknop refuses" "${base[@]}" -A tcp/22 "${keys[@]}" -U 'a:b'
-refuses bad_offset "is not a time offset" "${base[@]}" -A tcp/22 "${keys[@]}" --time-offset-plus 5w
+refuses bad_offset "is not a time offset" "${base[@]}" -A tcp/22 "${keys[@]}" --time-offset-plus w
 refuses too_long "400 characters or more" "${base[@]}" "${keys[@]}" --test -C "$(printf 'x%.0s' $(seq 150))"
 rcbase=(-a 10.0.0.5 -D 127.0.0.1 --test)
 refuses missing_rc "rc file '$tmp/nope' does not exist" --rc-file "$tmp/nope" "${rcbase[@]}" -A tcp/22 "${keys[@]}"

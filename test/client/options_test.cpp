@@ -98,13 +98,13 @@ TEST(settings, values_are_checked_and_normalised_as_fwknop_saves_them) {
   EXPECT_EQ(apply(s, "ACCESS", "tcp/99999").error(),
             "'tcp/99999' is not a list of tcp/PORT or udp/PORT (port 1..65535)");
   EXPECT_EQ(apply(s, "ALLOW_IP", "10.0.0").error(), "'10.0.0' is not an IPv4 address");
-  EXPECT_EQ(apply(s, "ALLOW_IP", "resolve").error(),
-            "resolving the address to allow (-R) is not supported by knock-client");
-  EXPECT_EQ(apply(s, "SPA_SERVER_PROTO", "http").error(),
-            "protocol 'http' (udp or tcp) is not supported by knock-client");
+  EXPECT_EQ(*apply(s, "ALLOW_IP", "resolve"), "resolve");
+  EXPECT_EQ(*apply(s, "SPA_SERVER_PROTO", "HTTP"), "http");
+  EXPECT_EQ(apply(s, "SPA_SERVER_PROTO", "sctp").error(),
+            "unknown protocol 'sctp' (udp, tcp, udpraw, tcpraw, icmp, http)");
   EXPECT_EQ(apply(s, "FW_TIMEOUT", "x").error(), "'x' is not a number of seconds (0..65536)");
-  EXPECT_EQ(apply(s, "TIME_OFFSET", "5w").error(),
-            "'5w' is not a time offset (such as 30s, 5m, 1h, 1d)");
+  EXPECT_EQ(apply(s, "TIME_OFFSET", "w").error(),
+            "'w' is not a time offset (such as 30s, 5m, 1h, 1d)");
   EXPECT_EQ(apply(s, "KEY_BASE64", "not*base64!").error(), "is not base64");  // never the value
   EXPECT_EQ(apply(s, "USE_GPG", "Y").error(), "USE_GPG is not supported by knock-client");
   EXPECT_TRUE(apply(s, "USE_GPG", "N"));
@@ -204,9 +204,10 @@ TEST(build, says_what_is_missing_or_wrong) {
             "--nat-port takes a single proto/port in -A (as fwknop)");
   EXPECT_EQ(error_of({"-s", "-A", "tcp/22", "--nat-local"}),
             "--nat-local needs -D: the NAT target is the server itself");
-  EXPECT_EQ(error_of({"-s", "-A", "tcp/22", "-N", "bad host:22"}),
-            "NAT access 'bad host,22' is not host,port (host without spaces or / ? \" ' \\, port "
-            "1..65535)");
+  EXPECT_EQ(
+      error_of({"-s", "-A", "tcp/22", "-N", "bad host:22"}),
+      "-N: invalid NAT destination 'bad host' (an IPv4 address or host name, as fwknop checks "
+      "it)");
   EXPECT_EQ(error_of({"-s", "-A", "tcp/22", "-U", "a=b"}),
             "username 'a=b' has a character fwknop refuses (\" / \\ [ ] : ; | = , + * ? < >)");
   EXPECT_EQ(error_of({"-s", "-A", "tcp/x"}),

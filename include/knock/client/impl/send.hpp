@@ -3,6 +3,8 @@
 /// \file
 /// Out-of-line bodies of knock/client/send.hpp (POSIX sockets).
 
+#include <knock/client/http.hpp>
+#include <knock/client/raw.hpp>
 #include <knock/client/send.hpp>
 #include <knock/config/error.hpp>
 
@@ -106,15 +108,25 @@ inline std::string endpoint::to_string() const {
 
 inline result<std::vector<endpoint>> resolve(const destination& d) {
   addrinfo hints{};
-  hints.ai_family = d.family == ip_family::v4   ? AF_INET
-                    : d.family == ip_family::v6 ? AF_INET6
-                                                : AF_UNSPEC;
-  hints.ai_socktype = d.protocol == transport::tcp ? SOCK_STREAM : SOCK_DGRAM;
+  // A raw packet is built as IPv4 (as fwknop's).
+  hints.ai_family = d.family == ip_family::v4 || is_raw(d.protocol) ? AF_INET
+                    : d.family == ip_family::v6                     ? AF_INET6
+                                                                    : AF_UNSPEC;
+  const bool stream = d.protocol == transport::tcp || d.protocol == transport::http;
+  hints.ai_socktype = stream ? SOCK_STREAM : SOCK_DGRAM;
   hints.ai_flags = AI_NUMERICSERV;
   addrinfo* found = nullptr;
-  const std::string port = std::to_string(d.port);
-  const std::string what = "cannot resolve '" + config::printable(d.host) + "'";
-  if (const int rc = ::getaddrinfo(d.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+  // Through an HTTP proxy, the addresses are the proxy's.
+  std::string host = d.host;
+  std::uint16_t port_number = d.port;
+  if (d.protocol == transport::http && !d.http_proxy.empty()) {
+    auto proxy = parse_http_proxy(d.http_proxy, d.port);
+    if (!proxy) return fail(error{errc::io_failed, "-H: " + proxy.error()});
+    host = proxy->host, port_number = proxy->port;
+  }
+  const std::string port = std::to_string(port_number);
+  const std::string what = "cannot resolve '" + config::printable(host) + "'";
+  if (const int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &found); rc != 0) {
     if (rc == EAI_SYSTEM) return detail::io_error(what);
     return fail(error{errc::io_failed, what + ": " + ::gai_strerror(rc)});
   }
@@ -161,12 +173,49 @@ inline result<delivery> send_tcp(std::string_view payload, const endpoint& to,
   return delivery{to, payload.size()};
 }
 
+inline result<delivery> send_raw(std::string_view payload, const endpoint& to,
+                                 const destination& d) {
+  const std::string where = "send to " + to.to_string();
+  if (to.address.ss_family != AF_INET || payload.size() > 65535 - 40)
+    return fail(error{errc::io_failed, where + ": a raw packet is IPv4, under 64 KiB"});
+  raw_fields f;
+  if (!d.spoof_source.empty()) {
+    in_addr a{};
+    if (::inet_pton(AF_INET, d.spoof_source.c_str(), &a) != 1)
+      return fail(error{errc::io_failed,
+                        "'" + config::printable(d.spoof_source) + "' is not an IPv4 address"});
+    f.source = ntohl(a.s_addr);
+  }
+  const auto& dst = reinterpret_cast<const sockaddr_in&>(to.address);
+  f.destination = ntohl(dst.sin_addr.s_addr);
+  f.destination_port = ntohs(dst.sin_port);
+  f.source_port = d.source_port;
+  f.icmp_type = d.icmp_type, f.icmp_code = d.icmp_code;
+  f.icmp_echo_id = static_cast<std::uint16_t>(::getpid());  // any value
+  const std::vector<std::uint8_t> packet = raw_ipv4_packet(d.protocol, payload, f);
+  const int fd = ::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+  if (fd < 0) return detail::io_error("raw socket (root or CAP_NET_RAW is needed) for " + where);
+  const detail::socket_fd guard{fd};
+  const int on = 1;
+  if (::setsockopt(fd, IPPROTO_IP, IP_HDRINCL, &on, sizeof on) != 0)
+    return detail::io_error("IP_HDRINCL for " + where);
+  const ssize_t sent = ::sendto(fd, packet.data(), packet.size(), 0,
+                                reinterpret_cast<const sockaddr*>(&to.address), to.size);
+  if (sent < 0) return detail::io_error(where);
+  if (static_cast<std::size_t>(sent) != packet.size()) return detail::io_error(where, EMSGSIZE);
+  return delivery{to, packet.size()};
+}
+
 inline result<delivery> send_packet(std::string_view payload, const destination& d,
                                     const std::vector<endpoint>& addresses) {
   if (addresses.empty())
     return fail(error{errc::io_failed,
                       "send to '" + config::printable(d.host) + "': no address to send to"});
   if (d.protocol == transport::udp) return send_udp(payload, addresses.front(), d.source_port);
+  if (is_raw(d.protocol)) return send_raw(payload, addresses.front(), d);
+  std::string request;
+  if (d.protocol == transport::http)
+    payload = request = http_request(payload, d.host, d.user_agent, !d.http_proxy.empty());
   result<delivery> last =
       fail(error{errc::io_failed, "send to '" + config::printable(d.host) + "': unreachable"});
   for (const endpoint& to : addresses)
