@@ -114,6 +114,7 @@ inline result<iptables> iptables::open(iptables_options options) {
   fw.nat_chains_.clear();
   for (const auto& c : chains)
     if (auto ready = fw.use_chain(c, flush); !ready) return failed(ready.error().message);
+  fw.installed_ = true;
   return made;
 }
 
