@@ -128,7 +128,7 @@ scenario_forward() {
     bg_in_ns "$NS_CLI" "$PYTHON" "$E2E_NET" hold "$SRV_IP" "$EXT_PORT" $((TIMEOUT + 4)) >"$hold_out" 2>&1
     local hold_pid=$BG_PID
     check "[$server] a connection through gateway:$EXT_PORT reaches the internal service" \
-        wait_until 5 grep -q connected "$hold_out"
+        wait_until 10 grep -q connected "$hold_out"
     SEEN[$name.$server.peer]=$(peer_seen)
     SEEN[$name.$server]=$(state)
     note "$(state | tr '\n' ';')"
