@@ -133,6 +133,8 @@ scenario_forward() {
     SEEN[$name.$server]=$(state)
     note "$(state | tr '\n' ';')"
     check "[$server] stranger does not reach it" refused_conn "$NS_STR" "$SRV_IP" "$EXT_PORT"
+    [ "$server" = knock ] && check "[knock] --fw-list shows where the NAT grant leads" \
+        bash -c "ip netns exec '$NS_SRV' '$KNOCK_SERVER' -c '$CONF' --fw-list | grep -F -- '$INT_IP'"
     if [ "${KILL9:-}" = 1 ]; then
         kill -KILL "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; SERVER_PID=""
         note "[$server] daemon killed with SIGKILL"
@@ -208,6 +210,10 @@ run_server() {
     scenario_forward "$server" fwknop snat
     check "[$server] SNAT: the internal host sees $SNAT_IP" test "${SEEN[snat.$server.peer]}" = "$SNAT_IP "
     server_stop
+    if [ "$MODE" = iptables ]; then  # FLUSH_IPT_AT_EXIT (default Y): the NAT chains go too
+        check_not "[$server] no FWKNOP_PREROUTING chain after the daemon stopped" ipt -t nat -S FWKNOP_PREROUTING
+        check_not "[$server] no FWKNOP_FORWARD chain after the daemon stopped" ipt -S FWKNOP_FORWARD
+    fi
 }
 
 for s in ${NAT_SERVERS:-$SERVERS}; do run_server "$s"; done
