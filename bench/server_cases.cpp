@@ -18,6 +18,9 @@
 //                             with `knock-bench --firewall`, which registers nothing else: iptables
 //                             forks twice per grant, and a fork costs more the more memory the
 //                             parent maps (the other cases' tables, ~100 MB, made it 3.5x slower).
+//   firewall/*/nat_grant      the same grant forwarded (-N 192.168.1.10:22): nftables adds the
+//                             forward and DNAT elements in one transaction; iptables runs -C and -A
+//                             for the FWKNOP_FORWARD and FWKNOP_PREROUTING rules (4 processes)
 #include "cases.hpp"
 #include "corpus.hpp"
 
@@ -262,12 +265,21 @@ grant grant_for(std::uint32_t i) {
   return g;
 }
 
+/// `grant_for(i)` forwarded to 192.168.1.10:22 (`fwknop -N 192.168.1.10:22`): DNAT + forward.
+grant nat_grant_for(std::uint32_t i) {
+  grant g = grant_for(i);
+  g.nat.kind = nat_kind::forward;
+  g.nat.to = ip_address::v4({byte{192}, byte{168}, byte{1}, byte{10}});
+  g.nat.to_port = 22;
+  return g;
+}
+
 template <class Firewall>
-void time_grants(benchmark::State& state, Firewall& fw) {
+void time_grants(benchmark::State& state, Firewall& fw, bool nat = false) {
   std::uint32_t i = 0;
   const alloc_totals before = allocations();
   for (auto _ : state) {
-    if (auto ok = fw.open(grant_for(i++)); !ok) {
+    if (auto ok = nat ? fw.open_nat(nat_grant_for(i++)) : fw.open(grant_for(i++)); !ok) {
       state.SkipWithError(("grant refused: " + ok.error().message).c_str());
       break;
     }
@@ -300,6 +312,38 @@ void add_firewall_cases() {
       }
     });
   })->UseRealTime();
+
+  benchmark::RegisterBenchmark("firewall/nftables/nat_grant", [](benchmark::State& state) {
+    in_private_netns(state, [&] {
+      firewall::nftables_options o;
+      o.table = "knock_bench";
+      o.protected_ports = {{ip_protocol::tcp, 22}};
+      o.nat = true;
+      auto fw = firewall::nftables::open(std::move(o));
+      if (!fw) {
+        state.SkipWithError(fw.error().message.c_str());
+        return;
+      }
+      time_grants(state, *fw, true);
+    });
+  })->UseRealTime();
+
+  benchmark::RegisterBenchmark("firewall/iptables/nat_grant",
+                               [](benchmark::State& state) {
+                                 in_private_netns(state, [&] {
+                                   firewall::iptables_options o;
+                                   o.ip6tables.clear();
+                                   o.nat.enabled = true;  // ENABLE_IPT_FORWARDING Y
+                                   auto fw = firewall::iptables::open(std::move(o));
+                                   if (!fw) {
+                                     state.SkipWithError(fw.error().message.c_str());
+                                     return;
+                                   }
+                                   time_grants(state, *fw, true);
+                                 });
+                               })
+      ->UseRealTime()
+      ->MinTime(2.0);
 
   benchmark::RegisterBenchmark("firewall/iptables/grant",
                                [](benchmark::State& state) {

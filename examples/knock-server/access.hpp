@@ -41,7 +41,8 @@ knock::result<loaded_access<Cipher, Mac>, knock::config::config_error> load_acce
     const settings& s, const options& o) {
   loaded_access<Cipher, Mac> out;
   const knock::config::bind_options bind{.allow_no_hmac = o.allow_no_hmac,
-                                         .skipped = o.strict_config ? nullptr : &out.left_out};
+                                         .skipped = o.strict_config ? nullptr : &out.left_out,
+                                         .nat = s.server.nat};
   auto stanzas = s.access_folder.empty()
                      ? knock::config::load_access_conf<Cipher, Mac>(s.access_file, bind)
                      : knock::config::load_access_folder<Cipher, Mac>(s.access_folder, bind);

@@ -6,6 +6,7 @@
 
 #include <knock/firewall/command.hpp>
 #include <knock/firewall/concept.hpp>
+#include <knock/firewall/recording.hpp>
 
 #include <algorithm>
 #include <cstddef>
@@ -58,6 +59,14 @@ class with_command_cycles {
       return cycles_.commands->open(g);
     return backend_.open(g);
   }
+  /// A NAT grant: the backend's NAT, or the stanza's command cycle (which replaces the firewall,
+  /// as in fwknopd).
+  knock::result<void> open_nat(
+      const knock::grant& g) requires knock::firewall::nat_firewall<Firewall> {
+    if (cycles_.commands && std::ranges::find(cycles_.stanzas, g.stanza) != cycles_.stanzas.end())
+      return cycles_.commands->open(g);
+    return backend_.open_nat(g);
+  }
   knock::result<void> expire(knock::epoch_seconds now) {
     auto ok = backend_.expire(now);
     if (cycles_.commands)
@@ -78,5 +87,9 @@ class with_command_cycles {
   Firewall backend_;
   command_cycles cycles_;
 };
+
+// knock-server's set of backends can NAT (any_of answers nat_unsupported for a member that
+// cannot), and so must the wrapper: a NAT grant must not be refused on the wrapper's account.
+static_assert(knock::firewall::nat_firewall<with_command_cycles<knock::firewall::recording>>);
 
 }  // namespace knock_server

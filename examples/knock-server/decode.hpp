@@ -117,7 +117,8 @@ int decode_main(options& o) {
     if (!read) return config_error(read.error());
     server_options = *read;
   }
-  auto stanzas = knock::config::load_access_conf(o.access_conf, {.allow_no_hmac = o.allow_no_hmac});
+  auto stanzas = knock::config::load_access_conf(
+      o.access_conf, {.allow_no_hmac = o.allow_no_hmac, .nat = server_options.nat});
   if (!stanzas) return config_error(stanzas.error());
   knock_server::decode_server<knock::replay::memory_store>::rules_type rules{*std::move(stanzas),
                                                                              server_options};

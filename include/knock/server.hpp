@@ -242,14 +242,25 @@ class server {
         last = errc::stale_timestamp;
         continue;
       }
-      auto granted = access::authorize(s, i + 1, *message, d.source, now);
+      auto granted = access::authorize(s, i + 1, *message, d.source, now, rules_.options.nat);
       if (!granted) {
         last = to_errc(granted.error());
         continue;
       }
       if constexpr (durable_replay_store<replay_type>)  // durable before anything is granted
         if (auto ok = replay_.commit(); !ok) return resource_failed(ok.error().code, ok.error());
-      if (!granted->ports.empty()) {
+      if (granted->nat) {
+        // A firewall without the ability refuses at compile time what it cannot do; a set of
+        // backends (any_of) answers for the one that runs.
+        if constexpr (firewall::nat_firewall<firewall_type>) {
+          if (auto ok = firewall_.open_nat(*granted); !ok)
+            return resource_failed(ok.error().code == errc::nat_unsupported ? errc::nat_unsupported
+                                                                            : errc::firewall_failed,
+                                   ok.error());
+        } else {
+          return refuse(errc::nat_unsupported);
+        }
+      } else if (!granted->ports.empty()) {
         if (auto ok = firewall_.open(*granted); !ok)
           return resource_failed(errc::firewall_failed, ok.error());
       }

@@ -158,14 +158,53 @@ TEST(config_access_keys, requires_an_hmac_unless_allowed) {
   EXPECT_TRUE(bind_text("SOURCE ANY\nKEY k\n", {.allow_no_hmac = true}));
 }
 
-TEST(config_access_keys, refuses_what_it_does_not_enforce_yet_saying_so) {
-  EXPECT_NE(error("FORCE_NAT 192.168.1.10 22\n").find("FORCE_NAT: NAT is not enforced"),
+TEST(config_access_keys, nat_variables_as_fwknopd_reads_them) {
+  // Without ENABLE_IPT_FORWARDING / ENABLE_IPT_LOCAL_NAT, fwknopd refuses FORCE_NAT and FORCE_SNAT.
+  EXPECT_EQ(error("FORCE_NAT 192.168.1.10 22\n"),
+            "access.conf:4: FORCE_NAT: needs ENABLE_IPT_FORWARDING or ENABLE_IPT_LOCAL_NAT Y in "
+            "fwknopd.conf");
+  EXPECT_NE(error("FORCE_SNAT 10.0.0.1\n").find("FORCE_SNAT: needs ENABLE_IPT_FORWARDING"),
             std::string::npos);
-  EXPECT_EQ(error("FORCE_NAT 192.168.1.10\n"),
-            "access.conf:4: FORCE_NAT: '192.168.1.10' is not '<IP> <port>'");
-  EXPECT_NE(error("FORWARD_ALL Y\n").find("FORWARD_ALL: NAT is not enforced"), std::string::npos);
-  EXPECT_EQ(error("FORWARD_ALL perhaps\n"), "access.conf:4: FORWARD_ALL: 'perhaps' is not Y or N");
-  EXPECT_NE(error("FORCE_SNAT 10.0.0.1\n").find("NAT is not enforced"), std::string::npos);
+  config::bind_options nat;
+  nat.nat.forwarding = true;
+  const auto with_nat = [&](std::string_view extra) {
+    return bind_text(std::string{base} + std::string{extra}, nat);
+  };
+  const auto nat_error = [&](std::string_view extra) {
+    auto s = with_nat(extra);
+    return s ? std::string{"accepted"} : config::to_string(s.error());
+  };
+  auto forced = with_nat("FORCE_NAT 192.168.1.10 22\nFORCE_SNAT 10.0.0.1\nDISABLE_DNAT Y\n");
+  ASSERT_TRUE(forced) << config::to_string(forced.error());
+  const auto& n = (*forced)[0].nat;
+  EXPECT_EQ(n.force_to, ip_address::parse("192.168.1.10"));
+  EXPECT_EQ(n.force_port, 22u);
+  EXPECT_EQ(n.snat_to, ip_address::parse("10.0.0.1"));
+  EXPECT_TRUE(n.force_snat && n.disable_dnat && !n.forward_all && !n.masquerade);
+  EXPECT_EQ(nat_error("FORCE_NAT 192.168.1.10\n"),
+            "access.conf:4: FORCE_NAT: '192.168.1.10' is not '<IPv4 address> <port 1..65535>'");
+  EXPECT_EQ(nat_error("FORCE_NAT 2001:db8::1 22\n"),
+            "access.conf:4: FORCE_NAT: '2001:db8::1 22' is not '<IPv4 address> <port 1..65535>'");
+  EXPECT_EQ(nat_error("FORCE_NAT 10.0.0.1 65536\n"),
+            "access.conf:4: FORCE_NAT: '10.0.0.1 65536' is not '<IPv4 address> <port 1..65535>'");
+  EXPECT_EQ(nat_error("FORCE_SNAT somewhere\n"),
+            "access.conf:4: FORCE_SNAT: 'somewhere' is not an IPv4 address");
+  EXPECT_EQ(nat_error("FORWARD_ALL perhaps\n"),
+            "access.conf:4: FORWARD_ALL: 'perhaps' is not Y or N");
+  // fwknopd: FORCE_SNAT / FORCE_MASQUERADE need FORCE_NAT or FORWARD_ALL (which forwards to
+  // 0.0.0.0: its FORCE_NAT "0.0.0.0 0").
+  EXPECT_EQ(nat_error("FORCE_MASQUERADE Y\n"),
+            "access.conf:4: FORCE_MASQUERADE: needs FORCE_NAT or FORWARD_ALL in the same stanza");
+  auto all = with_nat("FORCE_MASQUERADE Y\nFORWARD_ALL Y\n");
+  ASSERT_TRUE(all);
+  EXPECT_EQ((*all)[0].nat.force_to, ip_address{});
+  EXPECT_TRUE((*all)[0].nat.masquerade && (*all)[0].nat.force_snat && (*all)[0].nat.forward_all);
+  // FORWARD_ALL and DISABLE_DNAT alone change only NAT requests.
+  EXPECT_TRUE(with_nat("FORWARD_ALL Y\nDISABLE_DNAT N\n"));
+  EXPECT_TRUE(bind_text(std::string{base} + "FORWARD_ALL Y\n"));
+}
+
+TEST(config_access_keys, refuses_what_it_does_not_enforce_yet_saying_so) {
   const stanza cycle =
       one("CMD_CYCLE_OPEN /bin/true $IP\nCMD_CYCLE_CLOSE /bin/false $IP\nCMD_CYCLE_TIMER 10\n");
   EXPECT_EQ(cycle.cmd_cycle_open, "/bin/true $IP");

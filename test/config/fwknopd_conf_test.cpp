@@ -97,7 +97,30 @@ TEST(config_fwknopd_conf, refuses_with_file_line_and_key) {
             "fwknopd.conf:1: ENABLE_NFQ_CAPTURE: is a fwknopd feature knock does not have");
   EXPECT_EQ(error("IPT_INPUT_ACCESS ACCEPT, filter, INPUT, 1, FWKNOP_INPUT, 1;\n"),
             "fwknopd.conf:1: IPT_INPUT_ACCESS: is a fwknopd feature knock does not have");
-  EXPECT_TRUE(ok("ENABLE_IPT_FORWARDING N;\n").variables().empty());  // switched off: accepted
+  EXPECT_TRUE(ok("ENABLE_IPT_OUTPUT N;\n").variables().empty());  // switched off: accepted
+}
+
+TEST(config_fwknopd_conf, nat_switches_with_fwknopd_defaults_and_checks) {
+  const auto d = config::read_nat_options(ok(""));
+  ASSERT_TRUE(d);
+  EXPECT_FALSE(d->forwarding || d->local || d->snat || d->translate_ip);
+  EXPECT_TRUE(d->resolve_names);  // ENABLE_NAT_DNS defaults to Y
+  const auto on = config::read_nat_options(
+      ok("ENABLE_IPT_FORWARDING Y;\nENABLE_IPT_LOCAL_NAT Y\nENABLE_IPT_SNAT Y\n"
+         "SNAT_TRANSLATE_IP 192.168.1.1\nENABLE_NAT_DNS N\n"));
+  ASSERT_TRUE(on);
+  EXPECT_TRUE(on->forwarding && on->local && on->snat && !on->resolve_names);
+  EXPECT_EQ(on->translate_ip, ip_address::parse("192.168.1.1"));
+  // SNAT_TRANSLATE_IP is checked only when ENABLE_IPT_SNAT is Y, as in fwknopd.
+  EXPECT_TRUE(config::read_nat_options(ok("SNAT_TRANSLATE_IP __CHANGEME__\n")));
+  const auto bad = config::read_nat_options(ok("ENABLE_IPT_SNAT Y\nSNAT_TRANSLATE_IP x\n"));
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(config::to_string(bad.error()),
+            "fwknopd.conf:2: SNAT_TRANSLATE_IP: 'x' is not an IPv4 address (ENABLE_IPT_SNAT is Y)");
+  const auto yn = config::read_server_options(ok("ENABLE_IPT_FORWARDING maybe\n"));
+  ASSERT_FALSE(yn);
+  EXPECT_EQ(config::to_string(yn.error()),
+            "fwknopd.conf:1: ENABLE_IPT_FORWARDING: 'maybe' is not Y or N");
 }
 }  // namespace
 

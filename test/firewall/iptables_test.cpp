@@ -123,11 +123,93 @@ std::string make_error(std::string_view text) {
   return fw.error().message;
 }
 
+// `-A <chain> <arguments>` of each rule, as one string per rule.
+strings commands(const std::vector<ipt::chain_rule>& rules) {
+  strings out;
+  for (const auto& r : rules) {
+    std::string line = "-A " + r.chain->chain;
+    for (const auto& a : r.arguments) line += " " + a;
+    out.push_back(line);
+  }
+  return out;
+}
+knock::nat_spec forward_to(std::string_view to, std::uint16_t port) {
+  knock::nat_spec n;
+  n.kind = knock::nat_kind::forward;
+  n.to = *ip_address::parse(to);
+  n.to_port = port;
+  return n;
+}
+
+TEST(iptables_nat, is_what_fwknopd_2_6_10_ran_for_the_nat_access_vector) {
+  // fwknopd's fw_rules_added for `fwknop -A tcp/22 -a 10.0.0.5 -N 192.168.1.10:22`
+  // (test/data/fwknop-2.6.10-vectors.json, vector nat_access).
+  iptables_options o;
+  const auto rules =
+      ipt::nat_rules(o, o.input(), *ip_address::parse("10.0.0.5"), {ip_protocol::tcp, 22},
+                     forward_to("192.168.1.10", 22), 1700000035);
+  EXPECT_EQ(
+      commands(rules),
+      (strings{"-A FWKNOP_FORWARD -t filter -p 6 -s 10.0.0.5 --dport 22 -m comment --comment "
+               "_exp_1700000035 -j ACCEPT",
+               "-A FWKNOP_PREROUTING -t nat -p 6 -s 10.0.0.5 -d 0.0.0.0/0 --dport 22 -m "
+               "comment --comment _exp_1700000035 -j DNAT --to-destination 192.168.1.10:22"}));
+}
+
+TEST(iptables_nat, local_nat_forward_all_snat_and_masquerade_shapes) {
+  iptables_options o;
+  const auto client = *ip_address::parse("10.0.0.5");
+  auto local = forward_to("10.0.0.1", 22);
+  local.kind = knock::nat_kind::local;
+  EXPECT_EQ(
+      commands(ipt::nat_rules(o, o.input(), client, {ip_protocol::tcp, 55000}, local, 9)),
+      (strings{"-A FWKNOP_INPUT -t filter -p 6 -s 10.0.0.5 -d 0.0.0.0/0 --dport 22 -m comment "
+               "--comment _exp_9 -j ACCEPT",
+               "-A FWKNOP_PREROUTING -t nat -p 6 -s 10.0.0.5 -d 0.0.0.0/0 --dport 55000 -m "
+               "comment --comment _exp_9 -j DNAT --to-destination 10.0.0.1:22"}));
+  auto masq = forward_to("192.168.1.10", 22);
+  masq.rewrite = knock::source_nat::masquerade;
+  masq.dnat = false;  // DISABLE_DNAT
+  EXPECT_EQ(commands(ipt::nat_rules(o, o.input(), client, {ip_protocol::udp, 5000}, masq, 9)),
+            (strings{"-A FWKNOP_FORWARD -t filter -p 17 -s 10.0.0.5 --dport 22 -m comment "
+                     "--comment _exp_9 -j ACCEPT",
+                     "-A FWKNOP_MASQUERADE -t nat -p 17 -d 192.168.1.10 --dport 22 -m comment "
+                     "--comment _exp_9 -j MASQUERADE --to-ports 5000"}));
+  auto all = forward_to("192.168.1.10", 22);
+  all.forward_all = true;
+  all.rewrite = knock::source_nat::snat;
+  all.rewrite_to = *ip_address::parse("192.168.1.1");
+  EXPECT_EQ(
+      commands(ipt::nat_rules(o, o.input(), client, {ip_protocol::tcp, 1}, all, 9)),
+      (strings{"-A FWKNOP_FORWARD -t filter -s 10.0.0.5 -m comment --comment _exp_9 -j ACCEPT",
+               "-A FWKNOP_PREROUTING -t nat -s 10.0.0.5 -d 0.0.0.0/0 -m comment --comment "
+               "_exp_9 -j DNAT --to-destination 192.168.1.10",
+               "-A FWKNOP_POSTROUTING -t nat -s 10.0.0.5 -m comment --comment _exp_9 -j SNAT "
+               "--to-source 192.168.1.1"}));
+}
+
+TEST(iptables_nat, chain_specs_are_read_as_fwknopd_reads_them) {
+  const auto d = ipt::parse_chain_spec("DNAT, nat, PREROUTING, 1, FWKNOP_PREROUTING, 1");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(*d, ipt::default_dnat());
+  EXPECT_EQ(ipt::parse_chain_spec("ACCEPT,filter,FORWARD,2,MY_FWD,3")->rule_position, 3u);
+  EXPECT_FALSE(ipt::parse_chain_spec("DNAT, nat, PREROUTING, 1, FWKNOP_PREROUTING"));
+  EXPECT_FALSE(ipt::parse_chain_spec("DNAT, nat, PREROUTING, 1, FWKNOP;X, 1"));
+  EXPECT_FALSE(ipt::parse_chain_spec("DNAT, nat, PREROUTING, x, FWKNOP_PREROUTING, 1"));
+  EXPECT_FALSE(ipt::parse_chain_spec("DNAT, , PREROUTING, 1, FWKNOP_PREROUTING, 1"));
+  EXPECT_EQ(make_error("ENABLE_IPT_FORWARDING Y\nIPT_DNAT_ACCESS DNAT, nat, PREROUTING;\n"),
+            "f.conf:2: IPT_DNAT_ACCESS: 'DNAT, nat, PREROUTING' is not 'target, table, from "
+            "chain, position, chain, position' (letters, digits, '_')");
+  EXPECT_EQ(make_error("ENABLE_IPT_SNAT sometimes\n"),
+            "f.conf:1: ENABLE_IPT_SNAT: 'sometimes' is not Y or N");
+}
+
 TEST(iptables_make, says_its_name_and_variables) {
   EXPECT_EQ(iptables::name, "iptables");
   EXPECT_EQ((strings{std::begin(iptables::variables), std::end(iptables::variables)}),
             (strings{"FLUSH_IPT_AT_INIT", "FLUSH_IPT_AT_EXIT", "ENABLE_IPT_COMMENT_CHECK",
-                     "RULES_CHECK_THRESHOLD", "FIREWALL_EXE"}));
+                     "RULES_CHECK_THRESHOLD", "FIREWALL_EXE", "IPT_FORWARD_ACCESS",
+                     "IPT_DNAT_ACCESS", "IPT_SNAT_ACCESS", "IPT_MASQUERADE_ACCESS"}));
 }
 
 TEST(iptables_make, refuses_bad_values_at_their_line) {

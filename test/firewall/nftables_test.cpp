@@ -60,6 +60,65 @@ TEST(nftables_script, replaces_each_element_so_its_timeout_starts_over) {
             "add element inet t allowed_v6 { 2001:db8::5 . tcp . 22 timeout");
 }
 
+TEST(nftables_nat, a_grant_is_map_and_set_elements_with_the_grant_timeout) {
+  knock::grant g;
+  g.source = *ip_address::parse("10.0.0.5");
+  g.ports.push_back({ip_protocol::tcp, 55000});
+  g.timeout = 30;
+  g.nat.kind = knock::nat_kind::forward;
+  g.nat.to = *ip_address::parse("192.168.1.10");
+  g.nat.to_port = 22;
+  g.nat.rewrite = knock::source_nat::snat;
+  g.nat.rewrite_to = *ip_address::parse("192.168.1.1");
+  const auto elements = nft::nat_elements(g);
+  EXPECT_EQ(
+      nft::nat_grant_script("knock", g, elements),
+      "add element inet knock forward_v4 { 10.0.0.5 . tcp . 22 timeout 30s }\n"
+      "delete element inet knock forward_v4 { 10.0.0.5 . tcp . 22 }\n"
+      "add element inet knock forward_v4 { 10.0.0.5 . tcp . 22 timeout 30s }\n"
+      "add element inet knock dnat_v4 { 10.0.0.5 . tcp . 55000 timeout 30s : 192.168.1.10 . 22 }\n"
+      "add element inet knock snat_v4 { 192.168.1.10 . tcp . 22 timeout 30s : 192.168.1.1 }\n");
+  // A map element already there (maybe with another target) is deleted first.
+  EXPECT_NE(nft::nat_grant_script("knock", g, elements, {false, true, false})
+                .find("delete element inet knock dnat_v4 { 10.0.0.5 . tcp . 55000 }\nadd element "
+                      "inet knock dnat_v4"),
+            std::string::npos);
+  g.nat.kind = knock::nat_kind::local;
+  g.nat.rewrite = knock::source_nat::none;
+  g.nat.dnat = true;
+  const auto local = nft::nat_elements(g);
+  ASSERT_EQ(local.size(), 2u);
+  EXPECT_EQ(local[0].set, "allowed_v4");  // the local port, as fwknopd's INPUT rule
+  EXPECT_EQ(local[0].key, "10.0.0.5 . tcp . 22");
+  g.nat.forward_all = true;
+  g.nat.kind = knock::nat_kind::forward;
+  g.nat.rewrite = knock::source_nat::masquerade;
+  const auto all = nft::nat_elements(g);
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].set + " " + all[0].key, "forward_all_v4 10.0.0.5");
+  EXPECT_EQ(all[1].set + " " + all[1].key + " " + all[1].value,
+            "dnat_all_v4 10.0.0.5 192.168.1.10");
+  EXPECT_EQ(all[2].set + " " + all[2].key, "masquerade_all_v4 10.0.0.5");
+}
+
+TEST(nftables_nat, the_table_has_nat_only_when_enabled) {
+  nft::options o;
+  o.protected_ports = {{ip_protocol::tcp, 22}};
+  EXPECT_EQ(nft::table_script(o).find("dnat"), std::string::npos);
+  o.nat = true;
+  const std::string s = nft::table_script(o);
+  EXPECT_NE(s.find("add map inet knock dnat_v4 { type ipv4_addr . inet_proto . inet_service : "
+                   "ipv4_addr . inet_service; flags timeout; }"),
+            std::string::npos);
+  EXPECT_NE(s.find("prerouting meta l4proto { tcp, udp } dnat ip to ip saddr . meta l4proto . th "
+                   "dport map @dnat_v4"),
+            std::string::npos);
+  EXPECT_EQ(nft::element_texts("map m {\n elements = { 1.2.3.4 . 6 . 1 timeout 30s expires 2s : "
+                               "5.6.7.8 . 22, 9.9.9.9 . 6 . 2 : 1.1.1.1 . 3 }\n}"),
+            (std::vector<std::string>{"1.2.3.4 . 6 . 1 timeout 30s expires 2s : 5.6.7.8 . 22",
+                                      "9.9.9.9 . 6 . 2 : 1.1.1.1 . 3"}));
+}
+
 TEST(nftables_script, accepts_only_plain_table_names) {
   EXPECT_TRUE(nft::is_identifier("knock"));
   EXPECT_TRUE(nft::is_identifier("knock_2"));

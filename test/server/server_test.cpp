@@ -220,6 +220,112 @@ TEST(server, ports_timeouts_and_commands_follow_the_stanza) {
             errc::nat_disabled);
 }
 
+spa_server::rules_type with_forwarding(stanza_t s) {
+  auto r = rules(std::move(s));
+  r.options.nat.forwarding = true;
+  return r;
+}
+
+TEST(server, a_nat_request_earns_a_nat_grant_as_fwknopd_makes_it) {
+  // fwknop -A tcp/22 -a 10.0.0.5 -N 192.168.1.10:22: the access port is the one forwarded.
+  spa_server srv{with_forwarding(stanza_for(vector("nat_access")))};
+  const verdict v = srv.handle(from(packet("nat_access")), t0);
+  ASSERT_TRUE(v.accepted) << to_string(v.reason);
+  EXPECT_EQ(v.granted.nat.kind, nat_kind::forward);
+  EXPECT_EQ(v.granted.nat.to, *ip_address::parse("192.168.1.10"));
+  EXPECT_EQ(v.granted.nat.to_port, 22u);
+  EXPECT_TRUE(v.granted.nat.dnat);
+  EXPECT_EQ(v.granted.nat.rewrite, source_nat::none);
+  EXPECT_EQ(to_string(*v.granted.ports.begin()), "tcp/22");
+  ASSERT_EQ(srv.firewall().active().size(), 1u);
+  EXPECT_EQ(srv.firewall().active()[0].nat, v.granted.nat);
+
+  // Local NAT is its own switch: forwarding alone does not allow it, and the reverse.
+  auto local_only = rules(stanza_for(vector("nat_access")));
+  local_only.options.nat.local = true;
+  EXPECT_EQ(spa_server{std::move(local_only)}.handle(from(packet("nat_access")), t0).reason,
+            errc::nat_disabled);
+}
+
+TEST(server, force_nat_and_source_nat_follow_the_stanza_and_server_switches) {
+  // FORCE_NAT applies to a plain access request, and wins over what a NAT request asked.
+  auto forced = stanza_for(vector("access_cbc_hmac_sha256"));
+  forced.nat.force_to = *ip_address::parse("172.16.0.9");
+  forced.nat.force_port = 2222;
+  auto r = with_forwarding(std::move(forced));
+  r.options.nat.snat = true;  // ENABLE_IPT_SNAT without SNAT_TRANSLATE_IP: MASQUERADE
+  spa_server srv{std::move(r)};
+  const verdict v = srv.handle(from(packet("access_cbc_hmac_sha256")), t0);
+  ASSERT_TRUE(v.accepted) << to_string(v.reason);
+  EXPECT_EQ(v.granted.nat.kind, nat_kind::forward);
+  EXPECT_EQ(v.granted.nat.to, *ip_address::parse("172.16.0.9"));
+  EXPECT_EQ(v.granted.nat.to_port, 2222u);
+  EXPECT_EQ(v.granted.nat.rewrite, source_nat::masquerade);
+
+  auto snat = stanza_for(vector("nat_access"));
+  snat.nat.force_snat = true;
+  snat.nat.snat_to = *ip_address::parse("10.1.1.1");
+  snat.nat.disable_dnat = true;
+  const verdict s =
+      spa_server{with_forwarding(std::move(snat))}.handle(from(packet("nat_access")), t0);
+  ASSERT_TRUE(s.accepted) << to_string(s.reason);
+  EXPECT_EQ(s.granted.nat.rewrite, source_nat::snat);
+  EXPECT_EQ(s.granted.nat.rewrite_to, *ip_address::parse("10.1.1.1"));
+  EXPECT_FALSE(s.granted.nat.dnat);
+}
+
+// A NAT request naming a host: resolved only with ENABLE_NAT_DNS, refused with its reason.
+TEST(server, nat_host_names_need_enable_nat_dns_and_must_resolve) {
+  const auto& v = vector("nat_access");
+  const test::vector_keys keys{v};
+  auto m =
+      wire::open(v.at("packet").get<std::string>(), keys.cipher, keys.key.view(), keys.mac_ptr());
+  ASSERT_TRUE(m);
+  const auto respell = [&](std::string_view nat, byte salt) {
+    auto copy = *m;
+    EXPECT_TRUE(copy.nat_access.assign(nat));
+    EXPECT_TRUE(copy.rand_value.assign(salt == 1 ? "1111111111111111" : "2222222222222222"));
+    const std::array<byte, 8> s{salt, 2, 3, 4, 5, 6, 7, 8};
+    auto p = wire::seal(copy, keys.cipher, keys.key.view(), keys.mac_ptr(), s);
+    EXPECT_TRUE(p);
+    return p ? *p : std::string{};
+  };
+  auto r = with_forwarding(stanza_for(v));
+  r.options.nat.resolve_names = false;
+  EXPECT_EQ(spa_server{std::move(r)}.handle(from(respell("localhost,22", 1)), t0).reason,
+            errc::nat_name_refused);
+  const verdict resolved =
+      spa_server{with_forwarding(stanza_for(v))}.handle(from(respell("localhost,22", 1)), t0);
+  ASSERT_TRUE(resolved.accepted) << to_string(resolved.reason);
+  EXPECT_EQ(resolved.granted.nat.to, *ip_address::parse("127.0.0.1"));
+  EXPECT_EQ(spa_server{with_forwarding(stanza_for(v))}
+                .handle(from(respell("no-such-host.invalid,22", 2)), t0)
+                .reason,
+            errc::nat_name_unresolved);
+}
+
+// A firewall that cannot NAT: the server refuses NAT grants with their own reason.
+struct filter_only {
+  using role = knock::role::firewall;
+  std::size_t opened = 0;
+  result<void> open(const grant&) {
+    ++opened;
+    return {};
+  }
+  result<void> expire(epoch_seconds) { return {}; }
+};
+static_assert(firewall_policy<filter_only> && !firewall::nat_firewall<filter_only>);
+
+TEST(server, a_firewall_that_cannot_nat_refuses_nat_grants) {
+  using filter_server = server<cipher::any_rijndael, mac::any_hmac, filter_only>;
+  filter_server::rules_type r;
+  r.stanzas.push_back(stanza_for(vector("nat_access")));
+  r.options.nat.forwarding = true;
+  filter_server srv{std::move(r)};
+  EXPECT_EQ(srv.handle(from(packet("nat_access")), t0).reason, errc::nat_unsupported);
+  EXPECT_EQ(srv.firewall().opened, 0u) << "nothing opened";
+}
+
 TEST(server, a_full_replay_store_fails_closed) {
   using small_server = server<cipher::any_rijndael, mac::any_hmac, firewall::recording>;
   small_server srv{rules(stanza_for(vector("access_cbc_hmac_sha256"))), replay::memory_store{1}};

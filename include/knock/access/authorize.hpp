@@ -3,8 +3,9 @@
 /// \file
 /// `access::authorize`: what a decoded message may have from the stanza that decoded it, in
 /// fwknopd's order (spec §7, steps 10–15): the address asked for, the username, NAT and command
-/// requests, the ports, and the timeout. Pure: no clock, no firewall.
+/// requests (knock/access/nat.hpp), the ports, and the timeout. Pure: no clock, no firewall.
 
+#include <knock/access/nat.hpp>
 #include <knock/access/stanza.hpp>
 #include <knock/core/error.hpp>
 #include <knock/core/grant.hpp>
@@ -31,11 +32,12 @@ inline port_list requested_ports(std::string_view message) noexcept {
   return out;
 }
 
-/// The grant `m` earns under `s` at `now`, for a packet from `packet_source`; or why not.
+/// The grant `m` earns under `s` at `now`, for a packet from `packet_source`, with the server's
+/// NAT switches `nat`; or why not.
 template <class Cipher, class Mac>
 result<grant> authorize(const stanza<Cipher, Mac>& s, std::size_t stanza_number,
-                        const spa_message& m, const ip_address& packet_source,
-                        epoch_seconds now) noexcept {
+                        const spa_message& m, const ip_address& packet_source, epoch_seconds now,
+                        const nat_options& nat = {}) noexcept {
   grant g;
   g.stanza = stanza_number;
   const std::string_view message = m.message;
@@ -50,8 +52,7 @@ result<grant> authorize(const stanza<Cipher, Mac>& s, std::size_t stanza_number,
   }
   if (!s.require_username.empty() && m.username.view() != s.require_username)
     return fail(errc::username_mismatch);
-  if (has_nat(m.type))
-    return fail(errc::nat_disabled);  // TODO(#4): NAT grants with the firewall backends
+  if (const errc off = check_nat_enabled(nat, m.type); off != errc::none_) return fail(off);
   if (m.type == message_type::command) {
     if (!s.enable_cmd_exec) return fail(errc::commands_disabled);
     return g;  // no ports: the command is the grant
@@ -69,6 +70,9 @@ result<grant> authorize(const stanza<Cipher, Mac>& s, std::size_t stanza_number,
                   ? std::min(m.client_timeout, s.max_fw_timeout)
                   : default_timeout;
   g.expires = now + g.timeout;
+  auto n = nat_for(nat, s.nat, m);
+  if (!n) return fail(n.error());
+  g.nat = *n;
   return g;
 }
 

@@ -2,9 +2,10 @@
 #pragma once
 /// \file
 /// `knock::access::server_options`: the fwknopd.conf settings the server core applies to every
-/// stanza (the time window). knock/config/fwknopd_conf.hpp reads them; knock/server.hpp applies
-/// them.
+/// stanza (the time window, what NAT is enabled). knock/config/fwknopd_conf.hpp reads them;
+/// knock/server.hpp applies them.
 
+#include <knock/access/nat.hpp>
 #include <knock/core/time.hpp>
 
 namespace knock::access {
@@ -13,6 +14,7 @@ namespace knock::access {
 struct server_options {
   bool packet_aging = true;            ///< ENABLE_SPA_PACKET_AGING
   epoch_seconds max_packet_age = 120;  ///< MAX_SPA_PACKET_AGE
+  nat_options nat;                     ///< ENABLE_IPT_FORWARDING and the other NAT switches
 };
 
 }  // namespace knock::access

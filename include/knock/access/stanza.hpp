@@ -5,6 +5,7 @@
 /// the form the server works with (knock/config/ builds it from the file). Keys are secrets; the
 /// HMAC state is keyed once, here, not per packet.
 
+#include <knock/access/nat.hpp>
 #include <knock/core/bytes.hpp>
 #include <knock/core/grant.hpp>
 #include <knock/core/net.hpp>
@@ -61,6 +62,7 @@ struct stanza {
   std::string cmd_cycle_open;         ///< CMD_CYCLE_OPEN: run instead of opening the firewall
   std::string cmd_cycle_close;        ///< CMD_CYCLE_CLOSE (empty or NONE: nothing to run)
   std::uint32_t cmd_cycle_timer = 0;  ///< CMD_CYCLE_TIMER: seconds until the close
+  stanza_nat nat;  ///< FORCE_NAT, FORCE_SNAT, FORCE_MASQUERADE, DISABLE_DNAT, FORWARD_ALL
 
   /// The HMAC state, or null for a stanza without an HMAC key.
   const typename Mac::keyed* mac_state() const noexcept { return mac ? &*mac : nullptr; }

@@ -52,6 +52,9 @@ struct bind_options {
   /// whole. Any other error refuses the whole file, as in fwknopd. Unset (the library's default,
   /// and knock-server's `--strict-config`): the first error refuses the whole file.
   std::vector<config_error>* skipped = nullptr;
+  /// fwknopd.conf's NAT switches: FORCE_NAT and FORCE_SNAT need ENABLE_IPT_FORWARDING or
+  /// ENABLE_IPT_LOCAL_NAT (as in fwknopd).
+  access::nat_options nat = {};
 };
 
 namespace detail {
@@ -78,30 +81,65 @@ inline result<void, config_error> refuse_unsupported(std::string_view file, cons
   if (closes && !r.cmd_cycle_timer.is_set())
     return error_at(file, r.cmd_cycle_close, "CMD_CYCLE_CLOSE",
                     "needs CMD_CYCLE_TIMER (the seconds until it runs)");
-  if (const raw_value& n = r.force_nat; n.is_set()) {
-    const std::string_view text = n.text;
-    const std::size_t space = text.find_first_of(blanks);
-    if (space == std::string_view::npos || !ip_address::parse(text.substr(0, space)) ||
-        !wire::parse_port(trim(text.substr(space))))
-      return error_at(file, n, "FORCE_NAT", "'" + printable(n.text) + "' is not '<IP> <port>'");
-  }
-  if (r.force_snat.is_set() && !ip_address::parse(r.force_snat.text))
-    return error_at(file, r.force_snat, "FORCE_SNAT",
-                    "'" + printable(r.force_snat.text) + "' is not an IP address");
-  for (const auto& [v, name] : {std::pair{&r.force_masquerade, "FORCE_MASQUERADE"},
-                                {&r.forward_all, "FORWARD_ALL"},
-                                {&r.disable_dnat, "DISABLE_DNAT"}})
-    if (auto ok = yes_no(file, *v, name, false); !ok) return fail(ok.error());
-  for (const auto& [v, name] : {std::pair{&r.force_nat, "FORCE_NAT"},
-                                {&r.force_snat, "FORCE_SNAT"},
-                                {&r.force_masquerade, "FORCE_MASQUERADE"},
-                                {&r.forward_all, "FORWARD_ALL"},
-                                {&r.disable_dnat, "DISABLE_DNAT"}})
-    if (v->is_set())
-      return error_at(
-          file, *v, name,
-          "NAT is not enforced by this server yet; remove the line or use fwknopd for this stanza");
   return {};
+}
+
+/// FORCE_NAT, FORCE_SNAT, FORCE_MASQUERADE, DISABLE_DNAT and FORWARD_ALL, with fwknopd's rules:
+/// FORCE_NAT is `<IPv4> <port>` and FORCE_SNAT an IPv4 address, both only when fwknopd.conf
+/// enables forwarding or local NAT; FORCE_SNAT / FORCE_MASQUERADE need FORCE_NAT or FORWARD_ALL
+/// (which then forwards to 0.0.0.0, as fwknopd's FORCE_NAT "0.0.0.0 0").
+inline result<access::stanza_nat, config_error> stanza_nat(std::string_view file,
+                                                           const raw_stanza& r,
+                                                           const access::nat_options& o) {
+  access::stanza_nat n;
+  const auto needs_nat = [&](const raw_value& v, std::string_view name) {
+    return error_at(file, v, name,
+                    "needs ENABLE_IPT_FORWARDING or ENABLE_IPT_LOCAL_NAT Y in fwknopd.conf");
+  };
+  const auto ipv4 = [](std::string_view text) -> std::optional<ip_address> {
+    const auto ip = wire::message_ipv4(text);
+    if (!ip) return std::nullopt;
+    return ip_address::v4(*ip);
+  };
+  if (const raw_value& v = r.force_nat; v.is_set()) {
+    if (!o.any()) return needs_nat(v, "FORCE_NAT");
+    const std::string_view text = v.text;
+    const std::size_t space = text.find_first_of(blanks);
+    const auto to = space == std::string_view::npos ? std::nullopt : ipv4(text.substr(0, space));
+    const auto port =
+        space == std::string_view::npos ? std::nullopt : wire::parse_port(trim(text.substr(space)));
+    if (!to || !port)
+      return error_at(file, v, "FORCE_NAT",
+                      "'" + printable(v.text) + "' is not '<IPv4 address> <port 1..65535>'");
+    n.force_to = *to;
+    n.force_port = *port;
+  }
+  if (const raw_value& v = r.force_snat; v.is_set()) {
+    if (!o.any()) return needs_nat(v, "FORCE_SNAT");
+    const auto to = ipv4(trim(v.text));
+    if (!to)
+      return error_at(file, v, "FORCE_SNAT", "'" + printable(v.text) + "' is not an IPv4 address");
+    n.snat_to = *to;
+    n.force_snat = true;
+  }
+  auto masq = yes_no(file, r.force_masquerade, "FORCE_MASQUERADE", false);
+  if (!masq) return fail(masq.error());
+  auto dnat_off = yes_no(file, r.disable_dnat, "DISABLE_DNAT", false);
+  if (!dnat_off) return fail(dnat_off.error());
+  auto all = yes_no(file, r.forward_all, "FORWARD_ALL", false);
+  if (!all) return fail(all.error());
+  n.masquerade = *masq;
+  n.force_snat = n.force_snat || *masq;
+  n.disable_dnat = *dnat_off;
+  n.forward_all = *all;
+  if (n.force_snat && !n.force_to) {
+    if (!n.forward_all)
+      return error_at(file, r.force_snat.is_set() ? r.force_snat : r.force_masquerade,
+                      r.force_snat.is_set() ? "FORCE_SNAT" : "FORCE_MASQUERADE",
+                      "needs FORCE_NAT or FORWARD_ALL in the same stanza");
+    n.force_to = ip_address{};  // fwknopd's FORCE_NAT "0.0.0.0 0"
+  }
+  return n;
 }
 
 /// What a stanza says apart from its algorithms, checked: the part of binding that does not depend
@@ -116,6 +154,7 @@ struct checked_stanza {
   std::uint32_t fw_access_timeout = 30, max_fw_timeout = 300;
   bool require_source_address = false, enable_cmd_exec = false, enable_cmd_sudo_exec = false;
   epoch_seconds access_expire = never_expires;
+  access::stanza_nat nat;
 };
 
 inline result<checked_stanza, config_error> check_stanza(const raw_stanza& r, std::string_view file,
@@ -189,6 +228,9 @@ inline result<checked_stanza, config_error> check_stanza(const raw_stanza& r, st
                       user == &r.cmd_exec_user ? "CMD_EXEC_USER" : "CMD_SUDO_EXEC_USER",
                       "no user '" + printable(user->text) + "' on this system");
   if (auto ok = refuse_unsupported(file, r); !ok) return fail(ok.error());
+  auto nat = stanza_nat(file, r, options.nat);
+  if (!nat) return fail(nat.error());
+  s.nat = *nat;
   return s;
 }
 
@@ -220,6 +262,7 @@ result<access::stanza<Cipher, Mac>, config_error> bind_stanza(const raw_stanza& 
   s.cmd_sudo_exec_group = r.cmd_sudo_exec_group.text;
   s.cmd_cycle_open = r.cmd_cycle_open.text;
   s.cmd_cycle_close = r.cmd_cycle_close.text;
+  s.nat = checked->nat;
   if (r.cmd_cycle_timer.is_set())
     s.cmd_cycle_timer = static_cast<std::uint32_t>(std::stoul(r.cmd_cycle_timer.text));  // checked
 

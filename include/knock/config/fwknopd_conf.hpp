@@ -23,6 +23,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -32,20 +33,11 @@ namespace knock::config {
 
 namespace detail {
 /// fwknopd variables for features knock does not have.
-inline constexpr std::string_view unsupported_daemon_variables[] = {"ENABLE_IPT_FORWARDING",
-                                                                    "ENABLE_IPT_LOCAL_NAT",
-                                                                    "ENABLE_IPT_SNAT",
-                                                                    "SNAT_TRANSLATE_IP",
-                                                                    "ENABLE_IPT_OUTPUT",
+inline constexpr std::string_view unsupported_daemon_variables[] = {"ENABLE_IPT_OUTPUT",
                                                                     "ENABLE_DESTINATION_RULE",
                                                                     "ENABLE_RULE_PREPEND",
                                                                     "IPT_INPUT_ACCESS",
                                                                     "IPT_OUTPUT_ACCESS",
-                                                                    "IPT_FORWARD_ACCESS",
-                                                                    "IPT_DNAT_ACCESS",
-                                                                    "IPT_SNAT_ACCESS",
-                                                                    "IPT_MASQUERADE_ACCESS",
-                                                                    "ENABLE_NAT_DNS",
                                                                     "ENABLE_NFQ_CAPTURE",
                                                                     "NFQ_INTERFACE",
                                                                     "NFQ_PORT",
@@ -154,11 +146,39 @@ class fwknopd_conf {
   std::vector<std::pair<std::string, raw_value>> variables_;
 };
 
-/// The variables the server core reads (`read_server_options`).
-inline constexpr std::string_view server_variables[] = {"ENABLE_SPA_PACKET_AGING",
-                                                        "MAX_SPA_PACKET_AGE"};
+/// The variables the server core reads (`read_server_options`): the time window and the NAT
+/// switches (whichever firewall backend runs; one that cannot NAT refuses NAT requests).
+inline constexpr std::string_view server_variables[] = {
+    "ENABLE_SPA_PACKET_AGING", "MAX_SPA_PACKET_AGE", "ENABLE_IPT_FORWARDING",
+    "ENABLE_IPT_LOCAL_NAT",    "ENABLE_IPT_SNAT",    "SNAT_TRANSLATE_IP",
+    "ENABLE_NAT_DNS"};
 
-/// ENABLE_SPA_PACKET_AGING and MAX_SPA_PACKET_AGE, with fwknopd's defaults (Y, 120 s).
+/// ENABLE_IPT_FORWARDING, ENABLE_IPT_LOCAL_NAT, ENABLE_IPT_SNAT (N, N, N), ENABLE_NAT_DNS (Y) and
+/// SNAT_TRANSLATE_IP — an IPv4 address, checked only when ENABLE_IPT_SNAT is Y (as fwknopd).
+inline result<access::nat_options, config_error> read_nat_options(const fwknopd_conf& c) {
+  access::nat_options o;
+  for (const auto& [name, target, fallback] :
+       {std::tuple{"ENABLE_IPT_FORWARDING", &o.forwarding, false},
+        {"ENABLE_IPT_LOCAL_NAT", &o.local, false},
+        {"ENABLE_IPT_SNAT", &o.snat, false},
+        {"ENABLE_NAT_DNS", &o.resolve_names, true}}) {
+    auto v = c.yes_no(name, fallback);
+    if (!v) return fail(v.error());
+    *target = *v;
+  }
+  if (o.snat && c.has("SNAT_TRANSLATE_IP")) {
+    const std::string ip = c.text("SNAT_TRANSLATE_IP");
+    const auto a = ip_address::parse(ip);
+    if (!a || !a->is_v4())
+      return fail(c.error("SNAT_TRANSLATE_IP",
+                          "'" + printable(ip) + "' is not an IPv4 address (ENABLE_IPT_SNAT is Y)"));
+    o.translate_ip = *a;
+  }
+  return o;
+}
+
+/// ENABLE_SPA_PACKET_AGING and MAX_SPA_PACKET_AGE, with fwknopd's defaults (Y, 120 s), and the
+/// NAT switches (`read_nat_options`).
 inline result<access::server_options, config_error> read_server_options(const fwknopd_conf& c) {
   access::server_options o;
   auto aging = c.yes_no("ENABLE_SPA_PACKET_AGING", true);
@@ -167,6 +187,9 @@ inline result<access::server_options, config_error> read_server_options(const fw
   if (!age) return fail(age.error());
   o.packet_aging = *aging;
   o.max_packet_age = *age;
+  auto nat = read_nat_options(c);
+  if (!nat) return fail(nat.error());
+  o.nat = *nat;
   return o;
 }
 

@@ -63,6 +63,9 @@ namespace knock {
   X(ports_denied, "a requested port is in RESTRICT_PORTS or missing from OPEN_PORTS")         \
   X(commands_disabled, "command message to a stanza without ENABLE_CMD_EXEC")                 \
   X(nat_disabled, "NAT request, and NAT is not enabled")                                      \
+  X(nat_unsupported, "NAT grant, and the firewall backend cannot NAT")                        \
+  X(nat_name_refused, "NAT to a host name: ENABLE_NAT_DNS N, or not a valid name")            \
+  X(nat_name_unresolved, "NAT to a host name with no IPv4 address")                           \
   X(firewall_failed, "the firewall refused the grant")                                        \
   X(capture_failed, "capturing packets failed")                                               \
   /* requests made by a client */                                                             \

@@ -61,6 +61,28 @@ class port_list {
   std::size_t size_ = 0;
 };
 
+/// What a NAT grant does besides letting the source in (fwknopd's DNAT, FORWARD and SNAT rules).
+enum class nat_kind : std::uint8_t {
+  none,     ///< no NAT: the ports are opened on this host
+  forward,  ///< the first port is forwarded to `to:to_port` on another host
+  local,    ///< the first port is redirected to `to_port` on this host (`--nat-local`)
+};
+/// How a forwarded connection's source is rewritten (ENABLE_IPT_SNAT, FORCE_SNAT, ...).
+enum class source_nat : std::uint8_t { none, snat, masquerade };
+
+/// The NAT half of a grant; `kind == none` for a plain access grant.
+struct nat_spec {
+  nat_kind kind = nat_kind::none;
+  ip_address to;              ///< the internal address (for `local`: as the client named it)
+  std::uint16_t to_port = 0;  ///< the internal port (for `local`: the local port)
+  bool dnat = true;           ///< false: DISABLE_DNAT (the forward rule only)
+  bool forward_all = false;   ///< FORWARD_ALL: every protocol and port to `to`
+  source_nat rewrite = source_nat::none;
+  ip_address rewrite_to;  ///< the SNAT address (for `snat`)
+  explicit operator bool() const noexcept { return kind != nat_kind::none; }
+  friend bool operator==(const nat_spec&, const nat_spec&) = default;
+};
+
 /// Access granted by one accepted packet.
 struct grant {
   ip_address source;          ///< the address allowed in
@@ -68,6 +90,7 @@ struct grant {
   std::uint32_t timeout = 0;  ///< seconds
   epoch_seconds expires = 0;  ///< server clock: opened at `expires - timeout`
   std::size_t stanza = 0;     ///< 1-based index of the access.conf stanza that allowed it
+  nat_spec nat;               ///< NAT to do for the first port (none for a plain grant)
 };
 
 }  // namespace knock

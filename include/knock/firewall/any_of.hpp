@@ -74,6 +74,18 @@ class any_of : public named_set<Backends...> {
   result<void> open(const grant& g) {
     return std::visit([&](auto& b) { return b.open(g); }, backend_);
   }
+  /// A NAT grant, by the backend when it can NAT; `errc::nat_unsupported` otherwise.
+  result<void> open_nat(const grant& g) {
+    return std::visit(
+        [&](auto& b) -> result<void> {
+          if constexpr (nat_firewall<std::decay_t<decltype(b)>>)
+            return b.open_nat(g);
+          else
+            return fail(
+                error{errc::nat_unsupported, "firewall '" + std::string{name()} + "' cannot NAT"});
+        },
+        backend_);
+  }
   result<void> expire(epoch_seconds now) {
     return std::visit([&](auto& b) { return b.expire(now); }, backend_);
   }

@@ -26,6 +26,9 @@
 /// |                               |                                               | daemon has dropped root (none without it) |        |
 /// | `checked_firewall`            | `F::check(conf)` → `result<void, config_error>` | refuses a bad value of its variables,  | settings |
 /// |                               |                                               | opening nothing (`-D`, start-up)         |        |
+/// | `nat_firewall`                | `f.open_nat(grant)` → `result<void>`          | enforces `grant.nat` (DNAT, forward,     | server |
+/// |                               |                                               | SNAT) with the access, until it expires; |        |
+/// |                               |                                               | `nat_unsupported` when it cannot         |        |
 /// | `configurable_firewall`       | `F::name`, `F::variables`, `F::make(setup)`   | a backend the daemon can choose by name  | `any_of` |
 /// |                               |                                               | (FIREWALL_TYPE) and make from fwknopd.conf |      |
 // clang-format on
@@ -86,6 +89,14 @@ concept self_repairing_firewall = firewall_policy<F> && requires(const F& f) {
 template <class F>
 concept stopping_firewall = firewall_policy<F> && requires(F& f) {
   { f.stop() } -> std::same_as<result<void>>;
+};
+
+/// Enforces NAT grants (`grant.nat`: fwknopd's DNAT, FORWARD and SNAT rules) until they expire,
+/// as `open` does the access. A server whose firewall is not one refuses NAT requests
+/// (`errc::nat_unsupported`); a set of backends answers `nat_unsupported` for a member that is not.
+template <class F>
+concept nat_firewall = firewall_policy<F> && requires(F& f, const grant& g) {
+  { f.open_nat(g) } -> std::same_as<result<void>>;
 };
 
 /// Needs something from the system after the daemon drops root.

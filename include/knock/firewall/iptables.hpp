@@ -3,8 +3,10 @@
 /// \file
 /// `knock::firewall::iptables`: fwknopd's own firewall handling (spec §10), so existing rule sets,
 /// scripts and `--fw-list` habits keep working. FIREWALL_TYPE `iptables`; reads FLUSH_IPT_AT_INIT,
-/// FLUSH_IPT_AT_EXIT, ENABLE_IPT_COMMENT_CHECK, RULES_CHECK_THRESHOLD and FIREWALL_EXE. Models
-/// `knock::firewall::configurable_firewall`; lists, flushes, repairs itself and flushes at stop.
+/// FLUSH_IPT_AT_EXIT, ENABLE_IPT_COMMENT_CHECK, RULES_CHECK_THRESHOLD, FIREWALL_EXE and the NAT
+/// chains (ENABLE_IPT_FORWARDING / _LOCAL_NAT / _SNAT, IPT_FORWARD/DNAT/SNAT/MASQUERADE_ACCESS).
+/// Models `knock::firewall::configurable_firewall`; lists, flushes, repairs itself and flushes at
+/// stop.
 ///
 /// `open(options)` sets up the chain as fwknopd does at start: `-N FWKNOP_INPUT` and
 /// `-I INPUT 1 -j FWKNOP_INPUT` (after removing both first, `FLUSH_IPT_AT_INIT`). A grant becomes
@@ -55,9 +57,10 @@ class iptables {
   /// FIREWALL_TYPE's value that chooses it.
   static constexpr std::string_view name = "iptables";
   /// The fwknopd.conf variables `make` reads.
-  static constexpr std::string_view variables[] = {"FLUSH_IPT_AT_INIT", "FLUSH_IPT_AT_EXIT",
-                                                   "ENABLE_IPT_COMMENT_CHECK",
-                                                   "RULES_CHECK_THRESHOLD", "FIREWALL_EXE"};
+  static constexpr std::string_view variables[] = {
+      "FLUSH_IPT_AT_INIT",     "FLUSH_IPT_AT_EXIT", "ENABLE_IPT_COMMENT_CHECK",
+      "RULES_CHECK_THRESHOLD", "FIREWALL_EXE",      "IPT_FORWARD_ACCESS",
+      "IPT_DNAT_ACCESS",       "IPT_SNAT_ACCESS",   "IPT_MASQUERADE_ACCESS"};
   /// After the daemon drops root: the programs it runs need both capabilities.
   static constexpr privileges needs{.net_admin = true, .net_raw = true, .runs_programs = true};
 
@@ -86,6 +89,11 @@ class iptables {
   /// One rule per port of `g` (skipped when `-C` finds it already). `errc::firewall_failed`,
   /// naming the command that failed, when one does.
   result<void> open(const grant& g);
+  /// A NAT grant in fwknopd's chains and shapes (knock/firewall/ipt/rules.hpp `nat_rules`): the
+  /// forward (or, for `--nat-local`, access) rule, the DNAT rule, the SNAT / MASQUERADE rule,
+  /// each with its `_exp_` comment; a chain not made at start (FORCE_SNAT without
+  /// ENABLE_IPT_SNAT) is made first. IPv4 only (`nat_unsupported` otherwise), as fwknopd.
+  result<void> open_nat(const grant& g);
   /// Deletes the rules whose `_exp_` ≤ `now` — when one is known to be due, or every
   /// `rules_check_threshold` calls. Otherwise runs nothing.
   result<void> expire(epoch_seconds now);
@@ -115,9 +123,14 @@ class iptables {
   /// `what` (and why re-creating failed) when nothing was missing or it could not be made.
   result<void> repair_after(const family& f, const error& what);
   result<void> expire(family& f, epoch_seconds now);
+  result<void> expire(family& f, const ipt::chain_spec& c, epoch_seconds now);
+  // Makes the NAT chain `c` and its jump (after removing them, with `flush_first`) unless it is
+  // already in use.
+  result<void> use_chain(const ipt::chain_spec& c, bool flush_first);
 
   ipt::commands commands_;
-  std::array<family, 2> families_;  // IPv4, IPv6
+  std::array<family, 2> families_;           // IPv4, IPv6
+  std::vector<ipt::chain_spec> nat_chains_;  // the IPv4 NAT chains made so far
   std::size_t calls_ = 0, repairs_ = 0;
   bool installed_ = false;
 };
@@ -125,7 +138,7 @@ class iptables {
 static_assert(configurable_firewall<iptables> && checked_firewall<iptables>);
 static_assert(listing_firewall<iptables> && flushing_firewall<iptables>);
 static_assert(self_repairing_firewall<iptables> && stopping_firewall<iptables>);
-static_assert(privileged_firewall<iptables>);
+static_assert(privileged_firewall<iptables> && nat_firewall<iptables>);
 
 }  // namespace knock::firewall
 

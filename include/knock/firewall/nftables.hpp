@@ -84,6 +84,10 @@ class nftables {
   /// there starts over with the new timeout). `errc::firewall_failed` for a grant without a
   /// timeout (it would never expire) or when the kernel refuses.
   result<void> open(const grant& g);
+  /// A NAT grant (knock/firewall/nft/nat.hpp): its DNAT, forward (or, for `--nat-local`, access)
+  /// and SNAT / masquerade elements, all with `g.timeout`, in one transaction. IPv4 only, as
+  /// fwknopd; `errc::nat_unsupported` when the table was set up without NAT.
+  result<void> open_nat(const grant& g);
   /// The kernel expires elements itself; every `check_every` calls this checks that the table is
   /// still intact, and repairs it if not (an error if that fails).
   result<void> expire(epoch_seconds);
@@ -127,6 +131,7 @@ class nftables {
 static_assert(configurable_firewall<nftables> && checked_firewall<nftables>);
 static_assert(listing_firewall<nftables> && flushing_firewall<nftables>);
 static_assert(self_repairing_firewall<nftables> && privileged_firewall<nftables>);
+static_assert(nat_firewall<nftables>);
 
 // ---- bodies
 
@@ -138,6 +143,11 @@ inline result<nftables_options, config::config_error> nftables::settings(
     return fail(c.error("KNOCK_NFT_TABLE", "'" + config::printable(o.table) +
                                                "' is not a table name nft takes (letters, "
                                                "digits and '_', at most 63)"));
+  for (const char* name : {"ENABLE_IPT_FORWARDING", "ENABLE_IPT_LOCAL_NAT"}) {
+    auto on = c.yes_no(name, false);
+    if (!on) return fail(on.error());
+    o.nat = o.nat || *on;
+  }
   return o;
 }
 
@@ -145,7 +155,7 @@ inline result<nftables> nftables::make(const setup& s) {
   auto o = settings(s.conf);
   if (!o) return fail(error{o.error().code, config::to_string(o.error())});
   if (s.how == mode::attach) return attach(o->table);
-  if (s.protected_ports.empty())
+  if (s.protected_ports.empty() && !o->nat)  // a NAT-only gateway may protect no local port
     return fail(error{errc::config_invalid,
                       "nftables needs the ports to protect: set OPEN_PORTS in the stanzas, "
                       "KNOCK_PROTECTED_PORTS in fwknopd.conf, or --protect"});
@@ -206,6 +216,40 @@ inline result<void> nftables::open(const grant& g) try {
   return fail(error{errc::firewall_failed, "nftables: out of memory"});
 }
 
+inline result<void> nftables::open_nat(const grant& g) try {
+  if (!session_.is_open()) return failed("not opened");
+  if (!setup_ || !setup_->nat)
+    return fail(error{errc::nat_unsupported,
+                      "nftables: table inet " + table_ +
+                          " has no NAT (ENABLE_IPT_FORWARDING / ENABLE_IPT_LOCAL_NAT are N)"});
+  const ip_address source = g.source.mapped_v4().value_or(g.source);
+  if (!source.is_v4() || !g.nat.to.is_v4())
+    return fail(error{errc::nat_unsupported, "nftables: NAT is IPv4 only (as in fwknopd)"});
+  if (g.ports.empty()) return failed("NAT grant without a port");
+  if (g.timeout == 0) return failed("grant without a timeout: refused, it would never expire");
+  const auto elements = nft::nat_elements(g);
+  auto ok = session_.run(nft::nat_grant_script(table_, g, elements));
+  if (ok) return ok;
+  const std::string first = ok.error().message;
+  if (!intact()) {  // gone or damaged: remake the table (and its NAT), then try once more
+    if (auto fixed = session_.run(nft::table_script(*setup_)); !fixed)
+      return failed(first + "; remaking table inet " + table_ +
+                    " failed too: " + fixed.error().message);
+    ++repairs_;
+  }
+  // A map element already there for this key, maybe with another target: delete it first.
+  std::vector<bool> replace(elements.size(), false);
+  for (std::size_t i = 0; i < elements.size(); ++i)
+    if (!elements[i].value.empty())
+      replace[i] = static_cast<bool>(session_.run(
+          "get element inet " + table_ + " " + elements[i].set + " { " + elements[i].key + " }"));
+  if (auto again = session_.run(nft::nat_grant_script(table_, g, elements, replace)); !again)
+    return failed(first + "; then: " + again.error().message);
+  return {};
+} catch (...) {
+  return fail(error{errc::firewall_failed, "nftables: out of memory"});
+}
+
 inline result<void> nftables::repair() try {
   if (!setup_)
     return failed(session_.is_open() ? "attached, not opened: nothing to repair from"
@@ -253,6 +297,15 @@ inline result<std::vector<std::string>> nftables::list() try {
   if (!all) return fail(all.error());
   std::vector<std::string> lines;
   for (const auto& g : *all) lines.push_back(to_string(g));
+  // NAT elements, when the table has them: "dnat_v4: 10.0.0.2 . 6 . 55000 timeout 30s expires
+  // 29s : 10.1.1.2 . 22".
+  for (const char* set : {"dnat_v4", "dnat_all_v4", "forward_v4", "forward_all_v4", "snat_v4",
+                          "masquerade_v4", "snat_all_v4", "masquerade_all_v4"}) {
+    if (!session_.run("list set inet " + table_ + " " + set, NFT_CTX_OUTPUT_NUMERIC_ALL) &&
+        !session_.run("list map inet " + table_ + " " + set, NFT_CTX_OUTPUT_NUMERIC_ALL))
+      continue;  // a table without NAT
+    for (auto& e : nft::element_texts(session_.output())) lines.push_back(set + (": " + e));
+  }
   return lines;
 } catch (...) {
   return fail(error{errc::firewall_failed, "nftables: out of memory"});

@@ -36,6 +36,8 @@ class recording {
     ++opened_;
     return {};
   }
+  /// Records a NAT grant like any other (`grant.nat` says what a real firewall would do).
+  result<void> open_nat(const grant& g) { return open(g); }
   result<void> expire(epoch_seconds now) {
     std::erase_if(open_, [&](const grant& g) { return g.expires <= now; });
     return {};
@@ -58,5 +60,6 @@ class recording {
 
 static_assert(configurable_firewall<recording> && checked_firewall<recording>);
 static_assert(listing_firewall<recording> && flushing_firewall<recording>);
+static_assert(nat_firewall<recording>);
 
 }  // namespace knock::firewall

@@ -266,6 +266,16 @@ class log_lines {
         line.put(": open %s", granted);
         for (const port_spec& p : g->ports)
           line.put(" %s/%u", p.protocol == ip_protocol::tcp ? "tcp" : "udp", p.port);
+        if (g->nat) {  // "NAT to 10.0.0.9:22" / "local NAT to port 22", and the source rewrite
+          char to[INET_ADDRSTRLEN] = "?";
+          ::inet_ntop(AF_INET, g->nat.to.bytes().data(), to, sizeof to);
+          if (g->nat.kind == nat_kind::local)
+            line.put(" local NAT to port %u", g->nat.to_port);
+          else
+            line.put(" NAT to %s:%u", to, g->nat.to_port);
+          if (g->nat.rewrite != source_nat::none)
+            line.put(g->nat.rewrite == source_nat::snat ? " with SNAT" : " with MASQUERADE");
+        }
         line.put(" for %u s", g->timeout);
       } else {
         line.put(": command");

@@ -46,6 +46,26 @@ inline result<iptables_options, config::config_error> iptables::settings(
     o.iptables = exe;
     o.ip6tables = detail::sibling_ip6tables(exe);
   }
+  // The NAT chains (fwknopd checks every IPT_*_ACCESS, used or not).
+  for (const auto& [name, target] : {std::pair{"IPT_FORWARD_ACCESS", &o.nat.forward},
+                                     {"IPT_DNAT_ACCESS", &o.nat.dnat},
+                                     {"IPT_SNAT_ACCESS", &o.nat.snat_to},
+                                     {"IPT_MASQUERADE_ACCESS", &o.nat.masquerade}}) {
+    if (!c.has(name)) continue;
+    const auto spec = ipt::parse_chain_spec(c.text(name));
+    if (!spec)
+      return bad(c.error(name, "'" + config::printable(c.text(name)) +
+                                   "' is not 'target, table, from chain, position, chain, "
+                                   "position' (letters, digits, '_')"));
+    *target = *spec;
+  }
+  for (const auto& [name, target] : {std::pair{"ENABLE_IPT_FORWARDING", &o.nat.enabled},
+                                     {"ENABLE_IPT_LOCAL_NAT", &o.nat.enabled},
+                                     {"ENABLE_IPT_SNAT", &o.nat.snat}}) {
+    auto on = c.yes_no(name, false);
+    if (!on) return bad(on.error());
+    *target = *target || *on;
+  }
   return o;
 }
 
@@ -64,6 +84,11 @@ inline result<iptables> iptables::attach(iptables_options options) {
     if (fw.families_[i].exe.empty()) return failed(name + ": not found or not executable");
   }
   if (fw.families_[0].exe.empty()) return failed("no iptables program given");
+  // Attached (--fw-list, --fw-flush), the NAT chains are the ones fwknopd.conf enables.
+  const auto& nat = options.nat;
+  if (nat.enabled) fw.nat_chains_ = {nat.forward, nat.dnat};
+  if (nat.enabled && nat.snat)
+    fw.nat_chains_.insert(fw.nat_chains_.end(), {nat.snat_to, nat.masquerade});
   fw.commands_ = ipt::commands{std::move(options)};
   return fw;
 }
@@ -81,6 +106,14 @@ inline result<iptables> iptables::open(iptables_options options) {
     // Rules an earlier run left behind (not flushed) are found by the first expire().
     f.earliest = flush ? never_expires : 0;
   }
+  // The NAT chains fwknopd makes at start (IPv4 only).
+  const auto& nat = fw.commands_.settings().nat;
+  std::vector<ipt::chain_spec> chains;
+  if (nat.enabled) chains = {nat.forward, nat.dnat};
+  if (nat.enabled && nat.snat) chains.insert(chains.end(), {nat.snat_to, nat.masquerade});
+  fw.nat_chains_.clear();
+  for (const auto& c : chains)
+    if (auto ready = fw.use_chain(c, flush); !ready) return failed(ready.error().message);
   fw.installed_ = true;
   return made;
 }
@@ -123,6 +156,49 @@ inline result<void> iptables::open(const grant& g) try {
   return failed("out of memory");
 }
 
+inline result<void> iptables::use_chain(const ipt::chain_spec& c, bool flush_first) {
+  if (std::find(nat_chains_.begin(), nat_chains_.end(), c) != nat_chains_.end()) return {};
+  const std::string& exe = families_[0].exe;
+  if (flush_first) commands_.remove_chain(exe, c);
+  if (auto ready = commands_.ensure_chain(exe, c); !ready) return fail(ready.error());
+  nat_chains_.push_back(c);
+  return {};
+}
+
+inline result<void> iptables::open_nat(const grant& g) try {
+  const ip_address source = g.source.mapped_v4().value_or(g.source);
+  family& f = families_[0];
+  if (f.exe.empty()) return failed("not opened");
+  if (!source.is_v4() || !g.nat.to.is_v4())
+    return fail(error{errc::nat_unsupported, "iptables: NAT is IPv4 only (as in fwknopd)"});
+  if (g.ports.empty()) return failed("NAT grant without a port");
+  const auto& o = commands_.settings();
+  const ipt::chain_spec input = o.input();
+  for (const auto& rule : ipt::nat_rules(o, input, source, *g.ports.begin(), g.nat, g.expires)) {
+    const ipt::chain_spec& c = *rule.chain;
+    if (!(c == input))
+      if (auto ready = use_chain(c, false); !ready) return failed(ready.error().message);
+    const auto with = [&](std::vector<std::string> head) {
+      head.insert(head.end(), rule.arguments.begin(), rule.arguments.end());
+      return head;
+    };
+    if (commands_.run(f.exe, with({"-C", c.chain}))) continue;
+    const auto add =
+        o.prepend ? with({"-I", c.chain, std::to_string(c.rule_position)}) : with({"-A", c.chain});
+    if (auto added = commands_.run(f.exe, add); !added) {
+      // Deleted under us: re-create the chain and its jump, and retry once.
+      auto made = commands_.ensure_chain(f.exe, c);
+      if (!made || !*made) return failed(added.error().message);
+      ++repairs_;
+      if (auto again = commands_.run(f.exe, add); !again) return failed(again.error().message);
+    }
+  }
+  f.earliest = std::min(f.earliest, g.expires);
+  return {};
+} catch (...) {
+  return failed("out of memory");
+}
+
 inline result<void> iptables::expire(epoch_seconds now) try {
   const auto every = commands_.settings().rules_check_threshold;
   const bool periodic = every != 0 && ++calls_ % every == 0;
@@ -137,13 +213,27 @@ inline result<void> iptables::expire(epoch_seconds now) try {
 }
 
 inline result<void> iptables::expire(family& f, epoch_seconds now) {
-  const auto& o = commands_.settings();
   // Whatever happens, the next look is at the next known expiry or periodic check, never at
   // every call: a broken iptables must not turn the daemon loop into an exec storm.
   f.earliest = never_expires;
-  auto listing = commands_.listing(f.exe);
+  auto outcome = expire(f, commands_.settings().input(), now);
+  if (&f == &families_[0])
+    for (const auto& c : nat_chains_)
+      if (auto r = expire(f, c, now); !r) outcome = r;
+  return outcome;
+}
+
+inline result<void> iptables::expire(family& f, const ipt::chain_spec& c, epoch_seconds now) {
+  const bool input = c == commands_.settings().input();
+  auto listing = commands_.listing(f.exe, c);
   // Deleted under us: re-created (empty, so nothing is due), or an error saying why not.
-  if (!listing) return repair_after(f, listing.error());
+  if (!listing && input) return repair_after(f, listing.error());
+  if (!listing) {
+    auto made = commands_.ensure_chain(f.exe, c);
+    if (!made) return failed(made.error().message);
+    if (*made) ++repairs_;
+    return {};
+  }
   unsigned deleted = 0;
   result<void> outcome;
   for (const listed_rule& r : ipt::parse_listing(listing->output)) {
@@ -153,7 +243,7 @@ inline result<void> iptables::expire(family& f, epoch_seconds now) {
     }
     // Numbers shift down as rules go: fwknopd deletes `number - already deleted`.
     auto gone =
-        commands_.run(f.exe, {"-t", o.table, "-D", o.chain, std::to_string(r.number - deleted)});
+        commands_.run(f.exe, {"-t", c.table, "-D", c.chain, std::to_string(r.number - deleted)});
     if (gone)
       ++deleted;
     else
@@ -170,6 +260,9 @@ inline result<std::vector<std::string>> iptables::list() try {
     auto r = commands_.listing(f.exe);
     if (!r) return failed(r.error().message);
     ipt::append_lines(r->output, lines);
+    if (&f != &families_[0]) continue;
+    for (const auto& c : nat_chains_)  // a NAT chain not made yet has no line to show
+      if (auto n = commands_.listing(f.exe, c)) ipt::append_lines(n->output, lines);
   }
   return lines;
 } catch (...) {
@@ -182,6 +275,8 @@ inline result<void> iptables::flush() try {
   for (auto& f : families_) {
     if (f.exe.empty()) continue;
     commands_.remove_chain(f.exe);
+    if (&f == &families_[0])
+      for (const auto& c : nat_chains_) commands_.remove_chain(f.exe, c);
     f.earliest = never_expires;
     if (commands_.run(f.exe, {"-t", o.table, "-n", "-L", o.chain}))
       return failed(f.exe + ": chain " + o.chain + " is still there after -F and -X");

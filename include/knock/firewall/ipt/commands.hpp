@@ -45,35 +45,38 @@ class commands {
     return r;
   }
 
-  /// Creates the chain and the jump to it where missing: true when something was made, false when
-  /// both were there; an error when one could not be made.
-  result<bool> ensure_chain(const std::string& exe) {
-    const auto& o = options_;
+  /// Creates the chain `c` (the access chain by default) and the jump to it where missing: true
+  /// when something was made, false when both were there; an error when one could not be made.
+  result<bool> ensure_chain(const std::string& exe) { return ensure_chain(exe, options_.input()); }
+  result<bool> ensure_chain(const std::string& exe, const chain_spec& c) {
     bool made = false;
     // `-N` fails when the chain is there (or cannot be made); `-L` tells which.
-    if (run(exe, {"-t", o.table, "-N", o.chain}))
+    if (run(exe, {"-t", c.table, "-N", c.chain}))
       made = true;
-    else if (auto there = run(exe, {"-t", o.table, "-n", "-L", o.chain}); !there)
+    else if (auto there = run(exe, {"-t", c.table, "-n", "-L", c.chain}); !there)
       return fail(there.error());
-    if (run(exe, {"-t", o.table, "-C", o.from_chain, "-j", o.chain})) return made;
+    if (run(exe, {"-t", c.table, "-C", c.from_chain, "-j", c.chain})) return made;
     auto jump = run(
-        exe, {"-t", o.table, "-I", o.from_chain, std::to_string(o.jump_position), "-j", o.chain});
+        exe, {"-t", c.table, "-I", c.from_chain, std::to_string(c.jump_position), "-j", c.chain});
     if (!jump) return fail(jump.error());
     return true;
   }
 
-  /// Removes every jump to the chain, then its rules and the chain, ignoring what is not there.
-  void remove_chain(const std::string& exe) {
-    const auto& o = options_;
+  /// Removes every jump to the chain `c`, then its rules and the chain, ignoring what is not there.
+  void remove_chain(const std::string& exe) { remove_chain(exe, options_.input()); }
+  void remove_chain(const std::string& exe, const chain_spec& c) {
     for (int i = 0; i < 16; ++i)  // every jump, not just the first: older runs may have left more
-      if (!run(exe, {"-t", o.table, "-D", o.from_chain, "-j", o.chain})) break;
-    (void)run(exe, {"-t", o.table, "-F", o.chain});
-    (void)run(exe, {"-t", o.table, "-X", o.chain});
+      if (!run(exe, {"-t", c.table, "-D", c.from_chain, "-j", c.chain})) break;
+    (void)run(exe, {"-t", c.table, "-F", c.chain});
+    (void)run(exe, {"-t", c.table, "-X", c.chain});
   }
 
   /// `-L <chain> --line-numbers -n`: the listing fwknopd parses.
   result<system::process_result> listing(const std::string& exe) {
-    return run(exe, {"-t", options_.table, "-L", options_.chain, "--line-numbers", "-n"});
+    return listing(exe, options_.input());
+  }
+  result<system::process_result> listing(const std::string& exe, const chain_spec& c) {
+    return run(exe, {"-t", c.table, "-L", c.chain, "--line-numbers", "-n"});
   }
 
  private:

@@ -11,11 +11,81 @@
 #include <knock/core/time.hpp>
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace knock::firewall::ipt {
+
+/// One of fwknopd.conf's `IPT_*_ACCESS` values: `target, table, from chain, jump position,
+/// chain, rule position` ("DNAT, nat, PREROUTING, 1, FWKNOP_PREROUTING, 1").
+struct chain_spec {
+  std::string target, table, from_chain;
+  unsigned jump_position = 1;
+  std::string chain;
+  unsigned rule_position = 1;
+  friend bool operator==(const chain_spec&, const chain_spec&) = default;
+};
+
+/// fwknopd's defaults for the NAT chains.
+inline chain_spec default_forward() {
+  return {"ACCEPT", "filter", "FORWARD", 1, "FWKNOP_FORWARD", 1};
+}
+inline chain_spec default_dnat() {
+  return {"DNAT", "nat", "PREROUTING", 1, "FWKNOP_PREROUTING", 1};
+}
+inline chain_spec default_snat() {
+  return {"SNAT", "nat", "POSTROUTING", 1, "FWKNOP_POSTROUTING", 1};
+}
+inline chain_spec default_masquerade() {
+  return {"MASQUERADE", "nat", "POSTROUTING", 1, "FWKNOP_MASQUERADE", 1};
+}
+
+/// Parses an `IPT_*_ACCESS` value as fwknopd takes it: six comma-separated fields of letters,
+/// digits, `_` and blanks, the positions whole numbers from 1.
+inline std::optional<chain_spec> parse_chain_spec(std::string_view text) {
+  std::vector<std::string> f;
+  std::string cur;
+  for (char c : text) {
+    const bool word =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    if (c == ',') {
+      f.push_back(cur);
+      cur.clear();
+    } else if (word) {
+      cur += c;
+    } else if (c != ' ' && c != '\t') {
+      return std::nullopt;
+    }
+  }
+  f.push_back(cur);
+  if (f.size() != 6) return std::nullopt;
+  for (const auto& x : f)
+    if (x.empty()) return std::nullopt;
+  const auto number = [](const std::string& x) -> std::optional<unsigned> {
+    if (x.size() > 5) return std::nullopt;
+    unsigned v = 0;
+    for (char c : x) {
+      if (c < '0' || c > '9') return std::nullopt;
+      v = v * 10 + static_cast<unsigned>(c - '0');
+    }
+    return v == 0 ? std::nullopt : std::optional<unsigned>{v};
+  };
+  const auto jump = number(f[3]), rule = number(f[5]);
+  if (!jump || !rule) return std::nullopt;
+  return chain_spec{f[0], f[1], f[2], *jump, f[4], *rule};
+}
+
+/// The NAT chains, as fwknopd.conf sets them up.
+struct nat_chains {
+  bool enabled = false;  ///< ENABLE_IPT_FORWARDING or ENABLE_IPT_LOCAL_NAT: forward + DNAT chains
+  bool snat = false;     ///< ENABLE_IPT_SNAT: SNAT + MASQUERADE chains made at start too
+  chain_spec forward = default_forward();        ///< IPT_FORWARD_ACCESS
+  chain_spec dnat = default_dnat();              ///< IPT_DNAT_ACCESS
+  chain_spec snat_to = default_snat();           ///< IPT_SNAT_ACCESS
+  chain_spec masquerade = default_masquerade();  ///< IPT_MASQUERADE_ACCESS
+};
 
 /// fwknopd.conf's `IPT_INPUT_ACCESS` (`ACCEPT, filter, INPUT, 1, FWKNOP_INPUT, 1`) and friends.
 struct options {
@@ -33,6 +103,12 @@ struct options {
   unsigned rules_check_threshold = 20;  ///< `RULES_CHECK_THRESHOLD`: full check every N calls
   bool wait_for_lock = false;           ///< pass `-w` (legacy iptables' xtables lock)
   std::chrono::milliseconds command_timeout{10'000};
+  nat_chains nat;  ///< the NAT chains (IPv4 only, as fwknopd)
+
+  /// The access chain (IPT_INPUT_ACCESS) as a `chain_spec`.
+  chain_spec input() const {
+    return {target, table, from_chain, jump_position, chain, rule_position};
+  }
 };
 
 /// A rule of the chain listing that carries an `_exp_` comment.
@@ -79,6 +155,65 @@ inline std::vector<std::string> rule_arguments(const options& o, const ip_addres
           "-m",        "comment",
           "--comment", "_exp_" + std::to_string(expires),
           "-j",        o.target};
+}
+
+/// One rule of a NAT grant: the chain it goes to and its arguments after `-A <chain>`.
+struct chain_rule {
+  const chain_spec* chain;
+  std::vector<std::string> arguments;
+};
+
+/// The rules of a NAT grant from `source`, in fwknopd 2.6's shapes and order: for `--nat-local`
+/// the access rule to the local port, else the forward rule (FORWARD_ALL: every port); the DNAT
+/// rule of the first port (unless DISABLE_DNAT); the SNAT or MASQUERADE rule when asked.
+inline std::vector<chain_rule> nat_rules(const options& o, const chain_spec& input,
+                                         const ip_address& source, port_spec first,
+                                         const nat_spec& n, epoch_seconds expires) {
+  std::vector<chain_rule> out;
+  const std::string src = to_string(source),
+                    proto = std::to_string(static_cast<int>(first.protocol));
+  const std::string exp = "_exp_" + std::to_string(expires), to = to_string(n.to);
+  const std::string to_port = std::to_string(n.to_port), port = std::to_string(first.port);
+  const auto comment = [&](std::vector<std::string> head, const chain_spec& c,
+                           std::vector<std::string> tail) {
+    head.insert(head.end(), {"-m", "comment", "--comment", exp, "-j", c.target});
+    head.insert(head.end(), tail.begin(), tail.end());
+    return head;
+  };
+  if (n.kind == nat_kind::local) {
+    out.push_back({&input, rule_arguments(o, source, {first.protocol, n.to_port}, expires)});
+  } else if (n.forward_all) {
+    out.push_back(
+        {&o.nat.forward, comment({"-t", o.nat.forward.table, "-s", src}, o.nat.forward, {})});
+  } else {
+    out.push_back({&o.nat.forward,
+                   comment({"-t", o.nat.forward.table, "-p", proto, "-s", src, "--dport", to_port},
+                           o.nat.forward, {})});
+  }
+  if (n.dnat) {
+    const chain_spec& c = o.nat.dnat;
+    if (n.forward_all)
+      out.push_back({&c, comment({"-t", c.table, "-s", src, "-d", "0.0.0.0/0"}, c,
+                                 {"--to-destination", to})});
+    else
+      out.push_back(
+          {&c, comment({"-t", c.table, "-p", proto, "-s", src, "-d", "0.0.0.0/0", "--dport", port},
+                       c, {"--to-destination", to + ":" + to_port})});
+  }
+  if (n.rewrite != source_nat::none) {
+    const bool snat = n.rewrite == source_nat::snat;
+    const chain_spec& c = snat ? o.nat.snat_to : o.nat.masquerade;
+    std::vector<std::string> target;
+    if (snat) target = {"--to-source", to_string(n.rewrite_to)};
+    if (n.forward_all)
+      out.push_back({&c, comment({"-t", c.table, "-s", src}, c, target)});
+    else {
+      if (!snat) target = {"--to-ports", port};
+      out.push_back(
+          {&c, comment({"-t", c.table, "-p", proto, "-d", to, "--dport", to_port}, c, target)});
+    }
+  }
+  return out;
 }
 
 /// The lines of `text`, without their newlines.

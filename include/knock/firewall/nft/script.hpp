@@ -20,6 +20,7 @@
 
 #include <knock/core/grant.hpp>
 #include <knock/core/net.hpp>
+#include <knock/firewall/nft/nat.hpp>
 
 #include <algorithm>
 #include <cstdint>
@@ -36,6 +37,8 @@ struct options {
   int priority = -10;                      ///< of the input hook: before the default filter (0)
   bool keep_grants = false;                ///< reuse the table's sets (grants survive a restart)
   unsigned check_every = 5;  ///< `expire` calls between checks that the table is intact; 0: never
+  bool nat =
+      false;  ///< NAT grants (ENABLE_IPT_FORWARDING / _LOCAL_NAT): knock/firewall/nft/nat.hpp
 };
 
 /// One element of the allowed sets, as the kernel reports it.
@@ -85,6 +88,7 @@ inline std::string table_script(const options& o) {
   s += "add rule " + t + " input ip saddr . meta l4proto . th dport @allowed_v4 accept\n";
   s += "add rule " + t + " input ip6 saddr . meta l4proto . th dport @allowed_v6 accept\n";
   s += "add rule " + t + " input meta l4proto . th dport @protected drop\n";
+  if (o.nat) s += nat_table_script(t);
   return s;
 }
 
