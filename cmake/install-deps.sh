@@ -13,6 +13,7 @@ packages=(
   systemd                                     # systemd-analyze verify: the knock-server unit
   valgrind gnuplot-nox                        # bench/run.sh: instruction counts and plots
   clang libclang-rt-14-dev                    # test/fuzz: libFuzzer harnesses
+  libgpgme-dev gnupg gpg-agent                # knock::gpg (GnuPG cipher) and test/gnupg keyrings
 )
 
 missing=()
