@@ -5,6 +5,8 @@
 // ACCESS, -D is SPA_SERVER, ...) are applied through the same table, so the rc file and the
 // command line cannot disagree, and --save-rc-stanza writes back what the command line said.
 
+#include "gpg.hpp"
+
 #include <knock/client/send.hpp>
 #include <knock/codec/base64.hpp>
 #include <knock/core/bytes.hpp>
@@ -71,6 +73,7 @@ struct settings {
   std::int64_t time_offset = 0;                       // TIME_OFFSET, --time-offset-plus/minus
   knock::ip_family family = knock::ip_family::any;    // SERVER_RESOLVE_IPV4, -4 (and -6)
   bool verbose = false;                               // VERBOSE, -v
+  gpg_settings gpg;                                   // USE_GPG, GPG_*, --gpg-* (gpg.hpp)
 };
 
 /// A setting's value as fwknop writes it back into an rc file, or why the value is refused.
@@ -221,7 +224,8 @@ inline applied apply(settings& s, std::string_view name, std::string_view value)
       s.mode = m;
       return m == "legacy" ? m : d::upper(m);
     }
-    if (m == "asymmetric" || m == "pcbc") return d::unsupported("encryption mode " + d::quoted(v));
+    if (m == "asymmetric") return s.gpg.use = true, std::string{"Asymmetric"};  // GnuPG
+    if (m == "pcbc") return d::unsupported("encryption mode " + d::quoted(v));
     return knock::fail("unknown encryption mode " + d::quoted(v) +
                        " (cbc, ctr, cfb, ofb, ecb, legacy)");
   }
@@ -263,15 +267,13 @@ inline applied apply(settings& s, std::string_view name, std::string_view value)
     s.family = d::is_yes(v) ? knock::ip_family::v4 : knock::ip_family::any;
     return std::string{d::is_yes(v) ? "Y" : "N"};
   }
+  if (auto gpg = apply_gpg(s.gpg, name, v)) return *std::move(gpg);
   // fwknop features knock-client does not have: fine when off, refused when asked for.
-  for (std::string_view off : {"USE_GPG", "USE_GPG_AGENT", "GPG_NO_SIGNING_PW", "RAND_PORT",
-                               "NAT_RAND_PORT", "RESOLVE_IP_HTTP", "RESOLVE_IP_HTTPS"})
+  for (std::string_view off : {"RAND_PORT", "NAT_RAND_PORT", "RESOLVE_IP_HTTP", "RESOLVE_IP_HTTPS"})
     if (name == off) return d::is_yes(v) ? d::unsupported(name) : applied{std::string{"N"}};
   if (name == "SPOOF_SOURCE_IP" || name == "RESOLVE_URL") return d::unsupported(name);
   for (std::string_view ignored :
-       {"GPG_RECIPIENT", "GPG_SIGNER", "GPG_HOMEDIR", "GPG_EXE", "GPG_SIGNING_PW",
-        "GPG_SIGNING_PW_BASE64", "HTTP_USER_AGENT", "USE_WGET_USER_AGENT", "RESOLVE_HTTP_ONLY",
-        "WGET_CMD", "NO_SAVE_ARGS"})
+       {"HTTP_USER_AGENT", "USE_WGET_USER_AGENT", "RESOLVE_HTTP_ONLY", "WGET_CMD", "NO_SAVE_ARGS"})
     if (name == ignored) return v;
   return knock::fail("unknown variable");
 }
