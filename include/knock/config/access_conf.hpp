@@ -219,8 +219,7 @@ inline result<checked_stanza, config_error> check_stanza(const raw_stanza& r, st
   if (!gnupg) return fail(gnupg.error());
   s.gnupg = *std::move(gnupg);
   if (!*key && !s.gnupg)
-    return error_at(file, r.source, "SOURCE",
-                    "stanza has no KEY or KEY_BASE64 (nor GPG_DECRYPT_PW / GPG_ALLOW_NO_PW)");
+    return error_at(file, r.source, "SOURCE", "stanza has no KEY or KEY_BASE64");
   if (*key && (*key)->size() > 32)  // fwknop's limit for Rijndael passphrases
     return error_at(file, r.key.is_set() ? r.key : r.key_base64,
                     r.key.is_set() ? "KEY" : "KEY_BASE64", "is longer than 32 bytes");
