@@ -27,8 +27,10 @@ namespace knock_client {
 using gpg_client = knock::client<knock::cipher::gnupg, knock::mac::any_hmac>;
 
 /// The client that makes `s`'s GnuPG packets, or why there is none.
+/// `passphrase` gets the signing passphrase (fwknop's --test decrypts with it too).
 inline result<gpg_client, std::string> make_gpg_client(const settings& s,
-                                                       std::optional<int> input_fd) {
+                                                       std::optional<int> input_fd,
+                                                       knock::secret_bytes& passphrase) {
   const gpg_settings& g = s.gpg;
   if (g.recipient.empty())
     return knock::fail(
@@ -43,13 +45,14 @@ inline result<gpg_client, std::string> make_gpg_client(const settings& s,
   if (!g.signer.empty() && !g.agent && !g.no_signing_pw) {
     if (g.has_signing_pw) {
       k.passphrase = knock::secret_bytes{std::string_view{g.signing_pw}};
-    } else {  // as fwknop: asked for, or read from --stdin / --fd
-      auto pw = load_key({}, s.server, input_fd,
+    } else {  // as fwknop: the key options (-G, --key-rijndael, …), a prompt, --stdin / --fd
+      auto pw = load_key(s.key, s.server, input_fd,
                          "Enter passphrase for signing: ", "GnuPG signing passphrase");
       if (!pw) return knock::fail(pw.error());
       k.passphrase = *std::move(pw);
     }
   }
+  passphrase = k.passphrase.clone();
   auto keyring = knock::cipher::gnupg_keyring::open_for_encrypt(std::move(k));
   if (!keyring) return knock::fail(keyring.error().message);
   std::optional<knock::secret_bytes> hmac;
@@ -87,7 +90,8 @@ inline int run_gpg(const command_line& cl, const settings& s, const knock::reque
     std::fprintf(stderr, "knock-client: %s\n", what.c_str());
     return 1;
   };
-  auto client = make_gpg_client(s, cl.input_fd);
+  knock::secret_bytes passphrase;
+  auto client = make_gpg_client(s, cl.input_fd, passphrase);
   if (!client) return failure(client.error());
   std::vector<knock::endpoint> addresses;
   if (dest) {
@@ -101,7 +105,24 @@ inline int run_gpg(const command_line& cl, const settings& s, const knock::reque
     std::printf("Encryption Type: GPG\nSPA Data: %s\n", packet->c_str());
   if (!cl.save_packet.empty())
     if (auto ok = save_packet(cl.save_packet, *packet, cl.append); !ok) return failure(ok.error());
-  if (cl.test) {
+  if (cl.test) {  // as fwknop: decrypt it in the client's own GnuPG home, or fail
+    knock::cipher::gnupg_settings d;
+    d.home_dir = s.gpg.home_dir;
+    d.exe = s.gpg.exe;
+    d.key_id = s.gpg.recipient;
+    d.passphrase = std::move(passphrase);
+    d.no_passphrase = d.passphrase.size() == 0;
+    d.require_sig = false;
+    auto keyring = knock::cipher::gnupg_keyring::open_for_decrypt(std::move(d));
+    if (!keyring)
+      return failure(
+          "the GnuPG packet cannot be decrypted here, as fwknop --test does (no "
+          "secret key for the recipient in this GnuPG home?): " +
+          keyring.error().message);
+    auto decoded = knock::wire::open(*packet, knock::cipher::gnupg{}, *keyring, client->mac());
+    if (!decoded)
+      return failure(std::string{"the GnuPG packet does not decode: "} +
+                     std::string{knock::describe(decoded.error())});
     std::printf("test mode enabled, SPA packet not actually sent.\n");
     return std::fflush(stdout) == 0 ? 0 : 1;
   }

@@ -45,7 +45,8 @@ knock::result<loaded_access<Cipher, Mac>, knock::config::config_error> load_acce
   const knock::config::bind_options bind{
       .allow_no_hmac = o.allow_no_hmac,
       .skipped = o.strict_config ? nullptr : &out.left_out,
-      .gpg_home_dir = s.conf.text("GPG_HOME_DIR", "/root/.gnupg")};
+      .gpg_home_dir =
+          !o.gpg_home_dir.empty() ? o.gpg_home_dir : s.conf.text("GPG_HOME_DIR", "/root/.gnupg")};
   auto stanzas = s.access_folder.empty()
                      ? knock::config::load_access_conf<Cipher, Mac>(s.access_file, bind)
                      : knock::config::load_access_folder<Cipher, Mac>(s.access_folder, bind);

@@ -119,6 +119,7 @@ int decode_main(options& o) {
     server_options = *read;
     bind.gpg_home_dir = conf->text("GPG_HOME_DIR", bind.gpg_home_dir);
   }
+  if (!o.gpg_home_dir.empty()) bind.gpg_home_dir = o.gpg_home_dir;
   auto stanzas =
       knock::config::load_access_conf<server_cipher, knock::mac::any_hmac>(o.access_conf, bind);
   if (!stanzas) return config_error(stanzas.error());

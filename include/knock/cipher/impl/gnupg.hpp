@@ -152,23 +152,39 @@ inline result<gnupg_keyring> gnupg_keyring::open_for_decrypt(gnupg_settings sett
   k.state_ = *std::move(made);
   state& s = *k.state_;
   const std::string& id = s.settings.key_id;
-  // The decrypting subkeys of the secret key(s): what a packet's header must name.
+  // The decrypting subkeys of the secret key(s) GPG_DECRYPT_ID names (a comma list, as fwknop's
+  // own tests write it; a listed id without a secret key here is skipped), or of every secret
+  // key: what a packet's header must name.
   gpgme_key_t trial = nullptr;
-  if (auto e = gpgme_op_keylist_start(s.ctx, id.empty() ? nullptr : id.c_str(), 1); e != 0)
-    return fail(s.problem(s.home() + ": cannot list keys: " + gnupg_detail::gpgme_message(e)));
-  for (gpgme_key_t key = nullptr; gpgme_op_keylist_next(s.ctx, &key) == 0;) {
-    for (gpgme_subkey_t sub = key->subkeys; sub != nullptr; sub = sub->next) {
-      openpgp::key_id kid;
-      if (sub->can_encrypt && sub->secret && !sub->revoked && !sub->expired && !sub->disabled &&
-          gnupg_detail::parse_key_id(sub->keyid, kid))
-        s.decrypt_ids.push_back(kid);
-    }
-    if (trial == nullptr && !s.decrypt_ids.empty())
-      trial = key;
-    else
-      gpgme_key_unref(key);
+  std::vector<std::string> patterns;
+  for (std::string_view rest = id;;) {
+    const std::size_t comma = rest.find(',');
+    std::string_view item = rest.substr(0, comma);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (!item.empty()) patterns.emplace_back(item);
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
   }
-  gpgme_op_keylist_end(s.ctx);
+  if (patterns.empty()) patterns.emplace_back();  // every secret key
+  for (const std::string& pattern : patterns) {
+    if (auto e = gpgme_op_keylist_start(s.ctx, pattern.empty() ? nullptr : pattern.c_str(), 1);
+        e != 0)
+      return fail(s.problem(s.home() + ": cannot list keys: " + gnupg_detail::gpgme_message(e)));
+    for (gpgme_key_t key = nullptr; gpgme_op_keylist_next(s.ctx, &key) == 0;) {
+      for (gpgme_subkey_t sub = key->subkeys; sub != nullptr; sub = sub->next) {
+        openpgp::key_id kid;
+        if (sub->can_encrypt && sub->secret && !sub->revoked && !sub->expired && !sub->disabled &&
+            gnupg_detail::parse_key_id(sub->keyid, kid))
+          s.decrypt_ids.push_back(kid);
+      }
+      if (trial == nullptr && !s.decrypt_ids.empty())
+        trial = key;
+      else
+        gpgme_key_unref(key);
+    }
+    gpgme_op_keylist_end(s.ctx);
+  }
   const std::string fix =
       " (import it: gpg --homedir " +
       (s.settings.home_dir.empty() ? std::string{"HOME"} : s.settings.home_dir) +
