@@ -70,6 +70,14 @@ knock::result<void> drop_root(const std::optional<account>& who, const settings&
   if (::access(s.access_file.c_str(), R_OK) != 0)
     log(LOG_WARNING, s.access_file + " is not readable by " + me.name +
                          ": a reload (SIGHUP) will be refused until it is");
+  // GnuPG runs as the daemon's account from now on: its keyrings must work for it.
+  for (const auto& st : stanzas)
+    if constexpr (requires { st.cipher.check_asymmetric_key(st.key); })
+      if (auto ok = st.cipher.check_asymmetric_key(st.key); !ok)
+        return knock::fail(knock::error{
+            ok.error().code, ok.error().message + " (as " + me.name +
+                                 ", after dropping root: give that account the keyring, or set "
+                                 "KNOCK_USER to its owner)"});
   return {};
 }
 

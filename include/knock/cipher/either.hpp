@@ -67,6 +67,12 @@ class either {
     uses_asymmetric_ = true;
     return {};
   }
+  /// The asymmetric side's key still works for the current user (a GnuPG keyring after the
+  /// daemon dropped root); nothing to check for a stanza without one.
+  result<void> check_asymmetric_key(const keys& k) const {
+    if (!uses_asymmetric_) return {};
+    return k.asymmetric.probe();
+  }
   bool uses_symmetric() const noexcept { return uses_symmetric_; }
   bool uses_asymmetric() const noexcept { return uses_asymmetric_; }
 

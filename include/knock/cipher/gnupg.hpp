@@ -50,6 +50,9 @@ class gnupg_keyring {
   /// The key ids packets may be encrypted to (the decrypting subkeys of the secret keys).
   const std::vector<openpgp::key_id>& decrypt_ids() const noexcept;
 
+  /// Decrypts a trial message to the decrypt key as the current user: what `open_for_decrypt`
+  /// checks, again (after the daemon has changed user, say). Errors say what to fix.
+  result<void> probe() const;
   /// Decrypts and verifies `blob` into `out`; see knock::cipher::gnupg::decrypt.
   result<std::size_t, errc> decrypt(bytes_view blob, bytes_span out) const noexcept;
   /// Encrypts (and signs) `text` into `out`.

@@ -71,8 +71,10 @@ struct gnupg_keyring::state {
   std::vector<openpgp::key_id> decrypt_ids;
   gpgme_key_t recipient = nullptr;  // client
   gpgme_key_t signer = nullptr;     // client
+  gpgme_key_t trial = nullptr;      // server: the key probe() encrypts to
 
   ~state() {
+    if (trial != nullptr) gpgme_key_unref(trial);
     if (recipient != nullptr) gpgme_key_unref(recipient);
     if (signer != nullptr) gpgme_key_unref(signer);
     if (ctx != nullptr) gpgme_release(ctx);
@@ -194,12 +196,20 @@ inline result<gnupg_keyring> gnupg_keyring::open_for_decrypt(gnupg_settings sett
                                      : "GPG_DECRYPT_ID '" + id + "': no secret key that can " +
                                            "decrypt with that id in " + s.home() + fix));
 
-  // A trial message to that key, decrypted as packets will be: a missing or wrong passphrase,
-  // or a key the agent cannot use, shows here.
-  static constexpr std::string_view probe = "knock start-up check";
+  s.trial = trial;  // kept for probe()
+  if (auto ok = k.probe(); !ok) return fail(ok.error());
+  return k;
+}
+
+inline result<void> gnupg_keyring::probe() const {
+  if (!state_ || state_->trial == nullptr) return {};
+  const state& s = *state_;
+  // A trial message to the key, decrypted as packets will be: a missing or wrong passphrase, a
+  // keyring or gpg-agent the current user cannot use, shows here.
+  static constexpr std::string_view text = "knock start-up check";
   gpgme_data_t plain = nullptr, sealed = nullptr, opened = nullptr;
-  gpgme_key_t to[2] = {trial, nullptr};
-  gpgme_error_t e = gpgme_data_new_from_mem(&plain, probe.data(), probe.size(), 0);
+  gpgme_key_t to[2] = {s.trial, nullptr};
+  gpgme_error_t e = gpgme_data_new_from_mem(&plain, text.data(), text.size(), 0);
   if (e == 0) e = gpgme_data_new(&sealed);
   if (e == 0) e = gpgme_op_encrypt(s.ctx, to, GPGME_ENCRYPT_ALWAYS_TRUST, plain, sealed);
   std::string failed_step = "encrypting a trial message to it";
@@ -211,23 +221,20 @@ inline result<gnupg_keyring> gnupg_keyring::open_for_decrypt(gnupg_settings sett
   }
   for (gpgme_data_t d : {plain, sealed, opened})
     if (d != nullptr) gpgme_data_release(d);
-  const std::string key_name = std::string{"key "} + (trial->subkeys ? trial->subkeys->keyid : "?");
-  gpgme_key_unref(trial);
-  if (e != 0) {
-    const auto code = gpg_err_code(e);
-    if (code == GPG_ERR_BAD_PASSPHRASE || code == GPG_ERR_NO_PASSPHRASE ||
-        code == GPG_ERR_CANCELED || code == GPG_ERR_NO_PIN || code == GPG_ERR_BAD_PIN)
-      return fail(s.problem(
-          key_name + " in " + s.home() +
-          (s.settings.passphrase.size() == 0
-               ? " needs a passphrase: set GPG_DECRYPT_PW, or remove the key's passphrase "
-                 "(gpg --passwd) and keep GPG_ALLOW_NO_PW"
-               : ": GPG_DECRYPT_PW is not its passphrase") +
-          " (" + gnupg_detail::gpgme_message(e) + ")"));
-    return fail(s.problem(key_name + " in " + s.home() + ": " + failed_step +
-                          " failed: " + gnupg_detail::gpgme_message(e)));
-  }
-  return k;
+  if (e == 0) return {};
+  const std::string key_name =
+      std::string{"key "} + (s.trial->subkeys ? s.trial->subkeys->keyid : "?");
+  const auto code = gpg_err_code(e);
+  if (code == GPG_ERR_BAD_PASSPHRASE || code == GPG_ERR_NO_PASSPHRASE || code == GPG_ERR_CANCELED ||
+      code == GPG_ERR_NO_PIN || code == GPG_ERR_BAD_PIN)
+    return fail(s.problem(key_name + " in " + s.home() +
+                          (s.settings.passphrase.size() == 0
+                               ? " needs a passphrase: set GPG_DECRYPT_PW, or remove the key's "
+                                 "passphrase (gpg --passwd) and keep GPG_ALLOW_NO_PW"
+                               : ": GPG_DECRYPT_PW is not its passphrase") +
+                          " (" + gnupg_detail::gpgme_message(e) + ")"));
+  return fail(s.problem(key_name + " in " + s.home() + ": " + failed_step +
+                        " failed: " + gnupg_detail::gpgme_message(e)));
 }
 
 inline result<gnupg_keyring> gnupg_keyring::open_for_encrypt(gnupg_settings settings) {
