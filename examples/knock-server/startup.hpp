@@ -62,6 +62,11 @@ knock::result<void> drop_root(const std::optional<account>& who, const settings&
   }
   const account me = who ? *who : current_account();
   const auto plan = privilege_plan_for(me, needs, stanzas);
+  // The gpg-agents root started while GnuPG keys were opened would keep their homes from the
+  // account the daemon becomes: stopped here, that account starts its own.
+  for (const auto& st : stanzas)
+    if constexpr (requires { st.cipher.release_asymmetric_agent(st.key); })
+      if (me.uid != ::getuid()) st.cipher.release_asymmetric_agent(st.key);
   if (auto dropped = knock::system::drop_privileges(plan); !dropped)
     return knock::fail(knock::error{dropped.error().code,
                                     "cannot drop privileges: " + to_string(dropped.error())});

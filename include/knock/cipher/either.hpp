@@ -73,6 +73,10 @@ class either {
     if (!uses_asymmetric_) return {};
     return k.asymmetric.probe();
   }
+  /// Stops what the asymmetric side's key started for the current user (a gpg-agent).
+  void release_asymmetric_agent(const keys& k) const noexcept {
+    if (uses_asymmetric_) k.asymmetric.stop_agent();
+  }
   bool uses_symmetric() const noexcept { return uses_symmetric_; }
   bool uses_asymmetric() const noexcept { return uses_asymmetric_; }
 

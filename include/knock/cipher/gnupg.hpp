@@ -53,6 +53,9 @@ class gnupg_keyring {
   /// Decrypts a trial message to the decrypt key as the current user: what `open_for_decrypt`
   /// checks, again (after the daemon has changed user, say). Errors say what to fix.
   result<void> probe() const;
+  /// Stops the gpg-agent of the keyring's home (`gpgconf --kill gpg-agent`), which the current
+  /// user started by opening it: the account the daemon becomes then starts its own.
+  void stop_agent() const noexcept;
   /// Decrypts and verifies `blob` into `out`; see knock::cipher::gnupg::decrypt.
   result<std::size_t, errc> decrypt(bytes_view blob, bytes_span out) const noexcept;
   /// Encrypts (and signs) `text` into `out`.

@@ -11,7 +11,11 @@
 #include <string>
 #include <utility>
 
+#include <cerrno>
+
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace knock::cipher {
@@ -199,6 +203,22 @@ inline result<gnupg_keyring> gnupg_keyring::open_for_decrypt(gnupg_settings sett
   s.trial = trial;  // kept for probe()
   if (auto ok = k.probe(); !ok) return fail(ok.error());
   return k;
+}
+
+inline void gnupg_keyring::stop_agent() const noexcept {
+  if (!state_ || state_->settings.home_dir.empty()) return;
+  const char* gpgconf = gpgme_get_dirinfo("gpgconf-name");
+  if (gpgconf == nullptr) return;
+  const std::string home = state_->settings.home_dir;
+  char* const argv[] = {const_cast<char*>(gpgconf),      const_cast<char*>("--homedir"),
+                        const_cast<char*>(home.c_str()), const_cast<char*>("--kill"),
+                        const_cast<char*>("gpg-agent"),  nullptr};
+  pid_t pid = 0;
+  if (::posix_spawn(&pid, gpgconf, nullptr, nullptr, argv, environ) == 0) {
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
 }
 
 inline result<void> gnupg_keyring::probe() const {
