@@ -67,6 +67,8 @@ void add_server_cases(const corpus& c);
 /// firewall/*/grant (server_cases.cpp): registered alone, by `knock-bench --firewall`.
 void add_firewall_cases();
 void add_libfko_cases(const corpus& c);
+/// decode/gnupg/* (gnupg_cases.cpp): registered alone, by `knock-bench --gnupg`.
+void add_gnupg_cases();
 /// Something that makes libfko allocate, for the allocation counter's self-check.
 void libfko_alloc_probe();
 

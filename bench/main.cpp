@@ -7,6 +7,8 @@
 //   knock-bench --firewall [Google Benchmark flags]
 //       only firewall/{nftables,iptables}/grant (root; each in a network namespace of its own), in
 //       a process that holds none of the other cases' tables (iptables forks per grant)
+//   knock-bench --gnupg [Google Benchmark flags]
+//       only decode/gnupg/* (GnuPG packets, knock beside libfko): keys made at start-up with gpg
 //   knock-bench --callgrind=<case> [--packets=N]
 //       runs <case> N times inside knock_bench_region() (after 3 warm-up packets), for
 //       valgrind --tool=callgrind --collect-atstart=no --toggle-collect=knock_bench_region
@@ -88,7 +90,7 @@ int run_callgrind(const std::string& name, long packets) {
 int main(int argc, char** argv) {
   std::string callgrind_case;
   long packets = 0;
-  bool list = false, firewall_only = false;
+  bool list = false, firewall_only = false, gnupg_only = false;
   int kept = 1;
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
@@ -98,6 +100,8 @@ int main(int argc, char** argv) {
       packets = std::strtol(argv[i] + 10, nullptr, 10);
     else if (a == "--firewall")
       firewall_only = true;
+    else if (a == "--gnupg")
+      gnupg_only = true;
     else if (a == "--list")
       list = true;
     else
@@ -113,6 +117,8 @@ int main(int argc, char** argv) {
 
   if (firewall_only) {
     add_firewall_cases();
+  } else if (gnupg_only) {
+    add_gnupg_cases();
   } else {
     static const corpus packets_in_use = load_corpus();  // the cases refer to it: it outlives them
     add_knock_cases(packets_in_use);

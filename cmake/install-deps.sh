@@ -15,6 +15,7 @@ packages=(
   valgrind gnuplot-nox                        # bench/run.sh: instruction counts and plots
   clang libclang-rt-14-dev                    # test/fuzz: libFuzzer harnesses
   firewalld autoconf automake libtool dbus     # test/firewall/oracle: real firewalld in a netns, the fwknopd oracle build
+  libgpgme-dev gnupg gpg-agent                # knock::gpg (GnuPG cipher) and test/gnupg keyrings
 )
 
 missing=()

@@ -37,6 +37,8 @@ Sends an fwknop Single Packet Authorization packet (fwknop 2.6 wire format).
       --use-hmac, --hmac-digest-type HASH   HASH: md5 sha1 sha256 sha384 sha512 sha3_256 sha3_512
       --key-rijndael KEY, --key-base64-rijndael B64, -G, --get-key FILE
       --key-hmac KEY, --key-base64-hmac B64, --get-hmac-key FILE
+      --gpg-encryption, -M asymmetric    GnuPG: --gpg-recipient-key ID (the server's key),
+      --gpg-signer-key ID, --gpg-home-dir DIR, --gpg-exe PATH, --gpg-agent, --gpg-no-signing-pw
       --stdin, --fd N         read keys given no other way: the first line is the encryption key,
                               the next the HMAC key
   -k, --key-gen [--key-len N] [--hmac-key-len N]           print KEY_BASE64 / HMAC_KEY_BASE64
@@ -124,6 +126,13 @@ inline constexpr std::array table{
     spec{0, "key-base64-hmac", true, "HMAC_KEY_BASE64", {}, "USE_HMAC"},
     spec{'G', "get-key", true, "KEY_FILE"},
     spec{0, "get-hmac-key", true, "HMAC_KEY_FILE", {}, "USE_HMAC"},
+    spec{0, "gpg-encryption", false, "USE_GPG", "Y"},  // gpg.hpp: every --gpg-* sets USE_GPG
+    spec{0, "gpg-recipient-key", true, "GPG_RECIPIENT", {}, "USE_GPG"},
+    spec{0, "gpg-signer-key", true, "GPG_SIGNER", {}, "USE_GPG"},
+    spec{0, "gpg-home-dir", true, "GPG_HOMEDIR", {}, "USE_GPG"},
+    spec{0, "gpg-exe", true, "GPG_EXE", {}, "USE_GPG"},
+    spec{0, "gpg-agent", false, "USE_GPG_AGENT", "Y", "USE_GPG"},
+    spec{0, "gpg-no-signing-pw", false, "GPG_NO_SIGNING_PW", "Y", "USE_GPG"},
     spec{0, "time-offset-plus", true, "TIME_OFFSET"},
     spec{0, "time-offset-minus", true, "TIME_OFFSET"},
     spec{'4', "server-resolve-ipv4", false, "SERVER_RESOLVE_IPV4", "Y"},

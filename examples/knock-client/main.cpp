@@ -7,6 +7,7 @@
 #include "args_file.hpp"
 #include "build.hpp"
 #include "command_line.hpp"
+#include "gpg_packet.hpp"
 #include "keys.hpp"
 #include "rc.hpp"
 #include "report.hpp"
@@ -256,6 +257,7 @@ int main(int argc, char** argv) {
     if (auto ok = save_stanza(path, rc_text, stanza_name, saved, cl->force_stanza); !ok)
       return failure(ok.error());
 
+  if (s.gpg.use) return run_gpg(*cl, s, *request, dest);  // GnuPG mode (gpg_packet.hpp)
   auto keys = load_keys(s, cl->input_fd);
   if (!keys) return failure(keys.error());
   if (s.mode == "legacy" && keys->key.size() > 16)

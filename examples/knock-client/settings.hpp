@@ -5,6 +5,8 @@
 // ACCESS, -D is SPA_SERVER, ...) are applied through the same table, so the rc file and the
 // command line cannot disagree, and --save-rc-stanza writes back what the command line said.
 
+#include "gpg.hpp"
+
 #include <knock/client/send.hpp>
 #include <knock/codec/base64.hpp>
 #include <knock/core/bytes.hpp>
@@ -86,6 +88,7 @@ struct settings {
   bool nat_rand_port = false;                         // NAT_RAND_PORT, --nat-rand-port
   bool resolve_ip = false;  // ALLOW_IP resolve, RESOLVE_IP_HTTP(S), -R: ask a web service
   std::string user_agent;   // HTTP_USER_AGENT, -u (empty: fwknop's)
+  gpg_settings gpg;                                   // USE_GPG, GPG_*, --gpg-* (gpg.hpp)
 };
 
 /// fwknop's client keeps 29 characters of -U / SPOOF_USER (a 30-byte buffer).
@@ -263,7 +266,8 @@ inline applied apply(settings& s, std::string_view name, std::string_view value)
       s.mode = m;
       return m == "legacy" ? m : d::upper(m);
     }
-    if (m == "asymmetric" || m == "pcbc") return d::unsupported("encryption mode " + d::quoted(v));
+    if (m == "asymmetric") return s.gpg.use = true, std::string{"Asymmetric"};  // GnuPG
+    if (m == "pcbc") return d::unsupported("encryption mode " + d::quoted(v));
     return knock::fail("unknown encryption mode " + d::quoted(v) +
                        " (cbc, ctr, cfb, ofb, ecb, legacy)");
   }
@@ -328,13 +332,10 @@ inline applied apply(settings& s, std::string_view name, std::string_view value)
     s.family = d::is_yes(v) ? knock::ip_family::v4 : knock::ip_family::any;
     return std::string{d::is_yes(v) ? "Y" : "N"};
   }
-  // fwknop features knock-client does not have: fine when off, refused when asked for.
-  for (std::string_view off : {"USE_GPG", "USE_GPG_AGENT", "GPG_NO_SIGNING_PW"})
-    if (name == off) return d::is_yes(v) ? d::unsupported(name) : applied{std::string{"N"}};
-  // Accepted, not used: GnuPG's (its own issue) and the web lookup's behind -R (see main.cpp).
-  for (std::string_view ignored : {"GPG_RECIPIENT", "GPG_SIGNER", "GPG_HOMEDIR", "GPG_EXE",
-                                   "GPG_SIGNING_PW", "GPG_SIGNING_PW_BASE64", "USE_WGET_USER_AGENT",
-                                   "RESOLVE_HTTP_ONLY", "RESOLVE_URL", "WGET_CMD", "NO_SAVE_ARGS"})
+  if (auto gpg = apply_gpg(s.gpg, name, v)) return *std::move(gpg);
+  // Accepted, not used: the web lookup's behind -R (see main.cpp).
+  for (std::string_view ignored : {"USE_WGET_USER_AGENT", "RESOLVE_HTTP_ONLY", "RESOLVE_URL",
+                                   "WGET_CMD", "NO_SAVE_ARGS"})
     if (name == ignored) return v;
   return knock::fail("unknown variable");
 }

@@ -6,6 +6,7 @@
 // one left out is reported with its file:line and why; `--strict-config` refuses the whole file
 // instead (knock's behaviour before, and the library's default).
 
+#include "ciphers.hpp"
 #include "options.hpp"
 #include "settings.hpp"
 
@@ -17,7 +18,7 @@
 namespace knock_server {
 
 /// What loading the access configuration gave: the stanzas, and the ones left out.
-template <class Cipher = knock::cipher::any_rijndael, class Mac = knock::mac::any_hmac>
+template <class Cipher = server_cipher, class Mac = knock::mac::any_hmac>
 struct loaded_access {
   std::vector<knock::access::stanza<Cipher, Mac>> stanzas;
   std::vector<knock::config::config_error> left_out;  ///< empty with --strict-config
@@ -36,13 +37,18 @@ struct loaded_access {
 };
 
 /// Loads the stanzas `s` names, with the command line's choices in `o`.
-template <class Cipher = knock::cipher::any_rijndael, class Mac = knock::mac::any_hmac>
+template <class Cipher = server_cipher, class Mac = knock::mac::any_hmac>
 knock::result<loaded_access<Cipher, Mac>, knock::config::config_error> load_access(
     const settings& s, const options& o) {
   loaded_access<Cipher, Mac> out;
-  const knock::config::bind_options bind{.allow_no_hmac = o.allow_no_hmac,
-                                         .skipped = o.strict_config ? nullptr : &out.left_out,
-                                         .nat = s.server.nat};
+  // fwknopd.conf's GPG_HOME_DIR is a GnuPG stanza's default keyring; its GPG_EXE is read and not
+  // used by fwknopd (a stanza's own GPG_EXE is), and so here.
+  const knock::config::bind_options bind{
+      .allow_no_hmac = o.allow_no_hmac,
+      .skipped = o.strict_config ? nullptr : &out.left_out,
+      .nat = s.server.nat,
+      .gpg_home_dir =
+          !o.gpg_home_dir.empty() ? o.gpg_home_dir : s.conf.text("GPG_HOME_DIR", "/root/.gnupg")};
   auto stanzas = s.access_folder.empty()
                      ? knock::config::load_access_conf<Cipher, Mac>(s.access_file, bind)
                      : knock::config::load_access_folder<Cipher, Mac>(s.access_folder, bind);

@@ -76,12 +76,12 @@ inline int dump_config(const settings& s, const options& o) {
   if (!raw) return std::fprintf(stderr, "knock-server: %s\n", to_string(raw.error()).c_str()), 1;
   for (const auto& stanza : *raw) {
     std::printf("\n");
-    boost::hana::for_each(boost::hana::accessors<knock::config::raw_stanza>(), [&](auto member) {
-      const auto& v = boost::hana::second(member)(stanza);
+    knock::config::for_each_variable(stanza, [&](std::string_view variable, const auto& v) {
       if (!v.is_set()) return;
-      std::string name = boost::hana::to<const char*>(boost::hana::first(member));
+      std::string name{variable};
       for (char& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-      const bool secret = name.find("KEY") != std::string::npos && name != "HMAC_DIGEST_TYPE";
+      const bool secret = (name.find("KEY") != std::string::npos && name != "HMAC_DIGEST_TYPE") ||
+                          name == "GPG_DECRYPT_PW";
       std::printf("%-24s %s\n", name.c_str(),
                   secret ? "(set, not shown)" : knock::config::printable(v.text).c_str());
     });
@@ -170,8 +170,7 @@ int firewall_command(const settings& s, const options& o) {
     std::fflush(stdout);
     // The whole policy, as its tool prints it (read-only; no shell).
     std::vector<std::string> argv;
-    if (s.firewall == "nftables")
-      argv = {knock::system::find_executable("nft"), "list", "ruleset"};
+    if (s.firewall == "nftables") argv = {knock::system::find_executable("nft"), "list", "ruleset"};
     if (s.firewall == "iptables")
       argv = {knock::system::find_executable(s.conf.text("FIREWALL_EXE", "iptables")), "-L", "-n",
               "-v"};

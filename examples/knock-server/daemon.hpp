@@ -10,6 +10,7 @@
 
 #include "access.hpp"
 #include "admin.hpp"
+#include "ciphers.hpp"
 #include "command_exec.hpp"
 #include "cycles.hpp"
 #include "event_loop.hpp"
@@ -43,8 +44,8 @@ namespace knock_server {
 
 template <class Firewalls, class Store>
 using daemon_server =
-    knock::server<knock::cipher::any_rijndael, knock::mac::any_hmac, with_command_cycles<Firewalls>,
-                  Store, knock::observe::log_lines>;
+    knock::server<server_cipher, knock::mac::any_hmac, with_command_cycles<Firewalls>, Store,
+                  knock::observe::log_lines>;
 
 /// The ports the firewall protects: configured, else the union of the stanzas' OPEN_PORTS.
 template <class Stanzas>
@@ -209,8 +210,8 @@ int daemon_main(const options& o) {
   auto* stanzas = &access->stanzas;
   if (o.exit_parse_digest_cache) {  // as fwknopd: after the configuration, the replay log alone
     if (!s.digest_persistence) return std::printf("replay log: none (in memory)\n"), 0;
-    auto store = knock::replay::file_store::open(s.digest_file, knock::now_seconds(),
-                                                 s.replay_keys());
+    auto store =
+        knock::replay::file_store::open(s.digest_file, knock::now_seconds(), s.replay_keys());
     if (!store) return failed(store.error());
     std::printf("replay log %s: parsed, %zu corrupt line(s) skipped\n", s.digest_file.c_str(),
                 static_cast<std::size_t>(store->report().corrupt));

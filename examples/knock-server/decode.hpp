@@ -110,15 +110,19 @@ int decode_main(options& o) {
   if (!o.source) o.source = knock::ip_address{};
   if (!o.dest) o.dest = knock::ip_address{};
   knock::access::server_options server_options;
+  knock::config::bind_options bind{.allow_no_hmac = o.allow_no_hmac};
   if (!o.fwknopd_conf.empty()) {
     auto conf = load_conf<Firewalls, Captures>(o.fwknopd_conf);
     if (!conf) return config_error(conf.error());
     auto read = knock::config::read_server_options(*conf);
     if (!read) return config_error(read.error());
     server_options = *read;
+    bind.gpg_home_dir = conf->text("GPG_HOME_DIR", bind.gpg_home_dir);
   }
-  auto stanzas = knock::config::load_access_conf(
-      o.access_conf, {.allow_no_hmac = o.allow_no_hmac, .nat = server_options.nat});
+  if (!o.gpg_home_dir.empty()) bind.gpg_home_dir = o.gpg_home_dir;
+  bind.nat = server_options.nat;
+  auto stanzas =
+      knock::config::load_access_conf<server_cipher, knock::mac::any_hmac>(o.access_conf, bind);
   if (!stanzas) return config_error(stanzas.error());
   knock_server::decode_server<knock::replay::memory_store>::rules_type rules{*std::move(stanzas),
                                                                              server_options};

@@ -4,6 +4,7 @@
 // screen, replay memory, HMAC, decryption, the time window, the stanza's policy — with a firewall
 // that only records the grant. The verdict becomes one JSON line.
 
+#include "ciphers.hpp"
 #include "json_line.hpp"
 
 #include <knock/cipher/any_of.hpp>
@@ -86,11 +87,11 @@ inline std::string to_json(const verdict& v) {
   return std::move(out).finish();
 }
 
-/// The server `--decode` runs: every Rijndael mode and HMAC fwknop has, the firewall only recorded,
-/// replays remembered in memory or (with a digest file) on disk.
+/// The server `--decode` runs: every Rijndael mode, GnuPG and every HMAC fwknop has, the firewall
+/// only recorded, replays remembered in memory or (with a digest file) on disk.
 template <class ReplayStore>
-using decode_server = knock::server<knock::cipher::any_rijndael, knock::mac::any_hmac,
-                                    knock::firewall::recording, ReplayStore>;
+using decode_server =
+    knock::server<server_cipher, knock::mac::any_hmac, knock::firewall::recording, ReplayStore>;
 
 /// Checks packets as a server would, the packets' addresses given once for the run.
 template <class ReplayStore>

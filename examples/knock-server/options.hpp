@@ -52,6 +52,8 @@ inline constexpr std::string_view usage =
     "  --fw-list-all         the whole firewall policy, not only knock's rules\n"
     "  --dump-serv-err-codes the reasons a packet is refused, and exit\n"
     "  --no-ipt-check-support, --no-firewd-check-support: accepted (knock never probes -C)\n"
+    "  --gpg-home-dir DIR    GnuPG stanzas' keyring when they name none (GPG_HOME_DIR)\n"
+    "  --gpg-exe PATH        as fwknopd's (GPG_EXE): read; a stanza's own GPG_EXE is what runs\n"
     "knock's:\n"
     "  --firewall T          nftables (default), iptables or none (FIREWALL_TYPE)\n"
     "  --nft-table NAME      nftables table (default knock)\n"
@@ -70,6 +72,7 @@ struct options {
       key_gen_file;
   bool key_gen = false;                 ///< -k, --key-gen (also --key-gen-file)
   std::uint32_t key_len = 32, hmac_key_len = 64;  ///< --key-len, --hmac-key-len (1..128)
+  std::string gpg_home_dir, gpg_exe;  ///< --gpg-home-dir (GPG_HOME_DIR), --gpg-exe (GPG_EXE)
   std::optional<std::uint32_t> packet_limit;  ///< -C: exit after this many candidate packets
   std::vector<std::string> interfaces;
   std::optional<std::uint16_t> udp_port;
@@ -77,8 +80,8 @@ struct options {
        dump_config = false, fw_list = false, fw_flush = false, kill = false, status = false,
        restart = false, verbose = false, json_log = false, exit_parse_config = false,
        exit_parse_digest_cache = false, rotate_digest_cache = false, fw_list_all = false,
-       syslog_enable = false, pcap_any_direction = false, version = false,
-       dump_error_codes = false, strict_config = false;
+       syslog_enable = false, pcap_any_direction = false, version = false, dump_error_codes = false,
+       strict_config = false;
   std::optional<std::int64_t> now;
   std::optional<knock::ip_address> source, dest;
   std::vector<std::string> files;  // --decode's packets
@@ -131,19 +134,28 @@ inline std::optional<int> parse_args(int argc, char** argv, options& o) {
   constexpr std::string_view accepted_no_ops[] = {"--no-ipt-check-support",
                                                   "--no-firewd-check-support"};
   const std::pair<std::string_view, std::string options::*> strings[] = {
-      {"-c", &options::fwknopd_conf},     {"--config-file", &options::fwknopd_conf},
-      {"-a", &options::access_conf},      {"--access-file", &options::access_conf},
-      {"-d", &options::digest_file},      {"--digest-file", &options::digest_file},
-      {"-p", &options::pid_file},         {"--pid-file", &options::pid_file},
-      {"--firewall", &options::firewall}, {"--nft-table", &options::nft_table},
-      {"--protect", &options::protect},   {"--user", &options::user},
-      {"-O", &options::override_config},  {"--override-config", &options::override_config},
+      {"-c", &options::fwknopd_conf},
+      {"--config-file", &options::fwknopd_conf},
+      {"-a", &options::access_conf},
+      {"--access-file", &options::access_conf},
+      {"-d", &options::digest_file},
+      {"--digest-file", &options::digest_file},
+      {"-p", &options::pid_file},
+      {"--pid-file", &options::pid_file},
+      {"--firewall", &options::firewall},
+      {"--nft-table", &options::nft_table},
+      {"--protect", &options::protect},
+      {"--user", &options::user},
+      {"-O", &options::override_config},
+      {"--override-config", &options::override_config},
       {"--access-folder", &options::access_folder},
       {"-P", &options::pcap_filter},      {"--pcap-filter", &options::pcap_filter},
       {"-r", &options::run_dir},          {"--run-dir", &options::run_dir},
       {"-l", &options::locale},           {"--locale", &options::locale},
       {"--pcap-file", &options::pcap_file},   {"--sudo-exe", &options::sudo_exe},
-      {"--key-gen-file", &options::key_gen_file}};
+      {"--key-gen-file", &options::key_gen_file},
+      {"--gpg-home-dir", &options::gpg_home_dir},
+      {"--gpg-exe", &options::gpg_exe}};
   bool only_files = false;
   std::vector<std::string> expanded;  // "-vvv", "-fv": short switches written together (getopt)
   for (int i = 1; i < argc; ++i) {

@@ -71,6 +71,11 @@ knock::result<void> drop_root(const std::optional<account>& who, const settings&
               "does, or use CMD_EXEC_USER / CMD_EXEC_GROUP"});
   const account me = who ? *who : current_account();
   const auto plan = privilege_plan_for(me, needs, stanzas);
+  // The gpg-agents root started while GnuPG keys were opened would keep their homes from the
+  // account the daemon becomes: stopped here, that account starts its own.
+  for (const auto& st : stanzas)
+    if constexpr (requires { st.cipher.release_asymmetric_agent(st.key); })
+      if (me.uid != ::getuid()) st.cipher.release_asymmetric_agent(st.key);
   if (auto dropped = knock::system::drop_privileges(plan); !dropped)
     return knock::fail(knock::error{dropped.error().code,
                                     "cannot drop privileges: " + to_string(dropped.error())});
@@ -79,6 +84,14 @@ knock::result<void> drop_root(const std::optional<account>& who, const settings&
   if (::access(s.access_file.c_str(), R_OK) != 0)
     log(LOG_WARNING, s.access_file + " is not readable by " + me.name +
                          ": a reload (SIGHUP) will be refused until it is");
+  // GnuPG runs as the daemon's account from now on: its keyrings must work for it.
+  for (const auto& st : stanzas)
+    if constexpr (requires { st.cipher.check_asymmetric_key(st.key); })
+      if (auto ok = st.cipher.check_asymmetric_key(st.key); !ok)
+        return knock::fail(knock::error{
+            ok.error().code, ok.error().message + " (as " + me.name +
+                                 ", after dropping root: give that account the keyring, or set "
+                                 "KNOCK_USER to its owner)"});
   return {};
 }
 

@@ -31,6 +31,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 namespace knock {
@@ -47,10 +48,13 @@ class client {
   using cipher_type = Cipher;
   using mac_type = Mac;
   using keyed_mac = typename Mac::keyed;
+  /// The Cipher's key: a Rijndael passphrase (`secret_bytes`), a GnuPG keyring, …
+  using key_storage = typename Cipher::key_storage;
 
-  /// A client that encrypts with `key` (0..32 bytes, else `errc::bad_key`) and sends no HMAC.
-  static result<client> make(Cipher cipher, secret_bytes key) {
-    if (key.size() > max_key_size) return fail(errc::bad_key);
+  /// A client that encrypts with `key` (a passphrase: 0..32 bytes, else `errc::bad_key`) and sends
+  /// no HMAC.
+  static result<client> make(Cipher cipher, key_storage key) {
+    if (!key_fits(key)) return fail(errc::bad_key);
     auto random = os_random::make();
     if (!random) return fail(random.error());
     return client{std::move(cipher), std::move(key), std::nullopt, *std::move(random)};
@@ -59,10 +63,11 @@ class client {
   /// A client that also signs with the HMAC called `hmac_name` ("sha256", …) under `hmac_key`.
   /// `errc::config_invalid` when `Mac` has no such HMAC or `hmac_key` equals `key` (both fwknop
   /// programs refuse identical keys).
-  static result<client> make(Cipher cipher, secret_bytes key, std::string_view hmac_name,
+  static result<client> make(Cipher cipher, key_storage key, std::string_view hmac_name,
                              secret_view hmac_key) {
-    if (key.size() > max_key_size) return fail(errc::bad_key);
-    if (equal_ct(key.view(), hmac_key)) return fail(errc::config_invalid);
+    if (!key_fits(key)) return fail(errc::bad_key);
+    if constexpr (std::is_same_v<key_storage, secret_bytes>)
+      if (equal_ct(key.view(), hmac_key)) return fail(errc::config_invalid);
     auto mac = Mac::make(hmac_name, hmac_key);
     if (!mac) return fail(mac.error());
     auto random = os_random::make();
@@ -109,14 +114,19 @@ class client {
  private:
   static constexpr std::size_t max_key_size = 32;  // longer keys: FKO_ERROR_INVALID_KEY_LEN
 
-  client(Cipher cipher, secret_bytes key, std::optional<keyed_mac> mac, os_random random) noexcept
+  static bool key_fits(const key_storage& key) noexcept {
+    if constexpr (std::is_same_v<key_storage, secret_bytes>) return key.size() <= max_key_size;
+    return true;
+  }
+
+  client(Cipher cipher, key_storage key, std::optional<keyed_mac> mac, os_random random) noexcept
       : cipher_{std::move(cipher)},
         key_{std::move(key)},
         mac_{std::move(mac)},
         random_{std::move(random)} {}
 
   Cipher cipher_;
-  secret_bytes key_;
+  key_storage key_;
   std::optional<keyed_mac> mac_;
   os_random random_;
 };

@@ -53,8 +53,8 @@ refuses no_allow_ip "say which address to open" --no-rc-file -A tcp/22 "${keys[@
 refuses no_access "-A is required" --no-rc-file -s "${keys[@]}" --test
 refuses no_destination "-D is required" --no-rc-file -s -A tcp/22 "${keys[@]}"
 refuses bad_mode "unknown encryption mode 'xyz'" "${base[@]}" -A tcp/22 "${keys[@]}" -M xyz
-refuses gpg_mode "is not supported by knock-client" "${base[@]}" -A tcp/22 "${keys[@]}" -M asymmetric
-refuses bad_proto "unknown protocol 'sctp'" "${base[@]}" -A tcp/22 "${keys[@]}" -P sctp
+refuses gpg_mode "GnuPG mode needs the server's key: --gpg-recipient-key" "${base[@]}" -A tcp/22 "${keys[@]}" -M asymmetric
+refuses bad_server_proto "unknown protocol 'sctp'" "${base[@]}" -A tcp/22 "${keys[@]}" -P sctp
 refuses bad_digest "unknown digest 'sha999'" "${base[@]}" -A tcp/22 "${keys[@]}" -m sha999
 refuses bad_key_b64 "--key-base64-rijndael: is not base64" "${base[@]}" -A tcp/22 --key-base64-rijndael 'SeCrEtKeY!!'
 refuses long_key "the encryption key is 33 bytes; fwknop takes at most 32" "${base[@]}" -A tcp/22 \

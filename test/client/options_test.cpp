@@ -106,8 +106,12 @@ TEST(settings, values_are_checked_and_normalised_as_fwknop_saves_them) {
   EXPECT_EQ(apply(s, "TIME_OFFSET", "w").error(),
             "'w' is not a time offset (such as 30s, 5m, 1h, 1d)");
   EXPECT_EQ(apply(s, "KEY_BASE64", "not*base64!").error(), "is not base64");  // never the value
-  EXPECT_EQ(apply(s, "USE_GPG", "Y").error(), "USE_GPG is not supported by knock-client");
+  EXPECT_EQ(apply(s, "USE_GPG", "Y").value_or(""), "Y");  // GnuPG mode (gpg.hpp)
+  EXPECT_TRUE(s.gpg.use);
+  EXPECT_EQ(apply(s, "GPG_HOMEDIR", "/k/.gnupg/").value_or(""), "/k/.gnupg");
+  EXPECT_EQ(apply(s, "GPG_SIGNING_PW_BASE64", "*").error(), "is not base64");
   EXPECT_TRUE(apply(s, "USE_GPG", "N"));
+  EXPECT_FALSE(s.gpg.use);
   EXPECT_TRUE(apply(s, "HTTP_USER_AGENT", "x"));
   EXPECT_EQ(apply(s, "NO_SUCH_VAR", "x").error(), "unknown variable");
 }

@@ -119,5 +119,21 @@ elif name == "fuzz_frame":
     for v in packets[:6]:
         for f in frames(v["packet"].encode()):
             put(f)
+elif name == "fuzz_openpgp":
+    # Session key packets as GnuPG writes them (old format, two-byte length: "hQ"), in the new
+    # format, one to several recipients, a hidden one, each followed by a little encrypted data.
+    def pkesk(key_id, n, new=False):
+        body = bytes([3]) + key_id + bytes([1]) + bytes([0x5A]) * n
+        if new:
+            head = bytes([0xC1]) + (bytes([len(body)]) if len(body) < 192 else
+                                    bytes([((len(body) - 192) >> 8) + 192, (len(body) - 192) & 0xFF]))
+        else:
+            head = bytes([0x85]) + struct.pack(">H", len(body))
+        return head + body
+    data = bytes([0xD2, 0x0F]) + bytes(15)
+    put(pkesk(bytes(range(1, 9)), 258) + data)
+    put(pkesk(bytes(range(1, 9)), 40, True) + pkesk(bytes(range(9, 17)), 300, True) + data)
+    put(pkesk(bytes(8), 20) + data)
+    put(bytes([0x84, 20]) + pkesk(bytes(range(1, 9)), 9)[3:] + data)
 else:
     sys.exit("unknown fuzzer " + name)

@@ -81,4 +81,15 @@ concept cipher_policy = has_role<P, role::cipher> && std::ranges::range<decltype
   { c.encrypt(key, salt, in, out) } -> std::same_as<result<std::size_t, errc>>;
 };
 
+/// An optional ability: a cipher whose framing depends on the packet and the stanza (a stanza
+/// with Rijndael and GnuPG keys, knock/cipher/either.hpp). `c.route(chars, long_ones)` gives the
+/// prefix the packet was framed with (what the HMAC covers and decoding restores), or why the
+/// stanza takes no such packet; `wire/` asks it instead of `P::wire_prefix` and `P::takes`.
+template <class P>
+concept routed_cipher = cipher_policy<P> &&
+    requires(const P& c, std::size_t chars, long_packets long_ones) {
+  { c.route(chars, long_ones) }
+  noexcept->std::same_as<result<std::string_view, errc>>;
+};
+
 }  // namespace knock

@@ -10,6 +10,7 @@
 #include <knock/access/stanza.hpp>
 #include <knock/cipher/any_of.hpp>
 #include <knock/cipher/concept.hpp>
+#include <knock/cipher/gnupg_settings.hpp>
 #include <knock/config/access_conf_parse.hpp>
 #include <knock/config/error.hpp>
 #include <knock/config/values.hpp>
@@ -32,6 +33,8 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <tuple>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -55,6 +58,10 @@ struct bind_options {
   /// fwknopd.conf's NAT switches: FORCE_NAT and FORCE_SNAT need ENABLE_IPT_FORWARDING or
   /// ENABLE_IPT_LOCAL_NAT (as in fwknopd).
   access::nat_options nat = {};
+  /// fwknopd.conf's GPG_HOME_DIR and GPG_EXE: the keyring and gpg of a GnuPG stanza that names
+  /// none (an empty `gpg_exe`: gpgme's default).
+  std::string gpg_home_dir = "/root/.gnupg";
+  std::string gpg_exe{};
 };
 
 namespace detail {
@@ -142,11 +149,75 @@ inline result<access::stanza_nat, config_error> stanza_nat(std::string_view file
   return n;
 }
 
+/// A comma list (GPG_REMOTE_ID, GPG_FINGERPRINT_ID), items trimmed, empty ones dropped.
+inline std::vector<std::string> comma_list(std::string_view list) {
+  std::vector<std::string> out;
+  for (;;) {
+    const std::size_t comma = list.find(',');
+    if (auto item = trim(list.substr(0, comma)); !item.empty()) out.emplace_back(item);
+    if (comma == std::string_view::npos) return out;
+    list.remove_prefix(comma + 1);
+  }
+}
+
+/// The stanza's GnuPG settings (GPG_*), with fwknopd's defaults and refusals, or nothing when it
+/// does not use GnuPG (neither GPG_DECRYPT_PW nor GPG_ALLOW_NO_PW Y).
+inline result<std::optional<cipher::gnupg_settings>, config_error> gnupg_of(
+    const raw_stanza& r, std::string_view file, const bind_options& options) {
+  bool allow_no_pw = false, require = false, disable = false, ignore = false;
+  for (const auto& [v, name, target] :
+       {std::tuple{&r.gnupg.gpg_allow_no_pw, "GPG_ALLOW_NO_PW", &allow_no_pw},
+        {&r.gnupg.gpg_require_sig, "GPG_REQUIRE_SIG", &require},
+        {&r.gnupg.gpg_disable_sig, "GPG_DISABLE_SIG", &disable},
+        {&r.gnupg.gpg_ignore_sig_verify_error, "GPG_IGNORE_SIG_VERIFY_ERROR", &ignore}}) {
+    auto yes = yes_no(file, *v, name, false);
+    if (!yes) return fail(yes.error());
+    *target = *yes;
+  }
+  if (r.gnupg.gpg_decrypt_pw.is_set() && iequals(r.gnupg.gpg_decrypt_pw.text, "__CHANGEME__"))
+    return error_at(file, r.gnupg.gpg_decrypt_pw, "GPG_DECRYPT_PW",
+                    "is still the example's __CHANGEME__: set the passphrase of the decrypt key");
+  if (r.gnupg.gpg_home_dir.is_set()) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(r.gnupg.gpg_home_dir.text, ec))
+      return error_at(file, r.gnupg.gpg_home_dir, "GPG_HOME_DIR",
+                      "'" + printable(r.gnupg.gpg_home_dir.text) + "' is not a directory" +
+                          (ec ? " (" + ec.message() + ")" : std::string{}));
+  }
+  if (!r.gnupg.gpg_decrypt_pw.is_set() && !allow_no_pw) return std::nullopt;  // fwknopd's use_gpg
+
+  cipher::gnupg_settings g;
+  g.home_dir = r.gnupg.gpg_home_dir.is_set() ? r.gnupg.gpg_home_dir.text : options.gpg_home_dir;
+  g.exe = r.gnupg.gpg_exe.is_set() ? r.gnupg.gpg_exe.text : options.gpg_exe;
+  g.key_id = r.gnupg.gpg_decrypt_id.text;
+  if (!allow_no_pw) g.passphrase = secret_bytes{std::string_view{r.gnupg.gpg_decrypt_pw.text}};
+  g.no_passphrase = allow_no_pw;
+  // fwknopd: signatures are required unless GPG_DISABLE_SIG says otherwise (GPG_REQUIRE_SIG wins
+  // when both are set), and a stanza that checks them must say whose it takes.
+  g.require_sig = require || !disable;
+  g.ignore_sig_error = ignore;
+  g.remote_ids = comma_list(r.gnupg.gpg_remote_id.text);
+  g.fingerprints = comma_list(r.gnupg.gpg_fingerprint_id.text);
+  if (!disable && g.remote_ids.empty() && g.fingerprints.empty())
+    return error_at(
+        file, r.gnupg.gpg_decrypt_pw.is_set() ? r.gnupg.gpg_decrypt_pw : r.gnupg.gpg_allow_no_pw,
+        r.gnupg.gpg_decrypt_pw.is_set() ? "GPG_DECRYPT_PW" : "GPG_ALLOW_NO_PW",
+        "GnuPG signatures are checked, so set GPG_REMOTE_ID or GPG_FINGERPRINT_ID "
+        "(the signers to accept), or GPG_DISABLE_SIG Y");
+  const raw_value& at =
+      r.gnupg.gpg_decrypt_pw.is_set() ? r.gnupg.gpg_decrypt_pw : r.gnupg.gpg_allow_no_pw;
+  g.where = (at.file.empty() ? std::string{file} : at.file) + ":" + std::to_string(at.line) +
+            " (stanza SOURCE " + printable(r.source.text) + ")";
+  return std::optional{std::move(g)};
+}
+
 /// What a stanza says apart from its algorithms, checked: the part of binding that does not depend
 /// on the Cipher and Mac sets (so it is compiled once).
 struct checked_stanza {
   access::address_set sources, destinations;
   secret_bytes key;
+  bool has_key = false;                         ///< KEY / KEY_BASE64 set
+  std::optional<cipher::gnupg_settings> gnupg;  ///< GPG_*: the stanza uses GnuPG
   std::optional<secret_bytes> hmac_key;
   const raw_value* hmac_key_at = nullptr;  ///< the line that set the HMAC key
   std::optional<port_list> open_ports;
@@ -174,17 +245,25 @@ inline result<checked_stanza, config_error> check_stanza(const raw_stanza& r, st
 
   auto key = read_key(file, r.key, "KEY", r.key_base64, "KEY_BASE64");
   if (!key) return fail(key.error());
-  if (!*key) return error_at(file, r.source, "SOURCE", "stanza has no KEY or KEY_BASE64");
-  if ((*key)->size() > 32)  // fwknop's limit for Rijndael passphrases
+  auto gnupg = gnupg_of(r, file, options);
+  if (!gnupg) return fail(gnupg.error());
+  s.gnupg = *std::move(gnupg);
+  if (!*key && !s.gnupg)
+    return error_at(file, r.source, "SOURCE", "stanza has no KEY or KEY_BASE64");
+  if (*key && (*key)->size() > 32)  // fwknop's limit for Rijndael passphrases
     return error_at(file, r.key.is_set() ? r.key : r.key_base64,
                     r.key.is_set() ? "KEY" : "KEY_BASE64", "is longer than 32 bytes");
-  s.key = std::move(**key);
+  s.has_key = key->has_value();
+  if (*key) s.key = std::move(**key);
+  // fwknopd: the HMAC key must differ from the GnuPG passphrase too.
+  const secret_bytes* gpg_pw =
+      s.gnupg && s.gnupg->passphrase.size() != 0 ? &s.gnupg->passphrase : nullptr;
 
   auto hmac_key = read_key(file, r.hmac_key, "HMAC_KEY", r.hmac_key_base64, "HMAC_KEY_BASE64");
   if (!hmac_key) return fail(hmac_key.error());
   s.hmac_key = std::move(*hmac_key);
   s.hmac_key_at = r.hmac_key.is_set() ? &r.hmac_key : &r.hmac_key_base64;
-  if (s.hmac_key && *s.hmac_key == s.key)
+  if (s.hmac_key && ((s.has_key && *s.hmac_key == s.key) || (gpg_pw && *s.hmac_key == *gpg_pw)))
     return error_at(file, *s.hmac_key_at, r.hmac_key.is_set() ? "HMAC_KEY" : "HMAC_KEY_BASE64",
                     "must differ from the encryption key");
   if (!s.hmac_key && r.hmac_digest_type.is_set())
@@ -234,6 +313,47 @@ inline result<checked_stanza, config_error> check_stanza(const raw_stanza& r, st
   return s;
 }
 
+/// A Cipher that may hold a stanza's Rijndael key, its GnuPG key, or both
+/// (knock/cipher/either.hpp).
+template <class Cipher>
+concept two_sided_cipher = requires(Cipher& c, typename Cipher::key_storage& k, secret_bytes key,
+                                    cipher::gnupg_settings g) {
+  c.set_symmetric_key(k, std::move(key));
+  { c.set_asymmetric_key(k, std::move(g)) } -> std::same_as<result<void>>;
+};
+
+/// Gives the stanza its keys; a GnuPG key is opened here, once (the keyring, the key, the
+/// passphrase), and an error says the file, the stanza and what to do.
+template <class Cipher, class Mac>
+result<void, config_error> bind_keys(access::stanza<Cipher, Mac>& s, checked_stanza& checked,
+                                     const raw_stanza& r, std::string_view file) {
+  const raw_value& gpg_at =
+      r.gnupg.gpg_decrypt_pw.is_set() ? r.gnupg.gpg_decrypt_pw : r.gnupg.gpg_allow_no_pw;
+  const char* gpg_name = r.gnupg.gpg_decrypt_pw.is_set() ? "GPG_DECRYPT_PW" : "GPG_ALLOW_NO_PW";
+  if constexpr (two_sided_cipher<Cipher>) {
+    if (checked.has_key) s.cipher.set_symmetric_key(s.key, std::move(checked.key));
+    if (checked.gnupg) {
+      auto where = checked.gnupg->where;
+      if (auto ok = s.cipher.set_asymmetric_key(s.key, std::move(*checked.gnupg)); !ok) {
+        std::string why = ok.error().message;
+        if (why.starts_with(where + ": ")) why.erase(0, where.size() + 2);
+        return error_at(file, gpg_at, gpg_name,
+                        "GnuPG key of stanza SOURCE " + printable(r.source.text) + ": " + why);
+      }
+    }
+  } else if constexpr (std::is_same_v<typename Cipher::key_storage, secret_bytes>) {
+    if (checked.gnupg)
+      return error_at(file, gpg_at, gpg_name,
+                      "this program is built without GnuPG (its Cipher set has no asymmetric "
+                      "side): use Rijndael keys with an HMAC");
+    s.key = std::move(checked.key);
+  } else {
+    static_assert(two_sided_cipher<Cipher>,
+                  "knock::config: the Cipher's key_storage is neither secret_bytes nor two-sided");
+  }
+  return {};
+}
+
 /// One raw stanza → an `access::stanza`, or the first thing wrong with it.
 template <class Cipher, class Mac>
 result<access::stanza<Cipher, Mac>, config_error> bind_stanza(const raw_stanza& r,
@@ -246,7 +366,6 @@ result<access::stanza<Cipher, Mac>, config_error> bind_stanza(const raw_stanza& 
   s.line = r.source.line;
   s.sources = std::move(checked->sources);
   s.destinations = std::move(checked->destinations);
-  s.key = std::move(checked->key);
   s.open_ports = checked->open_ports;
   s.restrict_ports = checked->restrict_ports;
   s.fw_access_timeout = checked->fw_access_timeout;
@@ -274,6 +393,7 @@ result<access::stanza<Cipher, Mac>, config_error> bind_stanza(const raw_stanza& 
                           "' (built with: " + joined(Cipher::names) + ")");
     s.cipher = *std::move(cipher);
   }
+  if (auto ok = bind_keys(s, *checked, r, file); !ok) return fail(ok.error());
   if (checked->hmac_key) {
     const raw_value& at = r.hmac_digest_type.is_set() ? r.hmac_digest_type : *checked->hmac_key_at;
     const std::string_view type =

@@ -28,6 +28,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -68,13 +69,29 @@ struct raw_stanza {
       (raw_value, cmd_cycle_open), (raw_value, cmd_cycle_close), (raw_value, cmd_cycle_timer),
       (raw_value, force_nat), (raw_value, force_snat), (raw_value, force_masquerade),
       (raw_value, forward_all), (raw_value, disable_dnat));
+  /// The GnuPG variables, in a struct of their own (Hana reflects at most 40 members).
+  struct gnupg_variables {
+    BOOST_HANA_DEFINE_STRUCT(gnupg_variables, (raw_value, gpg_home_dir), (raw_value, gpg_exe),
+                             (raw_value, gpg_decrypt_id), (raw_value, gpg_decrypt_pw),
+                             (raw_value, gpg_allow_no_pw), (raw_value, gpg_require_sig),
+                             (raw_value, gpg_disable_sig), (raw_value, gpg_ignore_sig_verify_error),
+                             (raw_value, gpg_remote_id), (raw_value, gpg_fingerprint_id));
+  } gnupg;
 };
 
-/// fwknop variables knock knows but does not implement: refused with a message that says so.
-inline constexpr std::string_view unsupported_variables[] = {
-    "GPG_HOME_DIR",    "GPG_EXE",           "GPG_DECRYPT_ID",  "GPG_DECRYPT_PW",
-    "GPG_ALLOW_NO_PW", "GPG_REQUIRE_SIG",   "GPG_DISABLE_SIG", "GPG_IGNORE_SIG_VERIFY_ERROR",
-    "GPG_REMOTE_ID",   "GPG_FINGERPRINT_ID"};
+/// Calls `f(name, value)` for every variable of `s` (names in lower case), in declaration order.
+template <class Stanza, class F>
+void for_each_variable(Stanza& s, F&& f) {
+  const auto each = [&](auto& part) {
+    using part_type = std::remove_cvref_t<decltype(part)>;
+    boost::hana::for_each(boost::hana::accessors<part_type>(), [&](auto member) {
+      f(std::string_view{boost::hana::to<const char*>(boost::hana::first(member))},
+        boost::hana::second(member)(part));
+    });
+  };
+  each(s);
+  each(s.gnupg);
+}
 
 /// The key variables `%include_keys` may set.
 inline constexpr std::string_view key_variables[] = {"KEY", "KEY_BASE64", "HMAC_KEY",
@@ -105,9 +122,8 @@ inline bool iequals(std::string_view a, std::string_view b) noexcept {
 /// The member of `s` for the variable `name` (any case), or null.
 inline raw_value* find_variable(raw_stanza& s, std::string_view name) noexcept {
   raw_value* found = nullptr;
-  boost::hana::for_each(boost::hana::accessors<raw_stanza>(), [&](auto member) {
-    if (iequals(boost::hana::to<const char*>(boost::hana::first(member)), name))
-      found = &boost::hana::second(member)(s);
+  for_each_variable(s, [&](std::string_view variable, raw_value& v) {
+    if (iequals(variable, name)) found = &v;
   });
   return found;
 }
@@ -123,10 +139,10 @@ inline std::size_t keys_set(raw_stanza& s) noexcept {
 /// "SOURCE, KEY, …": every variable, as fwknop spells them.
 inline std::string variable_names() {
   std::string out;
-  boost::hana::for_each(boost::hana::accessors<raw_stanza>(), [&](auto member) {
+  raw_stanza names;
+  for_each_variable(names, [&](std::string_view variable, const raw_value&) {
     out += out.empty() ? "" : ", ";
-    for (const char* c = boost::hana::to<const char*>(boost::hana::first(member)); *c != 0; ++c)
-      out += static_cast<char>(*c >= 'a' && *c <= 'z' ? *c - 'a' + 'A' : *c);
+    for (char c : variable) out += static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
   });
   return out;
 }
@@ -211,7 +227,7 @@ inline result<void, config_error> parse_into(std::string_view text, const std::s
     return config_error{file, line, std::string{key}, std::move(message), code};
   };
   const std::size_t first_own = stanzas.size();  // this file's stanzas start here
-  bool skipping = false;                          // lenient: inside a broken stanza
+  bool skipping = false;                         // lenient: inside a broken stanza
   // An %include_keys problem, lenient, inside one of this file's stanzas: leave it out, go on.
   const auto leave_out = [&](config_error e) {
     if (skipped == nullptr || keys_for != nullptr || stanzas.size() <= first_own) return false;
@@ -227,7 +243,8 @@ inline result<void, config_error> parse_into(std::string_view text, const std::s
     const bool starts_stanza = l.error.empty() && keys_for == nullptr && iequals(name, "source");
     if (skipping && !starts_stanza && !(name.starts_with('%') && !iequals(name, "%include_keys")))
       continue;
-    if (!l.error.empty()) return fail(problem(number, l.bad_name ? "" : name, std::string{l.error}));
+    if (!l.error.empty())
+      return fail(problem(number, l.bad_name ? "" : name, std::string{l.error}));
 
     if (name.starts_with('%')) {
       const bool keys = iequals(name, "%include_keys"), folder = iequals(name, "%include_folder");
@@ -237,7 +254,8 @@ inline result<void, config_error> parse_into(std::string_view text, const std::s
       if (keys_for != nullptr)
         return fail(problem(number, name, "is not allowed in an %include_keys file"));
       if (files == nullptr)
-        return fail(problem(number, name, "needs file access (load the file with load_access_conf)"));
+        return fail(
+            problem(number, name, "needs file access (load the file with load_access_conf)"));
       if (depth >= max_include_depth)
         return fail(problem(number, name, "includes nest too deep (a cycle?)"));
       if (keys && stanzas.empty())
@@ -248,7 +266,8 @@ inline result<void, config_error> parse_into(std::string_view text, const std::s
       if (folder) {
         auto listed_files = files->list(target);
         if (!listed_files)  // named where it was asked for: file:line: %include_folder: dir: why
-          return fail(problem(number, name, to_string(listed_files.error()), listed_files.error().code));
+          return fail(
+              problem(number, name, to_string(listed_files.error()), listed_files.error().code));
         paths = *std::move(listed_files);
       }
       for (const std::string& path : paths) {
@@ -275,9 +294,7 @@ inline result<void, config_error> parse_into(std::string_view text, const std::s
       continue;
     }
     std::optional<config_error> e;
-    if (listed(unsupported_variables, name))
-      e = problem(number, name, "GPG is not supported by knock (use Rijndael keys with an HMAC)");
-    else if (keys_for != nullptr && !listed(key_variables, name))
+    if (keys_for != nullptr && !listed(key_variables, name))
       e = problem(number, name, "only key variables may appear in an %include_keys file");
     if (e) return fail(std::move(*e));
     if (starts_stanza) {
@@ -314,17 +331,17 @@ inline result<void, config_error> parse_into(std::string_view text, const std::s
 }  // namespace detail
 
 /// Splits `text` into raw stanzas; `file_name` is used in errors. Refuses an unknown or repeated
-/// variable, a variable before the first SOURCE, a variable without a value, GPG variables, and a
-/// file without any stanza. `%include`, `%include_folder` and (inside a stanza) `%include_keys`
-/// read other files through `files` (relative paths from the working directory, as fwknopd);
-/// without it they are errors. With `skipped`, a stanza with an error is left out instead and
-/// the error recorded there (fwknopd runs with the stanzas that are whole).
+/// variable, a variable before the first SOURCE, a variable without a value, and a file without any
+/// stanza. `%include`, `%include_folder` and (inside a stanza) `%include_keys` read other files
+/// through `files` (relative paths from the working directory, as fwknopd); without it they are
+/// errors. With `skipped`, a stanza with an error is left out instead and the error recorded there
+/// (fwknopd runs with the stanzas that are whole).
 inline result<std::vector<raw_stanza>, config_error> parse_access_conf(
     std::string_view text, std::string_view file_name, const include_access* files = nullptr,
     std::vector<config_error>* skipped = nullptr) {
   std::vector<raw_stanza> stanzas;
-  auto ok = detail::parse_into(text, std::string{file_name}, stanzas, files, 0, nullptr, true,
-                               skipped);
+  auto ok =
+      detail::parse_into(text, std::string{file_name}, stanzas, files, 0, nullptr, true, skipped);
   if (!ok) return fail(ok.error());
   if (stanzas.empty() && skipped != nullptr && !skipped->empty())
     return fail(config_error{std::string{file_name}, 0, "",

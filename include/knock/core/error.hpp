@@ -35,6 +35,13 @@ namespace knock {
   X(bad_ciphertext_length, "ciphertext is not Salted__, salt and whole AES blocks")           \
   X(decrypt_failed, "decrypted data does not start with 16 digits and ':' (wrong key?)")      \
   X(bad_key, "encryption key longer than 32 bytes")                                           \
+  X(too_short_for_gnupg, "shorter than 400 characters: fwknop takes it for Rijndael data")    \
+  X(bad_openpgp, "GnuPG data does not start with a public-key encrypted session key packet")  \
+  X(gnupg_wrong_recipient, "GnuPG data is encrypted to a key the stanza does not hold")       \
+  X(gnupg_decrypt_failed, "GnuPG could not decrypt the data (tampered, or a key problem)")    \
+  X(gnupg_unsigned, "GnuPG data is not signed, and GPG_REQUIRE_SIG is set")                   \
+  X(gnupg_bad_signature, "GnuPG signature is bad, or its key is not valid in the keyring")    \
+  X(gnupg_signer_not_allowed, "signer not in GPG_REMOTE_ID / GPG_FINGERPRINT_ID")             \
   /* the decrypted message */                                                                 \
   X(bad_plaintext_length, "decrypted message shorter than 36 or longer than 1499 characters") \
   X(non_ascii, "decrypted message holds a non-printable character")                           \

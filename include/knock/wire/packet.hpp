@@ -54,24 +54,39 @@ inline result<void, errc> screen(std::string_view payload) noexcept {
 /// How `open` treats packets on the other side of fwknop's GnuPG threshold (spec Q1).
 using knock::long_packets;
 
+/// The prefix a packet of `chars` characters was framed with for `cipher`, or why `cipher` takes
+/// no such packet (`Cipher::takes`: fwknop's GnuPG threshold). A `routed_cipher` decides per
+/// packet and stanza.
+template <class Cipher>
+result<std::string_view, errc> framing(const Cipher& cipher, std::size_t chars,
+                                       long_packets long_ones) noexcept {
+  if constexpr (routed_cipher<Cipher>) {
+    return cipher.route(chars, long_ones);
+  } else {
+    if (auto ok = Cipher::takes(chars, long_ones); !ok) return fail(ok.error());
+    return std::string_view{Cipher::wire_prefix};
+  }
+}
+
 /// Checks that `wire` is a `Cipher` packet (`Cipher::takes`: fwknop's GnuPG threshold), then its
 /// HMAC in constant time, before anything is decrypted; returns the body the HMAC covers (the wire
 /// without its tag). `mac` null means the stanza has no HMAC key: the body is the whole wire, as
 /// fwknop takes it.
 template <class Cipher, class MacKeyed>
 result<std::string_view, errc> authenticate(
-    std::string_view wire, const Cipher&, const MacKeyed* mac,
+    std::string_view wire, const Cipher& cipher, const MacKeyed* mac,
     long_packets long_ones = long_packets::refuse) noexcept {
   static_assert(
       cipher_policy<Cipher>,
       "knock::wire::open: Cipher must model knock::cipher_policy (knock/cipher/concept.hpp)");
   static_assert(keyed_mac<MacKeyed>,
                 "knock::wire::open: MacKeyed must model knock::keyed_mac (knock/mac/concept.hpp)");
-  if (auto ok = Cipher::takes(wire.size(), long_ones); !ok) return fail(ok.error());
+  const auto prefix = framing(cipher, wire.size(), long_ones);
+  if (!prefix) return fail(prefix.error());
   if (mac == nullptr) return wire;
   const auto parts = codec::split_tag(wire, mac->tag_size());
   if (!parts || parts->body.size() < limits::min_plaintext) return fail(errc::bad_mac);
-  const std::array<std::string_view, 2> signed_text{Cipher::wire_prefix, parts->body};
+  const std::array<std::string_view, 2> signed_text{*prefix, parts->body};
   if (!mac->verify(signed_text, parts->tag)) return fail(errc::bad_mac);
   return parts->body;
 }
@@ -84,9 +99,10 @@ result<spa_message, errc> decrypt(std::string_view body, const Cipher& cipher,
   static_assert(
       cipher_policy<Cipher>,
       "knock::wire::open: Cipher must model knock::cipher_policy (knock/cipher/concept.hpp)");
-  constexpr std::string_view prefix = Cipher::wire_prefix;
   // libfko's own rule: the prefixed ciphertext must be one of the cipher's too.
-  if (auto ok = Cipher::takes(prefix.size() + body.size(), long_ones); !ok) return fail(ok.error());
+  const auto framed = framing(cipher, Cipher::wire_prefix.size() + body.size(), long_ones);
+  if (!framed) return fail(framed.error());
+  const std::string_view prefix = *framed;
 
   constexpr std::size_t max_chars = limits::max_packet + 16;
   std::array<byte, codec::base64::decoded_size(max_chars)> blob;
@@ -139,7 +155,8 @@ result<std::string, errc> seal(const spa_message& m, const Cipher& cipher,
     mac->sign(signed_text, tag);
     codec::append_tag(wire, {tag.data(), mac->tag_size()});
   }
-  if (!Cipher::takes(wire.size(), long_packets::refuse)) return fail(errc::request_too_long);
+  if (!Cipher::takes(wire.size(), long_packets::refuse) || wire.size() > limits::max_packet)
+    return fail(errc::request_too_long);
   return wire;
 }
 
