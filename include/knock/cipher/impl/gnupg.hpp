@@ -59,10 +59,7 @@ inline bool id_matches(std::string_view wanted, std::string_view fpr) noexcept {
   return true;
 }
 inline bool fingerprint_matches(std::string_view wanted, std::string_view fpr) noexcept {
-  std::string compact;
-  for (char c : wanted)
-    if (c != ' ') compact += c;
-  return compact.size() == fpr.size() && id_matches(compact, fpr);
+  return wanted.size() == fpr.size() && id_matches(wanted, fpr);  // spaces removed at start-up
 }
 
 inline std::string gpgme_message(gpgme_error_t e) { return gpgme_strerror(e); }
@@ -157,6 +154,8 @@ inline result<gnupg_keyring> gnupg_keyring::open_for_decrypt(gnupg_settings sett
   gnupg_keyring k;
   k.state_ = *std::move(made);
   state& s = *k.state_;
+  for (std::string& f : s.settings.fingerprints)  // "ABCD 1234 …" as gpg prints them
+    f.erase(std::remove(f.begin(), f.end(), ' '), f.end());
   const std::string& id = s.settings.key_id;
   // The decrypting subkeys of the secret key(s) GPG_DECRYPT_ID names (a comma list, as fwknop's
   // own tests write it; a listed id without a secret key here is skipped), or of every secret
