@@ -20,9 +20,9 @@
 #include <array>
 #include <cctype>
 #include <cerrno>
-#include <cstring>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <optional>
 #include <string>

@@ -35,6 +35,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -83,8 +84,8 @@ int serve(Server& server, Capture& capture, tcp_server* tcp, const settings& s, 
     if (o.packet_limit && ++candidates >= *o.packet_limit) limit_reached = true;
     knock::datagram d = captured;
     if (s.spa_over_http && knock::codec::is_http_request(d.payload)) {
-      const auto http = knock::codec::spa_from_http(d.payload, http_packet,
-                                                    s.allow_any_user_agent, s.x_forwarded_for);
+      const auto http = knock::codec::spa_from_http(d.payload, http_packet, s.allow_any_user_agent,
+                                                    s.x_forwarded_for);
       if (http.spa) {
         d.payload = http.spa->packet;
         if (http.spa->forwarded) d.source = *http.spa->forwarded;
@@ -134,11 +135,16 @@ int serve(Server& server, Capture& capture, tcp_server* tcp, const settings& s, 
   const auto tick = [&] {
     if (tcp != nullptr) tcp->close_old();
     if (capture_down) {
-      if (auto fresh = Capture::make(s.capture, {s.conf}); fresh) {
-        capture = *std::move(fresh);  // the old descriptors close, and leave the epoll set
+      if constexpr (std::is_move_assignable_v<Capture>) {
+        if (auto fresh = Capture::make(s.capture, {s.conf}); fresh) {
+          capture = *std::move(fresh);  // the old descriptors close, and leave the epoll set
+          for (int fd : capture.fds()) loop->watch(fd);
+          capture_down = false;
+          log(LOG_NOTICE, "capture: open again (" + capture.describe() + ")");
+        }
+      } else {  // a capture that cannot be replaced is polled again
         for (int fd : capture.fds()) loop->watch(fd);
         capture_down = false;
-        log(LOG_NOTICE, "capture: open again (" + capture.describe() + ")");
       }
     }
     server.observer().tick();  // a flood's last summary of suppressed refusals, on time

@@ -70,7 +70,7 @@ struct options {
   std::string fwknopd_conf, access_conf, digest_file, pid_file, firewall, nft_table, protect, user;
   std::string override_config, access_folder, pcap_filter, run_dir, locale, pcap_file, sudo_exe,
       key_gen_file;
-  bool key_gen = false;                 ///< -k, --key-gen (also --key-gen-file)
+  bool key_gen = false;                           ///< -k, --key-gen (also --key-gen-file)
   std::uint32_t key_len = 32, hmac_key_len = 64;  ///< --key-len, --hmac-key-len (1..128)
   std::string gpg_home_dir, gpg_exe;  ///< --gpg-home-dir (GPG_HOME_DIR), --gpg-exe (GPG_EXE)
   std::optional<std::uint32_t> packet_limit;  ///< -C: exit after this many candidate packets
@@ -149,10 +149,14 @@ inline std::optional<int> parse_args(int argc, char** argv, options& o) {
       {"-O", &options::override_config},
       {"--override-config", &options::override_config},
       {"--access-folder", &options::access_folder},
-      {"-P", &options::pcap_filter},      {"--pcap-filter", &options::pcap_filter},
-      {"-r", &options::run_dir},          {"--run-dir", &options::run_dir},
-      {"-l", &options::locale},           {"--locale", &options::locale},
-      {"--pcap-file", &options::pcap_file},   {"--sudo-exe", &options::sudo_exe},
+      {"-P", &options::pcap_filter},
+      {"--pcap-filter", &options::pcap_filter},
+      {"-r", &options::run_dir},
+      {"--run-dir", &options::run_dir},
+      {"-l", &options::locale},
+      {"--locale", &options::locale},
+      {"--pcap-file", &options::pcap_file},
+      {"--sudo-exe", &options::sudo_exe},
       {"--key-gen-file", &options::key_gen_file},
       {"--gpg-home-dir", &options::gpg_home_dir},
       {"--gpg-exe", &options::gpg_exe}};

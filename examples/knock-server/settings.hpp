@@ -12,7 +12,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <iterator>
 #include <optional>
 #include <string>
@@ -68,7 +70,7 @@ struct settings {
   /// ACCESS_FOLDER (`--access-folder`): when set, its `*.conf` files, in name order, are the
   /// access configuration instead of `access_file` (as fwknopd).
   std::string access_folder;
-  std::optional<knock::port_list> protected_ports;      ///< KNOCK_PROTECTED_PORTS, `--protect`
+  std::optional<knock::port_list> protected_ports;  ///< KNOCK_PROTECTED_PORTS, `--protect`
   /// KNOCK_USER: who the daemon becomes after start-up when started as root ("user" or
   /// "user:group"; "root" keeps root). Empty: `knock` if that account exists, else `nobody`.
   std::string user;
@@ -133,8 +135,8 @@ settings_result load_settings(const options& o) {
   if (path.empty() && ::access("/etc/fwknop/fwknopd.conf", R_OK) == 0)
     path = "/etc/fwknop/fwknopd.conf";
   std::vector<knock::config::config_error> skipped;
-  auto conf = load_conf<Firewalls, Captures>(path, o.override_config,
-                                             o.strict_config ? nullptr : &skipped);
+  auto conf =
+      load_conf<Firewalls, Captures>(path, o.override_config, o.strict_config ? nullptr : &skipped);
   if (!conf) return fail(conf.error());
   settings s{*std::move(conf)};
   for (const auto& e : skipped) s.warnings.push_back(to_string(e));
@@ -181,6 +183,20 @@ settings_result load_settings(const options& o) {
     if (!yes) return fail(yes.error());
     *flag = *yes;
   }
+  // As fwknopd: --gpg-home-dir and --gpg-exe must name something that exists, in a path
+  // shorter than its 1024-byte buffer.
+  for (const auto& [flag, path] :
+       {std::pair{"--gpg-home-dir", &o.gpg_home_dir}, std::pair{"--gpg-exe", &o.gpg_exe}}) {
+    struct stat st {};
+    if (path->empty()) continue;
+    if (path->size() >= 1024)
+      return fail(knock::config::config_error{"command line", 0, flag,
+                                              "the path is too long (1023 bytes at most)"});
+    if (::lstat(path->c_str(), &st) != 0)
+      return fail(knock::config::config_error{
+          "command line", 0, flag,
+          "'" + knock::config::printable(*path) + "': " + std::strerror(errno)});
+  }
   if (!o.sudo_exe.empty()) {  // as fwknopd: the flag must name an executable
     if (::access(o.sudo_exe.c_str(), X_OK) != 0)
       return fail(knock::config::config_error{
@@ -190,8 +206,8 @@ settings_result load_settings(const options& o) {
   }
   if (const auto& sudo = c["SUDO_EXE"]; sudo.is_set()) {
     if (!sudo.text.starts_with('/'))  // run with an argument vector: a path, never a search
-      return fail(c.error("SUDO_EXE", "'" + knock::config::printable(sudo.text) +
-                                          "' is not an absolute path"));
+      return fail(c.error("SUDO_EXE",
+                          "'" + knock::config::printable(sudo.text) + "' is not an absolute path"));
     s.sudo_exe = sudo.text;
   }
   auto capacity = c.number("KNOCK_REPLAY_CAPACITY", 65536, 1u << 24);

@@ -95,8 +95,8 @@ TEST(config_fwknopd_conf, refuses_with_file_line_and_key) {
             "fwknopd.conf:2: PCAP_FILTER: set twice (first on line 1)");
   EXPECT_EQ(error("ENABLE_NFQ_CAPTURE Y;\n"),
             "fwknopd.conf:1: ENABLE_NFQ_CAPTURE: is a fwknopd feature knock does not have");
-  EXPECT_EQ(error("IPT_INPUT_ACCESS ACCEPT, filter, INPUT, 1, FWKNOP_INPUT, 1;\n"),
-            "fwknopd.conf:1: IPT_INPUT_ACCESS: is a fwknopd feature knock does not have");
+  EXPECT_EQ(error("ENABLE_DESTINATION_RULE Y;\n"),
+            "fwknopd.conf:1: ENABLE_DESTINATION_RULE: is a fwknopd feature knock does not have");
   EXPECT_TRUE(ok("ENABLE_IPT_OUTPUT N;\n").variables().empty());  // switched off: accepted
 }
 

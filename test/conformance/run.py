@@ -273,9 +273,9 @@ def listed_differences(compat):
     if not compat.exists():
         return ids, pending
     for line in compat.read_text().splitlines():
-        m = re.match(r'\|\s*`([^`]+\.pl:\d+|conf/[^`]+)`', line)
-        if m:
-            ids.add(m.group(1))
+        if line.startswith('|'):  # a table row: every case id in its first cell
+            first = line.split('|')[1]
+            ids.update(re.findall(r'`([^`]+\.pl:\d+|conf/[^`]+)`', first))
         m = re.match(r'-\s*pending group:\s*`(\w+)`', line)
         if m:
             pending.add(m.group(1))

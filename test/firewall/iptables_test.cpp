@@ -312,4 +312,24 @@ TEST(iptables_make, reads_settings_with_fwknopds_defaults) {
   EXPECT_TRUE(knock::firewall::recording::check(conf("ANYTHING_AT_ALL x\n")));
 }
 
+// fwknopd's IPT_INPUT_ACCESS names the access chain (target, table, the chain that jumps to it
+// and where, its name, where rules go) and ENABLE_RULE_PREPEND inserts rules there with -I.
+TEST(iptables_make, reads_ipt_input_access_and_enable_rule_prepend_as_fwknopd) {
+  const auto defaults = iptables::settings(conf(""));
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->input(),
+            (ipt::chain_spec{"ACCEPT", "filter", "INPUT", 1, "FWKNOP_INPUT", 1}));
+  EXPECT_FALSE(defaults->prepend);
+  const auto set = iptables::settings(conf(
+      "IPT_INPUT_ACCESS ACCEPT, filter, INPUT, 2, FWKNOP_MY_INPUT, 3\nENABLE_RULE_PREPEND Y\n"));
+  ASSERT_TRUE(set);
+  EXPECT_EQ(set->input(), (ipt::chain_spec{"ACCEPT", "filter", "INPUT", 2, "FWKNOP_MY_INPUT", 3}));
+  EXPECT_TRUE(set->prepend);
+  const auto bad =
+      iptables::check(conf("\nIPT_INPUT_ACCESS ACCEPT, filter, INPUT, 1, FWKNOP_INPUT\n"));
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().line, 2u);
+  EXPECT_EQ(bad.error().key, "IPT_INPUT_ACCESS");
+}
+
 }  // namespace

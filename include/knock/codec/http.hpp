@@ -28,8 +28,8 @@ namespace knock::codec {
 
 /// What an HTTP request carried.
 struct http_spa {
-  std::string_view packet;               ///< the SPA packet, in the caller's buffer
-  std::optional<ip_address> forwarded;   ///< X-Forwarded-For, when asked for and an IPv4 address
+  std::string_view packet;              ///< the SPA packet, in the caller's buffer
+  std::optional<ip_address> forwarded;  ///< X-Forwarded-For, when asked for and an IPv4 address
 };
 
 /// Why a payload that starts with `GET /` is not taken (nullopt from `spa_from_http` otherwise
@@ -76,9 +76,9 @@ http_result spa_from_http(std::string_view payload, std::array<char, N>& buffer,
     return r;
   }
   std::string_view path = payload.substr(5);  // after "GET /"
-  path = path.substr(0, std::min<std::size_t>(
-                            std::find_if(path.begin(), path.end(), detail::is_space) - path.begin(),
-                            N));
+  path = path.substr(
+      0, std::min<std::size_t>(
+             std::find_if(path.begin(), path.end(), detail::is_space) - path.begin(), N));
   if (path.size() < 140) {  // fwknop's smallest packet
     r.refused = http_refusal::too_short;
     return r;

@@ -35,8 +35,6 @@ namespace detail {
 /// fwknopd variables for features knock does not have.
 inline constexpr std::string_view unsupported_daemon_variables[] = {"ENABLE_IPT_OUTPUT",
                                                                     "ENABLE_DESTINATION_RULE",
-                                                                    "ENABLE_RULE_PREPEND",
-                                                                    "IPT_INPUT_ACCESS",
                                                                     "IPT_OUTPUT_ACCESS",
                                                                     "ENABLE_NFQ_CAPTURE",
                                                                     "NFQ_INTERFACE",

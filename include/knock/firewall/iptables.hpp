@@ -58,9 +58,10 @@ class iptables {
   static constexpr std::string_view name = "iptables";
   /// The fwknopd.conf variables `make` reads.
   static constexpr std::string_view variables[] = {
-      "FLUSH_IPT_AT_INIT",     "FLUSH_IPT_AT_EXIT", "ENABLE_IPT_COMMENT_CHECK",
-      "RULES_CHECK_THRESHOLD", "FIREWALL_EXE",      "IPT_FORWARD_ACCESS",
-      "IPT_DNAT_ACCESS",       "IPT_SNAT_ACCESS",   "IPT_MASQUERADE_ACCESS"};
+      "FLUSH_IPT_AT_INIT",     "FLUSH_IPT_AT_EXIT",  "ENABLE_IPT_COMMENT_CHECK",
+      "RULES_CHECK_THRESHOLD", "FIREWALL_EXE",       "IPT_FORWARD_ACCESS",
+      "IPT_DNAT_ACCESS",       "IPT_SNAT_ACCESS",    "IPT_MASQUERADE_ACCESS",
+      "IPT_INPUT_ACCESS",      "ENABLE_RULE_PREPEND"};
   /// After the daemon drops root: the programs it runs need both capabilities.
   static constexpr privileges needs{.net_admin = true, .net_raw = true, .runs_programs = true};
 
@@ -69,8 +70,10 @@ class iptables {
   /// What fwknopd.conf says (fwknopd's defaults): FLUSH_IPT_AT_INIT (Y), FLUSH_IPT_AT_EXIT (Y),
   /// RULES_CHECK_THRESHOLD (20; 0..131071, 0: no periodic check), FIREWALL_EXE (an absolute path
   /// to iptables; ip6tables is its sibling when there is one, else IPv6 grants fail; unset:
-  /// found in sbin/bin). ENABLE_IPT_COMMENT_CHECK is read and checked only: knock's rules always
-  /// carry their `_exp_` comment. A bad value is an error at its file:line. Runs nothing.
+  /// found in sbin/bin), IPT_INPUT_ACCESS (the access chain: `ACCEPT, filter, INPUT, 1,
+  /// FWKNOP_INPUT, 1`), ENABLE_RULE_PREPEND (N: `-I` at the chain's rule position instead of
+  /// `-A`). ENABLE_IPT_COMMENT_CHECK is read and checked only: knock's rules always carry their
+  /// `_exp_` comment. A bad value is an error at its file:line. Runs nothing.
   static result<iptables_options, config::config_error> settings(const config::fwknopd_conf& c);
   /// `settings(c)`, for its error only.
   static result<void, config::config_error> check(const config::fwknopd_conf& c) {

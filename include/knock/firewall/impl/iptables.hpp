@@ -46,8 +46,13 @@ inline result<iptables_options, config::config_error> iptables::settings(
     o.iptables = exe;
     o.ip6tables = detail::sibling_ip6tables(exe);
   }
-  // The NAT chains (fwknopd checks every IPT_*_ACCESS, used or not).
-  for (const auto& [name, target] : {std::pair{"IPT_FORWARD_ACCESS", &o.nat.forward},
+  auto prepend = c.yes_no("ENABLE_RULE_PREPEND", false);
+  if (!prepend) return bad(prepend.error());
+  o.prepend = *prepend;
+  // The access chain and the NAT chains (fwknopd checks every IPT_*_ACCESS, used or not).
+  ipt::chain_spec input = o.input();
+  for (const auto& [name, target] : {std::pair{"IPT_INPUT_ACCESS", &input},
+                                     {"IPT_FORWARD_ACCESS", &o.nat.forward},
                                      {"IPT_DNAT_ACCESS", &o.nat.dnat},
                                      {"IPT_SNAT_ACCESS", &o.nat.snat_to},
                                      {"IPT_MASQUERADE_ACCESS", &o.nat.masquerade}}) {
@@ -59,6 +64,12 @@ inline result<iptables_options, config::config_error> iptables::settings(
                                    "position' (letters, digits, '_')"));
     *target = *spec;
   }
+  o.target = input.target;
+  o.table = input.table;
+  o.from_chain = input.from_chain;
+  o.jump_position = input.jump_position;
+  o.chain = input.chain;
+  o.rule_position = input.rule_position;
   for (const auto& [name, target] : {std::pair{"ENABLE_IPT_FORWARDING", &o.nat.enabled},
                                      {"ENABLE_IPT_LOCAL_NAT", &o.nat.enabled},
                                      {"ENABLE_IPT_SNAT", &o.nat.snat}}) {
