@@ -94,7 +94,7 @@ case("fwknopd.conf: port out of range", "{conf}:2: UDPSERV_PORT: ",
 case("fwknopd.conf: not Y or N", "{conf}:1: ENABLE_UDP_SERVER: ",
      conf=GOOD_CONF.replace("ENABLE_UDP_SERVER Y", "ENABLE_UDP_SERVER yes"))
 case("fwknopd.conf: unknown firewall", "{conf}:6: FIREWALL_TYPE: ",
-     conf=GOOD_CONF + "FIREWALL_TYPE pf;\n")
+     conf=GOOD_CONF + "FIREWALL_TYPE pfsense;\n")
 case("fwknopd.conf: set twice", "{conf}:7: PCAP_FILTER: set twice (first on line 6)",
      conf=GOOD_CONF + "PCAP_FILTER udp;\nPCAP_FILTER tcp;\n")
 case("fwknopd.conf: bad port list",
