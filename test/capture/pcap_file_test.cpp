@@ -231,7 +231,7 @@ TEST(pcap_make, says_its_name_and_variables) {
   EXPECT_EQ((std::vector<std::string_view>{std::begin(pcap::variables), std::end(pcap::variables)}),
             (std::vector<std::string_view>{"PCAP_INTF", "PCAP_FILTER", "ENABLE_PCAP_PROMISC",
                                            "ENABLE_PCAP_ANY_DIRECTION", "MAX_SNIFF_BYTES",
-                                           "PCAP_DISPATCH_COUNT", "PCAP_LOOP_SLEEP"}));
+                                           "PCAP_DISPATCH_COUNT", "PCAP_LOOP_SLEEP", "PCAP_FILE"}));
 }
 
 TEST(pcap_make, refuses_bad_values_at_their_line) {

@@ -209,7 +209,8 @@ TEST(iptables_make, says_its_name_and_variables) {
   EXPECT_EQ((strings{std::begin(iptables::variables), std::end(iptables::variables)}),
             (strings{"FLUSH_IPT_AT_INIT", "FLUSH_IPT_AT_EXIT", "ENABLE_IPT_COMMENT_CHECK",
                      "RULES_CHECK_THRESHOLD", "FIREWALL_EXE", "IPT_FORWARD_ACCESS",
-                     "IPT_DNAT_ACCESS", "IPT_SNAT_ACCESS", "IPT_MASQUERADE_ACCESS"}));
+                     "IPT_DNAT_ACCESS", "IPT_SNAT_ACCESS", "IPT_MASQUERADE_ACCESS",
+                     "IPT_INPUT_ACCESS", "ENABLE_RULE_PREPEND"}));
 }
 
 TEST(iptables_make, refuses_bad_values_at_their_line) {
