@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The build matrix: builds the whole tree (tests, examples, benchmarks, and the header self-containment
 # TUs) with KNOCK_WERROR=ON in configurations the ordinary suite does not build - by default the
-# `clang` preset (clang++ 14 with libstdc++, -O3; the suite itself builds g++ -O3 and the sanitizers
-# g++ -O1) - and runs no tests: a new warning from the other compiler fails it. `release`, `debug`
+# `clang` preset (clang++ 14 with libstdc++, -O0: its warnings come from the front end; the suite
+# itself builds g++ -O3 and the sanitizers g++ -O1) - and runs no tests: a new warning from the other compiler fails it. `release`, `debug`
 # name the g++ ones for a local check. Two jobs, one
 # configuration after the other; prints the time of each. cmake/test.sh (CI) runs it after the suites.
 #   cmake/build-matrix.sh                  clang

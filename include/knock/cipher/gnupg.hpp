@@ -14,13 +14,19 @@
 /// any private-key work; only then does GnuPG decrypt and verify. Unlike Rijndael, this allocates
 /// (gpgme) and runs the gpg engine: a GnuPG packet costs an RSA decryption and a signature check.
 /// One keyring is one gpgme context: not for concurrent use.
+///
+/// A build without gpgme (CMake `-DKNOCK_WITH_GNUPG=OFF`, which defines `KNOCK_WITH_GNUPG=0`;
+/// fwknop's `--without-gpgme`, for firmware that has no GnuPG) keeps this interface: every keyring
+/// then fails to open with a message saying so (impl/gnupg_absent.hpp).
 
 #include <knock/cipher/concept.hpp>
 #include <knock/cipher/gnupg_settings.hpp>
 #include <knock/cipher/openpgp.hpp>
 #include <knock/core/error.hpp>
 
-#include <gpgme.h>
+#ifndef KNOCK_WITH_GNUPG
+#define KNOCK_WITH_GNUPG 1
+#endif
 
 #include <array>
 #include <cstddef>
@@ -119,4 +125,8 @@ static_assert(cipher_policy<gnupg>);
 
 }  // namespace knock::cipher
 
+#if KNOCK_WITH_GNUPG
 #include <knock/cipher/impl/gnupg.hpp>
+#else
+#include <knock/cipher/impl/gnupg_absent.hpp>
+#endif

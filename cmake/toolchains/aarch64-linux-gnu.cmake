@@ -1,0 +1,5 @@
+# 64-bit ARM (Debian arm64): cmake --preset aarch64. See debian-cross.cmake.
+set(CMAKE_SYSTEM_PROCESSOR aarch64)
+set(knock_cross_triple aarch64-linux-gnu)
+set(knock_cross_qemu aarch64)
+include(${CMAKE_CURRENT_LIST_DIR}/debian-cross.cmake)
