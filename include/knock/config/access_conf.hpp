@@ -463,13 +463,15 @@ inline include_access file_system() {
 }
 
 /// Reads, parses and binds the access.conf at `path` (see `bind_access_conf`), following its
-/// includes; errors name the file they are in. The text read is wiped before returning.
+/// includes; errors name the file they are in. The file and its includes are read through `files`
+/// (by default the file system; knock-server's worker passes what its configuration reader read).
+/// The text read is wiped before returning.
 template <class Cipher = cipher::any_rijndael, class Mac = mac::any_hmac>
 result<std::vector<access::stanza<Cipher, Mac>>, config_error> load_access_conf(
-    const std::string& path, const bind_options& options = {}) {
-  auto text = detail::read_config_file(path);
+    const std::string& path, const bind_options& options = {},
+    const include_access& files = file_system()) {
+  auto text = files.read(path);
   if (!text) return fail(text.error());
-  const include_access files = file_system();
   auto raw = parse_access_conf(*text, path, &files, options.skipped);
   secure_zero(text->data(), text->size());
   if (!raw) return fail(raw.error());
@@ -477,12 +479,13 @@ result<std::vector<access::stanza<Cipher, Mac>>, config_error> load_access_conf(
 }
 
 /// fwknopd's `--access-folder`: every `*.conf` file in `dir`, in name order, as one access
-/// configuration (each may `%include` more). Errors name the file they are in.
+/// configuration (each may `%include` more), reached through `files`. Errors name the file they
+/// are in.
 template <class Cipher = cipher::any_rijndael, class Mac = mac::any_hmac>
 result<std::vector<access::stanza<Cipher, Mac>>, config_error> load_access_folder(
-    const std::string& dir, const bind_options& options = {}) {
-  const include_access files = file_system();
-  std::string text = "%include_folder " + dir + "\n";  // the folder as a one-line access.conf
+    const std::string& dir, const bind_options& options = {},
+    const include_access& files = file_system()) {
+  const std::string text = "%include_folder " + dir + "\n";  // the folder as a one-line file
   auto raw = parse_access_conf(text, dir, &files, options.skipped);
   if (!raw) return fail(raw.error());
   return bind_access_conf<Cipher, Mac>(*raw, dir, options);
