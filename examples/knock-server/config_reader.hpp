@@ -183,7 +183,8 @@ class config_reader {
                                             const logger& log) {
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
-      return knock::fail(knock::system_error(knock::errc::io_failed, "configuration reader: socketpair"));
+      return knock::fail(
+          knock::system_error(knock::errc::io_failed, "configuration reader: socketpair"));
     const pid_t worker_pid = ::getpid();
     std::fflush(nullptr);
     const pid_t pid = ::fork();
@@ -222,8 +223,7 @@ class config_reader {
     auto h = reader::decode_header({head, sizeof head});
     if (!h) return lose(to_string(h.error())), gone();
     if (h->what != reader::kind::reply || h->sequence != sequence)
-      return lose("unexpected frame (not the reply to request " +
-                  std::to_string(sequence) + ")"),
+      return lose("unexpected frame (not the reply to request " + std::to_string(sequence) + ")"),
              gone();
     std::string payload(h->length, '\0');
     const long body = detail::read_exact(fd_.get(), payload.data(), payload.size(), timeout_ms);
@@ -254,16 +254,16 @@ class config_reader {
       : fd_{std::move(fd)}, pid_{pid}, root_{std::move(root)} {}
 
   knock::failure<knock::error> gone() const {
-    return knock::fail(knock::error{knock::errc::io_failed,
-                                    "configuration reader (pid " + std::to_string(pid_) + ") " +
-                                        why_ + ": reloads are refused until knock-server restarts"});
+    return knock::fail(knock::error{
+        knock::errc::io_failed, "configuration reader (pid " + std::to_string(pid_) + ") " + why_ +
+                                    ": reloads are refused until knock-server restarts"});
   }
   static std::string short_read(long got, std::size_t want, int timeout_ms, std::string what) {
     if (got < 0 && errno == ETIMEDOUT)
       return "no answer within " + std::to_string(timeout_ms / 1000) + " s";
     if (got < 0) return "reading " + what + ": " + std::strerror(errno);
-    return "truncated reply: " + what + " ends after " +
-           std::to_string(got) + " of " + std::to_string(want) + " bytes";
+    return "truncated reply: " + what + " ends after " + std::to_string(got) + " of " +
+           std::to_string(want) + " bytes";
   }
   /// Closes the socket (the reader then exits) and reaps the reader; `why` (empty: it exited)
   /// plus its exit status become the reason reloads are refused.
@@ -274,10 +274,10 @@ class config_reader {
     pid_t w = 0;
     for (int i = 0; i < 100 && (w = ::waitpid(pid_, &status, WNOHANG)) == 0; ++i)
       ::usleep(10000);  // it exits at end of file; at most 1 s
-    std::string how = w != pid_              ? "still running"
-                      : WIFEXITED(status)    ? "status " + std::to_string(WEXITSTATUS(status))
-                      : WIFSIGNALED(status)  ? std::string{"signal "} + ::strsignal(WTERMSIG(status))
-                                             : "status unknown";
+    std::string how = w != pid_             ? "still running"
+                      : WIFEXITED(status)   ? "status " + std::to_string(WEXITSTATUS(status))
+                      : WIFSIGNALED(status) ? std::string{"signal "} + ::strsignal(WTERMSIG(status))
+                                            : "status unknown";
     why_ = why.empty() ? "exited (" + how + ")" : "was stopped (" + why + "; " + how + ")";
   }
 

@@ -72,8 +72,8 @@ int serve(Server& server, Capture& capture, tcp_server* tcp, config_reader* read
     return log(LOG_ERR, "epoll: the TCP server's socket: " + std::string{std::strerror(errno)}), 1;
   // The reader's socket is polled between reloads: readable there, the reader is gone.
   if (reader != nullptr && reader->alive() && !loop->watch(reader->fd()))
-    return log(LOG_ERR, "epoll: the configuration reader's socket: " +
-                            std::string{std::strerror(errno)}),
+    return log(LOG_ERR,
+               "epoll: the configuration reader's socket: " + std::string{std::strerror(errno)}),
            1;
   const auto reader_event = [&] {
     const int fd = reader->fd();

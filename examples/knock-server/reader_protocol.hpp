@@ -121,14 +121,14 @@ inline knock::result<header> decode_header(std::string_view in) {
     return knock::fail(detail::refused("not a frame of this protocol (wrong magic)"));
   const auto k = static_cast<kind>(in[4]);
   if (k != kind::request && k != kind::reply)
-    return knock::fail(detail::refused("unknown frame kind " +
-                                       std::to_string(static_cast<unsigned char>(in[4]))));
+    return knock::fail(
+        detail::refused("unknown frame kind " + std::to_string(static_cast<unsigned char>(in[4]))));
   detail::cursor c{in.substr(5, 12)};
   header h{k, *c.number(8, "the sequence"), static_cast<std::uint32_t>(*c.number(4, "the length"))};
   if (h.length > max_payload)
     return knock::fail(detail::refused("oversized frame: " + std::to_string(h.length) +
-                                       " bytes of payload (at most " +
-                                       std::to_string(max_payload) + ")"));
+                                       " bytes of payload (at most " + std::to_string(max_payload) +
+                                       ")"));
   return h;
 }
 
@@ -219,13 +219,12 @@ class snapshot {
     detail::cursor c{payload};
     while (!c.done()) {
       if (out.entries_.size() == max_entries)
-        return knock::fail(refused("oversized reply: more than " + std::to_string(max_entries) +
-                                   " files"));
+        return knock::fail(
+            refused("oversized reply: more than " + std::to_string(max_entries) + " files"));
       const std::string n = "entry " + std::to_string(out.entries_.size() + 1);
       auto t = c.number(1, n);
       if (!t) return knock::fail(t.error());
-      if (*t < 1 || *t > 3)
-        return knock::fail(refused(n + ": unknown tag " + std::to_string(*t)));
+      if (*t < 1 || *t > 3) return knock::fail(refused(n + ": unknown tag " + std::to_string(*t)));
       auto path = c.string(max_path, n + "'s path");
       if (!path) return knock::fail(path.error());
       if (auto ok = check_path(*path, n, root, out); !ok) return knock::fail(ok.error());
@@ -238,8 +237,8 @@ class snapshot {
         auto count = c.number(4, n + "'s count");
         if (!count) return knock::fail(count.error());
         if (*count > max_entries)
-          return knock::fail(refused("oversized reply: " + n + " lists " +
-                                     std::to_string(*count) + " files"));
+          return knock::fail(
+              refused("oversized reply: " + n + " lists " + std::to_string(*count) + " files"));
         for (std::uint64_t i = 0; i < *count; ++i) {
           auto p = c.string(max_path, n + "'s listing");
           if (!p) return knock::fail(p.error());
@@ -260,8 +259,8 @@ class snapshot {
       out.entries_.push_back(std::move(e));
     }
     if (out.entries_.empty())
-      return knock::fail(refused("empty reply: it does not hold '" +
-                                 knock::config::printable(root) + "'"));
+      return knock::fail(
+          refused("empty reply: it does not hold '" + knock::config::printable(root) + "'"));
     return out;
   }
 
