@@ -23,6 +23,7 @@
 #include "event_loop.hpp"
 #include "log.hpp"
 #include "reader_protocol.hpp"
+#include "reader_snapshot.hpp"
 #include "run_as.hpp"
 
 #include <knock/config/access_conf.hpp>
