@@ -52,6 +52,8 @@ struct reader_source {
   std::string access_file;    ///< ACCESS_FILE, when `access_folder` is empty
   std::string access_folder;  ///< ACCESS_FOLDER
   bool strict = false;        ///< --strict-config: the parser stops at the first error
+  std::string syslog_identity = "knock-server";  ///< its log lines, as the daemon's
+  int syslog_facility = LOG_DAEMON;
   const std::string& root() const noexcept {
     return access_folder.empty() ? access_file : access_folder;
   }
@@ -137,6 +139,8 @@ inline knock::system::privilege_plan reader_plan(const account& worker) {
   ::closelog();
   if (sock > 3) ::syscall(SYS_close_range, 3U, static_cast<unsigned>(sock - 1), 0U);
   ::syscall(SYS_close_range, static_cast<unsigned>(sock + 1), ~0U, 0U);
+  if (!log.foreground || log.syslog_too)  // its own connection, under the daemon's name
+    ::openlog(src.syslog_identity.c_str(), LOG_PID, src.syslog_facility);
   ::prctl(PR_SET_NAME, "knock-reader", 0, 0, 0);
   const auto plan = reader_plan(worker);
   if (auto ok = knock::system::drop_privileges(plan); !ok)

@@ -84,7 +84,9 @@ knock::result<std::optional<config_reader>> drop_root(const std::optional<accoun
   // access.conf): a reader, forked now, reads it for each reload and keeps nothing else.
   std::optional<config_reader> reader;
   if (me.uid != ::getuid()) {
-    auto started = config_reader::start({s.access_file, s.access_folder, o.strict_config}, me, log);
+    auto started = config_reader::start(
+        {s.access_file, s.access_folder, o.strict_config, s.syslog_identity, s.syslog_facility}, me,
+        log);
     if (!started) return knock::fail(started.error());
     reader.emplace(*std::move(started));
   }
