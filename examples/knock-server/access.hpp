@@ -36,10 +36,12 @@ struct loaded_access {
   }
 };
 
-/// Loads the stanzas `s` names, with the command line's choices in `o`.
+/// Loads the stanzas `s` names, with the command line's choices in `o`, reading the files through
+/// `files` (a reload after the privilege drop: what the configuration reader sent).
 template <class Cipher = server_cipher, class Mac = knock::mac::any_hmac>
 knock::result<loaded_access<Cipher, Mac>, knock::config::config_error> load_access(
-    const settings& s, const options& o) {
+    const settings& s, const options& o,
+    const knock::config::include_access& files = knock::config::file_system()) {
   loaded_access<Cipher, Mac> out;
   // fwknopd.conf's GPG_HOME_DIR is a GnuPG stanza's default keyring; its GPG_EXE is read and not
   // used by fwknopd (a stanza's own GPG_EXE is), and so here.
@@ -50,8 +52,8 @@ knock::result<loaded_access<Cipher, Mac>, knock::config::config_error> load_acce
       .gpg_home_dir =
           !o.gpg_home_dir.empty() ? o.gpg_home_dir : s.conf.text("GPG_HOME_DIR", "/root/.gnupg")};
   auto stanzas = s.access_folder.empty()
-                     ? knock::config::load_access_conf<Cipher, Mac>(s.access_file, bind)
-                     : knock::config::load_access_folder<Cipher, Mac>(s.access_folder, bind);
+                     ? knock::config::load_access_conf<Cipher, Mac>(s.access_file, bind, files)
+                     : knock::config::load_access_folder<Cipher, Mac>(s.access_folder, bind, files);
   if (!stanzas) return knock::fail(stanzas.error());
   out.stanzas = *std::move(stanzas);
   return out;

@@ -6,6 +6,7 @@
 //
 //   settings.hpp     fwknopd.conf + command line        admin.hpp     -D, --fw-list, -K/-S/-R
 //   startup.hpp      account, privileges, pid file      cycles.hpp    CMD_CYCLE_OPEN/CLOSE
+//   config_reader.hpp  the privileged reader that reads the configuration for reloads
 //   event_loop.hpp   epoll, timer, signals (RAII)       command_exec.hpp  ENABLE_CMD_EXEC
 
 #include "access.hpp"
@@ -63,12 +64,21 @@ std::vector<knock::port_spec> protected_ports(const settings& s, const Stanzas& 
 /// Serves packets from `capture` (and accepts connections on `tcp`, when set) until a stop
 /// signal; the exit status.
 template <class Server, class Capture>
-int serve(Server& server, Capture& capture, tcp_server* tcp, const settings& s, const options& o,
-          const logger& log) {
+int serve(Server& server, Capture& capture, tcp_server* tcp, config_reader* reader,
+          const settings& s, const options& o, const logger& log) {
   auto loop = event_loop::open(capture.fds());
   if (!loop) return log(LOG_ERR, to_string(loop.error())), 1;
   if (tcp != nullptr && !loop->watch(tcp->fd()))
     return log(LOG_ERR, "epoll: the TCP server's socket: " + std::string{std::strerror(errno)}), 1;
+  // The reader's socket is polled between reloads: readable there, the reader is gone.
+  if (reader != nullptr && reader->alive() && !loop->watch(reader->fd()))
+    return log(LOG_ERR,
+               "epoll: the configuration reader's socket: " + std::string{std::strerror(errno)}),
+           1;
+  const auto reader_event = [&] {
+    const int fd = reader->fd();
+    if (auto line = reader->check()) loop->unwatch(fd), log(LOG_ERR, *line);
+  };
   std::size_t repairs_logged = server.firewall().backend().repairs();
   const auto log_repairs = [&] {  // rules remade after they were deleted or damaged under us
     if (const std::size_t n = server.firewall().backend().repairs(); n != repairs_logged)
@@ -102,7 +112,16 @@ int serve(Server& server, Capture& capture, tcp_server* tcp, const settings& s, 
       run_command(server.rules().stanzas[*v.stanza - 1], *v.message, s.sudo_exe, log);
   };
   const auto reload = [&] {
-    auto access = load_access(s, o);
+    // After the privilege drop the reader reads the files (the worker may not be able to).
+    std::optional<reader::snapshot> read;
+    if (reader != nullptr) {
+      auto got = reader->fetch();
+      if (!got)
+        return log(LOG_ERR, "reload refused, keeping the old rules: " + to_string(got.error()));
+      read.emplace(*std::move(got));
+    }
+    auto access = read ? load_access(s, o, read->files()) : load_access(s, o);
+    if (read) read->wipe();
     if (!access)
       return log(LOG_ERR, "reload refused, keeping the old rules: " + to_string(access.error()));
     for (const auto& w : access->warnings()) log(LOG_WARNING, w);
@@ -177,6 +196,7 @@ int serve(Server& server, Capture& capture, tcp_server* tcp, const settings& s, 
         switch (w) {
           case wake::input:
             if (tcp != nullptr && fd == tcp->fd()) return tcp->accept_pending(), true;
+            if (reader != nullptr && fd == reader->fd()) return reader_event(), true;
             if (auto got = capture.receive(on_datagram); !got) return capture_failed(got.error());
             return !packet_limit_reached();
           case wake::tick: return tick(), true;
@@ -260,8 +280,9 @@ int daemon_main(const options& o) {
   }
   knock::firewall::privileges needs = Firewalls::needs(s.firewall);
   needs.net_raw |= !s.exit_at_intf_down;  // EXIT_AT_INTF_DOWN N: the capture may be opened again
-  if (auto ok = drop_root(*who, s, needs, *stanzas, log); !ok)
-    return log(LOG_ERR, to_string(ok.error())), 1;
+  auto reader = drop_root(*who, s, o, needs, *stanzas, log);
+  if (!reader) return log(LOG_ERR, to_string(reader.error())), 1;
+  config_reader* const reads = *reader ? &**reader : nullptr;
   // The pid file and the replay log belong to the account the daemon runs as: created and opened
   // as it, so a restart (possibly without CAP_DAC_OVERRIDE, as under the systemd unit) finds them.
   const pid_file pid{s.pid_file, log};
@@ -277,11 +298,11 @@ int daemon_main(const options& o) {
     if (!store) return log(LOG_ERR, to_string(store.error())), 1;
     daemon_server<Firewalls, knock::replay::file_store> server{std::move(rules), *std::move(store),
                                                                std::move(firewall), lines()};
-    return serve(server, *capture, tcp ? &*tcp : nullptr, s, o, log);
+    return serve(server, *capture, tcp ? &*tcp : nullptr, reads, s, o, log);
   }
   daemon_server<Firewalls, knock::replay::memory_store> server{
       std::move(rules), knock::replay::memory_store{s.replay_keys()}, std::move(firewall), lines()};
-  return serve(server, *capture, tcp ? &*tcp : nullptr, s, o, log);
+  return serve(server, *capture, tcp ? &*tcp : nullptr, reads, s, o, log);
 }
 
 }  // namespace knock_server

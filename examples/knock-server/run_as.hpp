@@ -9,7 +9,8 @@
 //   CMD_EXEC_USER/GROUP  cap_setuid, cap_setgid   to run commands as that user (not inherited)
 //   FIREWALL_TYPE none   nothing
 //
-// What a reload (SIGHUP) reads, it reads as that user: access.conf must be readable by it.
+// What a reload (SIGHUP) reads, a configuration reader forked before the drop reads for it
+// (config_reader.hpp): access.conf may stay root's alone.
 
 #include <knock/config/error.hpp>
 #include <knock/firewall/concept.hpp>

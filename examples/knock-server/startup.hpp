@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 // Start-up steps around the parts: who the daemon becomes (and whether that account can keep its
-// files), dropping root once the capture and the firewall are open, the pid file (RAII), and the
-// replay store (the replay log, or memory).
+// files), dropping root once the capture and the firewall are open (leaving a configuration
+// reader behind for reloads), the pid file (RAII), and the replay store (the replay log, or
+// memory).
 
+#include "config_reader.hpp"
 #include "log.hpp"
 #include "run_as.hpp"
 #include "settings.hpp"
@@ -51,14 +53,16 @@ inline knock::result<std::optional<account>> plan_account(const settings& s) {
 }
 
 /// Becomes `who` (or stays, with only the capabilities needed) once what only root may open is
-/// open; also when started unprivileged with capabilities, e.g. by systemd.
+/// open; also when started unprivileged with capabilities, e.g. by systemd. When the uid changes,
+/// a configuration reader (config_reader.hpp) is forked first, for reloads: returned.
 template <class Stanzas>
-knock::result<void> drop_root(const std::optional<account>& who, const settings& s,
-                              knock::firewall::privileges needs, const Stanzas& stanzas,
-                              const logger& log) {
+knock::result<std::optional<config_reader>> drop_root(const std::optional<account>& who,
+                                                      const settings& s, const options& o,
+                                                      knock::firewall::privileges needs,
+                                                      const Stanzas& stanzas, const logger& log) {
   if (who && who->is_root()) {
     log(LOG_WARNING, "KNOCK_USER is root: the daemon keeps running as root");
-    return {};
+    return std::optional<config_reader>{};
   }
   // sudo is set-uid root, and the privilege drop sets no_new_privs: it could not switch users.
   for (const auto& st : stanzas)
@@ -76,14 +80,25 @@ knock::result<void> drop_root(const std::optional<account>& who, const settings&
   for (const auto& st : stanzas)
     if constexpr (requires { st.cipher.release_asymmetric_agent(st.key); })
       if (me.uid != ::getuid()) st.cipher.release_asymmetric_agent(st.key);
+  // What the daemon read as root at start-up it could not read again as `me` (a root-only
+  // access.conf): a reader, forked now, reads it for each reload and keeps nothing else.
+  std::optional<config_reader> reader;
+  if (me.uid != ::getuid()) {
+    auto started = config_reader::start(
+        {s.access_file, s.access_folder, o.strict_config, s.syslog_identity, s.syslog_facility}, me,
+        log);
+    if (!started) return knock::fail(started.error());
+    reader.emplace(*std::move(started));
+  }
   if (auto dropped = knock::system::drop_privileges(plan); !dropped)
     return knock::fail(knock::error{dropped.error().code,
                                     "cannot drop privileges: " + to_string(dropped.error())});
   log(LOG_NOTICE, "running as " + me.name + " (uid " + std::to_string(me.uid) + "), capabilities " +
                       plan.keep.to_string());
-  if (::access(s.access_file.c_str(), R_OK) != 0)
-    log(LOG_WARNING, s.access_file + " is not readable by " + me.name +
-                         ": a reload (SIGHUP) will be refused until it is");
+  if (reader)
+    log(LOG_NOTICE, "configuration reader: pid " + std::to_string(reader->pid()) + " reads " +
+                        (s.access_folder.empty() ? s.access_file : s.access_folder) +
+                        " and what it includes for reloads");
   // GnuPG runs as the daemon's account from now on: its keyrings must work for it.
   for (const auto& st : stanzas)
     if constexpr (requires { st.cipher.check_asymmetric_key(st.key); })
@@ -92,7 +107,7 @@ knock::result<void> drop_root(const std::optional<account>& who, const settings&
             ok.error().code, ok.error().message + " (as " + me.name +
                                  ", after dropping root: give that account the keyring, or set "
                                  "KNOCK_USER to its owner)"});
-  return {};
+  return reader;
 }
 
 /// The pid file, written as the account the daemon runs as and removed when the daemon ends.

@@ -290,14 +290,13 @@ inline result<checked_stanza, config_error> check_stanza(const raw_stanza& r, st
            : yes_no(file, r.require_source_address, "REQUIRE_SOURCE_ADDRESS", false));
   take(s.access_expire, access_expire(file, r));
   take(s.enable_cmd_exec, yes_no(file, r.enable_cmd_exec, "ENABLE_CMD_EXEC", false));
-  take(s.enable_cmd_sudo_exec,
-       yes_no(file, r.enable_cmd_sudo_exec, "ENABLE_CMD_SUDO_EXEC", false));
+  take(s.enable_cmd_sudo_exec, yes_no(file, r.enable_cmd_sudo_exec, "ENABLE_CMD_SUDO_EXEC", false));
   if (first_error) return fail(*first_error);
   // As fwknopd, CMD_EXEC_GROUP names a group or a user (fwknopd looks it up as a user and takes
   // that user's group: `CMD_EXEC_GROUP nobody` works where only a user 'nobody' exists).
-  if (const raw_value& group = r.cmd_exec_group;
-      group.is_set() && ::getgrnam(group.text.c_str()) == nullptr &&
-      ::getpwnam(group.text.c_str()) == nullptr)
+  if (const raw_value& group = r.cmd_exec_group; group.is_set() &&
+                                                 ::getgrnam(group.text.c_str()) == nullptr &&
+                                                 ::getpwnam(group.text.c_str()) == nullptr)
     return error_at(file, group, "CMD_EXEC_GROUP",
                     "no group (or user) '" + printable(group.text) + "' on this system");
   // CMD_SUDO_EXEC_USER too (sudo is given the name; fwknopd looks the user up at load).
@@ -463,13 +462,15 @@ inline include_access file_system() {
 }
 
 /// Reads, parses and binds the access.conf at `path` (see `bind_access_conf`), following its
-/// includes; errors name the file they are in. The text read is wiped before returning.
+/// includes; errors name the file they are in. The file and its includes are read through `files`
+/// (by default the file system; knock-server's worker passes what its configuration reader read).
+/// The text read is wiped before returning.
 template <class Cipher = cipher::any_rijndael, class Mac = mac::any_hmac>
 result<std::vector<access::stanza<Cipher, Mac>>, config_error> load_access_conf(
-    const std::string& path, const bind_options& options = {}) {
-  auto text = detail::read_config_file(path);
+    const std::string& path, const bind_options& options = {},
+    const include_access& files = file_system()) {
+  auto text = files.read(path);
   if (!text) return fail(text.error());
-  const include_access files = file_system();
   auto raw = parse_access_conf(*text, path, &files, options.skipped);
   secure_zero(text->data(), text->size());
   if (!raw) return fail(raw.error());
@@ -477,12 +478,13 @@ result<std::vector<access::stanza<Cipher, Mac>>, config_error> load_access_conf(
 }
 
 /// fwknopd's `--access-folder`: every `*.conf` file in `dir`, in name order, as one access
-/// configuration (each may `%include` more). Errors name the file they are in.
+/// configuration (each may `%include` more), reached through `files`. Errors name the file they
+/// are in.
 template <class Cipher = cipher::any_rijndael, class Mac = mac::any_hmac>
 result<std::vector<access::stanza<Cipher, Mac>>, config_error> load_access_folder(
-    const std::string& dir, const bind_options& options = {}) {
-  const include_access files = file_system();
-  std::string text = "%include_folder " + dir + "\n";  // the folder as a one-line access.conf
+    const std::string& dir, const bind_options& options = {},
+    const include_access& files = file_system()) {
+  const std::string text = "%include_folder " + dir + "\n";  // the folder as a one-line file
   auto raw = parse_access_conf(text, dir, &files, options.skipped);
   if (!raw) return fail(raw.error());
   return bind_access_conf<Cipher, Mac>(*raw, dir, options);

@@ -43,10 +43,11 @@ namespace knock::system {
 
 /// The capabilities knock's daemon may keep after start-up.
 enum class capability : unsigned {
-  net_admin = CAP_NET_ADMIN,  ///< firewall changes (netlink, iptables)
-  net_raw = CAP_NET_RAW,      ///< raw sockets (iptables-legacy, capture re-opens)
-  setuid = CAP_SETUID,        ///< running ENABLE_CMD_EXEC commands as CMD_EXEC_USER
-  setgid = CAP_SETGID,        ///< ... and CMD_EXEC_GROUP
+  net_admin = CAP_NET_ADMIN,              ///< firewall changes (netlink, iptables)
+  net_raw = CAP_NET_RAW,                  ///< raw sockets (iptables-legacy, capture re-opens)
+  setuid = CAP_SETUID,                    ///< running ENABLE_CMD_EXEC commands as CMD_EXEC_USER
+  setgid = CAP_SETGID,                    ///< ... and CMD_EXEC_GROUP
+  dac_read_search = CAP_DAC_READ_SEARCH,  ///< knock-server's configuration reader (reloads)
 };
 
 /// A set of Linux capabilities, as the kernel's 64-bit masks.
