@@ -89,9 +89,9 @@ struct stanza_row {
   std::size_t line = 0;
   std::string cipher = "–", mac = "none";
   std::string source, port;
-  std::string left_out;        ///< why it has no cases
-  std::string libfko_left_out;  ///< why libfko has no cases for it
-  std::optional<std::size_t> accepted_by;  ///< the stanza that accepts its valid packet
+  std::string left_out;                        ///< why it has no cases
+  std::string libfko_left_out;                 ///< why libfko has no cases for it
+  std::optional<std::size_t> accepted_by;      ///< the stanza that accepts its valid packet
   std::map<std::string, std::string> outcome;  ///< case -> what knock says at registration
 
   std::string where() const {
@@ -148,7 +148,6 @@ std::pair<ip_address, ip_address> addresses_for(const std::vector<const stanza_t
   std::vector<ip_address> candidates;
   if (s.sources.any) candidates.push_back(*ip_address::parse("192.0.2.1"));
   for (const cidr& n : s.sources.networks) {
-    candidates.push_back(n.network());
     const unsigned bits = n.network().is_v4() ? 32 : 128;
     if (n.prefix() < bits) {  // the first host of the block, not its network address
       auto b = n.network().bytes();
@@ -161,6 +160,7 @@ std::pair<ip_address, ip_address> addresses_for(const std::vector<const stanza_t
         candidates.push_back(ip_address::v6(v6));
       }
     }
+    candidates.push_back(n.network());
   }
   std::stable_sort(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) {
     return a.is_v4() && !b.is_v4();  // IPv4 first: the message can name it
@@ -196,8 +196,7 @@ struct stanza_packets {
 
 spa_message message_for(std::mt19937_64& rng, const stanza_t& s, const ip_address& source,
                         port_spec port, epoch_seconds stamp) {
-  std::uniform_int_distribution<std::uint64_t> digits(1'000'000'000'000'000,
-                                                      9'999'999'999'999'999);
+  std::uniform_int_distribution<std::uint64_t> digits(1'000'000'000'000'000, 9'999'999'999'999'999);
   spa_message m;
   m.rand_value.assign(std::to_string(digits(rng)));
   m.username.assign(s.require_username.empty() ? "knock-bench" : s.require_username.c_str());
@@ -228,19 +227,24 @@ struct fko_stanza {
 };
 
 std::optional<int> fko_mode(std::string_view name) {
-  for (const auto& [n, m] :
-       {std::pair{"cbc", FKO_ENC_MODE_CBC}, {"ctr", FKO_ENC_MODE_CTR}, {"cfb", FKO_ENC_MODE_CFB},
-        {"ofb", FKO_ENC_MODE_OFB}, {"ecb", FKO_ENC_MODE_ECB},
-        {"legacy", FKO_ENC_MODE_CBC_LEGACY_IV}})
+  for (const auto& [n, m] : {std::pair{"cbc", FKO_ENC_MODE_CBC},
+                             {"ctr", FKO_ENC_MODE_CTR},
+                             {"cfb", FKO_ENC_MODE_CFB},
+                             {"ofb", FKO_ENC_MODE_OFB},
+                             {"ecb", FKO_ENC_MODE_ECB},
+                             {"legacy", FKO_ENC_MODE_CBC_LEGACY_IV}})
     if (config::detail::iequals(name, n)) return m;
   return std::nullopt;
 }
 
 std::optional<int> fko_hmac(std::string_view name) {
-  for (const auto& [n, m] :
-       {std::pair{"md5", FKO_HMAC_MD5}, {"sha1", FKO_HMAC_SHA1}, {"sha256", FKO_HMAC_SHA256},
-        {"sha384", FKO_HMAC_SHA384}, {"sha512", FKO_HMAC_SHA512},
-        {"sha3_256", FKO_HMAC_SHA3_256}, {"sha3_512", FKO_HMAC_SHA3_512}})
+  for (const auto& [n, m] : {std::pair{"md5", FKO_HMAC_MD5},
+                             {"sha1", FKO_HMAC_SHA1},
+                             {"sha256", FKO_HMAC_SHA256},
+                             {"sha384", FKO_HMAC_SHA384},
+                             {"sha512", FKO_HMAC_SHA512},
+                             {"sha3_256", FKO_HMAC_SHA3_256},
+                             {"sha3_512", FKO_HMAC_SHA3_512}})
     if (config::detail::iequals(name, n)) return m;
   return std::nullopt;
 }
@@ -256,8 +260,7 @@ int fko_decide(const fko_config& c, const std::string& packet, const ip_address&
                const ip_address& dst, epoch_seconds now, const char* seen) {
   if (!fwknopd::preprocess(packet.c_str(), packet.size())) return FKO_ERROR_INVALID_DATA;
   char* digest = nullptr;
-  if (const int rc = fwknopd::get_raw_digest(&digest, packet.c_str()); rc != FKO_SUCCESS)
-    return rc;
+  if (const int rc = fwknopd::get_raw_digest(&digest, packet.c_str()); rc != FKO_SUCCESS) return rc;
   const bool replay = seen != nullptr && std::strcmp(seen, digest) == 0;
   std::free(digest);
   if (replay) return replayed;
@@ -286,7 +289,8 @@ int fko_decide(const fko_config& c, const std::string& packet, const ip_address&
         port_spec p{asked.starts_with("udp") ? ip_protocol::udp : ip_protocol::tcp,
                     static_cast<std::uint16_t>(std::atoi(asked.data() + slash + 1))};
         if (s.restrict_ports.contains(p) || (s.open_ports && !s.open_ports->contains(p)))
-          rc = FKO_ERROR_INVALID_DATA;  // fwknopd: "One or more requested protocol/ports was denied"
+          rc =
+              FKO_ERROR_INVALID_DATA;  // fwknopd: "One or more requested protocol/ports was denied"
       }
     }
     if (ctx != nullptr) fko_destroy(ctx);
@@ -359,10 +363,10 @@ bool register_valid(const std::string& name, std::shared_ptr<valid_pool> pool,
   pool->reset();
   const verdict v = pool->once();
   if (!v.accepted || v.stanza != expect_stanza) {
-    std::fprintf(stderr, "knock-bench: %s: a valid packet was %s; refusing to run\n",
-                 name.c_str(),
-                 v.accepted ? ("accepted by another stanza (" + std::to_string(*v.stanza) + ")").c_str()
-                            : ("refused: " + std::string{to_string(v.reason)}).c_str());
+    std::fprintf(stderr, "knock-bench: %s: a valid packet was %s; refusing to run\n", name.c_str(),
+                 v.accepted
+                     ? ("accepted by another stanza (" + std::to_string(*v.stanza) + ")").c_str()
+                     : ("refused: " + std::string{to_string(v.reason)}).c_str());
     return false;
   }
   cases().push_back({name, [pool] { return outcome_of(pool->once()); }, 2000});
@@ -376,14 +380,13 @@ bool register_valid(const std::string& name, std::shared_ptr<valid_pool> pool,
         pool->reset();
         state.ResumeTiming();
       }
-      const verdict v = pool->srv->handle(
-          from(pool->packets->pool[pool->next++], pool->packets->source,
-               pool->packets->destination),
-          pool->now);
+      const verdict v = pool->srv->handle(from(pool->packets->pool[pool->next++],
+                                               pool->packets->source, pool->packets->destination),
+                                          pool->now);
       benchmark::DoNotOptimize(v);
       if (!v.accepted || v.stanza != expect_stanza) {
-        state.SkipWithError(("a valid packet was refused: " + std::string{to_string(v.reason)})
-                                .c_str());
+        state.SkipWithError(
+            ("a valid packet was refused: " + std::string{to_string(v.reason)}).c_str());
         break;
       }
     }
@@ -548,16 +551,20 @@ int add_config_cases(const config_options& o) {
     if (f.rijndael) {
       f.key.assign(as_chars(s.key.symmetric.view()));
       const auto mode = fko_mode(s.cipher.name());
-      if (mode) f.mode = *mode;
-      else why = "libfko has no mode '" + std::string{s.cipher.name()} + "'";
+      if (mode)
+        f.mode = *mode;
+      else
+        why = "libfko has no mode '" + std::string{s.cipher.name()} + "'";
     }
     if (s.mac) {
       auto hk = config::detail::read_key(o.access_file, r.hmac_key, "HMAC_KEY", r.hmac_key_base64,
                                          "HMAC_KEY_BASE64");
       if (hk && *hk) f.hmac_key.assign(as_chars((**hk).view()));
       const auto type = fko_hmac(s.mac->name());
-      if (type) f.hmac_type = *type;
-      else why = "libfko has no HMAC '" + std::string{s.mac->name()} + "'";
+      if (type)
+        f.hmac_type = *type;
+      else
+        why = "libfko has no HMAC '" + std::string{s.mac->name()} + "'";
     }
     if (!why.empty()) {
       p.rows[i].libfko_left_out = why;
@@ -567,8 +574,8 @@ int add_config_cases(const config_options& o) {
   }
 #endif
 
-  auto srv = std::make_shared<bench_server>(std::move(rules),
-                                            replay::memory_store{4 * o.pool + 64});
+  auto srv =
+      std::make_shared<bench_server>(std::move(rules), replay::memory_store{4 * o.pool + 64});
   const auto capacity = 4 * o.pool + 64;
 
   for (std::size_t i = 0; i < raw->size(); ++i) {
@@ -578,7 +585,8 @@ int add_config_cases(const config_options& o) {
     const std::string base = "config/" + row.label() + "/";
     const std::size_t own = *in_server[i] + 1;
 
-    // Which stanza accepts its packets: itself, unless an earlier one with the same keys takes them.
+    // Which stanza accepts its packets: itself, unless an earlier one with the same keys takes
+    // them.
     const verdict first = srv->handle(from(pk->valid, pk->source, pk->destination), now);
     srv->replay_store() = replay::memory_store{capacity};
     if (!first.accepted) {
@@ -628,9 +636,9 @@ int add_config_cases(const config_options& o) {
     const auto prime = [srv, pk, now] {
       (void)srv->handle(from(pk->replay, pk->source, pk->destination), now);
     };
-    if (!register_case(base + "replay", decide(&pk->replay),
-                       [](int o) { return o == replayed; }, "a replay was not refused as one",
-                       prime))
+    if (!register_case(
+            base + "replay", decide(&pk->replay), [](int o) { return o == replayed; },
+            "a replay was not refused as one", prime))
       return 1;
     row.outcome["replay"] = "replayed";
     note("miss", &pk->miss);
@@ -650,8 +658,9 @@ int add_config_cases(const config_options& o) {
       row.libfko_left_out = std::string{"libfko refuses its valid packet: "} + fko_errstr(got);
       continue;
     }
-    if (!register_case(lbase + "valid", fko_decides(&pk->valid, nullptr),
-                       [](int o) { return o == accepted; }, "libfko refused a valid packet"))
+    if (!register_case(
+            lbase + "valid", fko_decides(&pk->valid, nullptr), [](int o) { return o == accepted; },
+            "libfko refused a valid packet"))
       return 1;
     if (!pk->bad_hmac.empty() &&
         !register_case(lbase + "bad_hmac", fko_decides(&pk->bad_hmac, nullptr), refused,
@@ -684,7 +693,7 @@ int add_config_cases(const config_options& o) {
 namespace {
 
 struct measured {
-  std::vector<double> ns, allocs;  ///< per run (iterations), or
+  std::vector<double> ns, allocs;                  ///< per run (iterations), or
   std::optional<double> median_ns, median_allocs;  ///< the median aggregate
   std::string error;
   double ns_value() const {
@@ -777,8 +786,8 @@ int run_config_cases(const config_options& o) {
   nlohmann::json doc;
   doc["access_file"] = p.access_file;
   doc["fwknopd_conf"] = p.fwknopd_conf.empty() ? nlohmann::json{} : nlohmann::json{p.fwknopd_conf};
-  doc["max_spa_packet_age"] = p.options.packet_aging ? nlohmann::json(p.options.max_packet_age)
-                                                     : nlohmann::json{};
+  doc["max_spa_packet_age"] =
+      p.options.packet_aging ? nlohmann::json(p.options.max_packet_age) : nlohmann::json{};
   doc["vm_hwm_kib"] = hwm;
   doc["libfko"] = p.libfko;
   int status = 0;
@@ -806,7 +815,9 @@ int run_config_cases(const config_options& o) {
       if (k == results.end() && r.outcome.find(c) == r.outcome.end()) continue;
       nlohmann::json e;
       e["outcome"] = r.outcome.count(c) ? nlohmann::json(r.outcome.at(c)) : nlohmann::json{};
-      const auto num = [](double x) { return std::isnan(x) ? nlohmann::json{} : nlohmann::json(x); };
+      const auto num = [](double x) {
+        return std::isnan(x) ? nlohmann::json{} : nlohmann::json(x);
+      };
       e["knock_ns"] = k == results.end() ? nlohmann::json{} : num(k->second.ns_value());
       e["knock_allocs_per_packet"] =
           k == results.end() ? nlohmann::json{} : num(k->second.allocs_value());

@@ -10,13 +10,14 @@
 namespace knock_bench {
 
 struct config_options {
-  std::string access_file;   ///< --access-file
-  std::string fwknopd_conf;  ///< --fwknopd-conf: MAX_SPA_PACKET_AGE & co., GPG_HOME_DIR, NAT
-  std::string gpg_home_dir;  ///< --gpg-home-dir: GnuPG stanzas' keyring when they name none
+  std::string access_file;     ///< --access-file
+  std::string fwknopd_conf;    ///< --fwknopd-conf: MAX_SPA_PACKET_AGE & co., GPG_HOME_DIR, NAT
+  std::string gpg_home_dir;    ///< --gpg-home-dir: GnuPG stanzas' keyring when they name none
   bool allow_no_hmac = false;  ///< --allow-no-hmac, as knock-server's
   bool json = false;           ///< --json: the report as one JSON document on stdout
-  std::int64_t clock_skew = 0;  ///< --clock-skew S: packets stamped S seconds before the server's now
-  std::size_t pool = 4096;      ///< --pool N: fresh valid packets sealed per stanza
+  std::int64_t clock_skew =
+      0;                    ///< --clock-skew S: packets stamped S seconds before the server's now
+  std::size_t pool = 4096;  ///< --pool N: fresh valid packets sealed per stanza
   std::string format = "console";  ///< --benchmark_format (the display reporter is knock-bench's)
 };
 

@@ -30,9 +30,9 @@
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -119,7 +119,8 @@ int main(int argc, char** argv) {
       return false;
     };
     std::string number;
-    if (value("--access-file", config.access_file) || value("--fwknopd-conf", config.fwknopd_conf) ||
+    if (value("--access-file", config.access_file) ||
+        value("--fwknopd-conf", config.fwknopd_conf) ||
         value("--gpg-home-dir", config.gpg_home_dir))
       continue;
     if (value("--clock-skew", number)) {
@@ -127,7 +128,8 @@ int main(int argc, char** argv) {
       continue;
     }
     if (value("--pool", number)) {
-      config.pool = static_cast<std::size_t>(std::max(1LL, std::strtoll(number.c_str(), nullptr, 10)));
+      config.pool =
+          static_cast<std::size_t>(std::max(1LL, std::strtoll(number.c_str(), nullptr, 10)));
       continue;
     }
     if (a == "--json") {
