@@ -19,13 +19,13 @@
 //                         which favours libfko.
 #include "cases.hpp"
 #include "corpus.hpp"
+#include "libfko_steps.hpp"
 
 #include <fko.h>
 
 #include "support/vectors.hpp"
 
 #include <array>
-#include <cctype>
 #include <cstring>
 #include <ctime>
 #include <memory>
@@ -35,29 +35,14 @@
 namespace knock_bench {
 namespace {
 
+using fwknopd::get_raw_digest;
+using fwknopd::get_spa_data_fields;
+using fwknopd::preprocess;
+
 /// What fwknopd's access stanza holds: KEY_BASE64 and HMAC_KEY_BASE64, decoded.
 struct fko_stanza {
   std::string key, hmac_key;
 };
-
-/// incoming_spa.c: get_spa_data_fields.
-int get_spa_data_fields(fko_ctx_t ctx) {
-  char *username, *version, *message, *nat_access, *server_auth;
-  time_t timestamp;
-  short message_type;
-  int client_timeout;
-  int rc = fko_get_username(ctx, &username);
-  if (rc == FKO_SUCCESS) rc = fko_get_timestamp(ctx, &timestamp);
-  if (rc == FKO_SUCCESS) rc = fko_get_version(ctx, &version);
-  if (rc == FKO_SUCCESS) rc = fko_get_spa_message_type(ctx, &message_type);
-  if (rc == FKO_SUCCESS) rc = fko_get_spa_message(ctx, &message);
-  if (rc == FKO_SUCCESS) rc = fko_get_spa_nat_access(ctx, &nat_access);
-  if (rc == FKO_SUCCESS) rc = fko_get_spa_server_auth(ctx, &server_auth);
-  if (rc == FKO_SUCCESS) rc = fko_get_spa_client_timeout(ctx, &client_timeout);
-  benchmark::DoNotOptimize(username);
-  benchmark::DoNotOptimize(message);
-  return rc;
-}
 
 int decode(const char* packet, const fko_stanza& s) {
   fko_ctx_t ctx = nullptr;
@@ -121,35 +106,6 @@ bool is_replay(const digest_cache_list* head, const char* digest) {
   for (const digest_cache_list* p = head; p != nullptr; p = p->next)
     if (constant_runtime_cmp(p->cache_info.digest, digest, len) == 0) return true;
   return false;
-}
-
-/// preprocess_spa_data (UDP, no SPA over HTTP) with utils.c's is_base64.
-bool preprocess(const char* data, std::size_t len) {
-  if (len < 120 || len > 1500) return false;  // MIN_SPA_DATA_SIZE, MAX_SPA_PACKET_LEN
-  if (std::strncmp(data, "U2FsdGVkX1", 10) == 0) return false;
-  if (len > 400 && std::strncmp(data, "hQ", 2) == 0) return false;
-  for (std::size_t i = 0; i < len; ++i) {
-    const auto ch = static_cast<unsigned char>(data[i]);
-    if (!(std::isalnum(ch) || ch == '/' || ch == '+' || ch == '=')) return false;
-  }
-  return true;
-}
-
-/// get_raw_digest; the caller frees the digest.
-int get_raw_digest(char** digest, const char* packet) {
-  fko_ctx_t ctx = nullptr;
-  int rc = fko_new_with_data(&ctx, packet, nullptr, 0, FKO_ENC_MODE_CBC, nullptr, 0, 0);
-  if (rc != FKO_SUCCESS) {
-    fko_destroy(ctx);
-    return rc;
-  }
-  char* tmp = nullptr;
-  rc = fko_set_raw_spa_digest_type(ctx, FKO_DIGEST_SHA256);
-  if (rc == FKO_SUCCESS) rc = fko_set_raw_spa_digest(ctx);
-  if (rc == FKO_SUCCESS) rc = fko_get_raw_spa_digest(ctx, &tmp);
-  if (rc == FKO_SUCCESS) *digest = ::strdup(tmp);
-  fko_destroy(ctx);
-  return rc;
 }
 
 int replay_check(const std::string& packet, const digest_cache_list* cache) {

@@ -9,6 +9,15 @@
 //       a process that holds none of the other cases' tables (iptables forks per grant)
 //   knock-bench --gnupg [Google Benchmark flags]
 //       only decode/gnupg/* (GnuPG packets, knock beside libfko): keys made at start-up with gpg
+//   knock-bench --access-file F [--fwknopd-conf C] [--json] [Google Benchmark flags]
+//       only config/* and libfko/config/*: the decode/verify path of that configuration, stanza by
+//       stanza (valid, bad_hmac, garbage, replay, miss), then a table with a row per stanza (its
+//       file:line, cipher/MAC, knock and libfko medians, ratio, allocations) and VmHWM; --json
+//       prints that as one JSON document instead (the benchmark lines go to stderr). Also:
+//       --allow-no-hmac, --gpg-home-dir DIR (as knock-server's), --pool N (fresh packets sealed
+//       per stanza, default 4096), --clock-skew S (packets stamped S s before the server's clock).
+//       Exit status 2: the configuration does not load (file:line on stderr); 1: a case did not
+//       give its outcome (a valid packet refused).
 //   knock-bench --callgrind=<case> [--packets=N]
 //       runs <case> N times inside knock_bench_region() (after 3 warm-up packets), for
 //       valgrind --tool=callgrind --collect-atstart=no --toggle-collect=knock_bench_region
@@ -16,10 +25,12 @@
 // Method and results: docs/PERFORMANCE.md.
 #include "alloc_counter.hpp"
 #include "cases.hpp"
+#include "config_cases.hpp"
 #include "corpus.hpp"
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -91,10 +102,41 @@ int main(int argc, char** argv) {
   std::string callgrind_case;
   long packets = 0;
   bool list = false, firewall_only = false, gnupg_only = false;
+  config_options config;
   int kept = 1;
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
-    if (a.starts_with("--callgrind="))
+    // --name VALUE or --name=VALUE
+    const auto value = [&](std::string_view name, std::string& out) {
+      if (a == name && i + 1 < argc) {
+        out = argv[++i];
+        return true;
+      }
+      if (a.starts_with(name) && a.size() > name.size() && a[name.size()] == '=') {
+        out = a.substr(name.size() + 1);
+        return true;
+      }
+      return false;
+    };
+    std::string number;
+    if (value("--access-file", config.access_file) ||
+        value("--fwknopd-conf", config.fwknopd_conf) ||
+        value("--gpg-home-dir", config.gpg_home_dir))
+      continue;
+    if (value("--clock-skew", number)) {
+      config.clock_skew = std::strtoll(number.c_str(), nullptr, 10);
+      continue;
+    }
+    if (value("--pool", number)) {
+      config.pool =
+          static_cast<std::size_t>(std::max(1LL, std::strtoll(number.c_str(), nullptr, 10)));
+      continue;
+    }
+    if (a == "--json") {
+      config.json = true;
+    } else if (a == "--allow-no-hmac") {
+      config.allow_no_hmac = true;
+    } else if (a.starts_with("--callgrind="))
       callgrind_case = a.substr(12);
     else if (a.starts_with("--packets="))
       packets = std::strtol(argv[i] + 10, nullptr, 10);
@@ -104,10 +146,16 @@ int main(int argc, char** argv) {
       gnupg_only = true;
     else if (a == "--list")
       list = true;
-    else
+    else {
+      if (a.starts_with("--benchmark_format=")) config.format = a.substr(19);
       argv[kept++] = argv[i];
+    }
   }
   argc = kept;
+  if (config.access_file.empty() && (!config.fwknopd_conf.empty() || config.json)) {
+    std::fprintf(stderr, "knock-bench: --fwknopd-conf and --json go with --access-file\n");
+    return 2;
+  }
 
 #if KNOCK_BENCH_LIBFKO
   check_alloc_counter(libfko_alloc_probe);
@@ -115,7 +163,9 @@ int main(int argc, char** argv) {
   check_alloc_counter();
 #endif
 
-  if (firewall_only) {
+  if (!config.access_file.empty()) {
+    if (const int status = add_config_cases(config); status != 0) return status;
+  } else if (firewall_only) {
     add_firewall_cases();
   } else if (gnupg_only) {
     add_gnupg_cases();
@@ -142,6 +192,11 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("libfko", KNOCK_BENCH_LIBFKO ? "yes" : "not built");
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  if (!config.access_file.empty()) {
+    const int status = run_config_cases(config);
+    benchmark::Shutdown();
+    return status;
+  }
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;
