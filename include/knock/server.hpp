@@ -247,6 +247,7 @@ class server {
         last = to_errc(granted.error());
         continue;
       }
+      granted->destination = d.destination;
       if constexpr (durable_replay_store<replay_type>)  // durable before anything is granted
         if (auto ok = replay_.commit(); !ok) return resource_failed(ok.error().code, ok.error());
       if (granted->nat) {

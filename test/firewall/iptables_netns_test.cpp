@@ -222,6 +222,115 @@ TEST(iptables_netns, recreates_a_chain_deleted_under_it_and_says_when_it_cannot)
   ASSERT_TRUE(fw->flush());
 }
 
+// ENABLE_IPT_OUTPUT Y and ENABLE_DESTINATION_RULE Y, as Debian's fwknopd 2.6.10 set them up in a
+// namespace (iptables-save after `fwknop -A tcp/22 -a 10.77.0.2` sent to 10.77.0.1):
+//   -A INPUT -j FWKNOP_INPUT
+//   -A OUTPUT -j FWKNOP_OUTPUT
+//   -A FWKNOP_INPUT -s 10.77.0.2/32 -d 10.77.0.1/32 -p tcp -m tcp --dport 22 -m comment ... -j
+//   ACCEPT -A FWKNOP_OUTPUT -s 10.77.0.1/32 -d 10.77.0.2/32 -p tcp -m tcp --sport 22 -m comment ...
+//   -j ACCEPT
+// and both rules gone at expiry, both chains at exit. Here the server drops the port both ways,
+// so a connection needs both rules; and the client has a route to the server's other address,
+// which the destination rule keeps closed.
+TEST(iptables_netns, output_chain_and_destination_rule_like_fwknopd) {
+  KNOCK_NEEDS_ROOT();
+  knock::test::lab lab;
+  ASSERT_TRUE(lab.ok);
+  ASSERT_TRUE(run_ok({knock::test::ip_program(), "-n", lab.c.name(), "route", "add", "10.77.2.0/24",
+                      "via", "10.77.1.1"}));
+  const auto listener = knock::test::listen_in(lab.s, ssh);
+  ASSERT_TRUE(listener);
+  inside server{lab.s};
+  ASSERT_TRUE(server.ok());
+  const std::string ipt = knock::system::find_executable("iptables");
+  const std::string ip6t = knock::system::find_executable("ip6tables");
+  for (const auto& exe : {ipt, ip6t}) {
+    ASSERT_TRUE(run_ok({exe, "-A", "INPUT", "-p", "tcp", "--dport", "2222", "-j", "DROP"}));
+    ASSERT_TRUE(run_ok({exe, "-A", "OUTPUT", "-p", "tcp", "--sport", "2222", "-j", "DROP"}));
+  }
+  iptables_options o;
+  o.use_output = true;
+  o.use_destination = true;
+  auto fw = iptables::open(o);
+  ASSERT_TRUE(ok(fw));
+  std::string output;
+  ASSERT_TRUE(run_ok({ipt, "-S", "OUTPUT"}, &output));
+  EXPECT_NE(output.find("-A OUTPUT -j FWKNOP_OUTPUT\n-A OUTPUT -p tcp -m tcp --sport 2222 -j DROP"),
+            std::string::npos)
+      << output;
+  EXPECT_FALSE(can_connect(lab.c, addr("10.77.1.1"), ssh));
+
+  const knock::epoch_seconds until = std::time(nullptr) + 30;
+  auto g = make_grant("10.77.1.2", until);
+  g.destination = addr("10.77.1.1");
+  ASSERT_TRUE(ok(fw->open(g)));
+  auto g6 = make_grant("fd77:1::2", until);
+  g6.destination = addr("fd77:1::1");
+  ASSERT_TRUE(ok(fw->open(g6)));
+  const std::string exp = " -m comment --comment _exp_" + std::to_string(until) + " -j ACCEPT";
+  std::string rules;
+  ASSERT_TRUE(run_ok({ipt, "-S", "FWKNOP_INPUT"}, &rules));
+  EXPECT_NE(rules.find("-A FWKNOP_INPUT -s 10.77.1.2/32 -d 10.77.1.1/32 -p tcp -m tcp --dport "
+                       "2222" +
+                       exp),
+            std::string::npos)
+      << rules;
+  ASSERT_TRUE(run_ok({ipt, "-S", "FWKNOP_OUTPUT"}, &rules));
+  EXPECT_NE(rules.find("-A FWKNOP_OUTPUT -s 10.77.1.1/32 -d 10.77.1.2/32 -p tcp -m tcp --sport "
+                       "2222" +
+                       exp),
+            std::string::npos)
+      << rules;
+  ASSERT_TRUE(run_ok({ip6t, "-S", "FWKNOP_OUTPUT"}, &rules));
+  EXPECT_NE(rules.find("-A FWKNOP_OUTPUT -s fd77:1::1/128 -d fd77:1::2/128 -p tcp -m tcp --sport "
+                       "2222" +
+                       exp),
+            std::string::npos)
+      << rules;
+  EXPECT_TRUE(can_connect(lab.c, addr("10.77.1.1"), ssh));
+  EXPECT_TRUE(can_connect(lab.c, addr("fd77:1::1"), ssh));
+  EXPECT_FALSE(can_connect(lab.c, addr("10.77.2.1"), ssh));  // the server, not the SPA's address
+  EXPECT_FALSE(can_connect(lab.x, addr("10.77.2.1"), ssh));
+
+  // Without its output rule the grant does not work: the replies are dropped.
+  ASSERT_TRUE(run_ok({ipt, "-D", "FWKNOP_OUTPUT", "1"}));
+  EXPECT_FALSE(can_connect(lab.c, addr("10.77.1.1"), ssh));
+  EXPECT_FALSE(fw->open(make_grant("10.77.1.2", until)));  // no destination: refused
+  ASSERT_TRUE(ok(fw->open(g)));  // -C finds the access rule; the output rule is added again
+  EXPECT_TRUE(can_connect(lab.c, addr("10.77.1.1"), ssh));
+
+  auto listed = fw->list();  // --fw-list: both chains, both families
+  ASSERT_TRUE(ok(listed));
+  for (const auto& l : *listed) std::cout << "  | " << l << "\n";
+  EXPECT_EQ(count(*listed, "_exp_" + std::to_string(until)), 4u);
+  EXPECT_EQ(count(*listed, "Chain FWKNOP_OUTPUT"), 2u);
+
+  // Expiry takes both rules of both grants.
+  ASSERT_TRUE(ok(fw->expire(until)));
+  listed = fw->list();
+  ASSERT_TRUE(ok(listed));
+  EXPECT_EQ(count(*listed, "_exp_"), 0u);
+  EXPECT_FALSE(can_connect(lab.c, addr("10.77.1.1"), ssh));
+  EXPECT_FALSE(can_connect(lab.c, addr("fd77:1::1"), ssh));
+
+  // The output chain deleted under the daemon: the next grant re-creates it, jump first.
+  ASSERT_TRUE(run_ok({ipt, "-D", "OUTPUT", "-j", "FWKNOP_OUTPUT"}));
+  ASSERT_TRUE(run_ok({ipt, "-X", "FWKNOP_OUTPUT"}));
+  g.expires = until + 5;
+  ASSERT_TRUE(ok(fw->open(g)));
+  EXPECT_EQ(fw->repairs(), 1u);
+  EXPECT_TRUE(can_connect(lab.c, addr("10.77.1.1"), ssh));
+
+  // --fw-flush (and FLUSH_IPT_AT_EXIT): both chains and both jumps gone, in both families.
+  ASSERT_TRUE(ok(fw->flush()));
+  for (const auto& exe : {ipt, ip6t}) {
+    EXPECT_FALSE(knock::test::succeeds({exe, "-n", "-L", "FWKNOP_OUTPUT"}));
+    EXPECT_FALSE(knock::test::succeeds({exe, "-n", "-L", "FWKNOP_INPUT"}));
+    ASSERT_TRUE(run_ok({exe, "-S", "OUTPUT"}, &output));
+    EXPECT_EQ(output.find("FWKNOP"), std::string::npos) << output;
+  }
+}
+
 TEST(iptables_netns, measures_grants_per_second) {
   KNOCK_NEEDS_ROOT();
   knock::test::netns ns{"r"};

@@ -59,6 +59,20 @@ TEST(server, accepts_a_valid_packet_and_opens_the_firewall) {
   ASSERT_EQ(srv.firewall().active().size(), 1u);
 }
 
+// fwknopd's ENABLE_DESTINATION_RULE matches the address the SPA packet was sent to
+// (spadat->pkt_destination_ip): the grant carries it to the firewall.
+TEST(server, the_grant_carries_the_packets_destination_address) {
+  spa_server srv{rules(stanza_for(vector("access_cbc_hmac_sha256")))};
+  const std::string p = packet("access_cbc_hmac_sha256");
+  datagram d = from(p);
+  d.destination = *ip_address::parse("192.0.2.1");
+  const verdict v = srv.handle(d, t0);
+  ASSERT_TRUE(v.accepted) << to_string(v.reason);
+  EXPECT_EQ(v.granted.destination, *ip_address::parse("192.0.2.1"));
+  ASSERT_EQ(srv.firewall().active().size(), 1u);
+  EXPECT_EQ(srv.firewall().active()[0].destination, *ip_address::parse("192.0.2.1"));
+}
+
 TEST(server, refuses_a_replay_even_much_later_within_the_window) {
   spa_server srv{rules(stanza_for(vector("access_cbc_hmac_sha256")))};
   const auto p = packet("access_cbc_hmac_sha256");

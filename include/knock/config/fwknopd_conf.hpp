@@ -33,10 +33,7 @@ namespace knock::config {
 
 namespace detail {
 /// fwknopd variables for features knock does not have.
-inline constexpr std::string_view unsupported_daemon_variables[] = {"ENABLE_IPT_OUTPUT",
-                                                                    "ENABLE_DESTINATION_RULE",
-                                                                    "IPT_OUTPUT_ACCESS",
-                                                                    "ENABLE_NFQ_CAPTURE",
+inline constexpr std::string_view unsupported_daemon_variables[] = {"ENABLE_NFQ_CAPTURE",
                                                                     "NFQ_INTERFACE",
                                                                     "NFQ_PORT",
                                                                     "NFQ_TABLE",
@@ -143,6 +140,12 @@ class fwknopd_conf {
   std::string file_;
   std::vector<std::pair<std::string, raw_value>> variables_;
 };
+
+/// fwknopd.conf switches that change what a firewall backend writes: a backend honours one when
+/// it lists it among its variables; with another backend, `Y` is refused when the daemon starts
+/// (`firewall::any_of::make`), so the configuration still loads for `-D` and the other backends.
+inline constexpr std::string_view firewall_feature_switches[] = {"ENABLE_IPT_OUTPUT",
+                                                                 "ENABLE_DESTINATION_RULE"};
 
 /// The variables the server core reads (`read_server_options`): the time window and the NAT
 /// switches (whichever firewall backend runs; one that cannot NAT refuses NAT requests).

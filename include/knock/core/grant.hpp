@@ -85,7 +85,10 @@ struct nat_spec {
 
 /// Access granted by one accepted packet.
 struct grant {
-  ip_address source;          ///< the address allowed in
+  ip_address source;  ///< the address allowed in
+  /// The SPA packet's destination address, as captured (0.0.0.0 / :: where the capture does not
+  /// know it: a UDP socket without IP_PKTINFO). Backends match it with ENABLE_DESTINATION_RULE.
+  ip_address destination;
   port_list ports;            ///< what it may reach
   std::uint32_t timeout = 0;  ///< seconds
   epoch_seconds expires = 0;  ///< server clock: opened at `expires - timeout`

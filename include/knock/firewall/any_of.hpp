@@ -52,10 +52,19 @@ class any_of : public named_set<Backends...> {
     return out;
   }
 
-  /// The backend called `name`, made from `s`; an error naming the known ones otherwise.
+  /// The backend called `name`, made from `s`; an error naming the known ones otherwise. To serve
+  /// (`mode::install`), a backend that changes the firewall (`privileged_firewall`) must honour
+  /// every `config::firewall_feature_switches` set to Y (it lists it among its variables): else
+  /// an error at the switch's file:line naming the backends that have it.
   static result<any_of> make(std::string_view name, const setup& s) {
     std::optional<result<any_of>> made;
-    any_of::visit_named(name, [&](auto m) { made.emplace(wrap(decltype(m)::type::make(s))); });
+    any_of::visit_named(name, [&](auto m) {
+      using B = typename decltype(m)::type;
+      if (auto honoured = honours_switches<B>(s); !honoured)
+        made.emplace(fail(honoured.error()));
+      else
+        made.emplace(wrap(B::make(s)));
+    });
     if (made) return *std::move(made);
     return fail(error{errc::config_invalid, "firewall '" + std::string{name} + "' is not one of " +
                                                 join_names(any_of::names)});
@@ -146,6 +155,27 @@ class any_of : public named_set<Backends...> {
     if constexpr (checked_firewall<B>)
       if (auto ok = B::check(conf); !ok) return out = fail(ok.error()), false;
     return true;
+  }
+  template <class B>
+  static result<void> honours_switches(const setup& s) {
+    if constexpr (privileged_firewall<B>) {
+      if (s.how != mode::install) return {};  // --fw-list, --fw-flush: nothing is granted
+      for (std::string_view sw : config::firewall_feature_switches) {
+        if (config::detail::listed_in(B::variables, sw)) continue;
+        auto on = s.conf.yes_no(sw, false);
+        if (!on) return fail(error{errc::config_invalid, config::to_string(on.error())});
+        if (!*on) continue;
+        std::string message =
+            "is a fwknopd feature firewall '" + std::string{B::name} + "' does not have";
+        std::vector<std::string_view> with;
+        ((config::detail::listed_in(Backends::variables, sw) ? with.push_back(Backends::name)
+                                                             : void()),
+         ...);
+        if (!with.empty()) message += " (FIREWALL_TYPE " + join_names(with) + " has it)";
+        return fail(error{errc::config_invalid, config::to_string(s.conf.error(sw, message))});
+      }
+    }
+    return {};
   }
   template <class B>
   static constexpr privileges needs_of() noexcept {

@@ -46,12 +46,17 @@ inline result<iptables_options, config::config_error> iptables::settings(
     o.iptables = exe;
     o.ip6tables = detail::sibling_ip6tables(exe);
   }
-  auto prepend = c.yes_no("ENABLE_RULE_PREPEND", false);
-  if (!prepend) return bad(prepend.error());
-  o.prepend = *prepend;
-  // The access chain and the NAT chains (fwknopd checks every IPT_*_ACCESS, used or not).
+  for (const auto& [name, target] : {std::pair{"ENABLE_RULE_PREPEND", &o.prepend},
+                                     {"ENABLE_IPT_OUTPUT", &o.use_output},
+                                     {"ENABLE_DESTINATION_RULE", &o.use_destination}}) {
+    auto on = c.yes_no(name, false);
+    if (!on) return bad(on.error());
+    *target = *on;
+  }
+  // The access, output and NAT chains (fwknopd checks every IPT_*_ACCESS, used or not).
   ipt::chain_spec input = o.input();
   for (const auto& [name, target] : {std::pair{"IPT_INPUT_ACCESS", &input},
+                                     {"IPT_OUTPUT_ACCESS", &o.output},
                                      {"IPT_FORWARD_ACCESS", &o.nat.forward},
                                      {"IPT_DNAT_ACCESS", &o.nat.dnat},
                                      {"IPT_SNAT_ACCESS", &o.nat.snat_to},
@@ -111,9 +116,13 @@ inline result<iptables> iptables::open(iptables_options options) {
   const bool flush = fw.commands_.settings().flush_at_open;
   for (auto& f : fw.families_) {
     if (f.exe.empty()) continue;
-    if (flush) fw.commands_.remove_chain(f.exe);
-    // Without the flush an existing chain is kept, rules and all.
-    if (auto ready = fw.commands_.ensure_chain(f.exe); !ready) return failed(ready.error().message);
+    // The access chain, and the output chain with ENABLE_IPT_OUTPUT (IPv6 too, unlike fwknopd,
+    // whose grants are IPv4 only). Without the flush an existing chain is kept, rules and all.
+    for (const auto& c : fw.filter_chains()) {
+      if (flush) fw.commands_.remove_chain(f.exe, c);
+      if (auto ready = fw.commands_.ensure_chain(f.exe, c); !ready)
+        return failed(ready.error().message);
+    }
     // Rules an earlier run left behind (not flushed) are found by the first expire().
     f.earliest = flush ? never_expires : 0;
   }
@@ -129,15 +138,58 @@ inline result<iptables> iptables::open(iptables_options options) {
   return made;
 }
 
-inline result<void> iptables::repair_after(const family& f, const error& what) {
-  auto made = commands_.ensure_chain(f.exe);
+inline std::vector<ipt::chain_spec> iptables::filter_chains() const {
+  const auto& o = commands_.settings();
+  std::vector<ipt::chain_spec> out{o.input()};
+  if (o.use_output) out.push_back(o.output);
+  return out;
+}
+
+inline std::vector<ipt::chain_spec> iptables::chains_of(const family& f) const {
+  auto out = filter_chains();
+  if (&f == &families_[0]) out.insert(out.end(), nat_chains_.begin(), nat_chains_.end());
+  return out;
+}
+
+inline result<void> iptables::repair_after(const family& f, const ipt::chain_spec& c,
+                                           const error& what) {
+  auto made = commands_.ensure_chain(f.exe, c);
   if (made && *made) {
     ++repairs_;
     return {};
   }
   if (made) return failed(what.message);  // nothing was missing: the failure stands
-  return failed(what.message + "; re-creating chain " + commands_.settings().chain +
+  return failed(what.message + "; re-creating chain " + c.chain +
                 " failed too: " + made.error().message);
+}
+
+inline result<void> iptables::add_rule(const family& f, const ipt::chain_spec& c,
+                                       const std::vector<std::string>& args) {
+  const auto with = [&](std::vector<std::string> head) {
+    head.insert(head.end(), args.begin(), args.end());
+    return head;
+  };
+  if (commands_.run(f.exe, with({"-C", c.chain}))) return {};  // spec Q15: no duplicates
+  const auto add = commands_.settings().prepend
+                       ? with({"-I", c.chain, std::to_string(c.rule_position)})
+                       : with({"-A", c.chain});
+  // The chain (or its jump) may have been deleted under us: re-create them, and retry once.
+  if (auto added = commands_.run(f.exe, add); !added) {
+    if (auto fixed = repair_after(f, c, added.error()); !fixed) return fixed;
+    if (auto again = commands_.run(f.exe, add); !again) return failed(again.error().message);
+  }
+  return {};
+}
+
+inline result<ip_address> iptables::destination_of(const grant& g, const ip_address& source) const {
+  const ip_address d = g.destination.mapped_v4().value_or(g.destination);
+  if (!commands_.settings().use_destination) return d;
+  // fwknopd's UDP server writes `-d 0.0.0.0`, a rule that never matches: refused instead.
+  if (d == ip_address{} || d == ip_address::v6({}) || d.is_v4() != source.is_v4())
+    return failed(
+        "ENABLE_DESTINATION_RULE: the SPA packet's destination address is not known "
+        "(a UDP server socket does not record it)");
+  return d;
 }
 
 inline result<void> iptables::open(const grant& g) try {
@@ -145,22 +197,17 @@ inline result<void> iptables::open(const grant& g) try {
   family& f = families_[source.is_v4() ? 0 : 1];
   if (f.exe.empty())
     return failed(families_[0].exe.empty() ? "not opened" : "IPv6 grant, and no ip6tables");
+  const auto destination = destination_of(g, source);
+  if (!destination) return fail(destination.error());
   const auto& o = commands_.settings();
   for (const port_spec& p : g.ports) {
-    const auto args = ipt::rule_arguments(o, source, p, g.expires);
-    const auto with = [&](std::vector<std::string> head) {
-      head.insert(head.end(), args.begin(), args.end());
-      return head;
-    };
-    if (commands_.run(f.exe, with({"-C", o.chain}))) continue;  // spec Q15: no duplicates
-    const auto add =
-        o.prepend ? with({"-I", o.chain, std::to_string(o.rule_position)}) : with({"-A", o.chain});
-    // The chain (or its jump) may have been deleted under us: re-create them, and retry once.
-    if (auto added = commands_.run(f.exe, add); !added) {
-      if (auto fixed = repair_after(f, added.error()); !fixed) return fixed;
-      if (auto again = commands_.run(f.exe, add); !again) return failed(again.error().message);
-    }
-    f.earliest = std::min(f.earliest, g.expires);
+    // fwknopd's order: the access rule, then (ENABLE_IPT_OUTPUT) the output rule of the port.
+    auto added = add_rule(f, o.input(), ipt::rule_arguments(o, source, *destination, p, g.expires));
+    if (added) f.earliest = std::min(f.earliest, g.expires);
+    if (added && o.use_output)
+      added =
+          add_rule(f, o.output, ipt::output_rule_arguments(o, source, *destination, p, g.expires));
+    if (!added) return added;
   }
   return {};
 } catch (...) {  // std::bad_alloc: fail closed, never throw into the server
@@ -183,26 +230,16 @@ inline result<void> iptables::open_nat(const grant& g) try {
   if (!source.is_v4() || !g.nat.to.is_v4())
     return fail(error{errc::nat_unsupported, "iptables: NAT is IPv4 only (as in fwknopd)"});
   if (g.ports.empty()) return failed("NAT grant without a port");
+  const auto destination = destination_of(g, source);
+  if (!destination) return fail(destination.error());
   const auto& o = commands_.settings();
   const ipt::chain_spec input = o.input();
-  for (const auto& rule : ipt::nat_rules(o, input, source, *g.ports.begin(), g.nat, g.expires)) {
+  for (const auto& rule :
+       ipt::nat_rules(o, input, source, *g.ports.begin(), g.nat, g.expires, *destination)) {
     const ipt::chain_spec& c = *rule.chain;
     if (!(c == input))
       if (auto ready = use_chain(c, false); !ready) return failed(ready.error().message);
-    const auto with = [&](std::vector<std::string> head) {
-      head.insert(head.end(), rule.arguments.begin(), rule.arguments.end());
-      return head;
-    };
-    if (commands_.run(f.exe, with({"-C", c.chain}))) continue;
-    const auto add =
-        o.prepend ? with({"-I", c.chain, std::to_string(c.rule_position)}) : with({"-A", c.chain});
-    if (auto added = commands_.run(f.exe, add); !added) {
-      // Deleted under us: re-create the chain and its jump, and retry once.
-      auto made = commands_.ensure_chain(f.exe, c);
-      if (!made || !*made) return failed(added.error().message);
-      ++repairs_;
-      if (auto again = commands_.run(f.exe, add); !again) return failed(again.error().message);
-    }
+    if (auto added = add_rule(f, c, rule.arguments); !added) return added;
   }
   f.earliest = std::min(f.earliest, g.expires);
   return {};
@@ -227,24 +264,16 @@ inline result<void> iptables::expire(family& f, epoch_seconds now) {
   // Whatever happens, the next look is at the next known expiry or periodic check, never at
   // every call: a broken iptables must not turn the daemon loop into an exec storm.
   f.earliest = never_expires;
-  auto outcome = expire(f, commands_.settings().input(), now);
-  if (&f == &families_[0])
-    for (const auto& c : nat_chains_)
-      if (auto r = expire(f, c, now); !r) outcome = r;
+  result<void> outcome;
+  for (const auto& c : chains_of(f))
+    if (auto r = expire(f, c, now); !r) outcome = r;
   return outcome;
 }
 
 inline result<void> iptables::expire(family& f, const ipt::chain_spec& c, epoch_seconds now) {
-  const bool input = c == commands_.settings().input();
   auto listing = commands_.listing(f.exe, c);
   // Deleted under us: re-created (empty, so nothing is due), or an error saying why not.
-  if (!listing && input) return repair_after(f, listing.error());
-  if (!listing) {
-    auto made = commands_.ensure_chain(f.exe, c);
-    if (!made) return failed(made.error().message);
-    if (*made) ++repairs_;
-    return {};
-  }
+  if (!listing) return repair_after(f, c, listing.error());
   unsigned deleted = 0;
   result<void> outcome;
   for (const listed_rule& r : ipt::parse_listing(listing->output)) {
@@ -271,9 +300,9 @@ inline result<std::vector<std::string>> iptables::list() try {
     auto r = commands_.listing(f.exe);
     if (!r) return failed(r.error().message);
     ipt::append_lines(r->output, lines);
-    if (&f != &families_[0]) continue;
-    for (const auto& c : nat_chains_)  // a NAT chain not made yet has no line to show
-      if (auto n = commands_.listing(f.exe, c)) ipt::append_lines(n->output, lines);
+    const auto chains = chains_of(f);
+    for (std::size_t i = 1; i < chains.size(); ++i)  // a chain not made (yet) has nothing to show
+      if (auto n = commands_.listing(f.exe, chains[i])) ipt::append_lines(n->output, lines);
   }
   return lines;
 } catch (...) {
@@ -285,9 +314,7 @@ inline result<void> iptables::flush() try {
   const auto& o = commands_.settings();
   for (auto& f : families_) {
     if (f.exe.empty()) continue;
-    commands_.remove_chain(f.exe);
-    if (&f == &families_[0])
-      for (const auto& c : nat_chains_) commands_.remove_chain(f.exe, c);
+    for (const auto& c : chains_of(f)) commands_.remove_chain(f.exe, c);
     f.earliest = never_expires;
     if (commands_.run(f.exe, {"-t", o.table, "-n", "-L", o.chain}))
       return failed(f.exe + ": chain " + o.chain + " is still there after -F and -X");

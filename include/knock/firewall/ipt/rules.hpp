@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace knock::firewall::ipt {
@@ -41,6 +42,8 @@ inline chain_spec default_snat() {
 inline chain_spec default_masquerade() {
   return {"MASQUERADE", "nat", "POSTROUTING", 1, "FWKNOP_MASQUERADE", 1};
 }
+/// fwknopd's default IPT_OUTPUT_ACCESS.
+inline chain_spec default_output() { return {"ACCEPT", "filter", "OUTPUT", 1, "FWKNOP_OUTPUT", 1}; }
 
 /// Parses an `IPT_*_ACCESS` value as fwknopd takes it: six comma-separated fields of letters,
 /// digits, `_` and blanks, the positions whole numbers from 1.
@@ -104,6 +107,13 @@ struct options {
   bool wait_for_lock = false;           ///< pass `-w` (legacy iptables' xtables lock)
   std::chrono::milliseconds command_timeout{10'000};
   nat_chains nat;  ///< the NAT chains (IPv4 only, as fwknopd)
+  /// `ENABLE_IPT_OUTPUT`: a second rule per port of a grant, in `output` (the replies, by their
+  /// source port), as fwknopd writes it.
+  bool use_output = false;
+  chain_spec output = default_output();  ///< `IPT_OUTPUT_ACCESS`
+  /// `ENABLE_DESTINATION_RULE`: the access, local-NAT, output and DNAT rules match the SPA
+  /// packet's destination address instead of any address.
+  bool use_destination = false;
 
   /// The access chain (IPT_INPUT_ACCESS) as a `chain_spec`.
   chain_spec input() const {
@@ -144,17 +154,58 @@ inline std::vector<listed_rule> parse_listing(std::string_view text) {
   return out;
 }
 
-/// The arguments of one access rule after `-A <chain>` / `-C <chain>` (spec §10.2).
-inline std::vector<std::string> rule_arguments(const options& o, const ip_address& source,
-                                               port_spec port, epoch_seconds expires) {
+/// What a rule matches as the host's side (`-d` of an access rule, `-s` of an output rule): the
+/// SPA packet's destination with `use_destination` (ENABLE_DESTINATION_RULE), else any address of
+/// `source`'s family.
+inline std::string host_match(const options& o, const ip_address& source,
+                              const ip_address& destination) {
+  if (o.use_destination) return to_string(destination);
+  return source.is_v4() ? "0.0.0.0/0" : "::/0";
+}
+
+namespace detail {
+inline std::vector<std::string> access_arguments(const options& o, const ip_address& source,
+                                                 std::string host, port_spec port,
+                                                 epoch_seconds expires) {
   return {"-t",        o.table,
           "-p",        std::to_string(static_cast<int>(port.protocol)),
           "-s",        to_string(source),
-          "-d",        source.is_v4() ? "0.0.0.0/0" : "::/0",
+          "-d",        std::move(host),
           "--dport",   std::to_string(port.port),
           "-m",        "comment",
           "--comment", "_exp_" + std::to_string(expires),
           "-j",        o.target};
+}
+}  // namespace detail
+
+/// The arguments of one access rule after `-A <chain>` / `-C <chain>` (spec §10.2), `-d` the
+/// packet's `destination` with ENABLE_DESTINATION_RULE (fwknopd 2.6.10: `-d 10.77.0.1`).
+inline std::vector<std::string> rule_arguments(const options& o, const ip_address& source,
+                                               const ip_address& destination, port_spec port,
+                                               epoch_seconds expires) {
+  return detail::access_arguments(o, source, host_match(o, source, destination), port, expires);
+}
+/// The access rule to any destination (`-d 0.0.0.0/0` or `::/0`), whatever `use_destination`.
+inline std::vector<std::string> rule_arguments(const options& o, const ip_address& source,
+                                               port_spec port, epoch_seconds expires) {
+  return detail::access_arguments(o, source, source.is_v4() ? "0.0.0.0/0" : "::/0", port, expires);
+}
+
+/// The arguments of the output rule of one port after `-A <chain>` / `-C <chain>`
+/// (ENABLE_IPT_OUTPUT), in fwknopd 2.6.10's order: `-t filter -p 6 -d <source> -s <host> --sport
+/// 22 -m comment --comment _exp_<T> -j ACCEPT`, the host `0.0.0.0/0` unless
+/// ENABLE_DESTINATION_RULE.
+inline std::vector<std::string> output_rule_arguments(const options& o, const ip_address& source,
+                                                      const ip_address& destination, port_spec port,
+                                                      epoch_seconds expires) {
+  return {"-t",        o.output.table,
+          "-p",        std::to_string(static_cast<int>(port.protocol)),
+          "-d",        to_string(source),
+          "-s",        host_match(o, source, destination),
+          "--sport",   std::to_string(port.port),
+          "-m",        "comment",
+          "--comment", "_exp_" + std::to_string(expires),
+          "-j",        o.output.target};
 }
 
 /// One rule of a NAT grant: the chain it goes to and its arguments after `-A <chain>`.
@@ -165,10 +216,13 @@ struct chain_rule {
 
 /// The rules of a NAT grant from `source`, in fwknopd 2.6's shapes and order: for `--nat-local`
 /// the access rule to the local port, else the forward rule (FORWARD_ALL: every port); the DNAT
-/// rule of the first port (unless DISABLE_DNAT); the SNAT or MASQUERADE rule when asked.
+/// rule of the first port (unless DISABLE_DNAT); the SNAT or MASQUERADE rule when asked. With
+/// ENABLE_DESTINATION_RULE the local access rule and the DNAT rule match `destination` (the SPA
+/// packet's), as fwknopd's do; the forward and source-NAT rules never do.
 inline std::vector<chain_rule> nat_rules(const options& o, const chain_spec& input,
                                          const ip_address& source, port_spec first,
-                                         const nat_spec& n, epoch_seconds expires) {
+                                         const nat_spec& n, epoch_seconds expires,
+                                         const ip_address& destination = {}) {
   std::vector<chain_rule> out;
   const std::string src = to_string(source),
                     proto = std::to_string(static_cast<int>(first.protocol));
@@ -181,7 +235,8 @@ inline std::vector<chain_rule> nat_rules(const options& o, const chain_spec& inp
     return head;
   };
   if (n.kind == nat_kind::local) {
-    out.push_back({&input, rule_arguments(o, source, {first.protocol, n.to_port}, expires)});
+    out.push_back(
+        {&input, rule_arguments(o, source, destination, {first.protocol, n.to_port}, expires)});
   } else if (n.forward_all) {
     out.push_back(
         {&o.nat.forward, comment({"-t", o.nat.forward.table, "-s", src}, o.nat.forward, {})});
@@ -192,13 +247,14 @@ inline std::vector<chain_rule> nat_rules(const options& o, const chain_spec& inp
   }
   if (n.dnat) {
     const chain_spec& c = o.nat.dnat;
+    const std::string host = host_match(o, source, destination);
     if (n.forward_all)
-      out.push_back({&c, comment({"-t", c.table, "-s", src, "-d", "0.0.0.0/0"}, c,
-                                 {"--to-destination", to})});
+      out.push_back(
+          {&c, comment({"-t", c.table, "-s", src, "-d", host}, c, {"--to-destination", to})});
     else
       out.push_back(
-          {&c, comment({"-t", c.table, "-p", proto, "-s", src, "-d", "0.0.0.0/0", "--dport", port},
-                       c, {"--to-destination", to + ":" + to_port})});
+          {&c, comment({"-t", c.table, "-p", proto, "-s", src, "-d", host, "--dport", port}, c,
+                       {"--to-destination", to + ":" + to_port})});
   }
   if (n.rewrite != source_nat::none) {
     const bool snat = n.rewrite == source_nat::snat;
