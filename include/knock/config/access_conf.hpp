@@ -100,8 +100,9 @@ inline result<access::stanza_nat, config_error> stanza_nat(std::string_view file
                                                            const access::nat_options& o) {
   access::stanza_nat n;
   const auto needs_nat = [&](const raw_value& v, std::string_view name) {
+    const std::string p{o.switches};
     return error_at(file, v, name,
-                    "needs ENABLE_IPT_FORWARDING or ENABLE_IPT_LOCAL_NAT Y in fwknopd.conf");
+                    "needs " + p + "FORWARDING or " + p + "LOCAL_NAT Y in fwknopd.conf");
   };
   const auto ipv4 = [](std::string_view text) -> std::optional<ip_address> {
     const auto ip = wire::message_ipv4(text);
@@ -290,14 +291,13 @@ inline result<checked_stanza, config_error> check_stanza(const raw_stanza& r, st
            : yes_no(file, r.require_source_address, "REQUIRE_SOURCE_ADDRESS", false));
   take(s.access_expire, access_expire(file, r));
   take(s.enable_cmd_exec, yes_no(file, r.enable_cmd_exec, "ENABLE_CMD_EXEC", false));
-  take(s.enable_cmd_sudo_exec,
-       yes_no(file, r.enable_cmd_sudo_exec, "ENABLE_CMD_SUDO_EXEC", false));
+  take(s.enable_cmd_sudo_exec, yes_no(file, r.enable_cmd_sudo_exec, "ENABLE_CMD_SUDO_EXEC", false));
   if (first_error) return fail(*first_error);
   // As fwknopd, CMD_EXEC_GROUP names a group or a user (fwknopd looks it up as a user and takes
   // that user's group: `CMD_EXEC_GROUP nobody` works where only a user 'nobody' exists).
-  if (const raw_value& group = r.cmd_exec_group;
-      group.is_set() && ::getgrnam(group.text.c_str()) == nullptr &&
-      ::getpwnam(group.text.c_str()) == nullptr)
+  if (const raw_value& group = r.cmd_exec_group; group.is_set() &&
+                                                 ::getgrnam(group.text.c_str()) == nullptr &&
+                                                 ::getpwnam(group.text.c_str()) == nullptr)
     return error_at(file, group, "CMD_EXEC_GROUP",
                     "no group (or user) '" + printable(group.text) + "' on this system");
   // CMD_SUDO_EXEC_USER too (sudo is given the name; fwknopd looks the user up at load).
