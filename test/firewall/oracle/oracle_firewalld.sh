@@ -193,7 +193,7 @@ nat_round() {
     check "$name: the same chains and jumps at start" same_all
     local n=0 expected
     for packet in "plain:-A tcp/$PORT -a $CLI_IP" "NAT:-A tcp/$PORT -a $CLI_IP -N $NAT_TO:22" \
-                  "local NAT:-A tcp/$PORT -a $CLI_IP --nat-local --nat-port $((PORT + 1))"; do
+                  "local NAT:-A tcp/$PORT -a $CLI_IP --nat-local --nat-port $PORT"; do
         expected=${packet%%:*}
         [ "$expected" = NAT ] && [ "$NAT_FORWARD" != Y ] && continue
         [ "$expected" = "local NAT" ] && [ "$NAT_LOCAL" != Y ] && continue
