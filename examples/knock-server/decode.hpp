@@ -114,7 +114,7 @@ int decode_main(options& o) {
   if (!o.fwknopd_conf.empty()) {
     auto conf = load_conf<Firewalls, Captures>(o.fwknopd_conf);
     if (!conf) return config_error(conf.error());
-    auto read = knock::config::read_server_options(*conf);
+    auto read = knock::config::read_server_options(*conf, o.firewall);
     if (!read) return config_error(read.error());
     server_options = *read;
     bind.gpg_home_dir = conf->text("GPG_HOME_DIR", bind.gpg_home_dir);

@@ -160,7 +160,7 @@ settings_result load_settings(const options& o) {
   if (!o.pcap_file.empty() && !c.has("ENABLE_SPA_PACKET_AGING"))
     c.set("ENABLE_SPA_PACKET_AGING", "N");
 
-  auto server = knock::config::read_server_options(c);
+  auto server = knock::config::read_server_options(c, o.firewall);  // NAT switches: FIREWD or IPT
   if (!server) return fail(server.error());
   s.server = *server;
   auto persist = c.yes_no("ENABLE_DIGEST_PERSISTENCE", true);

@@ -113,15 +113,17 @@ TEST(config_access_keys, refuses_bad_values_naming_file_line_and_key) {
 TEST(config_access_keys, cmd_exec_group_is_a_group_or_a_user_as_fwknopd) {
   EXPECT_EQ(one("CMD_EXEC_GROUP nobody\n").cmd_exec_group, "nobody");
   EXPECT_EQ(one("CMD_EXEC_GROUP root\n").cmd_exec_group, "root");
-  EXPECT_EQ(error("CMD_EXEC_GROUP no-such-group-here\n"),
-            "access.conf:4: CMD_EXEC_GROUP: no group (or user) 'no-such-group-here' on this system");
+  EXPECT_EQ(
+      error("CMD_EXEC_GROUP no-such-group-here\n"),
+      "access.conf:4: CMD_EXEC_GROUP: no group (or user) 'no-such-group-here' on this system");
 }
 
 // fwknopd's ENABLE_CMD_SUDO_EXEC: commands run as `SUDO_EXE -u CMD_SUDO_EXEC_USER -g
 // CMD_SUDO_EXEC_GROUP ...`; the user must exist when access.conf loads (fwknopd looks it up then).
 TEST(config_access_keys, cmd_sudo_exec_binds_as_fwknopd) {
-  const stanza s = one("ENABLE_CMD_EXEC Y\nENABLE_CMD_SUDO_EXEC Y\nCMD_SUDO_EXEC_USER nobody\n"
-                       "CMD_SUDO_EXEC_GROUP nogroup\n");
+  const stanza s =
+      one("ENABLE_CMD_EXEC Y\nENABLE_CMD_SUDO_EXEC Y\nCMD_SUDO_EXEC_USER nobody\n"
+          "CMD_SUDO_EXEC_GROUP nogroup\n");
   EXPECT_TRUE(s.enable_cmd_sudo_exec);
   EXPECT_EQ(s.cmd_sudo_exec_user, "nobody");
   EXPECT_EQ(s.cmd_sudo_exec_group, "nogroup");
@@ -165,6 +167,14 @@ TEST(config_access_keys, nat_variables_as_fwknopd_reads_them) {
             "fwknopd.conf");
   EXPECT_NE(error("FORCE_SNAT 10.0.0.1\n").find("FORCE_SNAT: needs ENABLE_IPT_FORWARDING"),
             std::string::npos);
+  // fwknopd built for firewalld names its own switches (FIREWALL_TYPE firewalld, issue #16).
+  config::bind_options firewalld;
+  firewalld.nat.switches = "ENABLE_FIREWD_";
+  const auto refused = bind_text(std::string{base} + "FORCE_NAT 192.168.1.10 22\n", firewalld);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(config::to_string(refused.error()),
+            "access.conf:4: FORCE_NAT: needs ENABLE_FIREWD_FORWARDING or ENABLE_FIREWD_LOCAL_NAT Y "
+            "in fwknopd.conf");
   config::bind_options nat;
   nat.nat.forwarding = true;
   const auto with_nat = [&](std::string_view extra) {
@@ -213,8 +223,7 @@ TEST(config_access_keys, refuses_what_it_does_not_enforce_yet_saying_so) {
   EXPECT_EQ(error("CMD_CYCLE_OPEN /bin/true\nCMD_CYCLE_TIMER 0\nCMD_CYCLE_CLOSE NONE\n"),
             "access.conf:5: CMD_CYCLE_TIMER: '0' is not a positive integer up to 8388608");
   // GnuPG variables parse; a set of ciphers without GnuPG refuses a stanza that uses them.
-  EXPECT_TRUE(
-      config::parse_access_conf(std::string{base} + "GPG_DECRYPT_ID ABCD1234\n", "a.conf"));
+  EXPECT_TRUE(config::parse_access_conf(std::string{base} + "GPG_DECRYPT_ID ABCD1234\n", "a.conf"));
   EXPECT_NE(error("GPG_DECRYPT_PW pw\nGPG_REMOTE_ID ABCD1234\n").find("built without GnuPG"),
             std::string::npos);
 }
@@ -264,9 +273,8 @@ TEST(config_access_includes, errors_name_the_included_file) {
   t.write("bad.conf", "SOURCE ANY\nKEY k\nHMAC_KEY h\nOPEN_PORTS sctp/1\n");
   auto s = config::load_access_conf(t.write("access.conf", "%include bad.conf\n"));
   ASSERT_FALSE(s);
-  EXPECT_EQ(
-      config::to_string(s.error()),
-      "bad.conf:4: OPEN_PORTS: 'sctp/1' is not tcp/PORT or udp/PORT");
+  EXPECT_EQ(config::to_string(s.error()),
+            "bad.conf:4: OPEN_PORTS: 'sctp/1' is not tcp/PORT or udp/PORT");
 
   t.write("keys.txt", "SOURCE ANY\n");
   auto k = config::load_access_conf(t.write("k.conf", "SOURCE ANY\n%include_keys keys.txt\n"));
@@ -297,7 +305,8 @@ TEST(config_access_includes, relative_paths_start_at_the_working_directory_as_fw
   fs::create_directories(t.root / "etc");
   t.write("etc/keys.txt", "KEY k-beside-the-file\nHMAC_KEY h\n");
   t.write("keys.txt", "KEY k-in-the-working-directory\nHMAC_KEY h\n");
-  auto s = config::load_access_conf(t.write("etc/access.conf", "SOURCE ANY\n%include_keys keys.txt\n"));
+  auto s =
+      config::load_access_conf(t.write("etc/access.conf", "SOURCE ANY\n%include_keys keys.txt\n"));
   ASSERT_TRUE(s) << config::to_string(s.error());
   EXPECT_EQ(as_chars((*s)[0].key.view()), "k-in-the-working-directory");
 }
@@ -310,9 +319,9 @@ TEST(config_access_includes, a_stanza_broken_by_its_include_keys_is_left_out_as_
   t.write("empty.txt", "");
   t.write("wrong.txt", "KEY k\nOPEN_PORTS tcp/22\n");
   const std::string whole = "SOURCE 192.0.2.1\nKEY good\nHMAC_KEY h\n";
-  for (const auto& [keys, why] : {std::pair{"missing.txt", "cannot read"},
-                                  std::pair{"empty.txt", "no KEY"},
-                                  std::pair{"wrong.txt", "only key variables"}}) {
+  for (const auto& [keys, why] :
+       {std::pair{"missing.txt", "cannot read"}, std::pair{"empty.txt", "no KEY"},
+        std::pair{"wrong.txt", "only key variables"}}) {
     const auto path = t.write("a.conf", "SOURCE ANY\n%include_keys " + std::string{keys} +
                                             "\nOPEN_PORTS tcp/22\n\n" + whole);
     std::vector<config::config_error> skipped;
@@ -329,8 +338,8 @@ TEST(config_access_includes, a_stanza_broken_by_its_include_keys_is_left_out_as_
   }
   // Nothing whole: refused even when lenient, naming the first reason.
   std::vector<config::config_error> skipped;
-  auto none = config::load_access_conf(
-      t.write("n.conf", "SOURCE ANY\n%include_keys missing.txt\n"), {.skipped = &skipped});
+  auto none = config::load_access_conf(t.write("n.conf", "SOURCE ANY\n%include_keys missing.txt\n"),
+                                       {.skipped = &skipped});
   ASSERT_FALSE(none);
   EXPECT_NE(config::to_string(none.error()).find("no valid stanza"), std::string::npos);
   // Any other mistake still refuses the whole file, as in fwknopd.

@@ -46,6 +46,9 @@ struct nat_options {
   bool snat = false;                       ///< ENABLE_IPT_SNAT: source NAT for every NAT grant
   std::optional<ip_address> translate_ip;  ///< SNAT_TRANSLATE_IP: SNAT instead of MASQUERADE
   bool resolve_names = true;               ///< ENABLE_NAT_DNS: host names in NAT messages
+  /// The prefix of the switches' names, for messages: `ENABLE_IPT_`, or with firewalld
+  /// `ENABLE_FIREWD_` (fwknopd built for firewalld reads ENABLE_FIREWD_FORWARDING and friends).
+  std::string_view switches = "ENABLE_IPT_";
 
   /// True when a stanza may say FORCE_NAT / FORCE_SNAT (fwknopd refuses them otherwise).
   bool any() const noexcept { return forwarding || local; }

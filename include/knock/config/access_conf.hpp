@@ -100,8 +100,9 @@ inline result<access::stanza_nat, config_error> stanza_nat(std::string_view file
                                                            const access::nat_options& o) {
   access::stanza_nat n;
   const auto needs_nat = [&](const raw_value& v, std::string_view name) {
+    const std::string p{o.switches};
     return error_at(file, v, name,
-                    "needs ENABLE_IPT_FORWARDING or ENABLE_IPT_LOCAL_NAT Y in fwknopd.conf");
+                    "needs " + p + "FORWARDING or " + p + "LOCAL_NAT Y in fwknopd.conf");
   };
   const auto ipv4 = [](std::string_view text) -> std::optional<ip_address> {
     const auto ip = wire::message_ipv4(text);

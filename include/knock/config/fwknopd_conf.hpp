@@ -47,11 +47,7 @@ inline constexpr std::string_view unsupported_daemon_variables[] = {"ENABLE_NFQ_
                                                                     "EXTERNAL_CMD_ALARM",
                                                                     "ENABLE_EXT_CMD_PREFIX",
                                                                     "EXT_CMD_PREFIX",
-                                                                    "DIGEST_DB_FILE",
-                                                                    "ENABLE_FIREWD_FORWARDING",
-                                                                    "ENABLE_FIREWD_LOCAL_NAT",
-                                                                    "ENABLE_FIREWD_SNAT",
-                                                                    "ENABLE_FIREWD_OUTPUT"};
+                                                                    "DIGEST_DB_FILE"};
 
 /// True when `names` lists `name`, ignoring case.
 template <class Names>
@@ -156,13 +152,22 @@ inline constexpr std::string_view server_variables[] = {
 
 /// ENABLE_IPT_FORWARDING, ENABLE_IPT_LOCAL_NAT, ENABLE_IPT_SNAT (N, N, N), ENABLE_NAT_DNS (Y) and
 /// SNAT_TRANSLATE_IP — an IPv4 address, checked only when ENABLE_IPT_SNAT is Y (as fwknopd).
-inline result<access::nat_options, config_error> read_nat_options(const fwknopd_conf& c) {
+/// With the firewall `firewalld` (`firewall`, else FIREWALL_TYPE), the switches are
+/// ENABLE_FIREWD_FORWARDING, ENABLE_FIREWD_LOCAL_NAT and ENABLE_FIREWD_SNAT instead, as fwknopd
+/// built for firewalld reads them.
+inline result<access::nat_options, config_error> read_nat_options(const fwknopd_conf& c,
+                                                                  std::string_view firewall = {}) {
   access::nat_options o;
-  for (const auto& [name, target, fallback] :
-       {std::tuple{"ENABLE_IPT_FORWARDING", &o.forwarding, false},
-        {"ENABLE_IPT_LOCAL_NAT", &o.local, false},
-        {"ENABLE_IPT_SNAT", &o.snat, false},
-        {"ENABLE_NAT_DNS", &o.resolve_names, true}}) {
+  const bool firewalld = detail::iequals(
+      firewall.empty() ? c.text("FIREWALL_TYPE") : std::string{firewall}, "firewalld");
+  o.switches = firewalld ? "ENABLE_FIREWD_" : "ENABLE_IPT_";
+  const std::string forwarding = std::string{o.switches} + "FORWARDING",
+                    local = std::string{o.switches} + "LOCAL_NAT",
+                    snat = std::string{o.switches} + "SNAT";
+  for (const auto& [name, target, fallback] : {std::tuple{forwarding.c_str(), &o.forwarding, false},
+                                               {local.c_str(), &o.local, false},
+                                               {snat.c_str(), &o.snat, false},
+                                               {"ENABLE_NAT_DNS", &o.resolve_names, true}}) {
     auto v = c.yes_no(name, fallback);
     if (!v) return fail(v.error());
     *target = *v;
@@ -172,15 +177,16 @@ inline result<access::nat_options, config_error> read_nat_options(const fwknopd_
     const auto a = ip_address::parse(ip);
     if (!a || !a->is_v4())
       return fail(c.error("SNAT_TRANSLATE_IP",
-                          "'" + printable(ip) + "' is not an IPv4 address (ENABLE_IPT_SNAT is Y)"));
+                          "'" + printable(ip) + "' is not an IPv4 address (" + snat + " is Y)"));
     o.translate_ip = *a;
   }
   return o;
 }
 
 /// ENABLE_SPA_PACKET_AGING and MAX_SPA_PACKET_AGE, with fwknopd's defaults (Y, 120 s), and the
-/// NAT switches (`read_nat_options`).
-inline result<access::server_options, config_error> read_server_options(const fwknopd_conf& c) {
+/// NAT switches (`read_nat_options`; `firewall` as there).
+inline result<access::server_options, config_error> read_server_options(
+    const fwknopd_conf& c, std::string_view firewall = {}) {
   access::server_options o;
   auto aging = c.yes_no("ENABLE_SPA_PACKET_AGING", true);
   if (!aging) return fail(aging.error());
@@ -188,7 +194,7 @@ inline result<access::server_options, config_error> read_server_options(const fw
   if (!age) return fail(age.error());
   o.packet_aging = *aging;
   o.max_packet_age = *age;
-  auto nat = read_nat_options(c);
+  auto nat = read_nat_options(c, firewall);
   if (!nat) return fail(nat.error());
   o.nat = *nat;
   return o;

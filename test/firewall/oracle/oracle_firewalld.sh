@@ -8,7 +8,10 @@
 # rules: fwknopd 2.6.11 built for firewalld (chain FWKNOP_INPUT) and knock-server (chain
 # KNOCK_INPUT, through FIREWD_INPUT_ACCESS) side by side on the same packets; after each grant,
 # expiry, --fw-list, --fw-flush and exit, `iptables -S` of the two chains agree (chain name aside,
-# _exp_ times within 2 s). Part 2, knock's rich rules (KNOCK_FIREWD_RICH_RULES Y): the grant opens
+# _exp_ times within 2 s). Part 1b, the same with ENABLE_FIREWD_OUTPUT and the NAT switches
+# (ENABLE_FIREWD_FORWARDING, _LOCAL_NAT, _SNAT with and without SNAT_TRANSLATE_IP): plain, NAT and
+# local NAT packets; every chain (input, output, forward, DNAT, SNAT, MASQUERADE) and its jump
+# compared after each grant, the expiry and the exit. Part 2, knock's rich rules (KNOCK_FIREWD_RICH_RULES Y): the grant opens
 # the port in the zone, and firewalld closes it at the timeout even with knock-server killed -9.
 # Part 3, refusals: a zone that does not exist, firewalld not running.
 source "$(dirname "$0")/../../e2e/lib.sh"
@@ -123,6 +126,101 @@ stop_all() {  # TERM, and time for the FLUSH_*_AT_EXIT calls of a slow firewall-
 }
 stop_all
 check "exit left no chain of either" bash -c "! ip netns exec '$NS_SRV' iptables -S | grep -q '_INPUT'"
+
+note "part 1b: ENABLE_FIREWD_OUTPUT and the NAT switches (forwarding, local NAT, SNAT / MASQUERADE)"
+# Each chain of both: table, kind (fwknopd's FWKNOP_<kind>, knock's KNOCK_<kind>), the chain
+# that jumps to it.
+TABLE_CHAINS="filter:INPUT:INPUT filter:OUTPUT:OUTPUT filter:FORWARD:FORWARD nat:PREROUTING:PREROUTING nat:POSTROUTING:POSTROUTING nat:MASQUERADE:POSTROUTING"
+# chain_lines PREFIX SWITCH VALUE...: the FIREWD_*_ACCESS lines for chains PREFIX_*, then the
+# switches, one "NAME VALUE" line each
+chain_lines() {
+    local p=$1; shift
+    printf '%s %s\n' \
+        FIREWD_INPUT_ACCESS "ACCEPT, filter, INPUT, 1, ${p}_INPUT, 1" \
+        FIREWD_OUTPUT_ACCESS "ACCEPT, filter, OUTPUT, 1, ${p}_OUTPUT, 1" \
+        FIREWD_FORWARD_ACCESS "ACCEPT, filter, FORWARD, 1, ${p}_FORWARD, 1" \
+        FIREWD_DNAT_ACCESS "DNAT, nat, PREROUTING, 1, ${p}_PREROUTING, 1" \
+        FIREWD_SNAT_ACCESS "SNAT, nat, POSTROUTING, 1, ${p}_POSTROUTING, 1" \
+        FIREWD_MASQUERADE_ACCESS "MASQUERADE, nat, POSTROUTING, 1, ${p}_MASQUERADE, 1" "$@"
+}
+# all_rules PREFIX: each chain PREFIX_<kind> (as X_<kind>) and the jumps to it, _exp_ times as T
+all_rules() {
+    local tc table kind from
+    for tc in $TABLE_CHAINS; do
+        IFS=: read -r table kind from <<<"$tc"
+        echo "[$table $kind]"
+        in_ns "$NS_SRV" iptables -t "$table" -S "${1}_$kind" 2>/dev/null | sed "s/${1}_/X_/g; s/_exp_[0-9]*/_exp_T/"
+        in_ns "$NS_SRV" iptables -t "$table" -S "$from" 2>/dev/null | grep -- "-j ${1}_$kind\$" | sed "s/${1}_/X_/g"
+    done
+}
+all_times() {
+    local tc table kind from
+    for tc in $TABLE_CHAINS; do
+        IFS=: read -r table kind from <<<"$tc"
+        in_ns "$NS_SRV" iptables -t "$table" -S "${1}_$kind" 2>/dev/null | grep -o '_exp_[0-9]*' | cut -c6-
+    done
+}
+same_all() {
+    local a b; a=$(all_rules FWKNOP); b=$(all_rules KNOCK)
+    [ "$a" = "$b" ] || { diff <(echo "$a") <(echo "$b") | sed 's/^</fwknopd:/; s/^>/knock:/'; return 1; }
+    paste <(all_times FWKNOP) <(all_times KNOCK) |
+        awk '{ d = $1 - $2; if (d < -10 || d > 10) bad = 1 } END { exit bad }' || {
+        echo "times differ: $(all_times FWKNOP | tr '\n' ' ')/ $(all_times KNOCK | tr '\n' ' ')"
+        return 1
+    }
+    echo "same: $(grep -c -- '_exp_T' <<<"$b") rules: $(grep -- '_exp_T' <<<"$b" | tr '\n' '|')"
+}
+count_rules() { all_rules "$1" | grep -c -- '_exp_T'; }
+both_count() { [ "$(count_rules FWKNOP)" = "$1" ] && [ "$(count_rules KNOCK)" = "$1" ]; }
+# nat_round NAME SWITCH VALUE...: both daemons with these switches (and the chain lines); a plain
+# packet, a NAT packet and a local NAT packet; the same chains after each and after the expiry;
+# the same (no) chains after both exit.
+# The grants last NAT_TIMEOUT s: long enough for all three packets to be checked before the first
+# expires (firewall-cmd takes seconds per call).
+NAT_TO=192.168.77.5 NAT_TIMEOUT=100
+nat_round() {
+    local name=$1; shift
+    note "$name"
+    e2e_conf FIREWALL_TYPE firewalld KNOCK_USER root
+    chain_lines KNOCK "$@" >>"$CONF"
+    e2e_access FW_ACCESS_TIMEOUT "$NAT_TIMEOUT"
+    chmod 600 "$ACCESS"
+    printf 'PCAP_INTF %s\nFIREWALL_EXE %s\nFWKNOP_RUN_DIR %s\n' "$IF_SRV_CLI" \
+        "$(command -v firewall-cmd)" "$TMP/orun" >"$ORACLE_CONF"
+    chain_lines FWKNOP "$@" >>"$ORACLE_CONF"
+    oracle_start
+    knock_start
+    check "$name: the same chains and jumps at start" same_all
+    local n=0 expected
+    for packet in "plain:-A tcp/$PORT -a $CLI_IP" "NAT:-A tcp/$PORT -a $CLI_IP -N $NAT_TO:22" \
+                  "local NAT:-A tcp/$PORT -a $CLI_IP --nat-local --nat-port $PORT"; do
+        expected=${packet%%:*}
+        [ "$expected" = NAT ] && [ "$NAT_FORWARD" != Y ] && continue
+        [ "$expected" = "local NAT" ] && [ "$NAT_LOCAL" != Y ] && continue
+        log_mark
+        # shellcheck disable=SC2086  # the client's arguments
+        check "$name: fwknop sends a $expected packet" fwknop_knock "$NS_CLI" "$SRV_IP" ${packet#*:}
+        expect_accept "$CLI_IP" 60
+        n=$((n + $(eval "echo \$RULES_${expected// /_}")))
+        check "$name: both hold the $expected grant's $n rules so far" wait_until 60 both_count "$n"
+        check "$name: the same chains after the $expected grant" same_all
+    done
+    check "$name: both removed every rule after the expiry" wait_until $((NAT_TIMEOUT + 40)) both_count 0
+    check "$name: the same chains after the expiry" same_all
+    stop_all
+    check "$name: exit left no chain of either" bash -c "! ip netns exec '$NS_SRV' iptables-save | grep -qE ':(FWKNOP|KNOCK)_'"
+}
+# Rules per packet: plain (input + output), NAT (forward, DNAT, SNAT or MASQUERADE), local NAT
+# (input, DNAT, SNAT or MASQUERADE).
+NAT_FORWARD=Y NAT_LOCAL=Y RULES_plain=2 RULES_NAT=3 RULES_local_NAT=3
+nat_round "output, forwarding, local NAT, SNAT to SNAT_TRANSLATE_IP" \
+    ENABLE_FIREWD_OUTPUT Y ENABLE_FIREWD_FORWARDING Y ENABLE_FIREWD_LOCAL_NAT Y \
+    ENABLE_FIREWD_SNAT Y SNAT_TRANSLATE_IP 10.1.2.3
+NAT_FORWARD=Y NAT_LOCAL=N RULES_plain=1 RULES_NAT=3
+nat_round "forwarding, SNAT without SNAT_TRANSLATE_IP (MASQUERADE)" \
+    ENABLE_FIREWD_FORWARDING Y ENABLE_FIREWD_SNAT Y
+NAT_FORWARD=N NAT_LOCAL=Y RULES_plain=1 RULES_local_NAT=2
+nat_round "local NAT alone" ENABLE_FIREWD_LOCAL_NAT Y
 
 note "part 2: knock's rich rules with --timeout: firewalld closes the grant itself"
 RICH_TIMEOUT=15

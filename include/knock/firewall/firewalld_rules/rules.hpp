@@ -4,12 +4,14 @@
 /// What knock's firewalld backend says to `firewall-cmd`, pure functions: fwknopd.conf's
 /// `FIREWD_*_ACCESS` lines (`ACCEPT, filter, INPUT, 1, FWKNOP_INPUT, 1`), the direct
 /// passthrough prefix fwknopd uses (`--direct --passthrough ipv4 <iptables arguments>`), and the
-/// rich rule of knock's zone mode
+/// output rule of ENABLE_FIREWD_OUTPUT, and the rich rule of knock's zone mode
 /// (`rule family="ipv4" source address="192.0.2.7" port port="22" protocol="tcp" accept`, as
 /// `firewall-cmd --list-rich-rules` prints it).
 
 #include <knock/core/grant.hpp>
 #include <knock/core/net.hpp>
+#include <knock/core/time.hpp>
+#include <knock/firewall/ipt/rules.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -20,13 +22,14 @@
 namespace knock::firewall::firewalld_rules {
 
 /// One `FIREWD_*_ACCESS` value: target, table, chain to jump from, jump position, knock's chain,
-/// rule position.
-struct chain_access {
-  std::string target, table, from_chain;
-  unsigned jump_position = 1;
-  std::string chain;
-  unsigned rule_position = 1;
-};
+/// rule position — the iptables backend's `IPT_*_ACCESS` shape, since direct rules are iptables
+/// rules.
+using chain_access = ipt::chain_spec;
+
+/// fwknopd's FIREWD_OUTPUT_ACCESS default.
+inline chain_access default_output() {
+  return {"ACCEPT", "filter", "OUTPUT", 1, "FWKNOP_OUTPUT", 1};
+}
 
 /// `text` as fwknopd's six comma-separated fields (letters, digits, `_`, spaces around them;
 /// positions whole numbers from 1); none when it is not.
@@ -68,12 +71,37 @@ inline std::optional<chain_access> parse_chain_access(std::string_view text) {
   return a;
 }
 
+/// One direct rule of a grant: its family, its chain, and its iptables arguments after
+/// `-A <chain>` / `-C <chain>`.
+struct direct_rule {
+  bool v6 = false;
+  chain_access chain;
+  std::vector<std::string> arguments;
+};
+
 /// `firewall-cmd --direct --passthrough ipv4|ipv6` followed by `iptables_args`.
 inline std::vector<std::string> passthrough(bool v6,
                                             const std::vector<std::string>& iptables_args) {
   std::vector<std::string> a{"--direct", "--passthrough", v6 ? "ipv6" : "ipv4"};
   a.insert(a.end(), iptables_args.begin(), iptables_args.end());
   return a;
+}
+
+/// The arguments (after `-A <chain>` / `-C <chain>`) of ENABLE_FIREWD_OUTPUT's rule for one
+/// granted port, in fwknopd's order: the replies from `port` back to `source`, from
+/// `destination` (fwknopd's `0.0.0.0/0` unless ENABLE_DESTINATION_RULE).
+inline std::vector<std::string> output_rule_arguments(const chain_access& c,
+                                                      const ip_address& source,
+                                                      std::string_view destination, port_spec port,
+                                                      epoch_seconds expires) {
+  return {"-t",        c.table,
+          "-p",        std::to_string(static_cast<int>(port.protocol)),
+          "-d",        to_string(source),
+          "-s",        std::string{destination},
+          "--sport",   std::to_string(port.port),
+          "-m",        "comment",
+          "--comment", "_exp_" + std::to_string(expires),
+          "-j",        c.target};
 }
 
 /// The rich rule that lets `source` reach `port`.

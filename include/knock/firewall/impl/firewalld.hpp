@@ -27,9 +27,13 @@ inline result<firewalld_options, config::config_error> firewalld::settings(
   if (auto check = c.yes_no("ENABLE_FIREWD_COMMENT_CHECK", true); !check) return bad(check.error());
   auto rich = c.yes_no("KNOCK_FIREWD_RICH_RULES", false);
   if (!rich) return bad(rich.error());
-  for (std::string_view v :
-       {"FIREWD_INPUT_ACCESS", "FIREWD_OUTPUT_ACCESS", "FIREWD_FORWARD_ACCESS",
-        "FIREWD_DNAT_ACCESS", "FIREWD_SNAT_ACCESS", "FIREWD_MASQUERADE_ACCESS"}) {
+  // Every FIREWD_*_ACCESS line is checked, used or not (as fwknopd's start does).
+  for (const auto& [v, target] : {std::pair{"FIREWD_INPUT_ACCESS", &o.input},
+                                  {"FIREWD_OUTPUT_ACCESS", &o.output_chain},
+                                  {"FIREWD_FORWARD_ACCESS", &o.nat.forward},
+                                  {"FIREWD_DNAT_ACCESS", &o.nat.dnat},
+                                  {"FIREWD_SNAT_ACCESS", &o.nat.snat_to},
+                                  {"FIREWD_MASQUERADE_ACCESS", &o.nat.masquerade}}) {
     if (!c.has(v)) continue;
     auto a = firewalld_rules::parse_chain_access(c.text(v));
     if (!a) {
@@ -38,7 +42,21 @@ inline result<firewalld_options, config::config_error> firewalld::settings(
       m.append("' is not 'TARGET, table, from chain, jump position, chain, rule position'");
       return bad(c.error(v, std::move(m)));
     }
-    if (v == "FIREWD_INPUT_ACCESS") o.input = *std::move(a);
+    *target = *std::move(a);
+  }
+  // fwknopd's switches: the output chain, and the NAT chains (forwarding or local NAT: forward
+  // and DNAT; SNAT: the SNAT and MASQUERADE chains too).
+  for (const auto& [v, target] : {std::pair{"ENABLE_FIREWD_OUTPUT", &o.output},
+                                  {"ENABLE_FIREWD_FORWARDING", &o.nat.enabled},
+                                  {"ENABLE_FIREWD_LOCAL_NAT", &o.nat.enabled},
+                                  {"ENABLE_FIREWD_SNAT", &o.nat.snat}}) {
+    auto on = c.yes_no(v, false);
+    if (!on) return bad(on.error());
+    if (*on && *rich)
+      return bad(c.error(v,
+                         "needs fwknopd's direct rules: knock's rich rules "
+                         "(KNOCK_FIREWD_RICH_RULES Y) have no output or NAT rules"));
+    *target = *target || *on;
   }
   o.zone = c.text("KNOCK_FIREWD_ZONE");
   for (char ch : o.zone)
@@ -56,14 +74,15 @@ inline result<firewalld_options, config::config_error> firewalld::settings(
   return o;
 }
 
-inline ipt::options firewalld::ipt_options() const {
+inline ipt::options firewalld::ipt_options(const firewalld_options& options) {
   ipt::options o;
-  o.target = options_.input.target;
-  o.table = options_.input.table;
-  o.from_chain = options_.input.from_chain;
-  o.jump_position = options_.input.jump_position;
-  o.chain = options_.input.chain;
-  o.rule_position = options_.input.rule_position;
+  o.target = options.input.target;
+  o.table = options.input.table;
+  o.from_chain = options.input.from_chain;
+  o.jump_position = options.input.jump_position;
+  o.chain = options.input.chain;
+  o.rule_position = options.input.rule_position;
+  o.nat = options.nat;
   return o;
 }
 
@@ -91,28 +110,56 @@ inline result<firewalld> firewalld::attach(firewalld_options o) {
       return fw.cmd_.failed(m);
     }
   }
+  // Attached (--fw-list, --fw-flush), the NAT chains are the ones fwknopd.conf enables.
+  if (!o.rich_rules && o.nat.enabled) fw.nat_chains_ = {o.nat.forward, o.nat.dnat};
+  if (!o.rich_rules && o.nat.enabled && o.nat.snat)
+    fw.nat_chains_.insert(fw.nat_chains_.end(), {o.nat.snat_to, o.nat.masquerade});
   fw.options_ = std::move(o);
   return fw;
 }
 
-inline result<void> firewalld::ensure_chain(bool v6) {
-  const auto o = ipt_options();
-  if (!direct(v6, {"-t", o.table, "-N", o.chain}))
-    if (auto there = direct(v6, {"-t", o.table, "-n", "-L", o.chain}); !there)
+inline result<void> firewalld::ensure_chain(bool v6, const ipt::chain_spec& c) {
+  if (!direct(v6, {"-t", c.table, "-N", c.chain}))
+    if (auto there = direct(v6, {"-t", c.table, "-n", "-L", c.chain}); !there)
       return fail(there.error());
-  if (direct(v6, {"-t", o.table, "-C", o.from_chain, "-j", o.chain})) return {};
+  if (direct(v6, {"-t", c.table, "-C", c.from_chain, "-j", c.chain})) return {};
   auto jump = direct(
-      v6, {"-t", o.table, "-I", o.from_chain, std::to_string(o.jump_position), "-j", o.chain});
+      v6, {"-t", c.table, "-I", c.from_chain, std::to_string(c.jump_position), "-j", c.chain});
   if (!jump) return fail(jump.error());
   return {};
 }
 
-inline void firewalld::remove_chain(bool v6) {
-  const auto o = ipt_options();
+inline void firewalld::remove_chain(bool v6, const ipt::chain_spec& c) {
   for (int i = 0; i < 16; ++i)
-    if (!direct(v6, {"-t", o.table, "-D", o.from_chain, "-j", o.chain})) break;
-  (void)direct(v6, {"-t", o.table, "-F", o.chain});
-  (void)direct(v6, {"-t", o.table, "-X", o.chain});
+    if (!direct(v6, {"-t", c.table, "-D", c.from_chain, "-j", c.chain})) break;
+  (void)direct(v6, {"-t", c.table, "-F", c.chain});
+  (void)direct(v6, {"-t", c.table, "-X", c.chain});
+}
+
+inline std::vector<ipt::chain_spec> firewalld::chains(bool v6) const {
+  std::vector<ipt::chain_spec> out{options_.input};
+  if (options_.output) out.push_back(options_.output_chain);
+  if (!v6) out.insert(out.end(), nat_chains_.begin(), nat_chains_.end());
+  return out;
+}
+
+inline result<void> firewalld::use_chain(const ipt::chain_spec& c, bool flush_first) {
+  if (std::find(nat_chains_.begin(), nat_chains_.end(), c) != nat_chains_.end()) return {};
+  if (flush_first) remove_chain(false, c);
+  if (auto ready = ensure_chain(false, c); !ready) return fail(ready.error());
+  nat_chains_.push_back(c);
+  return {};
+}
+
+inline result<void> firewalld::add_rule(bool v6, const ipt::chain_spec& c,
+                                        const std::vector<std::string>& args) {
+  const auto with = [&](std::vector<std::string> head) {
+    head.insert(head.end(), args.begin(), args.end());
+    return head;
+  };
+  if (direct(v6, with({"-C", c.chain}))) return {};  // already there
+  if (auto added = direct(v6, with({"-A", c.chain})); !added) return fail(added.error());
+  return {};
 }
 
 inline result<firewalld> firewalld::open(firewalld_options o) {
@@ -123,11 +170,18 @@ inline result<firewalld> firewalld::open(firewalld_options o) {
     if (fw.options_.flush_at_open)
       if (auto f = fw.flush(); !f) return fail(f.error());
   } else {
-    if (fw.options_.flush_at_open) fw.remove_chain(false);
-    if (auto ready = fw.ensure_chain(false); !ready) return fail(ready.error());
-    if (fw.options_.flush_at_open) fw.remove_chain(true);
-    (void)fw.ensure_chain(true);  // IPv6 grants fail later, saying why, if this did not work
-    fw.earliest_[0] = fw.earliest_[1] = fw.options_.flush_at_open ? never_expires : 0;
+    const bool flush = fw.options_.flush_at_open;
+    const auto nat = std::move(fw.nat_chains_);  // made below, in fwknopd's order
+    fw.nat_chains_.clear();
+    for (const bool v6 : {false, true})
+      for (const auto& c : fw.chains(v6)) {
+        if (flush) fw.remove_chain(v6, c);
+        // IPv6 grants fail later, saying why, if this did not work
+        if (auto ready = fw.ensure_chain(v6, c); !ready && !v6) return fail(ready.error());
+      }
+    for (const auto& c : nat)
+      if (auto ready = fw.use_chain(c, flush); !ready) return fail(ready.error());
+    fw.earliest_[0] = fw.earliest_[1] = flush ? never_expires : 0;
   }
   fw.installed_ = true;
   return made;
@@ -146,46 +200,83 @@ inline result<void> firewalld::open(const grant& g) try {
     }
     return {};
   }
-  const bool v6 = !source.is_v4();
-  const auto o = ipt_options();
-  for (const port_spec& p : g.ports) {
-    auto args = ipt::rule_arguments(o, source, p, g.expires);
-    std::vector<std::string> check{"-C", o.chain};
-    check.insert(check.end(), args.begin(), args.end());
-    if (direct(v6, check)) continue;  // already there
-    std::vector<std::string> add{"-A", o.chain};
-    add.insert(add.end(), args.begin(), args.end());
-    if (auto added = direct(v6, add); !added) return fail(added.error());
-    earliest_[v6] = std::min(earliest_[v6], g.expires);
-  }
-  return {};
+  return add_rules(direct_rules(options_, g), g.expires, false);
 } catch (...) {  // std::bad_alloc: fail closed, never throw into the server
   return cmd_.failed("out of memory");
 }
 
+inline result<void> firewalld::open_nat(const grant& g) try {
+  if (cmd_.exe().empty()) return cmd_.failed("not opened");
+  const ip_address source = g.source.mapped_v4().value_or(g.source);
+  if (options_.rich_rules)
+    return fail(error{errc::nat_unsupported,
+                      "firewalld: knock's rich rules (KNOCK_FIREWD_RICH_RULES Y) have no NAT"});
+  if (!source.is_v4() || !g.nat.to.is_v4())
+    return fail(error{errc::nat_unsupported, "firewalld: NAT is IPv4 only (as in fwknopd)"});
+  if (g.ports.empty()) return cmd_.failed("NAT grant without a port");
+  return add_rules(direct_rules(options_, g), g.expires, true);
+} catch (...) {
+  return cmd_.failed("out of memory");
+}
+
+inline std::vector<firewalld_rules::direct_rule> firewalld::direct_rules(
+    const firewalld_options& options, const grant& g) {
+  std::vector<firewalld_rules::direct_rule> out;
+  const ip_address source = g.source.mapped_v4().value_or(g.source);
+  const bool v6 = !source.is_v4();
+  const auto o = ipt_options(options);
+  if (g.nat) {
+    if (g.ports.empty()) return out;
+    for (auto& r : ipt::nat_rules(o, options.input, source, *g.ports.begin(), g.nat, g.expires))
+      out.push_back({false, *r.chain, std::move(r.arguments)});
+    return out;
+  }
+  for (const port_spec& p : g.ports) {
+    out.push_back({v6, options.input, ipt::rule_arguments(o, source, p, g.expires)});
+    if (options.output)
+      out.push_back({v6, options.output_chain,
+                     firewalld_rules::output_rule_arguments(
+                         options.output_chain, source, v6 ? "::/0" : "0.0.0.0/0", p, g.expires)});
+  }
+  return out;
+}
+
+inline result<void> firewalld::add_rules(const std::vector<firewalld_rules::direct_rule>& rules,
+                                         epoch_seconds expires, bool nat) {
+  for (const auto& r : rules) {
+    // A NAT chain not made at start (FORCE_SNAT without ENABLE_FIREWD_SNAT) is made first.
+    if (nat && !(r.chain == options_.input))
+      if (auto ready = use_chain(r.chain, false); !ready) return ready;
+    if (auto added = add_rule(r.v6, r.chain, r.arguments); !added) return added;
+    earliest_[r.v6] = std::min(earliest_[r.v6], expires);
+  }
+  return {};
+}
+
 inline result<void> firewalld::expire(epoch_seconds now) try {
   if (options_.rich_rules) return {};  // firewalld's --timeout removes them
-  const auto o = ipt_options();
   result<void> outcome;
   for (const bool v6 : {false, true}) {
     if (now < earliest_[v6]) continue;
     earliest_[v6] = never_expires;
-    auto listing = direct(v6, {"-t", o.table, "-L", o.chain, "--line-numbers", "-n"});
-    if (!listing) {
-      if (!v6) outcome = fail(listing.error());
-      continue;
-    }
-    unsigned deleted = 0;
-    for (const auto& r : ipt::parse_listing(listing->output)) {
-      if (r.expires > now) {
-        earliest_[v6] = std::min(earliest_[v6], r.expires);
+    for (const auto& c : chains(v6)) {
+      auto listing = direct(v6, {"-t", c.table, "-L", c.chain, "--line-numbers", "-n"});
+      if (!listing) {
+        if (!v6) outcome = fail(listing.error());
         continue;
       }
-      auto gone = direct(v6, {"-t", o.table, "-D", o.chain, std::to_string(r.number - deleted)});
-      if (gone)
-        ++deleted;
-      else
-        outcome = fail(gone.error());
+      unsigned deleted = 0;  // numbers shift down as rules go
+      for (const auto& r : ipt::parse_listing(listing->output)) {
+        if (r.expires > now) {
+          earliest_[v6] = std::min(earliest_[v6], r.expires);
+          continue;
+        }
+        auto gone = direct(v6, {"-t", c.table, "-D", c.chain, std::to_string(r.number - deleted)});
+        if (gone)
+          ++deleted;
+        else
+          outcome = fail(gone.error());
+      }
     }
   }
   return outcome;
@@ -204,14 +295,14 @@ inline result<std::vector<std::string>> firewalld::list() try {
     add_lines(r->output);
     return lines;
   }
-  const auto o = ipt_options();
-  for (const bool v6 : {false, true}) {
-    auto r = direct(v6, {"-t", o.table, "-L", o.chain, "--line-numbers", "-n"});
-    if (r)
-      add_lines(r->output);
-    else if (!v6)
-      return fail(r.error());
-  }
+  for (const bool v6 : {false, true})
+    for (const auto& c : chains(v6)) {
+      auto r = direct(v6, {"-t", c.table, "-L", c.chain, "--line-numbers", "-n"});
+      if (r)
+        add_lines(r->output);
+      else if (!v6 && c == options_.input)
+        return fail(r.error());
+    }
   return lines;
 } catch (...) {
   return cmd_.failed("out of memory");
@@ -230,8 +321,8 @@ inline result<void> firewalld::flush() try {
           return fail(gone.error());
     return {};
   }
-  remove_chain(false);
-  remove_chain(true);
+  for (const bool v6 : {false, true})
+    for (const auto& c : chains(v6)) remove_chain(v6, c);
   earliest_[0] = earliest_[1] = never_expires;
   return {};
 } catch (...) {
