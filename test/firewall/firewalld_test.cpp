@@ -250,6 +250,36 @@ TEST(firewalld, enable_firewd_local_nat_grants_open_the_input_chain_and_dnat) {
                 "--comment _exp_1700000035 -j DNAT --to-destination 198.51.100.1:22"}));
 }
 
+TEST(firewalld, enable_destination_rule_matches_the_spa_packets_destination_as_fwknopd) {
+  // fwknopd's firewalld build with ENABLE_DESTINATION_RULE Y puts the SPA packet's destination
+  // where 0.0.0.0/0 stands: `-d` of the input and DNAT rules, `-s` of the output rule.
+  auto g = grant_of("192.0.2.7", {{ip_protocol::tcp, 22}});
+  g.destination = *ip_address::parse("198.51.100.9");
+  const auto o = options_of("ENABLE_DESTINATION_RULE Y\nENABLE_FIREWD_OUTPUT Y\n");
+  EXPECT_TRUE(o.use_destination);
+  EXPECT_EQ(rules_of(o, g),
+            (std::vector<std::string>{
+                "FWKNOP_INPUT: -t filter -p 6 -s 192.0.2.7 -d 198.51.100.9 --dport 22 -m comment "
+                "--comment _exp_1700000035 -j ACCEPT",
+                "FWKNOP_OUTPUT: -t filter -p 6 -d 192.0.2.7 -s 198.51.100.9 --sport 22 -m comment "
+                "--comment _exp_1700000035 -j ACCEPT"}));
+  g.nat = forward_to("198.51.100.1", 22);
+  g.nat.kind = nat_kind::local;
+  EXPECT_EQ(
+      rules_of(options_of("ENABLE_DESTINATION_RULE Y\nENABLE_FIREWD_LOCAL_NAT Y\n"), g).back(),
+      "FWKNOP_PREROUTING: -t nat -p 6 -s 192.0.2.7 -d 198.51.100.9 --dport 22 -m comment "
+      "--comment _exp_1700000035 -j DNAT --to-destination 198.51.100.1:22");
+  // Off (fwknopd's default), the destination is not used.
+  EXPECT_FALSE(options_of("").use_destination);
+  EXPECT_EQ(rules_of(options_of(""), grant_of("192.0.2.7", {{ip_protocol::tcp, 22}})).front(),
+            "FWKNOP_INPUT: -t filter -p 6 -s 192.0.2.7 -d 0.0.0.0/0 --dport 22 -m comment "
+            "--comment _exp_1700000035 -j ACCEPT");
+  // A bad value is refused at its line; with rich rules it is refused too (they have no -d).
+  EXPECT_FALSE(firewalld::settings(conf_of("ENABLE_DESTINATION_RULE maybe\n")));
+  EXPECT_FALSE(
+      firewalld::settings(conf_of("KNOCK_FIREWD_RICH_RULES Y\nENABLE_DESTINATION_RULE Y\n")));
+}
+
 TEST(firewalld, enable_firewd_snat_adds_snat_to_the_translate_ip_or_masquerade) {
   auto g = grant_of("192.0.2.7", {{ip_protocol::tcp, 2222}});
   g.nat = forward_to("10.0.0.5", 22);

@@ -51,6 +51,9 @@ struct firewalld_options {
   /// ENABLE_FIREWD_FORWARDING / _LOCAL_NAT (`enabled`), ENABLE_FIREWD_SNAT (`snat`) and the
   /// FIREWD_FORWARD / DNAT / SNAT / MASQUERADE_ACCESS chains.
   ipt::nat_chains nat;
+  /// ENABLE_DESTINATION_RULE: the input, output, local-NAT and DNAT rules match the SPA packet's
+  /// destination address instead of any address (as fwknopd's firewalld build does).
+  bool use_destination = false;
   bool flush_at_open = true;  ///< FLUSH_FIREWD_AT_INIT
   bool flush_at_stop = true;  ///< FLUSH_FIREWD_AT_EXIT
   bool rich_rules = false;    ///< KNOCK_FIREWD_RICH_RULES
@@ -69,7 +72,7 @@ class firewalld {
       "FIREWD_DNAT_ACCESS",   "FIREWD_SNAT_ACCESS",       "FIREWD_MASQUERADE_ACCESS",
       "ENABLE_FIREWD_OUTPUT", "ENABLE_FIREWD_FORWARDING", "ENABLE_FIREWD_LOCAL_NAT",
       "ENABLE_FIREWD_SNAT",   "KNOCK_FIREWD_RICH_RULES",  "KNOCK_FIREWD_ZONE",
-      "FIREWALL_EXE"};
+      "FIREWALL_EXE",         "ENABLE_DESTINATION_RULE"};
   /// firewall-cmd asks firewalld over D-Bus: it needs the daemon's account, not capabilities.
   static constexpr privileges needs{.runs_programs = true};
 
@@ -118,6 +121,9 @@ class firewalld {
                                                                 const grant& g);
   /// The iptables backend's options for `o`'s chains: its rule text is firewalld's.
   static ipt::options ipt_options(const firewalld_options& o);
+  // ENABLE_DESTINATION_RULE needs the packet's destination; a UDP server socket has none.
+  bool knows_destination(const grant& g, const ip_address& source) const;
+  failure<error> unknown_destination() const;
 
  private:
   result<void> add_rules(const std::vector<firewalld_rules::direct_rule>& rules,

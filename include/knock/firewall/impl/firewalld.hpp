@@ -47,6 +47,7 @@ inline result<firewalld_options, config::config_error> firewalld::settings(
   // fwknopd's switches: the output chain, and the NAT chains (forwarding or local NAT: forward
   // and DNAT; SNAT: the SNAT and MASQUERADE chains too).
   for (const auto& [v, target] : {std::pair{"ENABLE_FIREWD_OUTPUT", &o.output},
+                                  {"ENABLE_DESTINATION_RULE", &o.use_destination},
                                   {"ENABLE_FIREWD_FORWARDING", &o.nat.enabled},
                                   {"ENABLE_FIREWD_LOCAL_NAT", &o.nat.enabled},
                                   {"ENABLE_FIREWD_SNAT", &o.nat.snat}}) {
@@ -55,7 +56,7 @@ inline result<firewalld_options, config::config_error> firewalld::settings(
     if (*on && *rich)
       return bad(c.error(v,
                          "needs fwknopd's direct rules: knock's rich rules "
-                         "(KNOCK_FIREWD_RICH_RULES Y) have no output or NAT rules"));
+                         "(KNOCK_FIREWD_RICH_RULES Y) have no output, NAT or destination rules"));
     *target = *target || *on;
   }
   o.zone = c.text("KNOCK_FIREWD_ZONE");
@@ -83,6 +84,7 @@ inline ipt::options firewalld::ipt_options(const firewalld_options& options) {
   o.chain = options.input.chain;
   o.rule_position = options.input.rule_position;
   o.nat = options.nat;
+  o.use_destination = options.use_destination;
   return o;
 }
 
@@ -200,6 +202,7 @@ inline result<void> firewalld::open(const grant& g) try {
     }
     return {};
   }
+  if (!knows_destination(g, source)) return unknown_destination();
   return add_rules(direct_rules(options_, g), g.expires, false);
 } catch (...) {  // std::bad_alloc: fail closed, never throw into the server
   return cmd_.failed("out of memory");
@@ -214,29 +217,46 @@ inline result<void> firewalld::open_nat(const grant& g) try {
   if (!source.is_v4() || !g.nat.to.is_v4())
     return fail(error{errc::nat_unsupported, "firewalld: NAT is IPv4 only (as in fwknopd)"});
   if (g.ports.empty()) return cmd_.failed("NAT grant without a port");
+  if (!knows_destination(g, source)) return unknown_destination();
   return add_rules(direct_rules(options_, g), g.expires, true);
 } catch (...) {
   return cmd_.failed("out of memory");
+}
+
+inline bool firewalld::knows_destination(const grant& g, const ip_address& source) const {
+  const ip_address d = g.destination.mapped_v4().value_or(g.destination);
+  return !options_.use_destination ||
+         (d != ip_address{} && d != ip_address::v6({}) && d.is_v4() == source.is_v4());
+}
+
+inline failure<error> firewalld::unknown_destination() const {
+  // fwknopd's UDP server writes `-d 0.0.0.0`, a rule that never matches: refused instead.
+  return cmd_.failed(
+      "ENABLE_DESTINATION_RULE: the SPA packet's destination address is not known (a UDP server "
+      "socket does not record it)");
 }
 
 inline std::vector<firewalld_rules::direct_rule> firewalld::direct_rules(
     const firewalld_options& options, const grant& g) {
   std::vector<firewalld_rules::direct_rule> out;
   const ip_address source = g.source.mapped_v4().value_or(g.source);
+  const ip_address destination = g.destination.mapped_v4().value_or(g.destination);
   const bool v6 = !source.is_v4();
   const auto o = ipt_options(options);
   if (g.nat) {
     if (g.ports.empty()) return out;
-    for (auto& r : ipt::nat_rules(o, options.input, source, *g.ports.begin(), g.nat, g.expires))
+    for (auto& r :
+         ipt::nat_rules(o, options.input, source, *g.ports.begin(), g.nat, g.expires, destination))
       out.push_back({false, *r.chain, std::move(r.arguments)});
     return out;
   }
+  const std::string host = ipt::host_match(o, source, destination);
   for (const port_spec& p : g.ports) {
-    out.push_back({v6, options.input, ipt::rule_arguments(o, source, p, g.expires)});
+    out.push_back({v6, options.input, ipt::rule_arguments(o, source, destination, p, g.expires)});
     if (options.output)
       out.push_back({v6, options.output_chain,
-                     firewalld_rules::output_rule_arguments(
-                         options.output_chain, source, v6 ? "::/0" : "0.0.0.0/0", p, g.expires)});
+                     firewalld_rules::output_rule_arguments(options.output_chain, source, host, p,
+                                                            g.expires)});
   }
   return out;
 }
