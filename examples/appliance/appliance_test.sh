@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # example_appliance_server: a packet opens through the callback firewall (the API is called with the
 # grant), the same packet again is refused as a replay, a packet with a wrong HMAC is refused, the
-# grant is revoked when it expires (ACCESS_TIMEOUT 2), and the replay log grew by what one grant
+# grant is revoked when it expires (FW_ACCESS_TIMEOUT 2), and the replay log grew by what one grant
 # writes. Usage: appliance_test.sh APPLIANCE_SERVER KNOCK_SEAL
 set -euo pipefail
 server=$1 seal=$2
 dir=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
 key=4k5ST4Qnk/NH07xIPyeNk1YzmwWgkc0ynqzJnOXCwyU= hmac=aG1hYy1rZXktZm9yLXRoZS1leGFtcGxl
-printf 'SOURCE ANY\nKEY_BASE64 %s\nHMAC_KEY_BASE64 %s\nACCESS_TIMEOUT 2\n' "$key" "$hmac" >"$dir/access.conf"
+printf 'SOURCE ANY\nKEY_BASE64 %s\nHMAC_KEY_BASE64 %s\nFW_ACCESS_TIMEOUT 2\n' "$key" "$hmac" >"$dir/access.conf"
 "$server" "$dir/access.conf" "$dir/replay.log" 0 --count 3 >"$dir/out" 2>&1 &
 pid=$!
 for _ in $(seq 50); do grep -q 'listening on UDP port' "$dir/out" && break; sleep 0.1; done

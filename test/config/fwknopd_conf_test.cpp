@@ -97,7 +97,7 @@ TEST(config_fwknopd_conf, refuses_with_file_line_and_key) {
             "fwknopd.conf:1: ENABLE_NFQ_CAPTURE: is a fwknopd feature knock does not have");
   EXPECT_EQ(error("ENABLE_EXTERNAL_CMDS Y;\n"),
             "fwknopd.conf:1: ENABLE_EXTERNAL_CMDS: is a fwknopd feature knock does not have");
-  EXPECT_TRUE(ok("ENABLE_FIREWD_OUTPUT N;\n").variables().empty());  // switched off: accepted
+  EXPECT_TRUE(ok("ENABLE_NFQ_CAPTURE N;\n").variables().empty());  // switched off: accepted
   // Firewall switches are the backends' to read (the iptables backend has them; any_of refuses
   // them for a backend without at start): the parse keeps them.
   EXPECT_EQ(ok("ENABLE_IPT_OUTPUT Y;\nENABLE_DESTINATION_RULE Y;\n").variables().size(), 2u);
