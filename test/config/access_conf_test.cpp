@@ -36,7 +36,7 @@ config_error parse_error(std::string_view text) {
 using stanza = access::stanza<cipher::any_rijndael, mac::any_hmac>;
 
 // Most tests here are about one variable, not about HMAC: they bind with --allow-no-hmac.
-constexpr config::bind_options lenient{.allow_no_hmac = true};
+const config::bind_options lenient{.allow_no_hmac = true};
 
 std::vector<stanza> bind_ok(std::string_view text, const config::bind_options& options = lenient) {
   auto raw = config::parse_access_conf(text, "access.conf");

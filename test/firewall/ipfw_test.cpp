@@ -72,6 +72,19 @@ config::fwknopd_conf conf_of(std::string_view text) {
   return *c;
 }
 
+TEST(ipfw_rules, enable_destination_rule_writes_the_packets_destination_as_fwknopd) {
+  // fwknopd's ipfw rule with ENABLE_DESTINATION_RULE Y: `to <the SPA packet's destination>`.
+  ipfw_rules::options o;
+  o.use_destination = true;
+  EXPECT_EQ(joined(ipfw_rules::add_arguments(o, 10001, ip("192.0.2.7"), {ip_protocol::tcp, 22}, 9,
+                                             ip("198.51.100.9"))),
+            "add 10001 set 1 pass 6 from 192.0.2.7 to 198.51.100.9 dst-port 22 setup keep-state // "
+            "_exp_9");
+  EXPECT_FALSE(ipfw::settings(conf_of(""))->use_destination);
+  EXPECT_TRUE(ipfw::settings(conf_of("ENABLE_DESTINATION_RULE Y\n"))->use_destination);
+  EXPECT_FALSE(ipfw::check(conf_of("ENABLE_DESTINATION_RULE maybe\n")));
+}
+
 TEST(ipfw, reads_fwknopds_variables_with_its_defaults) {
   auto o = ipfw::settings(conf_of(""));
   ASSERT_TRUE(o);

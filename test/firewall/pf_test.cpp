@@ -128,6 +128,15 @@ struct stub {
 
 bool have_python() { return std::system("python3 -c '' 2>/dev/null") == 0; }
 
+TEST(pf, enable_destination_rule_writes_the_packets_destination_as_fwknopd) {
+  // fwknopd's PF rule with ENABLE_DESTINATION_RULE Y: `to <the SPA packet's destination>`.
+  EXPECT_EQ(pfctl::rule_text(ip("192.0.2.7"), {ip_protocol::tcp, 22}, 9, "198.51.100.9"),
+            "pass in quick proto 6 from 192.0.2.7 to 198.51.100.9 port 22 keep state label _exp_9");
+  EXPECT_FALSE(pf::settings(conf_of(""))->use_destination);
+  EXPECT_TRUE(pf::settings(conf_of("ENABLE_DESTINATION_RULE Y\n"))->use_destination);
+  EXPECT_FALSE(pf::check(conf_of("ENABLE_DESTINATION_RULE maybe\n")));
+}
+
 TEST(pf, grants_expires_lists_and_flushes_through_pfctl) {
   if (!have_python()) GTEST_SKIP() << "python3 not found";
   stub s{

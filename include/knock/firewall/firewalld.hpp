@@ -28,6 +28,7 @@
 
 #include <knock/config/error.hpp>
 #include <knock/firewall/concept.hpp>
+#include <knock/firewall/destination.hpp>
 #include <knock/firewall/firewalld_rules/rules.hpp>
 #include <knock/firewall/ipt/rules.hpp>
 #include <knock/firewall/setup.hpp>
@@ -121,9 +122,6 @@ class firewalld {
                                                                 const grant& g);
   /// The iptables backend's options for `o`'s chains: its rule text is firewalld's.
   static ipt::options ipt_options(const firewalld_options& o);
-  // ENABLE_DESTINATION_RULE needs the packet's destination; a UDP server socket has none.
-  bool knows_destination(const grant& g, const ip_address& source) const;
-  failure<error> unknown_destination() const;
 
  private:
   result<void> add_rules(const std::vector<firewalld_rules::direct_rule>& rules,

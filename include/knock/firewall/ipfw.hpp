@@ -17,6 +17,7 @@
 
 #include <knock/config/error.hpp>
 #include <knock/firewall/concept.hpp>
+#include <knock/firewall/destination.hpp>
 #include <knock/firewall/ipfw_rules/rules.hpp>
 #include <knock/firewall/setup.hpp>
 #include <knock/firewall/tool.hpp>
@@ -45,7 +46,8 @@ class ipfw {
                                                    "IPFW_EXPIRE_SET_NUM",
                                                    "IPFW_EXPIRE_PURGE_INTERVAL",
                                                    "IPFW_ADD_CHECK_STATE",
-                                                   "FIREWALL_EXE"};
+                                                   "FIREWALL_EXE",
+                                                   "ENABLE_DESTINATION_RULE"};
   /// After the daemon drops root: ipfw changes the firewall.
   static constexpr privileges needs{.net_admin = true, .runs_programs = true};
 

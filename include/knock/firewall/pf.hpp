@@ -20,6 +20,7 @@
 
 #include <knock/config/error.hpp>
 #include <knock/firewall/concept.hpp>
+#include <knock/firewall/destination.hpp>
 #include <knock/firewall/pfctl/rules.hpp>
 #include <knock/firewall/setup.hpp>
 #include <knock/firewall/tool.hpp>
@@ -40,7 +41,7 @@ class pf {
   static constexpr std::string_view name = "pf";
   /// The fwknopd.conf variables `make` reads.
   static constexpr std::string_view variables[] = {"PF_ANCHOR_NAME", "PF_EXPIRE_INTERVAL",
-                                                   "FIREWALL_EXE"};
+                                                   "FIREWALL_EXE", "ENABLE_DESTINATION_RULE"};
   /// After the daemon drops root: pfctl changes the firewall.
   static constexpr privileges needs{.net_admin = true, .runs_programs = true};
 
@@ -66,6 +67,9 @@ class pf {
     auto exe = firewall_exe(c, "pfctl");
     if (!exe) return bad(exe.error());
     o.pfctl = exe->empty() ? std::string{"pfctl"} : *exe;
+    auto use_destination = c.yes_no("ENABLE_DESTINATION_RULE", false);
+    if (!use_destination) return bad(use_destination.error());
+    o.use_destination = *use_destination;
     return o;
   }
   /// `settings(c)`, for its error only.
@@ -116,7 +120,13 @@ class pf {
     std::vector<std::string> set;
     for (auto& r : *rules) set.push_back(std::move(r.text));
     const ip_address source = g.source.mapped_v4().value_or(g.source);
-    for (const port_spec& p : g.ports) set.push_back(pfctl::rule_text(source, p, g.expires));
+    std::string to{"any"};
+    if (options_.use_destination) {
+      const auto d = destination_of(g);
+      if (!d) return pfctl_.failed(unknown_destination);
+      to = to_string(*d);
+    }
+    for (const port_spec& p : g.ports) set.push_back(pfctl::rule_text(source, p, g.expires, to));
     if (auto loaded = load(set); !loaded) return loaded;
     earliest_ = std::min(earliest_, g.expires);
     return {};

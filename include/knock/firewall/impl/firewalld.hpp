@@ -202,7 +202,7 @@ inline result<void> firewalld::open(const grant& g) try {
     }
     return {};
   }
-  if (!knows_destination(g, source)) return unknown_destination();
+  if (options_.use_destination && !destination_of(g)) return cmd_.failed(unknown_destination);
   return add_rules(direct_rules(options_, g), g.expires, false);
 } catch (...) {  // std::bad_alloc: fail closed, never throw into the server
   return cmd_.failed("out of memory");
@@ -217,23 +217,10 @@ inline result<void> firewalld::open_nat(const grant& g) try {
   if (!source.is_v4() || !g.nat.to.is_v4())
     return fail(error{errc::nat_unsupported, "firewalld: NAT is IPv4 only (as in fwknopd)"});
   if (g.ports.empty()) return cmd_.failed("NAT grant without a port");
-  if (!knows_destination(g, source)) return unknown_destination();
+  if (options_.use_destination && !destination_of(g)) return cmd_.failed(unknown_destination);
   return add_rules(direct_rules(options_, g), g.expires, true);
 } catch (...) {
   return cmd_.failed("out of memory");
-}
-
-inline bool firewalld::knows_destination(const grant& g, const ip_address& source) const {
-  const ip_address d = g.destination.mapped_v4().value_or(g.destination);
-  return !options_.use_destination ||
-         (d != ip_address{} && d != ip_address::v6({}) && d.is_v4() == source.is_v4());
-}
-
-inline failure<error> firewalld::unknown_destination() const {
-  // fwknopd's UDP server writes `-d 0.0.0.0`, a rule that never matches: refused instead.
-  return cmd_.failed(
-      "ENABLE_DESTINATION_RULE: the SPA packet's destination address is not known (a UDP server "
-      "socket does not record it)");
 }
 
 inline std::vector<firewalld_rules::direct_rule> firewalld::direct_rules(

@@ -36,6 +36,9 @@ inline result<ipfw_rules::options, config::config_error> ipfw::settings(
   if (!at_exit) return bad(at_exit.error());
   auto check_state = c.yes_no("IPFW_ADD_CHECK_STATE", false);
   if (!check_state) return bad(check_state.error());
+  auto use_destination = c.yes_no("ENABLE_DESTINATION_RULE", false);
+  if (!use_destination) return bad(use_destination.error());
+  o.use_destination = *use_destination;
   auto start = detail::whole_number(c, "IPFW_START_RULE_NUM", 10000, 1, 65534,
                                     " (ipfw's rule numbers; 65535 is its default rule)");
   if (!start) return bad(start.error());
@@ -141,8 +144,11 @@ inline result<void> ipfw::open(const grant& g) try {
   }
   const auto number = options_.start_rule + static_cast<std::uint32_t>(free - slots_.begin());
   const ip_address source = g.source.mapped_v4().value_or(g.source);
+  const auto destination = destination_of(g);
+  if (options_.use_destination && !destination) return ipfw_.failed(unknown_destination);
   for (const port_spec& p : g.ports) {
-    auto added = ipfw_.run(ipfw_rules::add_arguments(options_, number, source, p, g.expires));
+    auto added = ipfw_.run(ipfw_rules::add_arguments(options_, number, source, p, g.expires,
+                                                     destination.value_or(ip_address{})));
     if (!added) {
       // Nothing half-open: the rules of this number that were added go again.
       (void)ipfw_.run(

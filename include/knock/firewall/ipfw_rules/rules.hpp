@@ -36,6 +36,7 @@ struct options {
   bool add_check_state = false;       ///< `IPFW_ADD_CHECK_STATE`: a check-state rule at start
   bool flush_at_open = true;          ///< `FLUSH_IPFW_AT_INIT`
   bool flush_at_stop = true;          ///< `FLUSH_IPFW_AT_EXIT`
+  bool use_destination = false;       ///< `ENABLE_DESTINATION_RULE`: `to <packet's destination>`
   std::chrono::milliseconds command_timeout{10'000};
 
   /// The last rule number knock may use (65535 is ipfw's default rule).
@@ -53,16 +54,19 @@ struct listed_rule {
 };
 
 /// The arguments after `ipfw` that add grant rule `number` for `source` to `port`. `setup`
-/// (TCP SYN only) is left out for UDP, where fwknopd's rule could never match.
+/// (TCP SYN only) is left out for UDP, where fwknopd's rule could never match. The rule is `to me`
+/// (`me6`), or `to <destination>` (the SPA packet's) with ENABLE_DESTINATION_RULE.
 inline std::vector<std::string> add_arguments(const options& o, std::uint32_t number,
                                               const ip_address& source, port_spec port,
-                                              epoch_seconds expires) {
-  std::vector<std::string> a{"add",      std::to_string(number),
-                             "set",      std::to_string(o.active_set),
-                             "pass",     std::to_string(static_cast<int>(port.protocol)),
-                             "from",     to_string(source),
-                             "to",       source.is_v4() ? "me" : "me6",
-                             "dst-port", std::to_string(port.port)};
+                                              epoch_seconds expires,
+                                              const ip_address& destination = {}) {
+  std::vector<std::string> a{
+      "add",      std::to_string(number),
+      "set",      std::to_string(o.active_set),
+      "pass",     std::to_string(static_cast<int>(port.protocol)),
+      "from",     to_string(source),
+      "to",       o.use_destination ? to_string(destination) : source.is_v4() ? "me" : "me6",
+      "dst-port", std::to_string(port.port)};
   if (port.protocol == ip_protocol::tcp) a.emplace_back("setup");
   a.emplace_back("keep-state");
   a.emplace_back("//");

@@ -29,6 +29,7 @@ struct options {
   std::string pfctl = "pfctl";         ///< `FIREWALL_EXE`: a path, or a name looked up in sbin/bin
   std::string anchor = "fwknop";       ///< `PF_ANCHOR_NAME`
   std::uint32_t expire_interval = 30;  ///< `PF_EXPIRE_INTERVAL`: s between full anchor checks
+  bool use_destination = false;        ///< `ENABLE_DESTINATION_RULE`: `to <packet's destination>`
   std::chrono::milliseconds command_timeout{10'000};
 };
 
@@ -52,13 +53,17 @@ inline std::string_view anchor_problem(std::string_view anchor) noexcept {
   return {};
 }
 
-/// The rule that lets `source` reach `port` until `expires` (fwknopd's text).
-inline std::string rule_text(const ip_address& source, port_spec port, epoch_seconds expires) {
+/// The rule that lets `source` reach `port` until `expires` (fwknopd's text); `to` is `any`, or
+/// the SPA packet's destination with ENABLE_DESTINATION_RULE.
+inline std::string rule_text(const ip_address& source, port_spec port, epoch_seconds expires,
+                             std::string_view to = "any") {
   std::string r{"pass in quick proto "};
   r.append(std::to_string(static_cast<int>(port.protocol)))
       .append(" from ")
       .append(to_string(source))
-      .append(" to any port ")
+      .append(" to ")
+      .append(to)
+      .append(" port ")
       .append(std::to_string(port.port))
       .append(" keep state label _exp_")
       .append(std::to_string(expires));
