@@ -4,6 +4,7 @@
 
 #include <knock/cipher/gnupg.hpp>
 
+#if KNOCK_WITH_GNUPG  // gnupg.hpp includes impl/gnupg_absent.hpp instead otherwise
 #include <gpgme.h>
 
 #include <algorithm>
@@ -374,3 +375,4 @@ inline result<std::size_t, errc> gnupg_keyring::encrypt(bytes_view text,
 }
 
 }  // namespace knock::cipher
+#endif  // KNOCK_WITH_GNUPG

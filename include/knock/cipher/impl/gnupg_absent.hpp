@@ -10,6 +10,7 @@
 #include <string>
 #include <utility>
 
+#if !KNOCK_WITH_GNUPG  // gnupg.hpp includes impl/gnupg.hpp instead otherwise
 namespace knock::cipher {
 
 struct gnupg_keyring::state {
@@ -56,3 +57,4 @@ inline result<std::size_t, errc> gnupg_keyring::encrypt(bytes_view, bytes_span) 
 }
 
 }  // namespace knock::cipher
+#endif  // !KNOCK_WITH_GNUPG
