@@ -274,6 +274,9 @@ TEST(firewalld, enable_destination_rule_matches_the_spa_packets_destination_as_f
   EXPECT_EQ(rules_of(options_of(""), grant_of("192.0.2.7", {{ip_protocol::tcp, 22}})).front(),
             "FWKNOP_INPUT: -t filter -p 6 -s 192.0.2.7 -d 0.0.0.0/0 --dport 22 -m comment "
             "--comment _exp_1700000035 -j ACCEPT");
+  // ENABLE_RULE_PREPEND (fwknopd's firewalld build: `-I <chain>`) is read the same way.
+  EXPECT_FALSE(options_of("").prepend);
+  EXPECT_TRUE(options_of("ENABLE_RULE_PREPEND Y\n").prepend);
   // A bad value is refused at its line; with rich rules it is refused too (they have no -d).
   EXPECT_FALSE(firewalld::settings(conf_of("ENABLE_DESTINATION_RULE maybe\n")));
   EXPECT_FALSE(

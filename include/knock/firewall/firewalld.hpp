@@ -55,6 +55,7 @@ struct firewalld_options {
   /// ENABLE_DESTINATION_RULE: the input, output, local-NAT and DNAT rules match the SPA packet's
   /// destination address instead of any address (as fwknopd's firewalld build does).
   bool use_destination = false;
+  bool prepend = false;       ///< ENABLE_RULE_PREPEND: rules go first (`-I`), not last (`-A`)
   bool flush_at_open = true;  ///< FLUSH_FIREWD_AT_INIT
   bool flush_at_stop = true;  ///< FLUSH_FIREWD_AT_EXIT
   bool rich_rules = false;    ///< KNOCK_FIREWD_RICH_RULES
@@ -73,7 +74,7 @@ class firewalld {
       "FIREWD_DNAT_ACCESS",   "FIREWD_SNAT_ACCESS",       "FIREWD_MASQUERADE_ACCESS",
       "ENABLE_FIREWD_OUTPUT", "ENABLE_FIREWD_FORWARDING", "ENABLE_FIREWD_LOCAL_NAT",
       "ENABLE_FIREWD_SNAT",   "KNOCK_FIREWD_RICH_RULES",  "KNOCK_FIREWD_ZONE",
-      "FIREWALL_EXE",         "ENABLE_DESTINATION_RULE"};
+      "FIREWALL_EXE",         "ENABLE_DESTINATION_RULE",  "ENABLE_RULE_PREPEND"};
   /// firewall-cmd asks firewalld over D-Bus: it needs the daemon's account, not capabilities.
   static constexpr privileges needs{.runs_programs = true};
 

@@ -48,15 +48,17 @@ inline result<firewalld_options, config::config_error> firewalld::settings(
   // and DNAT; SNAT: the SNAT and MASQUERADE chains too).
   for (const auto& [v, target] : {std::pair{"ENABLE_FIREWD_OUTPUT", &o.output},
                                   {"ENABLE_DESTINATION_RULE", &o.use_destination},
+                                  {"ENABLE_RULE_PREPEND", &o.prepend},
                                   {"ENABLE_FIREWD_FORWARDING", &o.nat.enabled},
                                   {"ENABLE_FIREWD_LOCAL_NAT", &o.nat.enabled},
                                   {"ENABLE_FIREWD_SNAT", &o.nat.snat}}) {
     auto on = c.yes_no(v, false);
     if (!on) return bad(on.error());
     if (*on && *rich)
-      return bad(c.error(v,
-                         "needs fwknopd's direct rules: knock's rich rules "
-                         "(KNOCK_FIREWD_RICH_RULES Y) have no output, NAT or destination rules"));
+      return bad(c.error(
+          v,
+          "needs fwknopd's direct rules: knock's rich rules "
+          "(KNOCK_FIREWD_RICH_RULES Y) have no output, NAT, destination or prepended rules"));
     *target = *target || *on;
   }
   o.zone = c.text("KNOCK_FIREWD_ZONE");
@@ -160,7 +162,9 @@ inline result<void> firewalld::add_rule(bool v6, const ipt::chain_spec& c,
     return head;
   };
   if (direct(v6, with({"-C", c.chain}))) return {};  // already there
-  if (auto added = direct(v6, with({"-A", c.chain})); !added) return fail(added.error());
+  // ENABLE_RULE_PREPEND: `-I <chain>` (first), as fwknopd's firewalld build does.
+  if (auto added = direct(v6, with({options_.prepend ? "-I" : "-A", c.chain})); !added)
+    return fail(added.error());
   return {};
 }
 
