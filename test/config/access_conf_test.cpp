@@ -284,8 +284,9 @@ TEST(config_bind_access_conf, refuses_cmd_cycle_values_fwknopd_refuses) {
   const std::string head = "SOURCE ANY\nKEY k\nCMD_CYCLE_OPEN /bin/true\n";
   EXPECT_EQ(config::to_string(bind_error(head + "CMD_CYCLE_TIMER 8388609\n")),
             "access.conf:4: CMD_CYCLE_TIMER: '8388609' is not a positive integer up to 8388608");
-  EXPECT_EQ(bind_ok(head + "CMD_CYCLE_TIMER 8388608\nCMD_CYCLE_CLOSE /bin/false\n")[0].cmd_cycle_timer,
-            8388608u);
+  EXPECT_EQ(
+      bind_ok(head + "CMD_CYCLE_TIMER 8388608\nCMD_CYCLE_CLOSE /bin/false\n")[0].cmd_cycle_timer,
+      8388608u);
   EXPECT_EQ(config::to_string(bind_error("SOURCE ANY\nKEY k\nCMD_CYCLE_OPEN /bin/" +
                                          std::string(251, 'x') + "\nCMD_CYCLE_TIMER 5\n")),
             "access.conf:3: CMD_CYCLE_OPEN: is 256 characters long; fwknopd takes at most 255");

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 // knock-server's configuration reader (examples/knock-server/config_reader.hpp) and the frames it
-// exchanges with the worker (reader_protocol.hpp, reader_snapshot.hpp): what the reader sends parses as the files on
-// disk would (errors name the real file:line), and a truncated, oversized or unexpected message
-// is refused with a message that says which. fwknopd has no counterpart: it re-reads access.conf
-// as root on SIGHUP; knock-server's worker no longer is root, the reader reads for it.
+// exchanges with the worker (reader_protocol.hpp, reader_snapshot.hpp): what the reader sends
+// parses as the files on disk would (errors name the real file:line), and a truncated, oversized or
+// unexpected message is refused with a message that says which. fwknopd has no counterpart: it
+// re-reads access.conf as root on SIGHUP; knock-server's worker no longer is root, the reader reads
+// for it.
 #include "config_reader.hpp"
 
 #include <gtest/gtest.h>
