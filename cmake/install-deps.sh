@@ -27,6 +27,7 @@ packages=(
   clang libclang-rt-14-dev                    # test/fuzz: libFuzzer harnesses
   firewalld autoconf automake libtool dbus     # test/firewall/oracle: real firewalld in a netns, the fwknopd oracle build
   libgpgme-dev gnupg gpg-agent                # knock::gpg (GnuPG cipher) and test/gnupg keyrings
+  libhiredis-dev redis-server redis-tools     # knock::redis (Redis replay store), its tests and e2e_redis_pair
 )
 # Cross builds: Debian's cross compiler and the target's libraries, multiarch. Not gpgme (Debian's
 # libgpgme-dev is not multiarch-installable: the cross presets build with KNOCK_WITH_GNUPG=OFF) and
@@ -38,7 +39,7 @@ for arch in "${cross[@]}"; do
     *) echo "install-deps.sh: --cross $arch: knock's presets cross-build for arm64 and armhf" >&2; exit 2 ;;
   esac
   packages+=(qemu-user-static "libcrypto++-dev:$arch" "libpcap-dev:$arch" "libboost-dev:$arch"
-             "libgtest-dev:$arch" "libnftables-dev:$arch")
+             "libgtest-dev:$arch" "libnftables-dev:$arch" "libhiredis-dev:$arch")
 done
 
 missing=()
