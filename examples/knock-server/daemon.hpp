@@ -2,7 +2,8 @@
 #pragma once
 // The knock-server daemon: settings → a capture source and a firewall backend (each chosen by
 // name from the compile-time lists `Captures` and `Firewalls`), a replay store (the replay log,
-// Redis shared with other gateways (replay_redis.hpp), or memory), then the event loop until a stop signal. The steps live in their own headers:
+// Redis shared with other gateways (replay_redis.hpp), or memory), then the event loop until a stop
+// signal. The steps live in their own headers:
 //
 //   settings.hpp     fwknopd.conf + command line        admin.hpp     -D, --fw-list, -K/-S/-R
 //   startup.hpp      account, privileges, pid file      cycles.hpp    CMD_CYCLE_OPEN/CLOSE
@@ -88,7 +89,7 @@ int serve(Server& server, Capture& capture, tcp_server* tcp, config_reader* read
                            std::to_string(repairs_logged = n) + " time(s) so far)");
   };
   replay_store_watch store_watch;  // KNOCK_REPLAY_REDIS: down / back, once a second at most
-  std::uint64_t candidates = 0;  // -C: fwknopd's --packet-limit counts every captured packet
+  std::uint64_t candidates = 0;    // -C: fwknopd's --packet-limit counts every captured packet
   bool limit_reached = false;
   std::array<char, 1500> http_packet;  // ENABLE_SPA_OVER_HTTP: the packet out of a request
   const auto on_datagram = [&](const knock::datagram& captured) {

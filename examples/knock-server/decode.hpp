@@ -7,8 +7,8 @@
 // 0.0.0.0, which only SOURCE ANY matches, and the destination fwknopd records in UDP-server mode).
 // -d keeps the replay memory in a file, across runs; KNOCK_REPLAY_REDIS in fwknopd.conf (-c) keeps
 // it in Redis, shared as the daemon shares it, so two runs against one Redis act as two gateways
-// (a Redis that cannot answer: `replay_store_unavailable` verdicts). Exit status: 0 once every packet got its
-// line, whatever the verdicts; 1 for a configuration or output error.
+// (a Redis that cannot answer: `replay_store_unavailable` verdicts). Exit status: 0 once every
+// packet got its line, whatever the verdicts; 1 for a configuration or output error.
 
 #include "decoder.hpp"
 #include "options.hpp"
@@ -114,7 +114,7 @@ int decode_main(options& o) {
   knock::access::server_options server_options;
   knock::config::bind_options bind{.allow_no_hmac = o.allow_no_hmac};
   std::optional<redis_settings> redis;
-  std::uint32_t replay_capacity = 65536;
+  [[maybe_unused]] std::uint32_t replay_capacity = 65536;  // the Redis store's local filter
   if (!o.fwknopd_conf.empty()) {
     auto conf = load_conf<Firewalls, Captures>(o.fwknopd_conf);
     if (!conf) return config_error(conf.error());
@@ -130,7 +130,8 @@ int decode_main(options& o) {
     replay_capacity = *capacity;
   }
   if (redis && !o.digest_file.empty()) {
-    std::fprintf(stderr, "knock-server: -d and KNOCK_REPLAY_REDIS name two replay stores: give one\n");
+    std::fprintf(stderr,
+                 "knock-server: -d and KNOCK_REPLAY_REDIS name two replay stores: give one\n");
     return 1;
   }
   if (!o.gpg_home_dir.empty()) bind.gpg_home_dir = o.gpg_home_dir;

@@ -44,8 +44,8 @@ struct redis_settings {
 
 /// The Redis settings of `c`: nullopt when KNOCK_REPLAY_REDIS is not set; errors name
 /// `file:line: VARIABLE`.
-inline knock::result<std::optional<redis_settings>, knock::config::config_error> read_redis_settings(
-    const knock::config::fwknopd_conf& c) {
+inline knock::result<std::optional<redis_settings>, knock::config::config_error>
+read_redis_settings(const knock::config::fwknopd_conf& c) {
   using knock::fail;
   using knock::config::printable;
   if (!c.has("KNOCK_REPLAY_REDIS")) {
@@ -74,11 +74,11 @@ inline knock::result<std::optional<redis_settings>, knock::config::config_error>
   if (c.has("KNOCK_REPLAY_REDIS_PASSWORD_FILE")) {
     const std::string path = c.text("KNOCK_REPLAY_REDIS_PASSWORD_FILE");
     const auto bad = [&](const std::string& why) {
-      return fail(
-          c.error("KNOCK_REPLAY_REDIS_PASSWORD_FILE", "'" + printable(path) + "' " + why));
+      return fail(c.error("KNOCK_REPLAY_REDIS_PASSWORD_FILE", "'" + printable(path) + "' " + why));
     };
     struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) return bad(std::string{"cannot be read: "} + std::strerror(errno));
+    if (::stat(path.c_str(), &st) != 0)
+      return bad(std::string{"cannot be read: "} + std::strerror(errno));
     if ((st.st_mode & S_IROTH) != 0)
       return bad("is readable by every user: chmod o-r it (it holds the Redis password)");
     auto text = knock::config::read_config_file(path);
@@ -146,8 +146,8 @@ inline knock::replay::redis_store open_redis_store(const redis_settings& r, std:
   auto store = make_redis_store(r, local_keys);
   if (auto ok = store.connect(); ok)
     log(LOG_NOTICE, "replay store: Redis at " + store.endpoint() + " (db " +
-                        std::to_string(r.address.db) + ", keys " + r.prefix + "<sha256>, deadline " +
-                        std::to_string(r.timeout_ms) + " ms)");
+                        std::to_string(r.address.db) + ", keys " + r.prefix +
+                        "<sha256>, deadline " + std::to_string(r.timeout_ms) + " ms)");
   else
     log(LOG_ERR, "replay store unavailable: " + store.last_error() +
                      " (valid packets are refused until it answers; it is tried again every "
