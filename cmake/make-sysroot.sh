@@ -16,7 +16,8 @@
 set -euo pipefail
 arch=${1:?usage: make-sysroot.sh ARCH (armhf)}
 root=${KNOCK_SYSROOT_BASE:-/opt/knock-sysroots}/$arch
-wanted=(libc6-dev libstdc++-12-dev libcrypto++-dev libpcap-dev libnftables-dev libboost-dev libgtest-dev)
+wanted=(libc6-dev libstdc++-12-dev libcrypto++-dev libpcap-dev libnftables-dev libboost-dev libgtest-dev
+        libhiredis-dev)
 wanted_all=(nlohmann-json3-dev)  # architecture "all": the same files for every target
 stamp="$root/.knock-sysroot"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "${wanted[*]} ${wanted_all[*]}" ]; then

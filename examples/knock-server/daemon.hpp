@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 // The knock-server daemon: settings → a capture source and a firewall backend (each chosen by
-// name from the compile-time lists `Captures` and `Firewalls`), a replay store (the replay log, or
-// memory), then the event loop until a stop signal. The steps live in their own headers:
+// name from the compile-time lists `Captures` and `Firewalls`), a replay store (the replay log,
+// Redis shared with other gateways (replay_redis.hpp), or memory), then the event loop until a stop
+// signal. The steps live in their own headers:
 //
 //   settings.hpp     fwknopd.conf + command line        admin.hpp     -D, --fw-list, -K/-S/-R
 //   startup.hpp      account, privileges, pid file      cycles.hpp    CMD_CYCLE_OPEN/CLOSE
@@ -114,7 +115,8 @@ int serve(Server& server, Capture& capture, tcp_server* tcp, metrics_listener* m
     if (!failed && metrics_file_failing) log(LOG_NOTICE, "KNOCK_METRICS_FILE: written again");
     metrics_file_failing = failed.has_value();
   };
-  std::uint64_t candidates = 0;  // -C: fwknopd's --packet-limit counts every captured packet
+  replay_store_watch store_watch;  // KNOCK_REPLAY_REDIS: down / back, once a second at most
+  std::uint64_t candidates = 0;    // -C: fwknopd's --packet-limit counts every captured packet
   bool limit_reached = false;
   std::array<char, 1500> http_packet;  // ENABLE_SPA_OVER_HTTP: the packet out of a request
   const auto on_datagram = [&](const knock::datagram& captured) {
@@ -202,6 +204,7 @@ int serve(Server& server, Capture& capture, tcp_server* tcp, metrics_listener* m
       if (auto ok = server.replay_store().commit(); !ok)
         ++server.observer().table().replay_errors,
             log(LOG_ERR, "replay log: " + to_string(ok.error()));
+    store_watch.tick(server.replay_store(), log);
     if (auto ok = server.firewall().expire(knock::now_seconds()); !ok)
       log(LOG_WARNING, "firewall: expiry or check failed: " + to_string(ok.error()));
     log_repairs();
@@ -338,6 +341,14 @@ int daemon_main(const options& o) {
   };
   typename daemon_server<Firewalls, knock::replay::memory_store>::rules_type rules{
       std::move(*stanzas), s.server};
+#if KNOCK_SERVER_REDIS
+  if (s.redis) {  // shared with the other gateways; replaces the replay log
+    daemon_server<Firewalls, knock::replay::redis_store> server{
+        std::move(rules), open_redis_store(*s.redis, s.replay_keys(), log), std::move(firewall),
+        lines()};
+    return serve(server, *capture, tcp ? &*tcp : nullptr, reads, s, o, log);
+  }
+#endif
   if (s.digest_persistence) {
     auto store = open_replay_log(s, knock::now_seconds(), log);
     if (!store) return log(LOG_ERR, to_string(store.error())), 1;

@@ -5,8 +5,10 @@
 // one JSON object per packet. Each FILE holds one UDP payload, exact bytes; without FILE, each line
 // of stdin is one (its LF or CRLF removed). --source/--dest give the packets' addresses (default
 // 0.0.0.0, which only SOURCE ANY matches, and the destination fwknopd records in UDP-server mode).
-// -d keeps the replay memory in a file, across runs. Exit status: 0 once every packet got its
-// line, whatever the verdicts; 1 for a configuration or output error.
+// -d keeps the replay memory in a file, across runs; KNOCK_REPLAY_REDIS in fwknopd.conf (-c) keeps
+// it in Redis, shared as the daemon shares it, so two runs against one Redis act as two gateways
+// (a Redis that cannot answer: `replay_store_unavailable` verdicts). Exit status: 0 once every
+// packet got its line, whatever the verdicts; 1 for a configuration or output error.
 
 #include "decoder.hpp"
 #include "options.hpp"
@@ -111,6 +113,8 @@ int decode_main(options& o) {
   if (!o.dest) o.dest = knock::ip_address{};
   knock::access::server_options server_options;
   knock::config::bind_options bind{.allow_no_hmac = o.allow_no_hmac};
+  std::optional<redis_settings> redis;
+  [[maybe_unused]] std::uint32_t replay_capacity = 65536;  // the Redis store's local filter
   if (!o.fwknopd_conf.empty()) {
     auto conf = load_conf<Firewalls, Captures>(o.fwknopd_conf);
     if (!conf) return config_error(conf.error());
@@ -118,6 +122,17 @@ int decode_main(options& o) {
     if (!read) return config_error(read.error());
     server_options = *read;
     bind.gpg_home_dir = conf->text("GPG_HOME_DIR", bind.gpg_home_dir);
+    auto shared = read_redis_settings(*conf);
+    if (!shared) return config_error(shared.error());
+    redis = *std::move(shared);
+    auto capacity = conf->number("KNOCK_REPLAY_CAPACITY", 65536, 1u << 24);
+    if (!capacity) return config_error(capacity.error());
+    replay_capacity = *capacity;
+  }
+  if (redis && !o.digest_file.empty()) {
+    std::fprintf(stderr,
+                 "knock-server: -d and KNOCK_REPLAY_REDIS name two replay stores: give one\n");
+    return 1;
   }
   if (!o.gpg_home_dir.empty()) bind.gpg_home_dir = o.gpg_home_dir;
   bind.nat = server_options.nat;
@@ -126,6 +141,15 @@ int decode_main(options& o) {
   if (!stanzas) return config_error(stanzas.error());
   knock_server::decode_server<knock::replay::memory_store>::rules_type rules{*std::move(stanzas),
                                                                              server_options};
+#if KNOCK_SERVER_REDIS
+  if (redis) {
+    knock_server::decoder<knock::replay::redis_store> decoder{
+        knock_server::decode_server<knock::replay::redis_store>{
+            std::move(rules), make_redis_store(*redis, 2 * std::size_t{replay_capacity})},
+        *o.source, *o.dest};
+    return run(decoder, o);
+  }
+#endif
   if (!o.digest_file.empty()) {
     auto store = knock::replay::file_store::open(o.digest_file, now(o));
     if (!store) {

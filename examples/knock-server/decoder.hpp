@@ -27,7 +27,7 @@ namespace knock_server {
 struct verdict {
   bool accepted = false;
   std::string reason;                         // knock::to_string(errc) name; empty when accepted
-  std::string detail;                         // more about an I/O reason (the path and why)
+  std::string detail;                         // more about an I/O or store reason (what and why)
   std::optional<std::size_t> stanza;          // 1-based index of the stanza that decoded it
   std::optional<knock::spa_message> message;  // set when some stanza decoded the packet
   std::optional<knock::grant> granted;        // when accepted
@@ -42,6 +42,7 @@ struct verdict {
     verdict out;
     out.accepted = v.accepted;
     if (!v.accepted) out.reason = knock::to_string(v.reason);
+    out.detail = v.detail;  // what a failing store or firewall said (never a key)
     out.stanza = v.stanza;
     out.message = v.message;
     if (v.accepted) out.granted = v.granted;

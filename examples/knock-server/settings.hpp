@@ -6,6 +6,7 @@
 
 #include "metrics_listener.hpp"
 #include "options.hpp"
+#include "replay_redis.hpp"
 
 #include <knock/config/fwknopd_conf.hpp>
 #include <knock/config/values.hpp>
@@ -49,6 +50,10 @@ inline constexpr std::string_view program_variables[] = {"ENABLE_DIGEST_PERSISTE
                                                          "ENABLE_X_FORWARDED_FOR",
                                                          "KNOCK_USER",
                                                          "KNOCK_REPLAY_CAPACITY",
+                                                         "KNOCK_REPLAY_REDIS",
+                                                         "KNOCK_REPLAY_REDIS_PASSWORD_FILE",
+                                                         "KNOCK_REPLAY_REDIS_TIMEOUT",
+                                                         "KNOCK_REPLAY_REDIS_PREFIX",
                                                          "KNOCK_PROTECTED_PORTS",
                                                          "KNOCK_METRICS_LISTEN",
                                                          "KNOCK_METRICS_FILE",
@@ -80,6 +85,9 @@ struct settings {
   /// KNOCK_REPLAY_CAPACITY: accepted packets the replay store holds at once (each under two
   /// keys, for 2 × MAX_SPA_PACKET_AGE + 1 s); beyond that it fails closed (`replay_store_full`).
   std::uint32_t replay_capacity = 65536;
+  /// KNOCK_REPLAY_REDIS (replay_redis.hpp): replay memory shared with other gateways through
+  /// Redis, instead of the replay log; KNOCK_REPLAY_CAPACITY sizes its local first filter.
+  std::optional<redis_settings> redis;
   std::string syslog_identity = "knock-server";  ///< SYSLOG_IDENTITY
   int syslog_facility = LOG_DAEMON;              ///< SYSLOG_FACILITY
   bool verbose = false;                          ///< VERBOSE (`-v`)
@@ -222,6 +230,9 @@ settings_result load_settings(const options& o) {
   auto capacity = c.number("KNOCK_REPLAY_CAPACITY", 65536, 1u << 24);
   if (!capacity) return fail(capacity.error());
   s.replay_capacity = *capacity;
+  auto redis = read_redis_settings(c);
+  if (!redis) return fail(redis.error());
+  s.redis = *std::move(redis);
   auto verbose = c.yes_no("VERBOSE", false);
   if (!verbose) return fail(verbose.error());
   s.verbose = *verbose || o.verbose;

@@ -33,7 +33,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 build_lines() {
   find "$1" -type f \( -name link.txt -o -name flags.make -o -name build.ninja -o -name '*.rsp' \)
 }
-names_pcap_or_nft() { grep -Eil -- '-lpcap|libpcap|-lnftables|libnftables' $(build_lines "$1"); }
+names_pcap_or_nft() { grep -Eil -- '-lpcap|libpcap|-lnftables|libnftables|hiredis' $(build_lines "$1"); }
 
 if [ "$inside" -eq 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
@@ -82,7 +82,8 @@ for path in /usr/include/pcap.h /usr/include/pcap-*.h /usr/include/pcap /usr/inc
             /usr/local/lib/libpcap.* /usr/local/lib/libnftables.* \
             /usr/lib/*/pkgconfig/libpcap.pc /usr/lib/*/pkgconfig/libnftables.pc \
             /usr/lib/pkgconfig/libpcap.pc /usr/lib/pkgconfig/libnftables.pc /usr/share/pkgconfig/libpcap.pc \
-            /usr/local/lib/pkgconfig/libpcap.pc /usr/local/lib/pkgconfig/libnftables.pc; do
+            /usr/local/lib/pkgconfig/libpcap.pc /usr/local/lib/pkgconfig/libnftables.pc \
+            /usr/include/hiredis /usr/lib/*/libhiredis.* /usr/lib/*/pkgconfig/hiredis.pc; do
   [ -e "$path" ] || continue      # nullglob drops unmatched patterns, not absent literal paths
   target=$(readlink -f "$path")  # a bind mount over a symlink covers the file it points to
   if [ -d "$target" ]; then
@@ -145,6 +146,9 @@ expect_configure_failure wants_pcap "knock 0.1 REQUIRED COMPONENTS pcap" "$full"
 expect_configure_failure wants_nftables "knock 0.1 REQUIRED COMPONENTS nftables" "$full" \
   'component "nftables"'
 expect_configure_failure wants_all "knock 0.1 REQUIRED" "$full" 'component "pcap"'
+if [ -n "$(find "$full" -name knock-redis-targets.cmake)" ]; then  # hiredis is hidden too
+  expect_configure_failure wants_redis "knock 0.1 REQUIRED COMPONENTS redis" "$full" 'component "redis"'
+fi
 
 # 3. The knock::core consumer configures, builds and runs, and links neither library.
 "$ctest" --build-and-test "$here/core_consumer" "$work/core-consumer" --build-generator "$generator" \
@@ -159,7 +163,7 @@ if names_pcap_or_nft "$work/core-consumer" >/dev/null; then
   fail "the knock::core consumer's compile/link lines name libpcap or libnftables:
 $(grep -Ei -- '-lpcap|libpcap|-lnftables|libnftables' $(build_lines "$work/core-consumer"))"
 fi
-if readelf -d "$work/core-consumer/core_consumer" | grep -Ei 'NEEDED.*(pcap|nftables)'; then
+if readelf -d "$work/core-consumer/core_consumer" | grep -Ei 'NEEDED.*(pcap|nftables|hiredis)'; then
   fail "the knock::core consumer's binary needs libpcap or libnftables"
 fi
 echo "check 3: the knock::core consumer built and ran ($(grep '^knock core consumer' \

@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// knock-server's Redis replay store (knock/replay/redis_store.hpp), shared by a pair of gateways:
+//   KNOCK_REPLAY_REDIS                redis://host:port[,host:port...][/db] or unix:///path[?db=N]
+//   KNOCK_REPLAY_REDIS_PASSWORD_FILE  a file whose first line is the AUTH password (not readable
+//                                     by every user); the password is never logged
+//   KNOCK_REPLAY_REDIS_TIMEOUT        the deadline in ms, to connect and for each reply (50)
+//   KNOCK_REPLAY_REDIS_PREFIX         of every key (knock:replay:); one per fleet sharing a Redis
+// Set, it replaces the replay log (DIGEST_FILE) in the daemon and in --decode. A build without
+// hiredis (KNOCK_WITH_REDIS=OFF) refuses KNOCK_REPLAY_REDIS with a message saying so.
+
+#include "log.hpp"
+
+#include <knock/config/fwknopd_conf.hpp>
+#include <knock/config/values.hpp>
+#include <knock/replay/redis_url.hpp>
+
+#ifndef KNOCK_SERVER_REDIS  // set by CMake when the knock::redis component (hiredis) exists
+#define KNOCK_SERVER_REDIS 0
+#endif
+#if KNOCK_SERVER_REDIS
+#include <knock/replay/redis_store.hpp>
+#endif
+
+#include <csignal>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <sys/stat.h>
+
+namespace knock_server {
+
+inline constexpr bool built_with_redis = KNOCK_SERVER_REDIS != 0;
+
+/// KNOCK_REPLAY_REDIS and its companions, checked.
+struct redis_settings {
+  std::string url;  ///< as configured (a password in it is refused)
+  knock::replay::redis_address address;
+  std::shared_ptr<const knock::secret_bytes> password;  ///< empty: no AUTH
+  std::uint32_t timeout_ms = 50;
+  std::string prefix = "knock:replay:";
+};
+
+/// The Redis settings of `c`: nullopt when KNOCK_REPLAY_REDIS is not set; errors name
+/// `file:line: VARIABLE`.
+inline knock::result<std::optional<redis_settings>, knock::config::config_error>
+read_redis_settings(const knock::config::fwknopd_conf& c) {
+  using knock::fail;
+  using knock::config::printable;
+  if (!c.has("KNOCK_REPLAY_REDIS")) {
+    for (const char* companion : {"KNOCK_REPLAY_REDIS_PASSWORD_FILE", "KNOCK_REPLAY_REDIS_TIMEOUT",
+                                  "KNOCK_REPLAY_REDIS_PREFIX"})
+      if (c.has(companion)) return fail(c.error(companion, "set without KNOCK_REPLAY_REDIS"));
+    return std::nullopt;
+  }
+  redis_settings r;
+  r.url = c.text("KNOCK_REPLAY_REDIS");
+  if (!built_with_redis)
+    return fail(c.error("KNOCK_REPLAY_REDIS",
+                        "this knock-server was built without Redis support (KNOCK_WITH_REDIS=OFF, "
+                        "or libhiredis-dev was missing)"));
+  auto address = knock::replay::parse_redis_url(r.url);
+  if (!address) return fail(c.error("KNOCK_REPLAY_REDIS", address.error()));
+  r.address = *std::move(address);
+  auto timeout = c.number("KNOCK_REPLAY_REDIS_TIMEOUT", 50, 10000);
+  if (!timeout) return fail(timeout.error());
+  r.timeout_ms = *timeout;
+  r.prefix = c.text("KNOCK_REPLAY_REDIS_PREFIX", r.prefix);
+  for (char ch : r.prefix)
+    if (ch <= ' ' || ch == 0x7f)
+      return fail(c.error("KNOCK_REPLAY_REDIS_PREFIX",
+                          "'" + printable(r.prefix) + "' has a space or a control character"));
+  if (c.has("KNOCK_REPLAY_REDIS_PASSWORD_FILE")) {
+    const std::string path = c.text("KNOCK_REPLAY_REDIS_PASSWORD_FILE");
+    const auto bad = [&](const std::string& why) {
+      return fail(c.error("KNOCK_REPLAY_REDIS_PASSWORD_FILE", "'" + printable(path) + "' " + why));
+    };
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0)
+      return bad(std::string{"cannot be read: "} + std::strerror(errno));
+    if ((st.st_mode & S_IROTH) != 0)
+      return bad("is readable by every user: chmod o-r it (it holds the Redis password)");
+    auto text = knock::config::read_config_file(path);
+    if (!text) return bad(text.error().message);
+    std::string_view line{*text};
+    line = line.substr(0, line.find('\n'));
+    if (line.ends_with('\r')) line.remove_suffix(1);
+    if (line.empty()) {
+      knock::secure_zero(text->data(), text->size());
+      return bad("is empty: its first line is the password");
+    }
+    r.password = std::make_shared<const knock::secret_bytes>(line);
+    knock::secure_zero(text->data(), text->size());
+  }
+  return r;
+}
+
+/// Logs a shared replay store going down and coming back, at most a line per tick (1 s): the
+/// packets refused meanwhile carry the reason (`replay_store_unavailable`) in their own lines,
+/// within the refusal budget. Does nothing for a store without `failures()` (memory, file).
+struct replay_store_watch {
+  template <class Store>
+  void tick(const Store& store, const logger& log) {
+    if constexpr (requires { store.failures(); }) {
+      const std::uint64_t failures = store.failures();
+      if (!down_ && failures != seen_) {
+        down_ = true;
+        log(LOG_ERR, "replay store unavailable: " + store.last_error() +
+                         " (valid packets are refused until it answers; it is tried again "
+                         "every second)");
+      } else if (down_ && store.connected() && failures == seen_) {
+        down_ = false;
+        log(LOG_NOTICE, "replay store: Redis answers again at " + store.endpoint() + " (" +
+                            std::to_string(failures - since_) +
+                            " packet(s) refused while it was unavailable)");
+      }
+      if (!down_) since_ = failures;
+      seen_ = failures;
+    }
+  }
+
+ private:
+  bool down_ = false;
+  std::uint64_t seen_ = 0, since_ = 0;
+};
+
+#if KNOCK_SERVER_REDIS
+/// The store for `r`, with a local filter of `local_keys` keys. It does not connect yet.
+inline knock::replay::redis_store make_redis_store(const redis_settings& r,
+                                                   std::size_t local_keys) {
+  std::signal(SIGPIPE, SIG_IGN);  // hiredis writes with write(2): a reset must not end us
+  knock::replay::redis_options o;
+  o.address = r.address;
+  if (r.password) o.password = r.password->clone();
+  o.timeout = std::chrono::milliseconds{r.timeout_ms};
+  o.prefix = r.prefix;
+  o.local_capacity = local_keys;
+  return knock::replay::redis_store{std::move(o)};
+}
+
+/// The daemon's store: connects once now, to say in the log where it writes (or that it cannot
+/// yet: it starts anyway, refusing valid packets until Redis answers).
+inline knock::replay::redis_store open_redis_store(const redis_settings& r, std::size_t local_keys,
+                                                   const logger& log) {
+  auto store = make_redis_store(r, local_keys);
+  if (auto ok = store.connect(); ok)
+    log(LOG_NOTICE, "replay store: Redis at " + store.endpoint() + " (db " +
+                        std::to_string(r.address.db) + ", keys " + r.prefix +
+                        "<sha256>, deadline " + std::to_string(r.timeout_ms) + " ms)");
+  else
+    log(LOG_ERR, "replay store unavailable: " + store.last_error() +
+                     " (valid packets are refused until it answers; it is tried again every "
+                     "second)");
+  return store;
+}
+#endif
+
+}  // namespace knock_server

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# knock-server --decode with KNOCK_REPLAY_REDIS (issue #18): two runs against one redis-server (started
+# here, on a unix socket in a temp dir, with a password) act as two gateways: the packet the real
+# fwknop client made is accepted by the first and refused as replayed by the second (fwknopd keeps
+# its digest cache per process: a second fwknopd would accept it). Garbage and a forged HMAC never
+# reach Redis (INFO commandstats); a valid packet costs one SET per key, each with a TTL of the
+# replay window. Redis down: replay_store_unavailable, with the detail, never accepted. Bad
+# settings are refused naming file:line and the variable; the password never appears anywhere.
+#
+# usage: redis_decode_test.sh KNOCK_SERVER
+set -uo pipefail
+[ $# -eq 1 ] || { echo "usage: $0 KNOCK_SERVER" >&2; exit 2; }
+server=$1
+for t in redis-server redis-cli fwknop python3; do
+  command -v "$t" >/dev/null || { echo "SKIP: $t not found"; exit 77; }
+done
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/knock-redis-decode.XXXXXX")
+redis_pid=""
+cleanup() { [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+passed=0 failed=0
+pass() { passed=$((passed + 1)); echo "PASS: $1"; }
+fail() { failed=$((failed + 1)); echo "FAIL: $1"; [ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/    | /'; }
+expect() { # what, pattern, text
+  if grep -q -- "$2" <<<"$3"; then pass "$1"; else fail "$1 (no '$2')" "$3"; fi
+}
+
+password="pw-$RANDOM$RANDOM-secret"
+sock=$tmp/redis.sock
+start_redis() {
+  redis-server --port 0 --unixsocket "$sock" --dir "$tmp" --save '' --appendonly no \
+    --requirepass "$password" --logfile "$tmp/redis.log" </dev/null &
+  redis_pid=$!
+  for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
+}
+cli() { REDISCLI_AUTH=$password redis-cli -s "$sock" "$@"; }
+sets() { cli INFO commandstats | tr -d '\r' | sed -n 's/^cmdstat_set:calls=\([0-9]*\).*/\1/p' | grep . || echo 0; }
+
+key=$(python3 -c 'import base64,os;print(base64.b64encode(os.urandom(32)).decode())')
+hmac=$(python3 -c 'import base64,os;print(base64.b64encode(os.urandom(64)).decode())')
+printf 'SOURCE ANY\nKEY_BASE64 %s\nHMAC_KEY_BASE64 %s\nHMAC_DIGEST_TYPE sha256\nOPEN_PORTS tcp/22\n' \
+  "$key" "$hmac" >"$tmp/access.conf"
+printf '%s\n' "$password" >"$tmp/password"
+chmod 600 "$tmp/password"
+printf 'KNOCK_REPLAY_REDIS unix://%s\nKNOCK_REPLAY_REDIS_PASSWORD_FILE %s\n' "$sock" "$tmp/password" \
+  >"$tmp/fwknopd.conf"
+make_packet() { # file
+  HOME=$tmp fwknop --no-rc-file --no-save-args -D 127.0.0.1 -A tcp/22 -a 10.0.0.5 --use-hmac \
+    --hmac-digest-type sha256 --key-base64-rijndael "$key" --key-base64-hmac "$hmac" --test -B "$1" \
+    >/dev/null 2>&1
+}
+decode() { "$server" -c "$tmp/fwknopd.conf" -a "$tmp/access.conf" --decode "$@" 2>&1; }
+all_output=""
+
+start_redis
+make_packet "$tmp/p1" || { echo "FAIL: fwknop --test -B made no packet"; exit 1; }
+python3 -c 'import os,base64;print(base64.b64encode(os.urandom(180)).decode().rstrip("="))' >"$tmp/garbage"
+python3 - "$tmp/p1" "$tmp/forged" <<'PY'
+import sys
+p = open(sys.argv[1]).read().strip()
+open(sys.argv[2], "w").write(p[:-1] + ("A" if p[-1] != "A" else "B") + "\n")
+PY
+out=$(decode <"$tmp/garbage"); all_output+=$out
+expect "garbage is refused (bad_mac)" '"reason":"bad_mac"' "$out"
+out=$(decode <"$tmp/forged"); all_output+=$out
+expect "a forged HMAC is refused (bad_mac)" '"reason":"bad_mac"' "$out"
+n=$(sets)
+[ "$n" = 0 ] && pass "garbage and the forgery sent no SET to Redis" || fail "garbage reached Redis: $n SET(s)"
+
+out=$(decode <"$tmp/p1"); all_output+=$out
+expect "gateway A (first --decode run) accepts the fwknop packet" '"accepted":true' "$out"
+n=$(sets)
+[ "$n" = 2 ] && pass "one SET per key: 2 for a valid packet" || fail "expected 2 SETs, Redis ran $n"
+out=$(decode <"$tmp/p1"); all_output+=$out
+expect "gateway B (second --decode run) refuses the same bytes as replayed" '"reason":"replayed"' "$out"
+keys=$(cli --scan --pattern 'knock:replay:*' | sort)
+[ "$(wc -l <<<"$keys")" = 2 ] && pass "Redis holds 2 keys under knock:replay:" || fail "keys in Redis" "$keys"
+ttl=$(cli TTL "$(head -1 <<<"$keys")")
+[ "$ttl" -ge 230 ] && [ "$ttl" -le 241 ] && pass "the key's TTL is the replay window (2 x 120 + 1 s): $ttl" ||
+  fail "TTL $ttl is not about 241"
+
+kill "$redis_pid"; wait "$redis_pid" 2>/dev/null; redis_pid=""
+make_packet "$tmp/p2"
+out=$(decode <"$tmp/p2"); all_output+=$out
+expect "Redis down: a fresh valid packet is refused (replay_store_unavailable)" \
+  '"reason":"replay_store_unavailable"' "$out"
+expect "... with the socket and why in the detail" "\"detail\":\"redis: no endpoint answered ($sock" "$out"
+start_redis
+out=$(decode <"$tmp/p2"); all_output+=$out
+expect "Redis back: the same packet is accepted (it was never accepted before)" '"accepted":true' "$out"
+
+# Wrong password: a clear error, the password in no output.
+printf 'not-the-password\n' >"$tmp/wrong"; chmod 600 "$tmp/wrong"
+sed "s|$tmp/password|$tmp/wrong|" "$tmp/fwknopd.conf" >"$tmp/wrong.conf"
+make_packet "$tmp/p3"
+out=$("$server" -c "$tmp/wrong.conf" -a "$tmp/access.conf" --decode <"$tmp/p3" 2>&1); all_output+=$out
+expect "a wrong password: replay_store_unavailable, AUTH refused: WRONGPASS" 'AUTH refused: WRONGPASS' "$out"
+
+# Settings refused with file:line: VARIABLE: why.
+refused() { # what, conf text, pattern
+  printf '%b' "$2" >"$tmp/bad.conf"
+  local o
+  o=$(decode <"$tmp/p3"); all_output+=$o
+  expect "$1" "$3" "$o"
+}
+decode() { "$server" -c "$tmp/bad.conf" -a "$tmp/access.conf" --decode "$@" 2>&1; }
+refused "rediss:// is refused: no TLS in hiredis 0.14" 'KNOCK_REPLAY_REDIS rediss://10.0.0.7\n' \
+  'bad.conf:1: KNOCK_REPLAY_REDIS: rediss:// (TLS) is not supported'
+refused "a password in the URL is refused, and not repeated" 'KNOCK_REPLAY_REDIS redis://:hunter2@h\n' \
+  'bad.conf:1: KNOCK_REPLAY_REDIS: a user or password in the URL is refused'
+refused "a bad port names file:line" '# x\nKNOCK_REPLAY_REDIS redis://h:99999\n' \
+  "bad.conf:2: KNOCK_REPLAY_REDIS: 'h:99999': the port is not a number in 1..65535"
+refused "a timeout of 0 is refused" 'KNOCK_REPLAY_REDIS redis://h\nKNOCK_REPLAY_REDIS_TIMEOUT 0\n' \
+  'bad.conf:2: KNOCK_REPLAY_REDIS_TIMEOUT'
+refused "a password file without KNOCK_REPLAY_REDIS is refused" \
+  "KNOCK_REPLAY_REDIS_PASSWORD_FILE $tmp/password\n" 'set without KNOCK_REPLAY_REDIS'
+chmod 644 "$tmp/wrong"
+refused "a password file every user can read is refused" \
+  "KNOCK_REPLAY_REDIS redis://h\nKNOCK_REPLAY_REDIS_PASSWORD_FILE $tmp/wrong\n" \
+  'bad.conf:2: KNOCK_REPLAY_REDIS_PASSWORD_FILE: .* is readable by every user'
+refused "a missing password file is refused" \
+  "KNOCK_REPLAY_REDIS redis://h\nKNOCK_REPLAY_REDIS_PASSWORD_FILE $tmp/none\n" \
+  'bad.conf:2: KNOCK_REPLAY_REDIS_PASSWORD_FILE: .* No such file or directory'
+if grep -qF -- "$password" <<<"$all_output" || grep -qF hunter2 <<<"$all_output"; then
+  fail "a password appeared in knock-server's output"
+else
+  pass "no password in any output"
+fi
+
+echo "redis_decode_test: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

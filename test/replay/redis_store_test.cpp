@@ -1,0 +1,421 @@
+// SPDX-License-Identifier: MIT
+// knock::replay::redis_store against a real redis-server (Debian's redis-server 7), started here on
+// a unix socket or a loopback port in a temp dir: first / replay / expiry through EX, fail closed
+// when Redis is down, resuming when it is back, AUTH, and two servers sharing one Redis (an HA
+// pair): a packet accepted by one is refused as replayed by the other. fwknopd keeps its replay
+// digests per process (digest.cache), so it has no such behaviour to match: these pin knock's own.
+// Skipped, with the reason, when redis-server is not installed.
+#include <knock/replay/redis_store.hpp>
+
+#include <knock/cipher/any_of.hpp>
+#include <knock/firewall/recording.hpp>
+#include <knock/mac/any_of.hpp>
+#include <knock/server.hpp>
+
+#include "support/vectors.hpp"
+
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+namespace {
+using namespace knock;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+replay_key key(std::uint64_t n) {
+  replay_key k;
+  std::mt19937_64 rng{n};
+  for (auto& b : k.bytes) b = static_cast<byte>(rng());
+  return k;
+}
+
+bool have_redis_server() { return ::access("/usr/bin/redis-server", X_OK) == 0; }
+
+std::uint16_t free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+// A redis-server of the test's own: a temp dir, a unix socket and a loopback port, no persistence.
+class redis_server {
+ public:
+  explicit redis_server(std::string password = {}) : password_{std::move(password)} {
+    fs::create_directories(dir_);
+    start();
+  }
+  ~redis_server() {
+    stop();
+    fs::remove_all(dir_);
+  }
+  void start() {
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      const std::string sock = socket(), port = std::to_string(port_), d = dir_.string(),
+                        log = (dir_ / "redis.log").string();
+      std::vector<const char*> argv{
+          "redis-server", "--port",     port.c_str(), "--bind",    "127.0.0.1", "--unixsocket",
+          sock.c_str(),   "--dir",      d.c_str(),    "--save",    "",          "--appendonly",
+          "no",           "--loglevel", "warning",    "--logfile", log.c_str()};
+      if (!password_.empty()) argv.insert(argv.end(), {"--requirepass", password_.c_str()});
+      argv.push_back(nullptr);
+      ::execv("/usr/bin/redis-server", const_cast<char* const*>(argv.data()));
+      ::_exit(127);
+    }
+    for (int i = 0; i < 500 && !fs::exists(socket()); ++i) std::this_thread::sleep_for(10ms);
+    std::this_thread::sleep_for(20ms);
+  }
+  void stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+    fs::remove(socket());
+  }
+  std::string socket() const { return (dir_ / "redis.sock").string(); }
+  std::uint16_t port() const { return port_; }
+
+  replay::redis_options unix_options() const {
+    replay::redis_options o;
+    o.address.endpoints.push_back({.host = {}, .port = 0, .unix_path = socket()});
+    o.retry_after = 100ms;
+    return o;
+  }
+  replay::redis_options tcp_options() const {
+    replay::redis_options o;
+    o.address.endpoints.push_back({.host = "127.0.0.1", .port = port_, .unix_path = {}});
+    o.retry_after = 100ms;
+    return o;
+  }
+
+  // One command on a connection of the test's own (not the store's): its integer or string reply.
+  std::string command(const std::string& cmd) const {
+    redisContext* c = redisConnectUnix(socket().c_str());
+    if (c == nullptr || c->err != 0) return "(no connection)";
+    if (!password_.empty()) freeReplyObject(redisCommand(c, "AUTH %s", password_.c_str()));
+    auto* r = static_cast<redisReply*>(redisCommand(c, cmd.c_str()));
+    std::string out = r == nullptr                     ? "(no reply)"
+                      : r->type == REDIS_REPLY_INTEGER ? std::to_string(r->integer)
+                      : r->type == REDIS_REPLY_NIL     ? "(nil)"
+                      : r->str != nullptr              ? std::string{r->str, r->len}
+                                                       : "(array)";
+    if (r != nullptr) freeReplyObject(r);
+    redisFree(c);
+    return out;
+  }
+  // How many SET commands the server has run (INFO commandstats).
+  long sets() const {
+    const std::string info = command("INFO commandstats");
+    const std::size_t at = info.find("cmdstat_set:calls=");
+    return at == std::string::npos ? 0 : std::stol(info.substr(at + 18));
+  }
+
+ private:
+  fs::path dir_ = fs::temp_directory_path() / ("knock-redis-" + std::to_string(::getpid()) + "-" +
+                                               std::to_string(std::random_device{}()));
+  std::uint16_t port_ = free_port();
+  std::string password_;
+  pid_t pid_ = -1;
+};
+
+struct redis_store : ::testing::Test {
+  void SetUp() override {
+    if (!have_redis_server())
+      GTEST_SKIP() << "redis-server is not installed (apt-get install redis-server)";
+    std::signal(SIGPIPE, SIG_IGN);  // as knock-server: hiredis writes with write(2)
+  }
+};
+
+constexpr epoch_seconds t0 = 1700000005;
+
+// What a store answered, in words: "first", "replay", or "error: <message>".
+std::string seen(const result<sighting>& r) {
+  if (!r) return "error: " + to_string(r.error());
+  return *r == sighting::first ? "first" : "replay";
+}
+
+TEST_F(redis_store, first_then_replay_over_a_unix_socket_and_tcp) {
+  redis_server redis;
+  for (bool tcp : {false, true}) {
+    auto options = tcp ? redis.tcp_options() : redis.unix_options();
+    options.prefix = tcp ? "tcp:" : "unix:";
+    replay::redis_store s{std::move(options)};
+    ASSERT_TRUE(s.connect()) << s.last_error();
+    EXPECT_EQ(seen(s.remember(key(1), t0 + 241, t0)), "first");
+    EXPECT_EQ(seen(s.remember(key(1), t0 + 241, t0)), "replay");
+    EXPECT_EQ(seen(s.remember(key(2), t0 + 241, t0)), "first");
+  }
+  EXPECT_EQ(redis.command("DBSIZE"), "4");
+}
+
+TEST_F(redis_store, a_second_store_on_the_same_redis_sees_the_first_ones_keys) {
+  redis_server redis;
+  replay::redis_store a{redis.unix_options()}, b{redis.tcp_options()};
+  EXPECT_EQ(seen(a.remember(key(7), t0 + 241, t0)), "first");
+  const long sets = redis.sets();
+  EXPECT_EQ(seen(b.remember(key(7), t0 + 241, t0)), "replay");
+  EXPECT_EQ(redis.sets(), sets + 1) << "b asked Redis, it did not answer from memory";
+  // Once Redis said so, b's local filter answers without a round trip.
+  EXPECT_EQ(seen(b.remember(key(7), t0 + 241, t0)), "replay");
+  EXPECT_EQ(redis.sets(), sets + 1);
+}
+
+TEST_F(redis_store, the_key_is_named_by_the_prefix_and_lives_for_the_window) {
+  redis_server redis;
+  auto o = redis.unix_options();
+  o.prefix = "gw:";
+  replay::redis_store s{std::move(o)};
+  replay_key k{};
+  k.bytes[0] = 0xab;
+  k.bytes[31] = 0x01;
+  ASSERT_EQ(seen(s.remember(k, t0 + 241, t0)), "first");
+  const std::string name = "gw:ab" + std::string(60, '0') + "01";
+  EXPECT_EQ(redis.command("GET " + name), "1");
+  const long ttl = std::stol(redis.command("TTL " + name));
+  EXPECT_GE(ttl, 239);
+  EXPECT_LE(ttl, 241);
+}
+
+TEST_F(redis_store, a_key_expires_through_ex_and_is_new_again) {
+  redis_server redis;
+  replay::redis_store a{redis.unix_options()}, b{redis.unix_options()};
+  ASSERT_EQ(seen(a.remember(key(3), t0 + 1, t0)), "first");  // EX 1
+  EXPECT_EQ(seen(b.remember(key(3), t0 + 1, t0)), "replay");
+  std::this_thread::sleep_for(2100ms);
+  // Redis let it go; a fresh store (no local memory of it) sees it as new.
+  replay::redis_store c{redis.unix_options()};
+  EXPECT_EQ(seen(c.remember(key(3), t0 + 3, t0 + 2)), "first");
+}
+
+TEST_F(redis_store, without_packet_aging_the_key_has_no_ttl) {
+  redis_server redis;
+  auto o = redis.unix_options();
+  o.prefix = "k:";
+  replay::redis_store s{std::move(o)};
+  replay_key k{};
+  ASSERT_EQ(seen(s.remember(k, never_expires, t0)), "first");
+  EXPECT_EQ(redis.command("TTL k:" + std::string(64, '0')), "-1");
+}
+
+TEST_F(redis_store, down_fails_closed_backs_off_and_resumes_by_itself) {
+  redis_server redis;
+  replay::redis_store s{redis.unix_options()};  // retry_after 100 ms
+  ASSERT_EQ(seen(s.remember(key(1), t0 + 241, t0)), "first");
+  redis.stop();
+  auto r = s.remember(key(2), t0 + 241, t0);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, errc::replay_store_unavailable);
+  EXPECT_NE(r.error().message.find(redis.socket()), std::string::npos) << r.error().message;
+  // Backing off: refused at once, without touching the network.
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 1000; ++i) ASSERT_FALSE(s.remember(key(100 + i), t0 + 241, t0));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 50ms);
+  EXPECT_FALSE(s.connected());
+  // A key the local filter holds is still a replay (from memory, Redis or not).
+  EXPECT_EQ(seen(s.remember(key(1), t0 + 241, t0)), "replay");
+
+  redis.start();  // a fresh Redis (nothing persisted): back after the back-off
+  std::this_thread::sleep_for(150ms);
+  EXPECT_EQ(seen(s.remember(key(2), t0 + 241, t0)), "first");
+  EXPECT_TRUE(s.connected());
+}
+
+TEST_F(redis_store, a_restarted_redis_is_reconnected_on_the_next_packet) {
+  redis_server redis;
+  auto o = redis.unix_options();
+  o.retry_after = 10s;  // the reconnection must not wait for a back-off
+  replay::redis_store s{std::move(o)};
+  ASSERT_EQ(seen(s.remember(key(1), t0 + 241, t0)), "first");
+  redis.stop();
+  redis.start();
+  EXPECT_EQ(seen(s.remember(key(2), t0 + 241, t0)), "first") << s.last_error();
+}
+
+TEST_F(redis_store, a_slow_redis_is_refused_within_the_deadline) {
+  redis_server redis;
+  auto o = redis.tcp_options();
+  o.timeout = 50ms;
+  replay::redis_store s{std::move(o)};
+  ASSERT_TRUE(s.connect());
+  ASSERT_EQ(redis.command("CLIENT PAUSE 500 ALL"), "OK");  // Redis stalls (a fork, a slow disk)
+  const auto start = std::chrono::steady_clock::now();
+  auto r = s.remember(key(1), t0 + 241, t0);
+  const auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, errc::replay_store_unavailable);
+  EXPECT_NE(r.error().message.find("no reply within the deadline"), std::string::npos)
+      << r.error().message;
+  EXPECT_LT(took, 400ms);
+}
+
+TEST_F(redis_store, nothing_listening_is_a_clear_error) {
+  replay::redis_options o;
+  o.address.endpoints.push_back({.host = "127.0.0.1", .port = free_port(), .unix_path = {}});
+  replay::redis_store s{std::move(o)};
+  auto r = s.remember(key(1), t0 + 241, t0);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, errc::replay_store_unavailable);
+  EXPECT_NE(r.error().message.find("Connection refused"), std::string::npos) << r.error().message;
+}
+
+TEST_F(redis_store, auth_with_the_right_password_works_a_wrong_one_is_a_clear_error) {
+  redis_server redis{"s3cret-pw"};
+  auto good = redis.unix_options();
+  good.password = secret_bytes{std::string_view{"s3cret-pw"}};
+  replay::redis_store ok{std::move(good)};
+  EXPECT_EQ(seen(ok.remember(key(1), t0 + 241, t0)), "first") << ok.last_error();
+
+  auto bad = redis.unix_options();
+  bad.password = secret_bytes{std::string_view{"wrong-pw"}};
+  replay::redis_store wrong{std::move(bad)};
+  auto r = wrong.remember(key(2), t0 + 241, t0);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("AUTH refused: WRONGPASS"), std::string::npos)
+      << r.error().message;
+  EXPECT_EQ(r.error().message.find("wrong-pw"), std::string::npos) << "the password is in it";
+
+  replay::redis_store none{redis.unix_options()};  // no password where one is required
+  r = none.remember(key(3), t0 + 241, t0);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("NOAUTH"), std::string::npos) << r.error().message;
+}
+
+TEST_F(redis_store, endpoints_are_tried_in_order) {
+  redis_server redis;
+  auto o = redis.tcp_options();
+  o.address.endpoints.insert(o.address.endpoints.begin(),
+                             {.host = "127.0.0.1", .port = free_port(), .unix_path = {}});
+  replay::redis_store s{std::move(o)};
+  EXPECT_EQ(seen(s.remember(key(1), t0 + 241, t0)), "first") << s.last_error();
+  EXPECT_EQ(s.endpoint(), "127.0.0.1:" + std::to_string(redis.port()));
+}
+
+TEST_F(redis_store, a_database_is_selected) {
+  redis_server redis;
+  auto o = redis.unix_options();
+  o.address.db = 3;
+  replay::redis_store s{std::move(o)};
+  ASSERT_EQ(seen(s.remember(key(1), t0 + 241, t0)), "first");
+  EXPECT_EQ(redis.command("DBSIZE"), "0");
+  EXPECT_EQ(redis.command("INFO keyspace").find("db3:keys=1") != std::string::npos, true);
+}
+
+// Two servers (gateways A and B) sharing one Redis. Garbage and packets whose HMAC fails never
+// reach Redis (no SET); a valid packet costs one SET per key (the payload's and the message's).
+using spa_server =
+    server<cipher::any_rijndael, mac::any_hmac, firewall::recording, replay::redis_store>;
+using stanza_t = access::stanza<cipher::any_rijndael, mac::any_hmac>;
+const auto shared = test::vectors_of(KNOCK_TEST_DATA "/fwknop-2.6.10-vectors.json", {"valid"});
+
+spa_server gateway(const redis_server& redis) {
+  const auto& v = *std::find_if(shared.begin(), shared.end(), [](const auto& v) {
+    return v.at("name") == "access_cbc_hmac_sha256";
+  });
+  test::vector_keys keys{v};
+  stanza_t st;
+  st.cipher = keys.cipher;
+  st.key = std::move(keys.key);
+  st.mac = keys.mac;
+  spa_server::rules_type rules;
+  rules.stanzas.push_back(std::move(st));
+  return spa_server{std::move(rules), replay::redis_store{redis.unix_options()}};
+}
+std::string valid_packet() {
+  for (const auto& v : shared)
+    if (v.at("name") == "access_cbc_hmac_sha256") return v.at("packet");
+  return {};
+}
+datagram from(const std::string& payload) {
+  return {payload, *ip_address::parse("127.0.0.1"), *ip_address::parse("0.0.0.0"), 40000, 62201};
+}
+
+TEST_F(redis_store, an_ha_pair_accepts_a_packet_once_and_garbage_never_reaches_redis) {
+  redis_server redis;
+  spa_server a = gateway(redis), b = gateway(redis);
+  const std::string p = valid_packet();
+  std::string forged = p;
+  forged.back() = forged.back() == 'A' ? 'B' : 'A';  // the HMAC fails
+  EXPECT_EQ(a.handle(from(std::string(200, '!')), t0).reason, errc::not_base64);
+  EXPECT_EQ(a.handle(from(forged), t0).reason, errc::bad_mac);
+  EXPECT_EQ(b.handle(from(forged), t0).reason, errc::bad_mac);
+  EXPECT_EQ(redis.sets(), 0) << "garbage or a forgery reached Redis";
+
+  const verdict first = a.handle(from(p), t0);
+  EXPECT_TRUE(first.accepted) << to_string(first.reason);
+  EXPECT_EQ(redis.sets(), 2) << "one SET per key: the payload's and the message's";
+  EXPECT_EQ(b.handle(from(p), t0).reason, errc::replayed);  // the same bytes at gateway B
+  EXPECT_EQ(b.firewall().active().size(), 0u);
+
+  redis.stop();  // Redis down: a valid packet is refused with its own reason, nothing opens
+  spa_server c = gateway(redis);
+  const verdict down = c.handle(from(p), t0);
+  EXPECT_EQ(down.reason, errc::replay_store_unavailable);
+  EXPECT_NE(down.detail.find("redis"), std::string::npos) << down.detail;
+  EXPECT_EQ(c.firewall().active().size(), 0u);
+}
+
+}  // namespace
+
+namespace {
+using knock::replay::parse_redis_url;
+
+TEST(redis_url, a_list_of_endpoints_and_a_database) {
+  const auto a = parse_redis_url("redis://10.0.0.7:6380,gw-redis,[2001:db8::7]:7000/2");
+  ASSERT_TRUE(a) << a.error();
+  ASSERT_EQ(a->endpoints.size(), 3u);
+  EXPECT_EQ(a->endpoints[0].describe(), "10.0.0.7:6380");
+  EXPECT_EQ(a->endpoints[1].describe(), "gw-redis:6379");
+  EXPECT_EQ(a->endpoints[2].describe(), "[2001:db8::7]:7000");
+  EXPECT_EQ(a->db, 2);
+  const auto u = parse_redis_url("unix:///run/redis/redis.sock?db=1");
+  ASSERT_TRUE(u) << u.error();
+  EXPECT_EQ(u->endpoints.at(0).unix_path, "/run/redis/redis.sock");
+  EXPECT_EQ(u->db, 1);
+}
+
+TEST(redis_url, tls_a_password_and_bad_forms_are_refused_with_the_reason) {
+  const auto refused = [](std::string_view url) {
+    const auto r = parse_redis_url(url);
+    return r ? std::string{"(accepted)"} : r.error();
+  };
+  EXPECT_NE(refused("rediss://10.0.0.7").find("TLS"), std::string::npos);
+  EXPECT_NE(refused("rediss://10.0.0.7").find("hiredis 0.14"), std::string::npos);
+  const std::string pw = refused("redis://:hunter2@10.0.0.7");
+  EXPECT_NE(pw.find("KNOCK_REPLAY_REDIS_PASSWORD_FILE"), std::string::npos) << pw;
+  EXPECT_EQ(pw.find("hunter2"), std::string::npos) << "the error repeats the password";
+  EXPECT_NE(refused("redis-sentinel://10.0.0.7:26379/mymaster").find("Sentinel"),
+            std::string::npos);
+  EXPECT_NE(refused("http://10.0.0.7").find("not a Redis URL"), std::string::npos);
+  EXPECT_NE(refused("redis://10.0.0.7:0").find("1..65535"), std::string::npos);
+  EXPECT_NE(refused("redis://10.0.0.7:70000").find("1..65535"), std::string::npos);
+  EXPECT_NE(refused("redis://10.0.0.7:").find("empty port"), std::string::npos);
+  EXPECT_NE(refused("redis://").find("no host"), std::string::npos);
+  EXPECT_NE(refused("redis://a,,b").find("no host"), std::string::npos);
+  EXPECT_NE(refused("redis://10.0.0.7/x").find("database"), std::string::npos);
+  EXPECT_NE(refused("redis://2001:db8::7").find("brackets"), std::string::npos);
+  EXPECT_NE(refused("redis://a b").find("a name or an address"), std::string::npos);
+  EXPECT_NE(refused("unix://run/redis.sock").find("absolute"), std::string::npos);
+  EXPECT_NE(refused("unix:///run/redis.sock?timeout=3").find("?db=N"), std::string::npos);
+}
+
+}  // namespace
