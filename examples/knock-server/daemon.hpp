@@ -346,7 +346,8 @@ int daemon_main(const options& o) {
     daemon_server<Firewalls, knock::replay::redis_store> server{
         std::move(rules), open_redis_store(*s.redis, s.replay_keys(), log), std::move(firewall),
         lines()};
-    return serve(server, *capture, tcp ? &*tcp : nullptr, reads, s, o, log);
+    return serve(server, *capture, tcp ? &*tcp : nullptr, metrics ? &*metrics : nullptr, reads, s,
+                 o, log);
   }
 #endif
   if (s.digest_persistence) {

@@ -11,6 +11,8 @@
 #   2. redis killed: both refuse a fresh valid packet with replay_store_unavailable, open nothing,
 #      and each logs the store as unavailable
 #   3. redis restarted: the next valid packet opens (A and B), and each logs it answers again
+#   4. gateway A killed: a packet A accepted just before is refused at B (its keys are in Redis),
+#      and B opens for a fresh packet
 source "$(dirname "$0")/lib.sh"
 e2e_init "$@"
 for t in redis-server redis-cli; do command -v "$t" >/dev/null 2>&1 || skip "$t not found (redis-server, redis-tools)"; done
@@ -132,6 +134,23 @@ check "B accepts it" wait_until 5 b_has "packet from $CLI_B_IP: accepted"
 check "B's nft set holds 10.$n.9.6" b_nft_has "10.$n.9.6"
 check "A logs that Redis answers again" wait_until 3 log_has "replay store: Redis answers again"
 check "B logs that Redis answers again" wait_until 3 b_has "replay store: Redis answers again"
+
+note "4. gateway A dies (kill -9, as when keepalived moves the address): B keeps serving, and what A accepted stays refused at B"
+pkt4="$TMP/packet4.txt"
+check "fwknop --test -B saves a packet for 10.$n.9.5" fwknop_knock "$NS_CLI" "$SRV_IP" -A "tcp/$PORT" -a "10.$n.9.5" --test -B "$pkt4"
+check "python sends it to A" udp_send "$NS_CLI" "$SRV_IP" "$pkt4"
+check "A accepts it" wait_until 5 log_has "accepted by stanza 1: open 10.$n.9.5"
+kill -KILL "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null
+check_not "A is gone" kill -0 "$SERVER_PID"
+b_mark=$(b_count "refused: replayed")
+check "python sends the same bytes to B" udp_send "$NS_CLI" "$B_IP" "$pkt4"
+check "B refuses them: replayed (B never saw them: Redis told it)" wait_until 3 bash -c "[ \$(grep -c 'refused: replayed' $TMP/b.log) -gt $b_mark ]"
+check "B's nft set has no element for 10.$n.9.5" b_nft_lacks "10.$n.9.5"
+check "fwknop sends a fresh packet to B" fwknop_knock "$NS_CLI" "$B_IP" -A "tcp/$PORT" -a "10.$n.9.4"
+check "B accepts it" wait_until 5 b_has "accepted by stanza 1: open 10.$n.9.4"
+check "B's nft set holds 10.$n.9.4" b_nft_has "10.$n.9.4"
+check "B is still running" kill -0 "$B_PID"
+
 check_not "the password is in no log" grep -qF -- "$PASSWORD" "$TMP/server.log" "$TMP/b.log"
 
 [ "$FAILED" -gt 0 ] && { echo "---- gateway B log ----"; sed 's/^/  /' "$TMP/b.log"; }
