@@ -340,7 +340,7 @@ inline std::string pcap::memory() const {
     out += (out.empty() ? "capture ring " : ", ") + size_text(static_cast<std::size_t>(s.ring)) +
            " (" + s.name;
     if (s.ring != s.wanted)
-      out += ": the kernel refused " + size_text(static_cast<std::size_t>(s.wanted));
+      out += "; " + size_text(static_cast<std::size_t>(s.wanted)) + " could not be had";
     out += ")";
   }
   return out.empty() ? "capture from a file" : out;
