@@ -8,8 +8,10 @@
 /// every entry lives the same span) and in an open-addressing index over the ring. An entry is 10
 /// bytes: 48 bits of the key (keys are SHA-256 digests, so any 48 bits are uniformly spread) and
 /// the expiry in 32 bits (seconds since the epoch; exact until 2106, `never_expires` kept as
-/// such). The index holds a 4-byte ring position per slot and is at most three quarters full:
-/// at most 15.4 bytes a key, 31 bytes a packet for the server's two keys a packet. The ring starts
+/// such). The index holds a 4-byte slot per entry (its ring position and 6 more bits of the
+/// fingerprint, so a probe rarely reads the ring to rule a slot out) and is at most three quarters
+/// full: at most 15.4 bytes a key, 31 bytes a packet for the server's two keys a packet. At most
+/// 2^26 - 2 keys (KNOCK_REPLAY_CAPACITY allows 2^24 packets, 2^25 keys). The ring starts
 /// with `initial_slots` and doubles, up to the capacity, when it is full (amortized O(1); the only
 /// allocation after construction).
 ///
@@ -42,7 +44,7 @@ class memory_store {
   /// A store that holds up to `capacity` live keys: room for `initial_slots` now, more as they
   /// come (see `bytes()`).
   explicit memory_store(std::size_t capacity = default_capacity)
-      : capacity_{std::clamp<std::size_t>(capacity, 1, std::size_t{1} << 31)} {
+      : capacity_{std::clamp<std::size_t>(capacity, 1, position_mask - 1)} {
     arrays a{std::min(capacity_, initial_slots)};
     take(a);
   }
@@ -58,7 +60,7 @@ class memory_store {
   std::optional<epoch_seconds> expiry_of(const replay_key& key) const noexcept {
     const std::uint32_t at = find(fingerprint_of(key));
     if (at == empty) return std::nullopt;
-    const std::uint32_t e = ring_.expires[at - 1];
+    const std::uint32_t e = ring_.expiry(at - 1);
     return e == forever ? never_expires : static_cast<epoch_seconds>(e);
   }
 
@@ -73,7 +75,7 @@ class memory_store {
     const std::uint64_t fp = fingerprint_of(key);
     if (const std::uint32_t at = find(fp); at != empty) {
       if (live(at - 1, clock(now))) return sighting::replay;
-      ring_.expires[at - 1] = stored(expires);  // expired, not dropped yet (behind a longer-lived one)
+      ring_.ring[at - 1].expires = stored(expires);  // expired, not dropped yet (behind a later one)
       return sighting::first;
     }
     if (count_ == slots() && !grow()) return fail(errc::replay_store_full);
@@ -106,29 +108,40 @@ class memory_store {
   static constexpr std::uint32_t empty = 0;  // index slots hold ring position + 1
   static constexpr std::uint32_t forever = std::numeric_limits<std::uint32_t>::max();
 
-  // The ring, as columns: 48 bits of fingerprint (low 32, high 16) and a 32-bit expiry.
+  // One ring entry: 48 bits of fingerprint and a 32-bit expiry, packed into 10 bytes.
+  struct [[gnu::packed]] record {
+    std::uint32_t low = 0;
+    std::uint16_t high = 0;
+    std::uint32_t expires = 0;
+  };
+  static_assert(sizeof(record) == 10);
+  // An index slot: the ring position + 1 in the low 26 bits (0: empty), 6 bits of the fingerprint
+  // above them, so that a probe rarely has to look at the ring to rule a slot out.
+  static constexpr int position_bits = 26;
+  static constexpr std::uint32_t position_mask = (std::uint32_t{1} << position_bits) - 1;
+  static std::uint32_t tag_of(std::uint64_t fp) noexcept {
+    return static_cast<std::uint32_t>(fp >> 42) << position_bits;  // the top 6 of the 48 bits
+  }
+
   struct arrays {
-    std::vector<std::uint32_t> low;
-    std::vector<std::uint16_t> high;
-    std::vector<std::uint32_t> expires;
+    std::vector<record> ring;
     std::vector<std::uint32_t> index;
-    explicit arrays(std::size_t slots)
-        : low(slots), high(slots), expires(slots), index(index_size(slots)) {}
+    explicit arrays(std::size_t slots) : ring(slots), index(index_size(slots)) {}
     std::uint64_t fingerprint(std::size_t pos) const noexcept {
-      return std::uint64_t{high[pos]} << 32 | low[pos];
+      return std::uint64_t{ring[pos].high} << 32 | ring[pos].low;
     }
+    std::uint32_t expiry(std::size_t pos) const noexcept { return ring[pos].expires; }
     void set(std::size_t pos, std::uint64_t fp, std::uint32_t e) noexcept {
-      low[pos] = static_cast<std::uint32_t>(fp);
-      high[pos] = static_cast<std::uint16_t>(fp >> 32);
-      expires[pos] = e;
+      ring[pos].low = static_cast<std::uint32_t>(fp);
+      ring[pos].high = static_cast<std::uint16_t>(fp >> 32);
+      ring[pos].expires = e;
     }
   };
 
   // At most three quarters full.
   static std::size_t index_size(std::size_t slots) noexcept { return slots + slots / 3 + 1; }
   static std::size_t bytes_for(std::size_t slots) noexcept {
-    return slots * (2 * sizeof(std::uint32_t) + sizeof(std::uint16_t)) +
-           index_size(slots) * sizeof(std::uint32_t);
+    return slots * sizeof(record) + index_size(slots) * sizeof(std::uint32_t);
   }
 
   static std::uint64_t fingerprint_of(const replay_key& k) noexcept {
@@ -145,11 +158,11 @@ class memory_store {
     return static_cast<std::uint32_t>(std::clamp<epoch_seconds>(now, 0, forever - 1));
   }
   bool live(std::size_t pos, std::uint32_t now) const noexcept {
-    const std::uint32_t e = ring_.expires[pos];
+    const std::uint32_t e = ring_.expiry(pos);
     return e == forever || e > now;
   }
 
-  std::size_t slots() const noexcept { return ring_.low.size(); }
+  std::size_t slots() const noexcept { return ring_.ring.size(); }
   std::size_t home(std::uint64_t fp) const noexcept {
     // Multiplicative mixing; the high 32 bits times the size, shifted back, map onto any size.
     const std::uint64_t h = (fp * 0x9E3779B97F4A7C15ull) >> 32;
@@ -159,16 +172,21 @@ class memory_store {
     return slot + 1 == ring_.index.size() ? 0 : slot + 1;
   }
 
+  // The ring position + 1 of `fp`'s entry, or `empty`.
   std::uint32_t find(std::uint64_t fp) const noexcept {
+    const std::uint32_t tag = tag_of(fp);
     for (std::size_t slot = home(fp);; slot = next(slot)) {
-      const std::uint32_t at = ring_.index[slot];
-      if (at == empty || ring_.fingerprint(at - 1) == fp) return at;
+      const std::uint32_t v = ring_.index[slot];
+      if (v == empty) return empty;
+      if ((v & ~position_mask) == tag && ring_.fingerprint((v & position_mask) - 1) == fp)
+        return v & position_mask;
     }
   }
   void place(std::size_t pos) noexcept {
-    std::size_t slot = home(ring_.fingerprint(pos));
+    const std::uint64_t fp = ring_.fingerprint(pos);
+    std::size_t slot = home(fp);
     while (ring_.index[slot] != empty) slot = next(slot);
-    ring_.index[slot] = static_cast<std::uint32_t>(pos + 1);
+    ring_.index[slot] = tag_of(fp) | static_cast<std::uint32_t>(pos + 1);
   }
 
   // Linear probing without tombstones: after emptying a slot, shift back the entries whose probe
@@ -176,11 +194,11 @@ class memory_store {
   void erase_from_index(std::size_t ring_pos) noexcept {
     auto& index = ring_.index;
     std::size_t hole = home(ring_.fingerprint(ring_pos));
-    while (index[hole] != ring_pos + 1) hole = next(hole);
+    while ((index[hole] & position_mask) != ring_pos + 1) hole = next(hole);
     for (std::size_t slot = next(hole);; slot = next(slot)) {
       const std::uint32_t at = index[slot];
       if (at == empty) break;
-      const std::size_t want = home(ring_.fingerprint(at - 1));
+      const std::size_t want = home(ring_.fingerprint((at & position_mask) - 1));
       // Move `at` into the hole unless its home lies cyclically in (hole, slot].
       const bool stays =
           hole <= slot ? (hole < want && want <= slot) : (hole < want || want <= slot);
@@ -200,7 +218,7 @@ class memory_store {
       arrays bigger{std::min(capacity_, 2 * slots())};
       for (std::size_t i = 0; i < count_; ++i) {
         const std::size_t from = (head_ + i) % slots();
-        bigger.set(i, ring_.fingerprint(from), ring_.expires[from]);
+        bigger.ring[i] = ring_.ring[from];
       }
       take(bigger);
       for (std::size_t i = 0; i < count_; ++i) place(i);
