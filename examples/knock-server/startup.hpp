@@ -150,7 +150,7 @@ inline std::string grouped(std::size_t n) {
 }
 
 /// The start-up line saying what the configuration costs in memory, each part as its owner says
-/// it: "memory: capture ring 2 MiB (eth0); replay 3.8 KiB now, up to 1.9 MiB for 65,536 packets;
+/// it: "memory: capture ring 3 MiB (eth0); replay 3.8 KiB now, up to 1.9 MiB for 65,536 packets;
 /// firewall nftables +312 KiB resident while opening; resident now 6.1 MiB".
 template <class Capture, class Store>
 std::string memory_line(const Capture& capture, const Store& store, const settings& s,

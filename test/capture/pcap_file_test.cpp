@@ -236,7 +236,7 @@ TEST(pcap_make, says_its_name_and_variables) {
 }
 
 // knock's own variable (fwknopd's ring is libpcap's 2 MiB default, not configurable): the ring per
-// interface, in bytes or with a binary unit, 64 KiB..1 GiB; default 2 MiB.
+// interface, in bytes or with a binary unit, 64 KiB..1 GiB; default 3 MiB.
 TEST(pcap_make, reads_the_capture_buffer_size) {
   const auto ring = [](const std::string& text) {
     auto c = knock::config::parse_fwknopd_conf(text, "f.conf");
@@ -245,7 +245,7 @@ TEST(pcap_make, reads_the_capture_buffer_size) {
     EXPECT_TRUE(o) << (o ? "" : knock::config::to_string(o.error()));
     return o ? o->buffer_bytes : -1;
   };
-  EXPECT_EQ(ring(""), 2 << 20);
+  EXPECT_EQ(ring(""), 3 << 20);
   EXPECT_EQ(ring("KNOCK_CAPTURE_BUFFER 512K\n"), 512 << 10);
   EXPECT_EQ(ring("KNOCK_CAPTURE_BUFFER 4MiB\n"), 4 << 20);
   EXPECT_EQ(ring("KNOCK_CAPTURE_BUFFER 1g\n"), 1 << 30);

@@ -66,7 +66,7 @@ class any_of : public named_set<Sources...> {
         },
         source_);
   }
-  /// What memory the source holds ("capture ring 2 MiB (eth0)"); empty when it does not say.
+  /// What memory the source holds ("capture ring 3 MiB (eth0)"); empty when it does not say.
   std::string memory() const {
     return std::visit(
         [](const auto& c) -> std::string {

@@ -27,7 +27,7 @@
 /// | `describing_capture`  | `c.describe()` → `std::string`: what it   | logs     |
 /// |                       | listens on ("UDP port 62201")             |          |
 /// | `memory_reporting_    | `c.memory()` → `std::string`: what it     | logs     |
-/// | capture`              | holds in memory ("capture ring 2 MiB      |          |
+/// | capture`              | holds in memory ("capture ring 3 MiB      |          |
 /// |                       | (eth0)"), resident or not                 |          |
 /// | `checked_capture`     | `C::check(conf)` → `result<void,          | settings |
 /// |                       | config_error>`: refuses a bad value of    |          |

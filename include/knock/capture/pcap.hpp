@@ -7,7 +7,7 @@
 /// ENABLE_PCAP_PROMISC, ENABLE_PCAP_ANY_DIRECTION, MAX_SNIFF_BYTES) and counts.
 ///
 /// Each interface gets a nonblocking handle with a TPACKET_V3 ring (`KNOCK_CAPTURE_BUFFER`,
-/// default 2 MiB; smaller when the kernel cannot give that much), the BPF filter (fwknopd's
+/// default 3 MiB; smaller when the kernel cannot give that much), the BPF filter (fwknopd's
 /// `PCAP_FILTER`, default `udp port 62201`) and, by default, inbound traffic only. Frames are parsed by `parse_frame` (knock/capture/frame.hpp): Ethernet, Linux cooked
 /// (SLL, SLL2), raw IP and BSD loopback links; IPv4 and IPv6; UDP and TCP payloads. Fragments
 /// and broken frames are counted in `stats()`, never delivered. Errors name the interface and
@@ -43,14 +43,17 @@ inline constexpr std::string_view default_filter = "udp port 62201";
 /// transaction, the scheduler giving the core to someone else). It is memory the kernel allocates
 /// whole when the capture opens and maps into the daemon: all of it is resident from start-up.
 /// TPACKET_V3 (not immediate mode) packs frames at their captured size into 256 KiB blocks: a
-/// 204-byte SPA datagram takes ~320 bytes, so 2 MiB hold ~6,500 of them, where immediate mode
-/// (TPACKET_V2, a ~2 KiB slot per frame whatever its size) held ~1,000. A block goes to the
-/// daemon when full or after `block_timeout_ms`, so a lone packet waits at most that long.
+/// 204-byte SPA datagram takes ~320 bytes, so each MiB holds ~3,300 of them (~9 ms of a 380,000
+/// datagrams/s flood), where immediate mode (TPACKET_V2, a ~2 KiB slot per frame whatever its
+/// size) held ~575. A block goes to the daemon when full or after `block_timeout_ms`, so a lone
+/// packet waits at most that long. The default, 3 MiB, is the smallest that kept every valid
+/// packet through bench/load.sh's floods in these measurements (2 MiB lost a few in 3 of 36 on
+/// a busy machine; docs/PERFORMANCE.md, "Memory").
 struct pcap_options {
   std::vector<std::string> interfaces;  ///< names, or `any` (all interfaces); one handle each
   std::string file;                     ///< `PCAP_FILE` (`--pcap-file`): a savefile instead
   std::string filter{default_filter};   ///< BPF, as `PCAP_FILTER`; empty: everything
-  int buffer_bytes = 2 << 20;           ///< `KNOCK_CAPTURE_BUFFER`: the ring per interface
+  int buffer_bytes = 3 << 20;           ///< `KNOCK_CAPTURE_BUFFER`: the ring per interface
   int min_buffer_bytes = 256 << 10;     ///< the smallest ring tried when the kernel refuses one
   int block_timeout_ms = 10;            ///< the longest a frame waits in a block that is not full
   int snaplen = 1500 + 256;             ///< the largest SPA payload, plus every header
@@ -77,7 +80,7 @@ class pcap {
   /// What fwknopd.conf says (fwknopd's defaults): PCAP_INTF (a comma list; `eth0`), PCAP_FILTER
   /// (`udp port 62201`), ENABLE_PCAP_PROMISC (N), ENABLE_PCAP_ANY_DIRECTION (N), MAX_SNIFF_BYTES
   /// (1..32768: the snap length; unset: knock's, which never cuts an SPA packet),
-  /// KNOCK_CAPTURE_BUFFER (knock's: the ring per interface, `2M`, `512K`, or bytes; 64 KiB..1 GiB).
+  /// KNOCK_CAPTURE_BUFFER (knock's: the ring per interface, `3M`, `512K`, or bytes; 64 KiB..1 GiB).
   /// A bad value is an error at its file:line. Opens nothing.
   static result<pcap_options, config::config_error> settings(const config::fwknopd_conf& c);
   /// `settings(c)`, for its error only.
@@ -116,7 +119,7 @@ class pcap {
   /// Counters since opening; `dropped` is the kernel's count (`pcap_stats`).
   capture_stats stats() const noexcept;
 
-  /// What the capture costs: the rings, all resident from start-up; "capture ring 2 MiB (eth0)",
+  /// What the capture costs: the rings, all resident from start-up; "capture ring 3 MiB (eth0)",
   /// and when the kernel could not give the ring asked for, what it gave instead.
   std::string memory() const;
 
