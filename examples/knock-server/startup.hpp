@@ -10,8 +10,8 @@
 #include "run_as.hpp"
 #include "settings.hpp"
 
-#include <knock/replay/file_store.hpp>
 #include <knock/core/size_text.hpp>
+#include <knock/replay/file_store.hpp>
 #include <knock/replay/memory_store.hpp>
 #include <knock/system/privileges.hpp>
 

@@ -184,8 +184,8 @@ knock::config::fwknopd_conf conf(std::string_view text) {
 
 // KNOCK_CAPTURE_BUFFER sizes SO_RCVBUF (default 32 MiB); memory() says what the kernel gave.
 TEST(udp_socket_make, sizes_the_receive_buffer_and_says_so) {
-  auto o = udp_socket::settings(*knock::config::parse_fwknopd_conf("KNOCK_CAPTURE_BUFFER 256K\n",
-                                                                   "f.conf"));
+  auto o = udp_socket::settings(
+      *knock::config::parse_fwknopd_conf("KNOCK_CAPTURE_BUFFER 256K\n", "f.conf"));
   ASSERT_TRUE(o);
   EXPECT_EQ(o->receive_buffer, 256 << 10);
   EXPECT_EQ(udp_socket::settings(*knock::config::parse_fwknopd_conf("", "f.conf"))->receive_buffer,
@@ -200,7 +200,8 @@ TEST(udp_socket_make, sizes_the_receive_buffer_and_says_so) {
       << s->memory();
   const auto bad = udp_socket::make({conf("KNOCK_CAPTURE_BUFFER 0\n")});
   ASSERT_FALSE(bad);
-  EXPECT_EQ(bad.error().message, "f.conf:1: KNOCK_CAPTURE_BUFFER: '0' is out of range (64 KiB to 1 GiB)");
+  EXPECT_EQ(bad.error().message,
+            "f.conf:1: KNOCK_CAPTURE_BUFFER: '0' is out of range (64 KiB to 1 GiB)");
 }
 
 TEST(udp_socket_make, binds_udpserv_port) {

@@ -135,7 +135,7 @@ TEST(memory_store, growing_keeps_every_entry_and_its_expiry) {
   epoch_seconds now = 0;
   std::uint64_t n = 0;
   for (int second = 0; second < 110; ++second, ++now) {  // at most ~4,600 live
-    for (int i = 0; i < second * 2; ++i, ++n) {  // more each second: the live set grows
+    for (int i = 0; i < second * 2; ++i, ++n) {          // more each second: the live set grows
       const epoch_seconds until = now + 20 + (n % 3 == 0 ? 0 : 1);
       const auto r = s.remember(key(n), until, now);
       ASSERT_TRUE(r) << n;
@@ -159,7 +159,8 @@ TEST(memory_store, a_replay_is_found_by_its_fingerprint_and_other_keys_are_not) 
   c.bytes[0] ^= 1;  // differs inside it
   ASSERT_TRUE(s.remember(a, 2000, 1000));
   EXPECT_EQ(*s.remember(a, 2000, 1000), sighting::replay);
-  EXPECT_TRUE(s.contains(b, 1000)) << "a fingerprint collision is refused as a replay (fails closed)";
+  EXPECT_TRUE(s.contains(b, 1000))
+      << "a fingerprint collision is refused as a replay (fails closed)";
   EXPECT_FALSE(s.contains(c, 1000));
   EXPECT_EQ(s.expiry_of(a), 2000);
   EXPECT_EQ(s.expiry_of(c), std::nullopt);

@@ -8,10 +8,11 @@
 ///
 /// Each interface gets a nonblocking handle with a TPACKET_V3 ring (`KNOCK_CAPTURE_BUFFER`,
 /// default 3 MiB; smaller when the kernel cannot give that much), the BPF filter (fwknopd's
-/// `PCAP_FILTER`, default `udp port 62201`) and, by default, inbound traffic only. Frames are parsed by `parse_frame` (knock/capture/frame.hpp): Ethernet, Linux cooked
-/// (SLL, SLL2), raw IP and BSD loopback links; IPv4 and IPv6; UDP and TCP payloads. Fragments
-/// and broken frames are counted in `stats()`, never delivered. Errors name the interface and
-/// libpcap's reason: "pcap: eth9: No such device exists".
+/// `PCAP_FILTER`, default `udp port 62201`) and, by default, inbound traffic only. Frames are
+/// parsed by `parse_frame` (knock/capture/frame.hpp): Ethernet, Linux cooked (SLL, SLL2), raw IP
+/// and BSD loopback links; IPv4 and IPv6; UDP and TCP payloads. Fragments and broken frames are
+/// counted in `stats()`, never delivered. Errors name the interface and libpcap's reason: "pcap:
+/// eth9: No such device exists".
 
 #include <knock/capture/concept.hpp>
 #include <knock/capture/frame.hpp>
@@ -73,8 +74,10 @@ class pcap {
   /// and range-checked as fwknopd does (1..8388608) but change nothing: knock polls and reads
   /// what is ready, in batches, instead of sleeping.
   static constexpr std::string_view variables[] = {
-      "PCAP_INTF",       "PCAP_FILTER",         "ENABLE_PCAP_PROMISC", "ENABLE_PCAP_ANY_DIRECTION",
-      "MAX_SNIFF_BYTES", "PCAP_DISPATCH_COUNT", "PCAP_LOOP_SLEEP", "PCAP_FILE",
+      "PCAP_INTF",           "PCAP_FILTER",
+      "ENABLE_PCAP_PROMISC", "ENABLE_PCAP_ANY_DIRECTION",
+      "MAX_SNIFF_BYTES",     "PCAP_DISPATCH_COUNT",
+      "PCAP_LOOP_SLEEP",     "PCAP_FILE",
       "KNOCK_CAPTURE_BUFFER"};
 
   /// What fwknopd.conf says (fwknopd's defaults): PCAP_INTF (a comma list; `eth0`), PCAP_FILTER
@@ -191,8 +194,8 @@ inline result<pcap_options, config::config_error> pcap::settings(const config::f
   auto snap = c.number("MAX_SNIFF_BYTES", static_cast<std::uint32_t>(o.snaplen), 32768);
   if (!snap) return bad(snap.error());
   o.snaplen = static_cast<int>(*snap);
-  auto ring = config::byte_size(c, "KNOCK_CAPTURE_BUFFER", std::uint64_t{64} << 10,
-                                std::uint64_t{1} << 30);
+  auto ring =
+      config::byte_size(c, "KNOCK_CAPTURE_BUFFER", std::uint64_t{64} << 10, std::uint64_t{1} << 30);
   if (!ring) return bad(ring.error());
   if (*ring) o.buffer_bytes = static_cast<int>(**ring);
   for (const char* unused : {"PCAP_DISPATCH_COUNT", "PCAP_LOOP_SLEEP"})

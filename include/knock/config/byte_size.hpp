@@ -27,8 +27,8 @@ inline result<std::optional<std::uint64_t>, config_error> byte_size(const fwknop
   if (!c.has(name)) return std::optional<std::uint64_t>{};
   const std::string text = c.text(name);
   const auto bad = [&] {
-    return fail(c.error(name, "'" + printable(text) +
-                                  "' is not a size (bytes, or with a unit: 512K, 2M, 1G)"));
+    return fail(c.error(
+        name, "'" + printable(text) + "' is not a size (bytes, or with a unit: 512K, 2M, 1G)"));
   };
   std::uint64_t n = 0;
   const char* end = text.data() + text.size();
@@ -37,10 +37,10 @@ inline result<std::optional<std::uint64_t>, config_error> byte_size(const fwknop
   std::string unit{rest, end};
   for (char& ch : unit) ch = static_cast<char>(ch >= 'a' && ch <= 'z' ? ch - 'a' + 'A' : ch);
   int shift = -1;
-  for (const auto& [spelled, s] : {std::pair{"", 0}, std::pair{"B", 0}, std::pair{"K", 10},
-                                   std::pair{"KB", 10}, std::pair{"KIB", 10}, std::pair{"M", 20},
-                                   std::pair{"MB", 20}, std::pair{"MIB", 20}, std::pair{"G", 30},
-                                   std::pair{"GB", 30}, std::pair{"GIB", 30}})
+  for (const auto& [spelled, s] :
+       {std::pair{"", 0}, std::pair{"B", 0}, std::pair{"K", 10}, std::pair{"KB", 10},
+        std::pair{"KIB", 10}, std::pair{"M", 20}, std::pair{"MB", 20}, std::pair{"MIB", 20},
+        std::pair{"G", 30}, std::pair{"GB", 30}, std::pair{"GIB", 30}})
     if (unit == spelled) shift = s;
   if (shift < 0) return bad();
   if (n > (max >> shift) || (n << shift) < min)

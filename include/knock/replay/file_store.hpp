@@ -279,8 +279,7 @@ class file_store {
     for (std::string text; e == 0 && std::getline(in, text);) {
       replay_key k;
       epoch_seconds x = 0;
-      if (!parse_line(text, in.eof() && !text.empty(), k, x) || memory_.expiry_of(k) != x)
-        continue;
+      if (!parse_line(text, in.eof() && !text.empty(), k, x) || memory_.expiry_of(k) != x) continue;
       const auto line = format_line(k, x);
       const ssize_t wrote = ::write(fd, line.data(), line.size);
       if (wrote != static_cast<ssize_t>(line.size)) e = wrote < 0 ? errno : ENOSPC;

@@ -75,7 +75,8 @@ class memory_store {
     const std::uint64_t fp = fingerprint_of(key);
     if (const std::uint32_t at = find(fp); at != empty) {
       if (live(at - 1, clock(now))) return sighting::replay;
-      ring_.ring[at - 1].expires = stored(expires);  // expired, not dropped yet (behind a later one)
+      ring_.ring[at - 1].expires =
+          stored(expires);  // expired, not dropped yet (behind a later one)
       return sighting::first;
     }
     if (count_ == slots() && !grow()) return fail(errc::replay_store_full);

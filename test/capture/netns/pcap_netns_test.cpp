@@ -11,8 +11,8 @@
 
 #include <netinet/in.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -228,8 +228,7 @@ TEST_F(pcap_netns, falls_back_to_a_smaller_ring_it_can_get) {
                          said.find("capture ring 512 MiB") == std::string::npos;
     o.min_buffer_bytes = 256 << 20;  // nothing between 512 and 256 MiB fits: refused, with why
     auto refused = pcap::open(o);
-    const bool said_why =
-        !refused && refused.error().message.find("rx ring") != std::string::npos;
+    const bool said_why = !refused && refused.error().message.find("rx ring") != std::string::npos;
     ::_exit(smaller && said_why ? 0 : 4);
   }
   ASSERT_GT(child, 0);
