@@ -6,13 +6,17 @@
 # bench/results/load.json (raw) and bench/results/load.txt (the printed report); method and
 # numbers in docs/PERFORMANCE.md ("End to end: knock-server against fwknopd").
 #
-#   bench/load.sh [--build DIR] [--runs N] [--phases 1,2,3] [--quick] [--out DIR]
+#   bench/load.sh [--build DIR] [--runs N] [--phases 1,2,3] [--only LIST] [--quick] [--out DIR]
 #
 #   --build DIR   where knock-server and load_sender are built (default: ./build):
 #                 DIR/examples/knock-server/knock-server, DIR/bench/load_sender
 #                 (cmake --build DIR --target knock-server load_sender)
 #   --runs N      repeat every phase N times (default 3); the report gives medians
 #   --phases L    which phases (default 1,2,3; memory is read in each)
+#   --only LIST   which daemons (default all): a comma list of knock, fwknopd, fwknopd-tuned
+#                 (phase 1) and knock:nftables, knock:iptables, fwknopd:iptables (phases 2, 3);
+#                 e.g. --phases 3 --only knock:nftables for knock-server's floods alone
+#   --knock-conf T  lines added to knock-server's fwknopd.conf only (e.g. 'KNOCK_CAPTURE_BUFFER 1M;')
 #   --quick       small counts, to try the script (results not written to bench/results)
 #   --out DIR     where load.json / load.txt go (default: bench/results)
 #
@@ -25,7 +29,8 @@
 #      end (first packet sent -> last grant logged), checked by listing the firewall.
 #   3  garbage floods (binary, then base64-alphabet), unpaced, with N valid packets spread
 #      evenly through them, real firewall: how many of the N were granted (listed firewall).
-#   4  peak memory (VmHWM) of each daemon at the end of every run above.
+#   4  peak memory (VmHWM) of each daemon when it is up and idle (before the first packet) and
+#      at the end of every run above.
 #
 # Topology per run (names unique by $$ and a counter): NS srv <-veth-> NS cli, a /30, static
 # neighbours, the client namespace without a default route. Only the server namespace's
@@ -40,6 +45,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 build=$here/../build
 runs=3
 phases=1,2,3
+only=""
+knock_conf=""
 quick=0
 out=$here/results
 while [ $# -gt 0 ]; do
@@ -47,9 +54,11 @@ while [ $# -gt 0 ]; do
         --build) build=$2; shift ;;
         --runs) runs=$2; shift ;;
         --phases) phases=$2; shift ;;
+        --only) only=$2; shift ;;
+        --knock-conf) knock_conf=$2; shift ;;
         --quick) quick=1 ;;
         --out) out=$2; shift ;;
-        -h|--help) sed -n '3,36p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '3,40p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "load.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -58,6 +67,7 @@ KNOCK_SERVER=${KNOCK_SERVER:-$build/examples/knock-server/knock-server}
 LOAD_SENDER=${LOAD_SENDER:-$build/bench/load_sender}
 
 die() { echo "load.sh: $*" >&2; exit 1; }
+wanted() { [ -z "$only" ] || case ",$only," in *",$1,"*) true ;; *) false ;; esac; }
 [ "$(id -u)" -eq 0 ] || die "needs root (network namespaces, nftables, iptables)"
 for t in ip nft iptables fwknopd python3; do command -v "$t" >/dev/null || die "$t not found"; done
 [ -x "$KNOCK_SERVER" ] || die "not executable: $KNOCK_SERVER (cmake --build BUILD --target knock-server)"
@@ -194,6 +204,7 @@ daemon_start() {
     DLOG=$RUN_DIR/daemon.log
     [ "$mode" = test ] && args+=(-t)
     if [ "$which" = knock ]; then
+        [ -n "$knock_conf" ] && printf '%s\n' "$knock_conf" >>"$RUN_DIR/fwknopd.conf"
         [ "$mode" != test ] && args+=(--firewall "$mode")
         ip netns exec "$NS_SRV" "$KNOCK_SERVER" -f -c "$RUN_DIR/fwknopd.conf" -a "$RUN_DIR/access.conf" \
             "${args[@]}" </dev/null >"$DLOG" 2>&1 &
@@ -214,6 +225,7 @@ daemon_start() {
     done
     grep -q "$ready" "$DLOG" || { cat "$DLOG" >&2; die "$which did not start"; }
     sleep 0.5   # the capture is open before the line; give the loop a moment anyway
+    IDLE_HWM=$(vm_hwm_kb)  # up, before any packet
 }
 daemon_stop() { [ -n "$DAEMON_PID" ] && kill_pid "$DAEMON_PID"; DAEMON_PID=""; }
 cpu_seconds() { # utime + stime of DAEMON_PID, in seconds
@@ -278,13 +290,13 @@ measure() {
     cpu1=$(cpu_seconds)
     wout=$(cat "$TMP/watch.out"); sout=$(cat "$TMP/sender.out")
     [ -n "$sout" ] || sout='{}'
-    M_JSON=$(python3 - "$label" "$wout" "$sout" "$cpu0" "$cpu1" "$(vm_hwm_kb)" "$(vm_rss_kb)" <<'PY'
+    M_JSON=$(python3 - "$label" "$wout" "$sout" "$cpu0" "$cpu1" "$(vm_hwm_kb)" "$(vm_rss_kb)" "${IDLE_HWM:-0}" <<'PY'
 import json, sys
-label, w, s, c0, c1, hwm, rss = sys.argv[1:8]
+label, w, s, c0, c1, hwm, rss, idle = sys.argv[1:9]
 w, s = json.loads(w), json.loads(s)
 r = dict(json.loads(label))
 r.update(sender=s, accepted=w["count"], cpu_s=round(float(c1) - float(c0), 3),
-         vm_hwm_kb=int(hwm), vm_rss_kb=int(rss))
+         vm_hwm_kb=int(hwm), vm_rss_kb=int(rss), vm_hwm_idle_kb=int(idle))
 if w["t_last"] is not None and s.get("t_start"):
     r["span_s"] = round(w["t_last"] - s["t_start"], 4)           # first send -> last accepted line
     r["lag_s"] = round(w["t_last"] - s["t_start"] - s["seconds"], 4)  # after the last send
@@ -341,6 +353,7 @@ STEP_MAX=60000
 phase1() { # test mode: lossless paced rate, unpaced burst, CPU per packet
     local run=$1 v d rate n ok try
     for v in knock fwknopd fwknopd-tuned; do
+        wanted "$v" || continue
         d=${v%-tuned}
         CONF_EXTRA=""; [ "$v" != "$d" ] && CONF_EXTRA=$TUNED_CONF
         topo_up; PATTERN=$(accept_pattern "$d" test)
@@ -373,6 +386,7 @@ lag=r.get("lag_s", 99); print(1 if r["accepted"]==s.get("sent",-1) and lag <= ma
 phase2() { # grants with the real firewall
     local run=$1 combo d fw n rate listed
     for combo in knock:nftables knock:iptables fwknopd:iptables; do
+        wanted "$combo" || continue
         d=${combo%%:*} fw=${combo#*:}
         if [ "$fw" = nftables ]; then n=$GRANTS_NFT rate=$GRANTS_NFT_RATE; else n=$GRANTS_IPT rate=$GRANTS_IPT_RATE; fi
         topo_up; daemon_start "$d" "$fw"; PATTERN=$(accept_pattern "$d" "$fw")
@@ -387,6 +401,7 @@ phase2() { # grants with the real firewall
 phase3() { # garbage floods with valid packets interleaved, real firewall
     local run=$1 combo d fw g listed seen
     for combo in knock:nftables knock:iptables fwknopd:iptables; do
+        wanted "$combo" || continue
         for g in bin b64; do
             d=${combo%%:*} fw=${combo#*:}
             topo_up; daemon_start "$d" "$fw"; PATTERN=$(accept_pattern "$d" "$fw")
@@ -398,7 +413,7 @@ phase3() { # garbage floods with valid packets interleaved, real firewall
             if [ "$d" = knock ]; then  # + the refusals summed up in "suppressed N refusal(s) …" lines
                 seen=$(( $(grep -c '^packet from' "$DLOG") + $(sed -n 's/^suppressed \([0-9]*\) refusal.*/\1/p' "$DLOG" | awk '{s += $1} END {print s + 0}') )); else seen=$(grep -c 'SPA Packet from IP' "$DLOG"); fi
             amend logged_datagrams "$seen"
-            log "phase 3 run $run: $d/$fw $g: $FLOOD_GARBAGE garbage + $FLOOD_VALID valid, granted $listed (accepted lines $M_COUNT), datagrams logged $seen"
+            log "phase 3 run $run: $d/$fw $g: $FLOOD_GARBAGE garbage + $FLOOD_VALID valid, granted $listed (accepted lines $M_COUNT), datagrams logged $seen, VmHWM idle $IDLE_HWM / end $(python3 -c 'import json,sys;print(json.loads(sys.argv[1])["vm_hwm_kb"])' "$M_JSON") KiB"
             daemon_stop; topo_down
         done
     done
@@ -557,9 +572,15 @@ if sel(phase=3):
 
 # memory
 p("")
-p("4. peak memory, VmHWM at the end of each run (KiB; median, [min–max])")
+p("4. peak memory, VmHWM when up and idle (before the first packet) and at the end of each run")
+p("   (KiB; median, [min–max])")
 mem = {}
 for d in ("knock", "fwknopd"):
+    idle = [r["vm_hwm_idle_kb"] for r in sel(daemon=d) if r.get("vm_hwm_idle_kb")]
+    if idle:
+        lo, hi = spread(idle)
+        mem[f"{d}/idle"] = {"vm_hwm_kb": med(idle), "runs": idle}
+        p(f"   {d:8} {'idle (every daemon)':22} {fmt(med(idle)):>8} [{fmt(lo)}–{fmt(hi)}]")
     for ph, name in ((1, "test mode (phase 1)"), (2, "grants (phase 2)"), (3, "floods (phase 3)")):
         rs = sel(phase=ph, daemon=d)
         if not rs: continue

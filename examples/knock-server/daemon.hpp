@@ -33,6 +33,7 @@
 #include <knock/observe/metrics.hpp>
 #include <knock/server.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -304,8 +305,11 @@ int daemon_main(const options& o) {
     metrics = *std::move(listening);
   }
   const auto ports = protected_ports(s, *stanzas);
+  const std::size_t resident_before_firewall = resident_bytes();
   auto backend = Firewalls::make(s.firewall, {s.conf, ports, knock::firewall::mode::install});
   if (!backend) return failed(backend.error());
+  const std::size_t firewall_resident =
+      std::max(resident_bytes(), resident_before_firewall) - resident_before_firewall;
   with_command_cycles<Firewalls> firewall{*std::move(backend)};
   auto cycles = make_command_cycles(*stanzas);
   if (!cycles) return failed(cycles.error());
@@ -355,11 +359,13 @@ int daemon_main(const options& o) {
     if (!store) return log(LOG_ERR, to_string(store.error())), 1;
     daemon_server<Firewalls, knock::replay::file_store> server{std::move(rules), *std::move(store),
                                                                std::move(firewall), lines()};
+    log(LOG_NOTICE, memory_line(*capture, server.replay_store(), s, firewall_resident));
     return serve(server, *capture, tcp ? &*tcp : nullptr, metrics ? &*metrics : nullptr, reads, s,
                  o, log);
   }
   daemon_server<Firewalls, knock::replay::memory_store> server{
       std::move(rules), knock::replay::memory_store{s.replay_keys()}, std::move(firewall), lines()};
+  log(LOG_NOTICE, memory_line(*capture, server.replay_store(), s, firewall_resident));
   return serve(server, *capture, tcp ? &*tcp : nullptr, metrics ? &*metrics : nullptr, reads, s, o,
                log);
 }

@@ -2,14 +2,15 @@
 #pragma once
 // Start-up steps around the parts: who the daemon becomes (and whether that account can keep its
 // files), dropping root once the capture and the firewall are open (leaving a configuration
-// reader behind for reloads), the pid file (RAII), and the replay store (the replay log, or
-// memory).
+// reader behind for reloads), the pid file (RAII), the replay store (the replay log, or
+// memory), and the line that says what memory the configuration takes.
 
 #include "config_reader.hpp"
 #include "log.hpp"
 #include "run_as.hpp"
 #include "settings.hpp"
 
+#include <knock/core/size_text.hpp>
 #include <knock/replay/file_store.hpp>
 #include <knock/replay/memory_store.hpp>
 #include <knock/system/privileges.hpp>
@@ -126,6 +127,51 @@ class pid_file {
  private:
   std::string path_;
 };
+
+/// The daemon's resident set now, in bytes (`/proc/self/statm`); 0 when it cannot tell.
+inline std::size_t resident_bytes() {
+  std::size_t pages = 0, resident = 0;
+  if (std::FILE* f = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(f, "%zu %zu", &pages, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return resident * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+}
+
+/// "1,234,567": a count for a log line.
+inline std::string grouped(std::size_t n) {
+  const std::string digits = std::to_string(n);
+  std::string out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i != 0 && (digits.size() - i) % 3 == 0) out.push_back(',');
+    out.push_back(digits[i]);
+  }
+  return out;
+}
+
+/// The start-up line saying what the configuration costs in memory, each part as its owner says
+/// it: "memory: capture ring 3 MiB (eth0); replay 3.8 KiB now, up to 1.9 MiB for 65,536 packets;
+/// firewall nftables +312 KiB resident while opening; resident now 6.1 MiB".
+template <class Capture, class Store>
+std::string memory_line(const Capture& capture, const Store& store, const settings& s,
+                        std::size_t firewall_resident) {
+  std::string line{"memory: "};
+  const std::string said = capture.memory();
+  line.append(said.empty() ? "capture " + s.capture : said)
+      .append("; replay ")
+      .append(knock::size_text(store.bytes()))
+      .append(" now, up to ")
+      .append(knock::size_text(store.bytes_at_capacity()))
+      .append(" for ")
+      .append(grouped(s.replay_capacity))
+      .append(" packets (KNOCK_REPLAY_CAPACITY); firewall ")
+      .append(s.firewall)
+      .append(" +")
+      .append(knock::size_text(firewall_resident))
+      .append(" resident while opening; resident now ")
+      .append(knock::size_text(resident_bytes()));
+  return line;
+}
 
 /// The replay log (DIGEST_FILE), opened as the account the daemon runs as.
 inline knock::result<knock::replay::file_store> open_replay_log(const settings& s,

@@ -231,7 +231,35 @@ TEST(pcap_make, says_its_name_and_variables) {
   EXPECT_EQ((std::vector<std::string_view>{std::begin(pcap::variables), std::end(pcap::variables)}),
             (std::vector<std::string_view>{"PCAP_INTF", "PCAP_FILTER", "ENABLE_PCAP_PROMISC",
                                            "ENABLE_PCAP_ANY_DIRECTION", "MAX_SNIFF_BYTES",
-                                           "PCAP_DISPATCH_COUNT", "PCAP_LOOP_SLEEP", "PCAP_FILE"}));
+                                           "PCAP_DISPATCH_COUNT", "PCAP_LOOP_SLEEP", "PCAP_FILE",
+                                           "KNOCK_CAPTURE_BUFFER"}));
+}
+
+// knock's own variable (fwknopd's ring is libpcap's 2 MiB default, not configurable): the ring per
+// interface, in bytes or with a binary unit, 64 KiB..1 GiB; default 3 MiB.
+TEST(pcap_make, reads_the_capture_buffer_size) {
+  const auto ring = [](const std::string& text) {
+    auto c = knock::config::parse_fwknopd_conf(text, "f.conf");
+    EXPECT_TRUE(c);
+    auto o = pcap::settings(*c);
+    EXPECT_TRUE(o) << (o ? "" : knock::config::to_string(o.error()));
+    return o ? o->buffer_bytes : -1;
+  };
+  EXPECT_EQ(ring(""), 3 << 20);
+  EXPECT_EQ(ring("KNOCK_CAPTURE_BUFFER 512K\n"), 512 << 10);
+  EXPECT_EQ(ring("KNOCK_CAPTURE_BUFFER 4MiB\n"), 4 << 20);
+  EXPECT_EQ(ring("KNOCK_CAPTURE_BUFFER 1g\n"), 1 << 30);
+  EXPECT_EQ(ring("KNOCK_CAPTURE_BUFFER 1048576\n"), 1 << 20);
+  EXPECT_EQ(make_error("PCAP_INTF lo\nKNOCK_CAPTURE_BUFFER 2X\n"),
+            "f.conf:2: KNOCK_CAPTURE_BUFFER: '2X' is not a size (bytes, or with a unit: 512K, 2M, "
+            "1G)");
+  EXPECT_EQ(make_error("KNOCK_CAPTURE_BUFFER 32K\n"),
+            "f.conf:1: KNOCK_CAPTURE_BUFFER: '32K' is out of range (64 KiB to 1 GiB)");
+  EXPECT_EQ(make_error("KNOCK_CAPTURE_BUFFER 2G\n"),
+            "f.conf:1: KNOCK_CAPTURE_BUFFER: '2G' is out of range (64 KiB to 1 GiB)");
+  EXPECT_EQ(make_error("KNOCK_CAPTURE_BUFFER 99999999999999999999999\n"),
+            "f.conf:1: KNOCK_CAPTURE_BUFFER: '99999999999999999999999' is not a size (bytes, or "
+            "with a unit: 512K, 2M, 1G)");
 }
 
 TEST(pcap_make, refuses_bad_values_at_their_line) {

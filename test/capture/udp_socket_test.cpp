@@ -182,10 +182,33 @@ knock::config::fwknopd_conf conf(std::string_view text) {
   return c ? *c : knock::config::fwknopd_conf{};
 }
 
+// KNOCK_CAPTURE_BUFFER sizes SO_RCVBUF (default 32 MiB); memory() says what the kernel gave.
+TEST(udp_socket_make, sizes_the_receive_buffer_and_says_so) {
+  auto o = udp_socket::settings(
+      *knock::config::parse_fwknopd_conf("KNOCK_CAPTURE_BUFFER 256K\n", "f.conf"));
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->receive_buffer, 256 << 10);
+  EXPECT_EQ(udp_socket::settings(*knock::config::parse_fwknopd_conf("", "f.conf"))->receive_buffer,
+            32 << 20);
+  o->port = 0;
+  auto s = udp_socket::open(*o);
+  ASSERT_TRUE(s) << s.error().message;
+  // The kernel doubles SO_RCVBUF for its bookkeeping (capped by rmem_max without privilege).
+  EXPECT_TRUE(s->memory().starts_with("socket buffer up to ")) << s->memory();
+  EXPECT_NE(s->memory().find("(kernel, taken only while datagrams wait), batch buffer 93.8 KiB"),
+            std::string::npos)
+      << s->memory();
+  const auto bad = udp_socket::make({conf("KNOCK_CAPTURE_BUFFER 0\n")});
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message,
+            "f.conf:1: KNOCK_CAPTURE_BUFFER: '0' is out of range (64 KiB to 1 GiB)");
+}
+
 TEST(udp_socket_make, binds_udpserv_port) {
   EXPECT_EQ(udp_socket::name, "udp");
-  ASSERT_EQ(std::size(udp_socket::variables), 1u);
+  ASSERT_EQ(std::size(udp_socket::variables), 2u);
   EXPECT_EQ(udp_socket::variables[0], "UDPSERV_PORT");
+  EXPECT_EQ(udp_socket::variables[1], "KNOCK_CAPTURE_BUFFER");
   const auto bad = udp_socket::make({conf("UDPSERV_PORT 65536;\n")});
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error(), errc::config_invalid);

@@ -108,6 +108,64 @@ TEST(memory_store, index_stays_exact_through_many_expiries) {
   EXPECT_LE(s.size(), 51u);
 }
 
+// Issue #17: memory follows use. The ring starts at initial_slots keys and doubles up to the
+// capacity; a full store costs at most 16 bytes a key (48 bits of fingerprint, a 32-bit expiry,
+// an index at most three quarters full), so at most 32 bytes for the two keys of a packet, where
+// fwknopd's digest cache takes a 40-byte list node and a digest string per packet.
+TEST(memory_store, grows_with_use_and_takes_at_most_16_bytes_a_key) {
+  replay::memory_store s{131072};
+  EXPECT_LE(s.bytes(), replay::memory_store::initial_slots * 16);
+  EXPECT_LE(s.bytes_at_capacity(), 131072u * 16);
+  const std::size_t small = s.bytes();
+  for (std::uint64_t i = 0; i < 131072; ++i) ASSERT_TRUE(s.remember(key(i), 5000, 1000)) << i;
+  EXPECT_EQ(s.bytes(), s.bytes_at_capacity());
+  EXPECT_GT(s.bytes(), 100 * small);
+  auto full = s.remember(key(1u << 20), 5000, 1000);
+  ASSERT_FALSE(full);
+  EXPECT_EQ(full.error(), errc::replay_store_full);
+  for (std::uint64_t i = 0; i < 131072; i += 97) ASSERT_TRUE(s.contains(key(i), 4999)) << i;
+  EXPECT_FALSE(s.contains(key(1u << 20), 1000));
+}
+
+TEST(memory_store, growing_keeps_every_entry_and_its_expiry) {
+  // The live set grows while the ring has wrapped (old entries expiring at its head), so every
+  // growth copies a wrapped ring; compare with a reference at every step of the churn.
+  replay::memory_store s{5000};
+  std::unordered_map<std::uint64_t, epoch_seconds> ref;
+  epoch_seconds now = 0;
+  std::uint64_t n = 0;
+  for (int second = 0; second < 110; ++second, ++now) {  // at most ~4,600 live
+    for (int i = 0; i < second * 2; ++i, ++n) {          // more each second: the live set grows
+      const epoch_seconds until = now + 20 + (n % 3 == 0 ? 0 : 1);
+      const auto r = s.remember(key(n), until, now);
+      ASSERT_TRUE(r) << n;
+      ASSERT_EQ(*r, sighting::first) << n;
+      ref[n] = until;
+    }
+    for (std::uint64_t j = n > 600 ? n - 600 : 0; j < n; j += 7)
+      ASSERT_EQ(s.contains(key(j), now), ref[j] > now) << j << " at " << now;
+    if (n != 0) {
+      ASSERT_EQ(s.expiry_of(key(n - 1)), ref[n - 1]);
+    }
+  }
+  EXPECT_GT(s.bytes(), replay::memory_store::initial_slots * 10) << "never grew";
+}
+
+TEST(memory_store, a_replay_is_found_by_its_fingerprint_and_other_keys_are_not) {
+  replay::memory_store s;
+  replay_key a = key(1), b = a;
+  b.bytes[31] ^= 1;  // differs outside the fingerprint (its first 48 bits): the same fingerprint
+  replay_key c = a;
+  c.bytes[0] ^= 1;  // differs inside it
+  ASSERT_TRUE(s.remember(a, 2000, 1000));
+  EXPECT_EQ(*s.remember(a, 2000, 1000), sighting::replay);
+  EXPECT_TRUE(s.contains(b, 1000))
+      << "a fingerprint collision is refused as a replay (fails closed)";
+  EXPECT_FALSE(s.contains(c, 1000));
+  EXPECT_EQ(s.expiry_of(a), 2000);
+  EXPECT_EQ(s.expiry_of(c), std::nullopt);
+}
+
 TEST(file_store, survives_a_restart) {
   temp_dir dir;
   const auto path = (dir.path / "replay.log").string();

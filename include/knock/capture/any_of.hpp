@@ -66,6 +66,17 @@ class any_of : public named_set<Sources...> {
         },
         source_);
   }
+  /// What memory the source holds ("capture ring 3 MiB (eth0)"); empty when it does not say.
+  std::string memory() const {
+    return std::visit(
+        [](const auto& c) -> std::string {
+          if constexpr (memory_reporting_capture<std::decay_t<decltype(c)>>)
+            return c.memory();
+          else
+            return {};
+        },
+        source_);
+  }
   std::span<const int> fds() const noexcept {
     return std::visit([](const auto& c) { return c.fds(); }, source_);
   }

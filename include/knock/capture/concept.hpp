@@ -26,6 +26,9 @@
 /// |                       | since opening                             |          |
 /// | `describing_capture`  | `c.describe()` → `std::string`: what it   | logs     |
 /// |                       | listens on ("UDP port 62201")             |          |
+/// | `memory_reporting_    | `c.memory()` → `std::string`: what it     | logs     |
+/// | capture`              | holds in memory ("capture ring 3 MiB      |          |
+/// |                       | (eth0)"), resident or not                 |          |
 /// | `checked_capture`     | `C::check(conf)` → `result<void,          | settings |
 /// |                       | config_error>`: refuses a bad value of    |          |
 /// |                       | its variables, opening nothing            |          |
@@ -106,6 +109,12 @@ struct setup {
 template <class C>
 concept describing_capture = capture_policy<C> && requires(const C& c) {
   { c.describe() } -> std::convertible_to<std::string>;
+};
+
+/// Says what memory it holds (its rings or socket buffers), for the start-up log line.
+template <class C>
+concept memory_reporting_capture = capture_policy<C> && requires(const C& c) {
+  { c.memory() } -> std::convertible_to<std::string>;
 };
 
 /// Checks its variables without opening anything.

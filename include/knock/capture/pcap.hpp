@@ -6,17 +6,20 @@
 /// `knock::capture::configurable_capture` (name `pcap`, made from PCAP_INTF, PCAP_FILTER,
 /// ENABLE_PCAP_PROMISC, ENABLE_PCAP_ANY_DIRECTION, MAX_SNIFF_BYTES) and counts.
 ///
-/// Each interface gets an immediate-mode, nonblocking handle with a ring sized for bursts, the BPF
-/// filter (fwknopd's `PCAP_FILTER`, default `udp port 62201`) and, by default, inbound traffic
-/// only. Frames are parsed by `parse_frame` (knock/capture/frame.hpp): Ethernet, Linux cooked
-/// (SLL, SLL2), raw IP and BSD loopback links; IPv4 and IPv6; UDP and TCP payloads. Fragments
-/// and broken frames are counted in `stats()`, never delivered. Errors name the interface and
-/// libpcap's reason: "pcap: eth9: No such device exists".
+/// Each interface gets a nonblocking handle with a TPACKET_V3 ring (`KNOCK_CAPTURE_BUFFER`,
+/// default 3 MiB; smaller when the kernel cannot give that much), the BPF filter (fwknopd's
+/// `PCAP_FILTER`, default `udp port 62201`) and, by default, inbound traffic only. Frames are
+/// parsed by `parse_frame` (knock/capture/frame.hpp): Ethernet, Linux cooked (SLL, SLL2), raw IP
+/// and BSD loopback links; IPv4 and IPv6; UDP and TCP payloads. Fragments and broken frames are
+/// counted in `stats()`, never delivered. Errors name the interface and libpcap's reason: "pcap:
+/// eth9: No such device exists".
 
 #include <knock/capture/concept.hpp>
 #include <knock/capture/frame.hpp>
+#include <knock/config/byte_size.hpp>
 #include <knock/config/error.hpp>
 #include <knock/core/error.hpp>
+#include <knock/core/size_text.hpp>
 
 #include <pcap/pcap.h>
 
@@ -34,19 +37,26 @@ namespace knock::capture {
 /// fwknopd's default `PCAP_FILTER`.
 inline constexpr std::string_view default_filter = "udp port 62201";
 
-/// How `pcap::open` captures. The defaults are fwknopd's, but for a larger kernel buffer and a
-/// snap length that never cuts an SPA packet (fwknopd keeps 1500 bytes of the frame).
+/// How `pcap::open` captures. The defaults are fwknopd's, but for a snap length that never cuts
+/// an SPA packet (fwknopd keeps 1500 bytes of the frame) and a shorter block timeout.
 ///
-/// The kernel buffer is room for a burst, and for the packet loop to stall under a flood (a
-/// replay-log `fdatasync`, a firewall transaction: 10-20 ms per grant). In immediate mode
-/// (TPACKET_V2) every frame takes a ~1.6 KB slot whatever its size, so 32 MiB hold ~18,000 frames,
-/// 0.15 s of a 120,000 datagrams/s flood; 4 MiB (~2,300 frames) lost valid packets in
-/// test/e2e/e2e_flood.sh.
+/// The ring is the room for a burst, and for the packet loop to stall under a flood (a firewall
+/// transaction, the scheduler giving the core to someone else). It is memory the kernel allocates
+/// whole when the capture opens and maps into the daemon: all of it is resident from start-up.
+/// TPACKET_V3 (not immediate mode) packs frames at their captured size into 256 KiB blocks: a
+/// 204-byte SPA datagram takes ~320 bytes, so each MiB holds ~3,300 of them (~9 ms of a 380,000
+/// datagrams/s flood), where immediate mode (TPACKET_V2, a ~2 KiB slot per frame whatever its
+/// size) held ~575. A block goes to the daemon when full or after `block_timeout_ms`, so a lone
+/// packet waits at most that long. The default, 3 MiB, is the smallest that kept every valid
+/// packet through bench/load.sh's floods in these measurements (2 MiB lost a few in 3 of 36 on
+/// a busy machine; docs/PERFORMANCE.md, "Memory").
 struct pcap_options {
   std::vector<std::string> interfaces;  ///< names, or `any` (all interfaces); one handle each
   std::string file;                     ///< `PCAP_FILE` (`--pcap-file`): a savefile instead
   std::string filter{default_filter};   ///< BPF, as `PCAP_FILTER`; empty: everything
-  int buffer_bytes = 32 << 20;          ///< kernel ring per interface: room for a burst (above)
+  int buffer_bytes = 3 << 20;           ///< `KNOCK_CAPTURE_BUFFER`: the ring per interface
+  int min_buffer_bytes = 256 << 10;     ///< the smallest ring tried when the kernel refuses one
+  int block_timeout_ms = 10;            ///< the longest a frame waits in a block that is not full
   int snaplen = 1500 + 256;             ///< the largest SPA payload, plus every header
   bool inbound_only = true;             ///< false: `ENABLE_PCAP_ANY_DIRECTION Y`
   bool promiscuous = false;             ///< `ENABLE_PCAP_PROMISC Y`
@@ -64,13 +74,17 @@ class pcap {
   /// and range-checked as fwknopd does (1..8388608) but change nothing: knock polls and reads
   /// what is ready, in batches, instead of sleeping.
   static constexpr std::string_view variables[] = {
-      "PCAP_INTF",       "PCAP_FILTER",         "ENABLE_PCAP_PROMISC", "ENABLE_PCAP_ANY_DIRECTION",
-      "MAX_SNIFF_BYTES", "PCAP_DISPATCH_COUNT", "PCAP_LOOP_SLEEP", "PCAP_FILE"};
+      "PCAP_INTF",           "PCAP_FILTER",
+      "ENABLE_PCAP_PROMISC", "ENABLE_PCAP_ANY_DIRECTION",
+      "MAX_SNIFF_BYTES",     "PCAP_DISPATCH_COUNT",
+      "PCAP_LOOP_SLEEP",     "PCAP_FILE",
+      "KNOCK_CAPTURE_BUFFER"};
 
   /// What fwknopd.conf says (fwknopd's defaults): PCAP_INTF (a comma list; `eth0`), PCAP_FILTER
   /// (`udp port 62201`), ENABLE_PCAP_PROMISC (N), ENABLE_PCAP_ANY_DIRECTION (N), MAX_SNIFF_BYTES
-  /// (1..32768: the snap length; unset: knock's, which never cuts an SPA packet). A bad value is
-  /// an error at its file:line. Opens nothing.
+  /// (1..32768: the snap length; unset: knock's, which never cuts an SPA packet),
+  /// KNOCK_CAPTURE_BUFFER (knock's: the ring per interface, `3M`, `512K`, or bytes; 64 KiB..1 GiB).
+  /// A bad value is an error at its file:line. Opens nothing.
   static result<pcap_options, config::config_error> settings(const config::fwknopd_conf& c);
   /// `settings(c)`, for its error only.
   static result<void, config::config_error> check(const config::fwknopd_conf& c) {
@@ -108,6 +122,10 @@ class pcap {
   /// Counters since opening; `dropped` is the kernel's count (`pcap_stats`).
   capture_stats stats() const noexcept;
 
+  /// What the capture costs: the rings, all resident from start-up; "capture ring 3 MiB (eth0)",
+  /// and when the kernel could not give the ring asked for, what it gave instead.
+  std::string memory() const;
+
  private:
   struct closer {
     void operator()(pcap_t* p) const noexcept { pcap_close(p); }
@@ -118,6 +136,8 @@ class pcap {
     link_type link;
     bool live;
     std::string name;  // the interface or file, for errors
+    int ring = 0;      // bytes of the ring asked for and got (live)
+    int wanted = 0;    // bytes asked for first (more when the kernel refused that)
   };
 
   pcap() = default;
@@ -136,6 +156,10 @@ class pcap {
   // The filter, link type check and nonblocking mode every source gets.
   result<void> add(handle h, std::string_view name, std::string_view filter, bool live);
 
+  // Activates `name` with the largest ring the kernel gives, from `o.buffer_bytes` halving down to
+  // `o.min_buffer_bytes`; sets `ring` to the size it got.
+  static result<handle> activate(const std::string& name, const pcap_options& o, int& ring);
+
   std::vector<source> sources_;
   std::vector<int> fds_;
   capture_stats counts_;
@@ -143,6 +167,7 @@ class pcap {
 };
 
 static_assert(configurable_capture<pcap> && checked_capture<pcap> && counting_capture<pcap>);
+static_assert(memory_reporting_capture<pcap>);
 
 inline result<pcap_options, config::config_error> pcap::settings(const config::fwknopd_conf& c) {
   const auto bad = [](const config::config_error& e) { return fail(e); };
@@ -169,6 +194,10 @@ inline result<pcap_options, config::config_error> pcap::settings(const config::f
   auto snap = c.number("MAX_SNIFF_BYTES", static_cast<std::uint32_t>(o.snaplen), 32768);
   if (!snap) return bad(snap.error());
   o.snaplen = static_cast<int>(*snap);
+  auto ring =
+      config::byte_size(c, "KNOCK_CAPTURE_BUFFER", std::uint64_t{64} << 10, std::uint64_t{1} << 30);
+  if (!ring) return bad(ring.error());
+  if (*ring) o.buffer_bytes = static_cast<int>(**ring);
   for (const char* unused : {"PCAP_DISPATCH_COUNT", "PCAP_LOOP_SLEEP"})
     if (auto n = c.number(unused, 1, 8388608); !n) return bad(n.error());
   return o;
@@ -220,33 +249,50 @@ inline result<void> pcap::add(handle h, std::string_view name, std::string_view 
   return {};
 }
 
+inline result<pcap::handle> pcap::activate(const std::string& name, const pcap_options& o,
+                                           int& ring) {
+  const std::string where = name + ": ";
+  for (ring = o.buffer_bytes;; ring /= 2) {
+    char err[PCAP_ERRBUF_SIZE] = "";
+    handle h{pcap_create(name.c_str(), err)};
+    if (!h) return failed(where + err);
+    pcap_set_snaplen(h.get(), o.snaplen);
+    pcap_set_promisc(h.get(), o.promiscuous ? 1 : 0);
+    pcap_set_timeout(h.get(), o.block_timeout_ms);  // TPACKET_V3: how long a block may wait
+    pcap_set_buffer_size(h.get(), ring);
+    const int rc = pcap_activate(h.get());
+    if (rc >= 0) return h;
+    const std::string detail = pcap_geterr(h.get());
+    // libpcap: "can't create rx ring on packet socket: ..." / "can't mmap rx ring: ...": the
+    // kernel (or RLIMIT_AS) refused that much memory; a smaller ring may do.
+    if (rc == PCAP_ERROR && detail.find("rx ring") != std::string::npos &&
+        ring / 2 >= o.min_buffer_bytes)
+      continue;
+    return failed(where + (detail.empty() ? pcap_statustostr(rc) : detail));
+  }
+}
+
 inline result<pcap> pcap::open(const pcap_options& o) {
   if (o.interfaces.empty()) return failed("no interface to capture on");
   pcap out;
   out.batch_ = o.batch == 0 ? 1 : o.batch;
   for (const std::string& name : o.interfaces) {
     const std::string where = name + ": ";
-    char err[PCAP_ERRBUF_SIZE] = "";
-    handle h{pcap_create(name.c_str(), err)};
-    if (!h) return failed(where + err);
-    pcap_set_snaplen(h.get(), o.snaplen);
-    pcap_set_promisc(h.get(), o.promiscuous ? 1 : 0);
-    pcap_set_immediate_mode(h.get(), 1);  // each frame at once: no block timeout to wait for
-    pcap_set_buffer_size(h.get(), o.buffer_bytes);
-    if (const int rc = pcap_activate(h.get()); rc < 0) {
-      const std::string detail = pcap_geterr(h.get());
-      return failed(where + (detail.empty() ? pcap_statustostr(rc) : detail));
-    }
+    int ring = 0;
+    auto h = activate(name, o, ring);
+    if (!h) return fail(h.error());
 #ifdef DLT_LINUX_SLL2
-    if (o.sll2 && pcap_datalink(h.get()) == DLT_LINUX_SLL &&
-        pcap_set_datalink(h.get(), DLT_LINUX_SLL2) != 0)
-      return failed(where + pcap_geterr(h.get()));
+    if (o.sll2 && pcap_datalink(h->get()) == DLT_LINUX_SLL &&
+        pcap_set_datalink(h->get(), DLT_LINUX_SLL2) != 0)
+      return failed(where + pcap_geterr(h->get()));
 #endif
-    if (o.inbound_only && pcap_setdirection(h.get(), PCAP_D_IN) != 0)
-      return failed(where + pcap_geterr(h.get()) +
+    if (o.inbound_only && pcap_setdirection(h->get(), PCAP_D_IN) != 0)
+      return failed(where + pcap_geterr(h->get()) +
                     " (capturing both directions needs inbound_only = false)");
-    if (auto added = out.add(std::move(h), name, o.filter, true); !added)
+    if (auto added = out.add(*std::move(h), name, o.filter, true); !added)
       return fail(added.error());
+    out.sources_.back().ring = ring;
+    out.sources_.back().wanted = o.buffer_bytes;
   }
   return out;
 }
@@ -294,6 +340,19 @@ inline capture_stats pcap::stats() const noexcept {
     }
   }
   return out;
+}
+
+inline std::string pcap::memory() const {
+  std::string out;
+  for (const source& s : sources_) {
+    if (!s.live) continue;
+    out += (out.empty() ? "capture ring " : ", ") + size_text(static_cast<std::size_t>(s.ring)) +
+           " (" + s.name;
+    if (s.ring != s.wanted)
+      out += "; " + size_text(static_cast<std::size_t>(s.wanted)) + " could not be had";
+    out += ")";
+  }
+  return out.empty() ? "capture from a file" : out;
 }
 
 }  // namespace knock::capture

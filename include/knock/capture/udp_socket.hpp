@@ -14,9 +14,11 @@
 /// turns on `IP_PKTINFO` to record the real one.
 
 #include <knock/capture/concept.hpp>
+#include <knock/config/byte_size.hpp>
 #include <knock/config/error.hpp>
 #include <knock/core/error.hpp>
 #include <knock/core/net.hpp>
+#include <knock/core/size_text.hpp>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -92,15 +94,20 @@ class udp_socket {
   /// What `KNOCK_CAPTURE` says to choose it (the daemon also chooses it for ENABLE_UDP_SERVER).
   static constexpr std::string_view name = "udp";
   /// The fwknopd.conf variables `make` reads.
-  static constexpr std::string_view variables[] = {"UDPSERV_PORT"};
+  static constexpr std::string_view variables[] = {"UDPSERV_PORT", "KNOCK_CAPTURE_BUFFER"};
 
-  /// What fwknopd.conf says: UDPSERV_PORT (1..65535, default 62201; a bad value is an error at
-  /// its file:line), on `[::]` dual stack. Binds nothing.
+  /// What fwknopd.conf says: UDPSERV_PORT (1..65535, default 62201), on `[::]` dual stack, and
+  /// KNOCK_CAPTURE_BUFFER (knock's: `SO_RCVBUF`, `8M`, `512K` or bytes; 64 KiB..1 GiB; default
+  /// 32 MiB). A bad value is an error at its file:line. Binds nothing.
   static result<udp_socket_options, config::config_error> settings(const config::fwknopd_conf& c) {
     auto port = c.number("UDPSERV_PORT", 62201, 65535);
     if (!port) return fail(port.error());
     udp_socket_options o;
     o.port = static_cast<std::uint16_t>(*port);
+    auto buffer = config::byte_size(c, "KNOCK_CAPTURE_BUFFER", std::uint64_t{64} << 10,
+                                    std::uint64_t{1} << 30);
+    if (!buffer) return fail(buffer.error());
+    if (*buffer) o.receive_buffer = static_cast<int>(**buffer);
     return o;
   }
   /// `settings(c)`, for its error only.
@@ -123,6 +130,13 @@ class udp_socket {
   std::uint16_t port() const noexcept { return port_; }
   /// "UDP port 62201", for the daemon's start-up line.
   std::string describe() const { return "UDP port " + std::to_string(port_); }
+  /// What the sockets hold: their receive buffers are kernel memory, taken only while datagrams
+  /// wait to be read (none of it is in the daemon's resident set), up to what `SO_RCVBUF` gave;
+  /// the daemon's own batch buffer is resident.
+  std::string memory() const {
+    return "socket buffer up to " + size_text(receive_buffer_) +
+           " (kernel, taken only while datagrams wait), batch buffer " + size_text(buffer_.size());
+  }
 
   /// Calls `on_datagram(const datagram&)` for each datagram ready now, without blocking: at most
   /// `batch` per socket. Returns how many were delivered, or `errc::capture_failed` ("udp:
@@ -175,10 +189,11 @@ class udp_socket {
   bool record_destination_ = false;
   std::size_t batch_ = 64;
   std::size_t max_payload_ = 1500;
+  std::size_t receive_buffer_ = 0;  // SO_RCVBUF as the kernel reports it (the last socket's)
 };
 
 static_assert(configurable_capture<udp_socket> && checked_capture<udp_socket>);
-static_assert(counting_capture<udp_socket>);
+static_assert(counting_capture<udp_socket> && memory_reporting_capture<udp_socket>);
 
 }  // namespace knock::capture
 

@@ -18,8 +18,9 @@
 /// fails (disk full, read-only remount, I/O error) is cut back off the log, so the next line
 /// starts on a line of its own; the error returned names the file, what failed and why
 /// (`strerror`): "replay.log: cannot append: No space left on device". On `open` and
-/// whenever the log holds more than twice the live entries (plus slack), it is compacted: live
-/// entries are written to a temporary file, synced and renamed over the log. fwknop's
+/// whenever the log holds more than twice the live entries (plus slack), it is compacted: the
+/// lines of live entries are copied to a temporary file (the memory store keeps fingerprints, so
+/// the keys come from the log itself), synced and renamed over the log. fwknop's
 /// `digest.cache` can be imported (knock/replay/fwknop_digest_cache.hpp).
 
 #include <knock/core/error.hpp>
@@ -135,6 +136,10 @@ class file_store {
   }
 
   std::size_t size() const noexcept { return memory_.size(); }
+  /// The memory store's: the most live keys, and the bytes it takes now and when full.
+  std::size_t capacity() const noexcept { return memory_.capacity(); }
+  std::size_t bytes() const noexcept { return memory_.bytes(); }
+  std::size_t bytes_at_capacity() const noexcept { return memory_.bytes_at_capacity(); }
   const load_report& report() const noexcept { return report_; }
   const std::string& path() const noexcept { return path_; }
 
@@ -262,15 +267,25 @@ class file_store {
       return fail(errc::io_failed);
     }
   }
+  // The memory store keeps fingerprints, not keys: the log itself is read back, and a line is
+  // kept when the store holds its key with that expiry.
   result<void> compact_to(const std::string& tmp) {
+    std::ifstream in{path_};
+    if (!in) return io_error("cannot read for compaction", errno);
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) return io_error("cannot create the compacted log (.tmp)", errno);
     int e = 0;
-    memory_.for_each([&](const replay_key& k, epoch_seconds x) {
+    std::size_t kept = 0;
+    for (std::string text; e == 0 && std::getline(in, text);) {
+      replay_key k;
+      epoch_seconds x = 0;
+      if (!parse_line(text, in.eof() && !text.empty(), k, x) || memory_.expiry_of(k) != x) continue;
       const auto line = format_line(k, x);
-      const ssize_t wrote = e == 0 ? ::write(fd, line.data(), line.size) : 0;
-      if (e == 0 && wrote != static_cast<ssize_t>(line.size)) e = wrote < 0 ? errno : ENOSPC;
-    });
+      const ssize_t wrote = ::write(fd, line.data(), line.size);
+      if (wrote != static_cast<ssize_t>(line.size)) e = wrote < 0 ? errno : ENOSPC;
+      ++kept;
+    }
+    if (e == 0 && in.bad()) e = EIO;
     if (e == 0 && ::fsync(fd) != 0) e = errno;
     ::close(fd);
     if (e == 0 && ::rename(tmp.c_str(), path_.c_str()) != 0) e = errno;
@@ -279,7 +294,7 @@ class file_store {
       return io_error("cannot compact", e);
     }
     sync_directory();
-    lines_ = memory_.size();
+    lines_ = kept;
     return {};
   }
 

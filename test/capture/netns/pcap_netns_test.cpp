@@ -10,10 +10,13 @@
 #include <gtest/gtest.h>
 
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <optional>
 #include <string>
 #include <thread>
@@ -175,6 +178,63 @@ TEST_F(pcap_netns, loopback_interface) {
   EXPECT_EQ(got[0].source, ip("::1"));
   EXPECT_EQ(got[0].destination, ip("::1"));
   EXPECT_TRUE(collect(*cap, 1, 200ms).empty());
+}
+
+// Issue #17: the ring is made of TPACKET_V3 blocks, said by memory(), and it packs frames at
+// their size: a burst of 3,000 SPA-sized datagrams, sent while nothing reads, is held whole by
+// 2 MiB (immediate mode's TPACKET_V2 slots, ~2 KiB a frame, held 1,150 of them).
+TEST_F(pcap_netns, ring_holds_a_burst_of_small_frames_and_says_its_size) {
+  link_first();
+  EXPECT_EQ(open(on({"a0"}))->memory(), "capture ring 3 MiB (a0)") << "the default";
+  pcap_options o = on({"a0"});
+  o.buffer_bytes = 2 << 20;
+  auto cap = open(o);
+  ASSERT_TRUE(cap);
+  EXPECT_EQ(cap->memory(), "capture ring 2 MiB (a0)");
+  const auto out = sender_in(peer(), ip("192.0.2.2"));
+  const std::string payload(204, 'A');
+  for (int i = 0; i < 3000; ++i) {
+    out->send(ip("192.0.2.1"), 62201, payload);
+    if (i % 100 == 99) std::this_thread::sleep_for(1ms);  // within the veth's backlog
+  }
+  std::this_thread::sleep_for(50ms);  // the last block times out and is handed over
+  const auto got = collect(*cap, 3000, 5s);
+  EXPECT_EQ(got.size(), 3000u);
+  EXPECT_EQ(cap->stats().dropped, 0u);
+}
+
+// A ring the kernel will not give (here: an address space too small to map it) is halved until
+// one fits, and memory() says what was asked for; a ring below the smallest allowed is an error.
+TEST_F(pcap_netns, falls_back_to_a_smaller_ring_it_can_get) {
+  link_first();
+  int status = -1;
+  const pid_t child = ::fork();
+  if (child == 0) {  // alone in the child: the limit stays there
+    inside in{server()};
+    long size_pages = 0;
+    if (std::FILE* f = std::fopen("/proc/self/statm", "r")) {
+      if (std::fscanf(f, "%ld", &size_pages) != 1) size_pages = 0;
+      std::fclose(f);
+    }
+    const rlim_t room = static_cast<rlim_t>(size_pages) * 4096 + (48u << 20);
+    const rlimit limit{room, room};
+    if (!in.ok() || size_pages == 0 || ::setrlimit(RLIMIT_AS, &limit) != 0) ::_exit(2);
+    pcap_options o = on({"a0"});
+    o.buffer_bytes = 512 << 20;
+    auto cap = pcap::open(o);
+    if (!cap) ::_exit(3);
+    const std::string said = cap->memory();
+    const bool smaller = said.find("; 512 MiB could not be had)") != std::string::npos &&
+                         said.find("capture ring 512 MiB") == std::string::npos;
+    o.min_buffer_bytes = 256 << 20;  // nothing between 512 and 256 MiB fits: refused, with why
+    auto refused = pcap::open(o);
+    const bool said_why = !refused && refused.error().message.find("rx ring") != std::string::npos;
+    ::_exit(smaller && said_why ? 0 : 4);
+  }
+  ASSERT_GT(child, 0);
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "2: setup, 3: no ring at all, 4: wrong report";
 }
 
 // What the server itself sends out is not captured, unless asked (ENABLE_PCAP_ANY_DIRECTION).

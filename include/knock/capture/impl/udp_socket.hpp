@@ -31,6 +31,10 @@ inline result<udp_socket> udp_socket::open(const udp_socket_options& o) {
     // SO_RCVBUFFORCE passes net.core.rmem_max when privileged; SO_RCVBUF is capped by it.
     if (size > 0 && ::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
       (void)::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    int got = 0;
+    socklen_t got_size = sizeof got;
+    if (::getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &got_size) == 0)
+      out.receive_buffer_ = static_cast<std::size_t>(got);
     (void)::setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof on);  // a drop counter, if any
     if (o.record_destination) {
       // IPv4 datagrams, also on a dual-stack socket, report IP_PKTINFO; IPv6 ones IPV6_PKTINFO.
