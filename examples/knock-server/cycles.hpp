@@ -80,6 +80,11 @@ class with_command_cycles {
     cycles_ = std::move(cycles);
   }
 
+  /// How often the backend remade rules deleted or damaged under it.
+  std::size_t repairs() const noexcept requires knock::firewall::self_repairing_firewall<Firewall> {
+    return backend_.repairs();
+  }
+
   Firewall& backend() noexcept { return backend_; }
   const Firewall& backend() const noexcept { return backend_; }
 

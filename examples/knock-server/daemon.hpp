@@ -25,6 +25,7 @@
 #include <knock/codec/http.hpp>
 #include <knock/config/access_conf.hpp>
 #include <knock/core/time.hpp>
+#include <knock/firewall/async.hpp>
 #include <knock/firewall/setup.hpp>
 #include <knock/mac/any_of.hpp>
 #include <knock/observe/log.hpp>
@@ -44,10 +45,14 @@
 
 namespace knock_server {
 
+/// The daemon's firewall: the backend (and the command cycles) on a writer thread of its own,
+/// so that the capture loop never waits for iptables, nft or a CMD_CYCLE command.
+template <class Firewalls>
+using daemon_firewall = knock::firewall::async<with_command_cycles<Firewalls>>;
+
 template <class Firewalls, class Store>
-using daemon_server =
-    knock::server<server_cipher, knock::mac::any_hmac, with_command_cycles<Firewalls>, Store,
-                  knock::observe::log_lines>;
+using daemon_server = knock::server<server_cipher, knock::mac::any_hmac, daemon_firewall<Firewalls>,
+                                    Store, knock::observe::log_lines>;
 
 /// The ports the firewall protects: configured, else the union of the stanzas' OPEN_PORTS.
 template <class Stanzas>
@@ -79,9 +84,13 @@ int serve(Server& server, Capture& capture, tcp_server* tcp, config_reader* read
     const int fd = reader->fd();
     if (auto line = reader->check()) loop->unwatch(fd), log(LOG_ERR, *line);
   };
-  std::size_t repairs_logged = server.firewall().backend().repairs();
+  if (!loop->watch(server.firewall().answers_fd()))
+    return log(LOG_ERR,
+               "epoll: the firewall writer's eventfd: " + std::string{std::strerror(errno)}),
+           1;
+  std::size_t repairs_logged = server.firewall().repairs();
   const auto log_repairs = [&] {  // rules remade after they were deleted or damaged under us
-    if (const std::size_t n = server.firewall().backend().repairs(); n != repairs_logged)
+    if (const std::size_t n = server.firewall().repairs(); n != repairs_logged)
       log(LOG_WARNING, "firewall " + s.firewall +
                            ": its rules were missing or damaged (changed under the daemon): "
                            "remade them (" +
@@ -107,9 +116,20 @@ int serve(Server& server, Capture& capture, tcp_server* tcp, config_reader* read
       }
     }
     const knock::verdict v = server.handle(d, knock::now_seconds());
-    if (v.accepted || v.reason == knock::errc::firewall_failed) log_repairs();  // grants repair
-    if (v.accepted && v.message && v.message->type == knock::message_type::command)
+    if (v.reason == knock::errc::firewall_failed) log_repairs();
+    if (v.accepted && !v.pending && v.message && v.message->type == knock::message_type::command)
       run_command(server.rules().stanzas[*v.stanza - 1], *v.message, s.sudo_exe, log);
+  };
+  // The firewall writer's answers: each pending grant's packet is logged now (accepted, or
+  // refused with the firewall's reason), and an expiry that failed is reported.
+  const auto firewall_answers = [&] {
+    server.firewall().drain([&](knock::firewall::answer a) {
+      if (a.what == knock::firewall::answer::kind::grant)
+        server.settle(std::move(a.request), a.outcome);
+      else if (!a.outcome)
+        log(LOG_WARNING, "firewall: expiry or check failed: " + to_string(a.outcome.error()));
+    });
+    log_repairs();  // grants and checks repair
   };
   const auto reload = [&] {
     // After the privilege drop the reader reads the files (the worker may not be able to).
@@ -130,7 +150,7 @@ int serve(Server& server, Capture& capture, tcp_server* tcp, config_reader* read
     if (!cycles)
       return log(LOG_ERR, "reload refused, keeping the old rules: " + to_string(cycles.error()));
     const std::size_t count = stanzas->size();
-    server.firewall().set_cycles(*std::move(cycles));
+    server.firewall().call([&](auto& f) { f.set_cycles(*std::move(cycles)); });
     server.replace_rules({std::move(*stanzas), s.server});
     log(LOG_NOTICE, "reloaded " + (s.access_folder.empty() ? s.access_file : s.access_folder) +
                         ": " + std::to_string(count) + " stanza(s)");
@@ -170,8 +190,7 @@ int serve(Server& server, Capture& capture, tcp_server* tcp, config_reader* read
     if constexpr (knock::durable_replay_store<typename Server::replay_type>)  // refusals' keys
       if (auto ok = server.replay_store().commit(); !ok)
         log(LOG_ERR, "replay log: " + to_string(ok.error()));
-    if (auto ok = server.firewall().expire(knock::now_seconds()); !ok)
-      log(LOG_WARNING, "firewall: expiry or check failed: " + to_string(ok.error()));
+    server.firewall().expire_later(knock::now_seconds());  // answered through the writer's eventfd
     log_repairs();
   };
 
@@ -197,6 +216,7 @@ int serve(Server& server, Capture& capture, tcp_server* tcp, config_reader* read
           case wake::input:
             if (tcp != nullptr && fd == tcp->fd()) return tcp->accept_pending(), true;
             if (reader != nullptr && fd == reader->fd()) return reader_event(), true;
+            if (fd == server.firewall().answers_fd()) return firewall_answers(), true;
             if (auto got = capture.receive(on_datagram); !got) return capture_failed(got.error());
             return !packet_limit_reached();
           case wake::tick: return tick(), true;
@@ -206,9 +226,12 @@ int serve(Server& server, Capture& capture, tcp_server* tcp, config_reader* read
         return true;
       },
       log);
-  // nftables leaves its table (the ports stay closed, grants expire in the kernel); iptables
-  // removes its rules when FLUSH_IPT_AT_EXIT says so.
-  if (auto ok = server.firewall().backend().stop(); !ok)
+  // The grants still queued are applied (and logged), then nftables leaves its table (the ports
+  // stay closed, grants expire in the kernel); iptables removes its rules when FLUSH_IPT_AT_EXIT
+  // says so.
+  server.firewall().finish();
+  firewall_answers();
+  if (auto ok = server.firewall().call([](auto& f) { return f.backend().stop(); }); !ok)
     log(LOG_WARNING, "firewall: stopping: " + to_string(ok.error()));
   return status;
 }
@@ -291,17 +314,21 @@ int daemon_main(const options& o) {
                                      o.json_log ? knock::observe::log_lines::format::json
                                                 : knock::observe::log_lines::format::text};
   };
+  // The firewall writer: started after the privilege drop, so its thread has the capabilities
+  // the daemon kept and no others (they are per thread).
+  auto writer = daemon_firewall<Firewalls>::start(std::move(firewall));
+  if (!writer) return log(LOG_ERR, to_string(writer.error())), 1;
   typename daemon_server<Firewalls, knock::replay::memory_store>::rules_type rules{
       std::move(*stanzas), s.server};
   if (s.digest_persistence) {
     auto store = open_replay_log(s, knock::now_seconds(), log);
     if (!store) return log(LOG_ERR, to_string(store.error())), 1;
     daemon_server<Firewalls, knock::replay::file_store> server{std::move(rules), *std::move(store),
-                                                               std::move(firewall), lines()};
+                                                               *std::move(writer), lines()};
     return serve(server, *capture, tcp ? &*tcp : nullptr, reads, s, o, log);
   }
   daemon_server<Firewalls, knock::replay::memory_store> server{
-      std::move(rules), knock::replay::memory_store{s.replay_keys()}, std::move(firewall), lines()};
+      std::move(rules), knock::replay::memory_store{s.replay_keys()}, *std::move(writer), lines()};
   return serve(server, *capture, tcp ? &*tcp : nullptr, reads, s, o, log);
 }
 

@@ -31,6 +31,9 @@
 /// |                               |                                               | `nat_unsupported` when it cannot         |        |
 /// | `configurable_firewall`       | `F::name`, `F::variables`, `F::make(setup)`   | a backend the daemon can choose by name  | `any_of` |
 /// |                               |                                               | (FIREWALL_TYPE) and make from fwknopd.conf |      |
+/// | `deferring_firewall`          | `f.submit(grant_request)` → `result<void>`    | takes the grant to apply later (another  | server |
+/// |                               |                                               | thread: firewall::async); the server's   |        |
+/// |                               |                                               | `settle` reports its answer              |        |
 // clang-format on
 ///
 /// Errors are `knock::error`s whose message names the backend and what failed ("nftables: table
@@ -46,6 +49,7 @@
 #include <ranges>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace knock {
@@ -120,6 +124,24 @@ concept configurable_firewall = firewall_policy<F> && requires(const setup& s) {
   { F::name } -> std::convertible_to<std::string_view>;
   requires std::ranges::range<decltype(F::variables)>;
   { F::make(s) } -> std::same_as<result<F>>;
+};
+
+/// A grant the server decided, handed to a deferring firewall with what the packet's log line
+/// needs once the firewall has answered (`server::settle`).
+struct grant_request {
+  grant granted;
+  bool nat = false;          ///< open with `open_nat` (the grant has NAT to do)
+  ip_address packet_source;  ///< the datagram's source (not necessarily the granted address)
+  std::size_t stanza = 0;    ///< 1-based
+};
+
+/// Applies grants later, off the caller's thread (knock/firewall/async.hpp): `submit` queues the
+/// request, or refuses it now (a full queue, a writer that stopped, NAT it cannot do:
+/// `errc::nat_unsupported`). The server then leaves the packet's verdict pending
+/// (`verdict::pending`) until the firewall's answer is given to `server::settle`.
+template <class F>
+concept deferring_firewall = firewall_policy<F> && requires(F& f, grant_request r) {
+  { f.submit(std::move(r)) } -> std::same_as<result<void>>;
 };
 
 }  // namespace firewall
