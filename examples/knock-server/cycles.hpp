@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <optional>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -58,6 +59,20 @@ class with_command_cycles {
     if (cycles_.commands && std::ranges::find(cycles_.stanzas, g.stanza) != cycles_.stanzas.end())
       return cycles_.commands->open(g);
     return backend_.open(g);
+  }
+  /// Plain grants waiting together: in one call to the backend, unless one of them belongs to a
+  /// stanza with a command cycle (then each on its own, in order).
+  std::vector<knock::result<void>> open_batch(
+      std::span<const knock::grant> gs) requires knock::firewall::batching_firewall<Firewall> {
+    const auto cycled = [&](const knock::grant& g) {
+      return cycles_.commands &&
+             std::ranges::find(cycles_.stanzas, g.stanza) != cycles_.stanzas.end();
+    };
+    if (std::ranges::none_of(gs, cycled)) return backend_.open_batch(gs);
+    std::vector<knock::result<void>> out;
+    out.reserve(gs.size());
+    for (const knock::grant& g : gs) out.push_back(open(g));
+    return out;
   }
   /// A NAT grant: the backend's NAT, or the stanza's command cycle (which replaces the firewall,
   /// as in fwknopd).

@@ -63,13 +63,6 @@
 
 namespace knock::firewall {
 
-/// Opens several plain grants in one call (one transaction where the backend has them); one
-/// result per grant, in order.
-template <class F>
-concept batching_firewall = firewall_policy<F> && requires(F& f, std::span<const grant> gs) {
-  { f.open_batch(gs) } -> std::same_as<std::vector<result<void>>>;
-};
-
 /// How many grants may wait, and how many go to a batching backend at once.
 struct async_options {
   std::size_t capacity = 4096;  ///< grants waiting for the writer; more are refused

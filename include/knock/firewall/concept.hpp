@@ -31,6 +31,8 @@
 /// |                               |                                               | `nat_unsupported` when it cannot         |        |
 /// | `configurable_firewall`       | `F::name`, `F::variables`, `F::make(setup)`   | a backend the daemon can choose by name  | `any_of` |
 /// |                               |                                               | (FIREWALL_TYPE) and make from fwknopd.conf |      |
+/// | `batching_firewall`           | `f.open_batch(span<const grant>)` → one       | several plain grants at once (nftables:  | async  |
+/// |                               | `result<void>` per grant                      | one transaction)                         |        |
 /// | `deferring_firewall`          | `f.submit(grant_request)` → `result<void>`    | takes the grant to apply later (another  | server |
 /// |                               |                                               | thread: firewall::async); the server's   |        |
 /// |                               |                                               | `settle` reports its answer              |        |
@@ -47,6 +49,7 @@
 #include <concepts>
 #include <cstddef>
 #include <ranges>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -124,6 +127,13 @@ concept configurable_firewall = firewall_policy<F> && requires(const setup& s) {
   { F::name } -> std::convertible_to<std::string_view>;
   requires std::ranges::range<decltype(F::variables)>;
   { F::make(s) } -> std::same_as<result<F>>;
+};
+
+/// Opens several plain grants in one call (one transaction where the backend has them: nftables);
+/// one result per grant, in order. firewall::async hands it the grants that wait together.
+template <class F>
+concept batching_firewall = firewall_policy<F> && requires(F& f, std::span<const grant> gs) {
+  { f.open_batch(gs) } -> std::same_as<std::vector<result<void>>>;
 };
 
 /// A grant the server decided, handed to a deferring firewall with what the packet's log line
