@@ -16,6 +16,10 @@
 #   --quick       small counts, to try the script (results not written to bench/results)
 #   --out DIR     where load.json / load.txt go (default: bench/results)
 #
+# Environment: CONF_EXTRA adds lines to both daemons' fwknopd.conf (e.g. 'KNOCK_WORKERS 2;' —
+# fwknopd only warns about a variable it does not know); LOAD_SOCKETS=K makes the sender use K
+# source ports (K flows, for KNOCK_WORKERS' fanout by flow hash).
+#
 # Phases (every sender has a count and a wall-clock cap; packets are sealed before timing):
 #   1  test mode (-t, no firewall): unique valid packets paced at increasing rates until one is
 #      lost, and one unpaced burst; per daemon: the highest lossless rate, the burst's
@@ -49,7 +53,7 @@ while [ $# -gt 0 ]; do
         --phases) phases=$2; shift ;;
         --quick) quick=1 ;;
         --out) out=$2; shift ;;
-        -h|--help) sed -n '3,36p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '3,40p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "load.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -270,7 +274,7 @@ measure() {
     local wpid=$!
     cpu0=$(cpu_seconds)
     ip netns exec "$NS_CLI" "$LOAD_SENDER" --dest "$SRV_IP" --key-b64 "$KEY_B64" \
-        --hmac-key-b64 "$HMAC_B64" "$@" >"$TMP/sender.out" &
+        --hmac-key-b64 "$HMAC_B64" "$@" ${LOAD_SOCKETS:+--sockets "$LOAD_SOCKETS"} >"$TMP/sender.out" &
     SENDER_PID=$!
     wait "$SENDER_PID"; SENDER_PID=""
     touch "$done"

@@ -20,6 +20,7 @@
 #include "settings.hpp"
 #include "startup.hpp"
 #include "tcp_server.hpp"
+#include "workers.hpp"
 
 #include <knock/cipher/any_of.hpp>
 #include <knock/codec/http.hpp>
@@ -31,16 +32,21 @@
 #include <knock/observe/log.hpp>
 #include <knock/server.hpp>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <optional>
+#include <shared_mutex>
+#include <span>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 namespace knock_server {
@@ -50,9 +56,11 @@ namespace knock_server {
 template <class Firewalls>
 using daemon_firewall = knock::firewall::async<with_command_cycles<Firewalls>>;
 
+/// The replay store and the log are shared by the workers (KNOCK_WORKERS), each behind a mutex.
 template <class Firewalls, class Store>
-using daemon_server = knock::server<server_cipher, knock::mac::any_hmac, daemon_firewall<Firewalls>,
-                                    Store, knock::observe::log_lines>;
+using daemon_server =
+    knock::server<server_cipher, knock::mac::any_hmac, daemon_firewall<Firewalls>,
+                  locked_store<Store>, locked_observer<knock::observe::log_lines>>;
 
 /// The ports the firewall protects: configured, else the union of the stanzas' OPEN_PORTS.
 template <class Stanzas>
@@ -67,10 +75,10 @@ std::vector<knock::port_spec> protected_ports(const settings& s, const Stanzas& 
 }
 
 /// Serves packets from `capture` (and accepts connections on `tcp`, when set) until a stop
-/// signal; the exit status.
+/// signal, with a worker thread for each of `more` (KNOCK_WORKERS); the exit status.
 template <class Server, class Capture>
-int serve(Server& server, Capture& capture, tcp_server* tcp, config_reader* reader,
-          const settings& s, const options& o, const logger& log) {
+int serve(Server& server, Capture& capture, std::span<Capture> more, tcp_server* tcp,
+          config_reader* reader, const settings& s, const options& o, const logger& log) {
   auto loop = event_loop::open(capture.fds());
   if (!loop) return log(LOG_ERR, to_string(loop.error())), 1;
   if (tcp != nullptr && !loop->watch(tcp->fd()))
@@ -96,30 +104,36 @@ int serve(Server& server, Capture& capture, tcp_server* tcp, config_reader* read
                            "remade them (" +
                            std::to_string(repairs_logged = n) + " time(s) so far)");
   };
-  std::uint64_t candidates = 0;  // -C: fwknopd's --packet-limit counts every captured packet
-  bool limit_reached = false;
-  std::array<char, 1500> http_packet;  // ENABLE_SPA_OVER_HTTP: the packet out of a request
-  const auto on_datagram = [&](const knock::datagram& captured) {
-    if (o.packet_limit && ++candidates >= *o.packet_limit) limit_reached = true;
-    knock::datagram d = captured;
-    if (s.spa_over_http && knock::codec::is_http_request(d.payload)) {
-      const auto http = knock::codec::spa_from_http(d.payload, http_packet, s.allow_any_user_agent,
-                                                    s.x_forwarded_for);
-      if (http.spa) {
-        d.payload = http.spa->packet;
-        if (http.spa->forwarded) d.source = *http.spa->forwarded;
-      } else if (s.verbose) {  // refused below as what it is, a payload that is not base64
-        log(LOG_DEBUG, "packet from " + to_string(d.source) + ": an HTTP request " +
-                           (*http.refused == knock::codec::http_refusal::too_short
-                                ? "whose path is shorter than an SPA packet"
-                                : "without 'User-Agent: Fwknop' (ALLOW_ANY_USER_AGENT N)"));
+  std::atomic<std::uint64_t> candidates = 0;  // -C: fwknopd's --packet-limit counts every packet
+  std::atomic<bool> limit_reached = false;
+  std::shared_mutex rules_lock;  // workers decide under it shared; a reload replaces the rules
+  // One per worker: ENABLE_SPA_OVER_HTTP's buffer (the packet out of a request) is its own, and
+  // so is its count of datagrams (logged at the end: how the kernel spread them).
+  std::vector<std::uint64_t> decided(more.size() + 1, 0);
+  const auto make_on_datagram = [&](std::uint64_t& count) {
+    return [&, http_packet = std::array<char, 1500>{}](const knock::datagram& captured) mutable {
+      ++count;
+      if (o.packet_limit && ++candidates >= *o.packet_limit) limit_reached = true;
+      knock::datagram d = captured;
+      if (s.spa_over_http && knock::codec::is_http_request(d.payload)) {
+        const auto http = knock::codec::spa_from_http(d.payload, http_packet,
+                                                      s.allow_any_user_agent, s.x_forwarded_for);
+        if (http.spa) {
+          d.payload = http.spa->packet;
+          if (http.spa->forwarded) d.source = *http.spa->forwarded;
+        } else if (s.verbose) {  // refused below as what it is, a payload that is not base64
+          log(LOG_DEBUG, "packet from " + to_string(d.source) + ": an HTTP request " +
+                             (*http.refused == knock::codec::http_refusal::too_short
+                                  ? "whose path is shorter than an SPA packet"
+                                  : "without 'User-Agent: Fwknop' (ALLOW_ANY_USER_AGENT N)"));
+        }
       }
-    }
-    const knock::verdict v = server.handle(d, knock::now_seconds());
-    if (v.reason == knock::errc::firewall_failed) log_repairs();
-    if (v.accepted && !v.pending && v.message && v.message->type == knock::message_type::command)
-      run_command(server.rules().stanzas[*v.stanza - 1], *v.message, s.sudo_exe, log);
+      const knock::verdict v = server.handle(d, knock::now_seconds());
+      if (v.accepted && !v.pending && v.message && v.message->type == knock::message_type::command)
+        run_command(server.rules().stanzas[*v.stanza - 1], *v.message, s.sudo_exe, log);
+    };
   };
+  auto on_datagram = make_on_datagram(decided[0]);
   // The firewall writer's answers: each pending grant's packet is logged now (accepted, or
   // refused with the firewall's reason), and an expiry that failed is reported.
   const auto firewall_answers = [&] {
@@ -151,7 +165,10 @@ int serve(Server& server, Capture& capture, tcp_server* tcp, config_reader* read
       return log(LOG_ERR, "reload refused, keeping the old rules: " + to_string(cycles.error()));
     const std::size_t count = stanzas->size();
     server.firewall().call([&](auto& f) { f.set_cycles(*std::move(cycles)); });
-    server.replace_rules({std::move(*stanzas), s.server});
+    {
+      std::unique_lock lock{rules_lock};  // the workers are between two batches of packets
+      server.replace_rules({std::move(*stanzas), s.server});
+    }
     log(LOG_NOTICE, "reloaded " + (s.access_folder.empty() ? s.access_file : s.access_folder) +
                         ": " + std::to_string(count) + " stanza(s)");
   };
@@ -194,15 +211,19 @@ int serve(Server& server, Capture& capture, tcp_server* tcp, config_reader* read
     log_repairs();
   };
 
-  log(LOG_NOTICE, "started: " + std::to_string(server.rules().stanzas.size()) +
-                      " stanza(s), firewall " + s.firewall + ", capture " + s.capture + " (" +
-                      capture.describe() + ")" +
-                      (tcp != nullptr ? ", TCP server on port " + std::to_string(*s.tcp_server_port)
-                                      : std::string{}));
+  log(LOG_NOTICE,
+      "started: " + std::to_string(server.rules().stanzas.size()) + " stanza(s), firewall " +
+          s.firewall + ", capture " + s.capture + " (" + capture.describe() + ")" +
+          (more.empty()
+               ? std::string{}
+               : ", " + std::to_string(more.size() + 1) + " workers (PACKET_FANOUT by flow hash)") +
+          (tcp != nullptr ? ", TCP server on port " + std::to_string(*s.tcp_server_port)
+                          : std::string{}));
   const auto packet_limit_reached = [&] {
-    if (limit_reached)
+    const bool reached = limit_reached.load();
+    if (reached)
       log(LOG_NOTICE, "packet limit reached (-C " + std::to_string(*o.packet_limit) + "): exiting");
-    return limit_reached;
+    return reached;
   };
   // A source with nothing to poll (a pcap file, --pcap-file) is read once, now; the daemon then
   // runs on (expiring its grants) until a stop signal, as fwknopd does.
@@ -210,6 +231,64 @@ int serve(Server& server, Capture& capture, tcp_server* tcp, config_reader* read
     if (auto got = capture.receive(on_datagram); !got)
       return log(LOG_ERR, "capture failed: " + to_string(got.error())), 1;
   if (packet_limit_reached()) return 0;
+
+  // KNOCK_WORKERS: a thread for each further capture, stopped (stop_workers) and joined when the
+  // loop ends; one that stops by itself (its capture failed, -C reached) says so on worker_note.
+  const unique_fd stop_workers{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
+  const unique_fd worker_note{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
+  std::mutex notes_m;
+  std::vector<std::string> notes;  // what the workers that stopped said
+  std::vector<std::thread> workers;
+  struct joiner {
+    const unique_fd& stop_fd;
+    std::vector<std::thread>& threads;
+    void stop() noexcept {
+      const std::uint64_t one = 1;
+      if (!threads.empty()) (void)!::write(stop_fd.get(), &one, sizeof one);
+      for (auto& t : threads) t.join();
+      threads.clear();
+    }
+    ~joiner() { stop(); }
+  } join_workers{stop_workers, workers};
+  if (!more.empty()) {
+    if (!stop_workers || !worker_note || !loop->watch(worker_note.get()))
+      return log(LOG_ERR, "workers: " + std::string{std::strerror(errno)}), 1;
+    for (std::size_t i = 0; i < more.size(); ++i)
+      workers.emplace_back([&, i] {  // signals stay blocked: the loop blocked them before
+        auto on = make_on_datagram(decided[i + 1]);
+        Capture& c = more[i];
+        worker_loop(c.fds(), stop_workers.get(), [&] {
+          std::optional<std::string> failed;
+          {
+            std::shared_lock lock{rules_lock};
+            if (auto got = c.receive(on); !got) failed = to_string(got.error());
+          }
+          if (!failed && !limit_reached) return true;
+          if (failed) {
+            std::lock_guard lock{notes_m};
+            notes.push_back("worker " + std::to_string(i + 1) + ": capture failed: " + *failed);
+          }
+          const std::uint64_t one = 1;
+          (void)!::write(worker_note.get(), &one, sizeof one);
+          return false;
+        });
+      });
+  }
+  const auto worker_stopped = [&] {
+    std::uint64_t n = 0;
+    (void)!::read(worker_note.get(), &n, sizeof n);
+    std::vector<std::string> said;
+    {
+      std::lock_guard lock{notes_m};
+      said.swap(notes);
+    }
+    for (const auto& line : said)
+      log(LOG_ERR, line + (s.exit_at_intf_down ? " (EXIT_AT_INTF_DOWN Y: exiting)"
+                                               : " (the other workers go on)"));
+    if (!said.empty() && s.exit_at_intf_down) return false;
+    return !packet_limit_reached();
+  };
+
   const int status = loop->run(
       [&](wake w, int fd) {
         switch (w) {
@@ -217,6 +296,7 @@ int serve(Server& server, Capture& capture, tcp_server* tcp, config_reader* read
             if (tcp != nullptr && fd == tcp->fd()) return tcp->accept_pending(), true;
             if (reader != nullptr && fd == reader->fd()) return reader_event(), true;
             if (fd == server.firewall().answers_fd()) return firewall_answers(), true;
+            if (fd == worker_note.get()) return worker_stopped();
             if (auto got = capture.receive(on_datagram); !got) return capture_failed(got.error());
             return !packet_limit_reached();
           case wake::tick: return tick(), true;
@@ -226,6 +306,13 @@ int serve(Server& server, Capture& capture, tcp_server* tcp, config_reader* read
         return true;
       },
       log);
+  join_workers.stop();  // no packet is decided from here on
+  if (!more.empty()) {
+    std::string counts;
+    for (const std::uint64_t n : decided)
+      counts += (counts.empty() ? "" : ", ") + std::to_string(n);
+    log(LOG_NOTICE, "workers: datagrams decided by each: " + counts);
+  }
   // The grants still queued are applied (and logged), then nftables leaves its table (the ports
   // stay closed, grants expire in the kernel); iptables removes its rules when FLUSH_IPT_AT_EXIT
   // says so.
@@ -274,6 +361,24 @@ int daemon_main(const options& o) {
   if (!who) return failed(who.error());
   auto capture = Captures::make(s.capture, {s.conf});
   if (!capture) return failed(capture.error());
+  // KNOCK_WORKERS: a capture for each further worker (opened now, as root), all in one fanout
+  // group, so the kernel gives each packet to one of them.
+  std::vector<Captures> more;
+  std::string workers_note;
+  if (s.workers > 1 && (capture->fds().empty() || s.capture != "pcap")) {
+    workers_note = "KNOCK_WORKERS " + std::to_string(s.workers) +
+                   ": one worker only: more need KNOCK_CAPTURE pcap on a live interface";
+  } else if (s.workers > 1) {
+    for (unsigned i = 1; i < s.workers; ++i) {
+      auto c = Captures::make(s.capture, {s.conf});
+      if (!c) return failed(c.error());
+      more.push_back(*std::move(c));
+    }
+    const auto group = static_cast<std::uint16_t>(::getpid());
+    if (auto ok = join_fanout(capture->fds(), group); !ok) return failed(ok.error());
+    for (auto& c : more)
+      if (auto ok = join_fanout(c.fds(), group); !ok) return failed(ok.error());
+  }
   std::optional<tcp_server> tcp;  // before the privilege drop: TCPSERV_PORT may be below 1024
   if (s.tcp_server_port) {
     auto listening = tcp_server::open(*s.tcp_server_port);
@@ -294,6 +399,7 @@ int daemon_main(const options& o) {
     ::openlog(s.syslog_identity.c_str(), LOG_PID, s.syslog_facility);
   for (const auto& w : s.warnings) log(LOG_WARNING, w);
   for (const auto& w : access->warnings()) log(LOG_WARNING, w);
+  if (!workers_note.empty()) log(LOG_WARNING, workers_note);
   if (o.rotate_digest_cache && s.digest_persistence) {  // fwknopd's: keep it as FILE-old
     const std::string old = s.digest_file + "-old";
     if (::rename(s.digest_file.c_str(), old.c_str()) == 0)
@@ -323,13 +429,15 @@ int daemon_main(const options& o) {
   if (s.digest_persistence) {
     auto store = open_replay_log(s, knock::now_seconds(), log);
     if (!store) return log(LOG_ERR, to_string(store.error())), 1;
-    daemon_server<Firewalls, knock::replay::file_store> server{std::move(rules), *std::move(store),
-                                                               *std::move(writer), lines()};
-    return serve(server, *capture, tcp ? &*tcp : nullptr, reads, s, o, log);
+    daemon_server<Firewalls, knock::replay::file_store> server{
+        std::move(rules), locked_store{*std::move(store)}, *std::move(writer),
+        locked_observer{lines()}};
+    return serve(server, *capture, std::span{more}, tcp ? &*tcp : nullptr, reads, s, o, log);
   }
   daemon_server<Firewalls, knock::replay::memory_store> server{
-      std::move(rules), knock::replay::memory_store{s.replay_keys()}, *std::move(writer), lines()};
-  return serve(server, *capture, tcp ? &*tcp : nullptr, reads, s, o, log);
+      std::move(rules), locked_store{knock::replay::memory_store{s.replay_keys()}},
+      *std::move(writer), locked_observer{lines()}};
+  return serve(server, *capture, std::span{more}, tcp ? &*tcp : nullptr, reads, s, o, log);
 }
 
 }  // namespace knock_server
