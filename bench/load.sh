@@ -15,6 +15,8 @@
 #   --phases L    which phases (default 1,2,3; memory is read in each)
 #   --quick       small counts, to try the script (results not written to bench/results)
 #   --out DIR     where load.json / load.txt go (default: bench/results)
+#   --knock-only  knock-server alone (no fwknopd runs)
+#   --burst-only  phase 1 without the paced ladder (the unpaced burst only)
 #
 # Environment: CONF_EXTRA adds lines to both daemons' fwknopd.conf (e.g. 'KNOCK_WORKERS 2;' —
 # fwknopd only warns about a variable it does not know); LOAD_SOCKETS=K makes the sender use K
@@ -45,6 +47,8 @@ build=$here/../build
 runs=3
 phases=1,2,3
 quick=0
+knock_only=0
+burst_only=0
 out=$here/results
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -53,7 +57,9 @@ while [ $# -gt 0 ]; do
         --phases) phases=$2; shift ;;
         --quick) quick=1 ;;
         --out) out=$2; shift ;;
-        -h|--help) sed -n '3,40p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --knock-only) knock_only=1 ;;
+        --burst-only) burst_only=1 ;;
+        -h|--help) sed -n '3,42p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "load.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -344,12 +350,15 @@ PCAP_LOOP_SLEEP           1000;'
 STEP_MAX=60000
 phase1() { # test mode: lossless paced rate, unpaced burst, CPU per packet
     local run=$1 v d rate n ok try
-    for v in knock fwknopd fwknopd-tuned; do
+    local daemons=(knock fwknopd fwknopd-tuned) ladder=("${LADDER[@]}")
+    [ "$knock_only" = 1 ] && daemons=(knock)
+    [ "$burst_only" = 1 ] && ladder=()
+    for v in "${daemons[@]}"; do
         d=${v%-tuned}
         CONF_EXTRA=""; [ "$v" != "$d" ] && CONF_EXTRA=$TUNED_CONF
         topo_up; PATTERN=$(accept_pattern "$d" test)
         log "phase 1 run $run: $v -t"
-        for rate in "${LADDER[@]}"; do
+        for rate in "${ladder[@]}"; do
             n=$(( rate * STEP_S )); [ "$n" -lt 500 ] && n=500; [ "$n" -gt "$STEP_MAX" ] && n=$STEP_MAX
             for try in 1 2; do  # a failed step is tried once more (the machine is shared)
                 daemon_start "$d" test
@@ -378,6 +387,7 @@ phase2() { # grants with the real firewall
     local run=$1 combo d fw n rate listed
     for combo in knock:nftables knock:iptables fwknopd:iptables; do
         d=${combo%%:*} fw=${combo#*:}
+        [ "$knock_only" = 1 ] && [ "$d" != knock ] && continue
         if [ "$fw" = nftables ]; then n=$GRANTS_NFT rate=$GRANTS_NFT_RATE; else n=$GRANTS_IPT rate=$GRANTS_IPT_RATE; fi
         topo_up; daemon_start "$d" "$fw"; PATTERN=$(accept_pattern "$d" "$fw")
         measure "{\"phase\":2,\"run\":$run,\"daemon\":\"$d\",\"firewall\":\"$fw\",\"kind\":\"grants\",\"rate\":$rate}" \
@@ -393,6 +403,7 @@ phase3() { # garbage floods with valid packets interleaved, real firewall
     for combo in knock:nftables knock:iptables fwknopd:iptables; do
         for g in bin b64; do
             d=${combo%%:*} fw=${combo#*:}
+            [ "$knock_only" = 1 ] && [ "$d" != knock ] && continue
             topo_up; daemon_start "$d" "$fw"; PATTERN=$(accept_pattern "$d" "$fw")
             measure "{\"phase\":3,\"run\":$run,\"daemon\":\"$d\",\"firewall\":\"$fw\",\"kind\":\"flood\",\"garbage\":\"$g\"}" \
                 "$FLOOD_VALID" 5 180 -- --valid "$FLOOD_VALID" --garbage "$g" \

@@ -160,6 +160,11 @@ int serve(Server& server, Capture& capture, std::span<Capture> more, tcp_server*
       return log(LOG_ERR, "reload refused, keeping the old rules: " + to_string(access.error()));
     for (const auto& w : access->warnings()) log(LOG_WARNING, w);
     auto* stanzas = &access->stanzas;
+    if (!more.empty() && uses_gnupg(*stanzas))
+      return log(LOG_ERR,
+                 "reload refused, keeping the old rules: a stanza decrypts with GnuPG, "
+                 "which one worker at a time may use, and KNOCK_WORKERS runs " +
+                     std::to_string(more.size() + 1));
     auto cycles = make_command_cycles(*stanzas);
     if (!cycles)
       return log(LOG_ERR, "reload refused, keeping the old rules: " + to_string(cycles.error()));
@@ -368,6 +373,10 @@ int daemon_main(const options& o) {
   if (s.workers > 1 && (capture->fds().empty() || s.capture != "pcap")) {
     workers_note = "KNOCK_WORKERS " + std::to_string(s.workers) +
                    ": one worker only: more need KNOCK_CAPTURE pcap on a live interface";
+  } else if (s.workers > 1 && uses_gnupg(*stanzas)) {
+    workers_note = "KNOCK_WORKERS " + std::to_string(s.workers) +
+                   ": one worker only: a stanza decrypts with GnuPG, whose contexts one thread "
+                   "at a time may use";
   } else if (s.workers > 1) {
     for (unsigned i = 1; i < s.workers; ++i) {
       auto c = Captures::make(s.capture, {s.conf});

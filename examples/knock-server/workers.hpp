@@ -78,6 +78,16 @@ class locked_observer {
   std::unique_ptr<std::mutex> m_;
 };
 
+/// Whether a stanza of `stanzas` decrypts with GnuPG: its gpgme context is the stanza's, and
+/// gpgme does not let two threads use one context, so such rules keep one worker.
+template <class Stanzas>
+bool uses_gnupg(const Stanzas& stanzas) {
+  for (const auto& st : stanzas)
+    if constexpr (requires { st.cipher.uses_asymmetric(); })
+      if (st.cipher.uses_asymmetric()) return true;
+  return false;
+}
+
 /// Joins the packet sockets `fds` to fanout group `group`, spread by flow hash (IP fragments
 /// reassembled first, so a fragmented datagram stays whole). An error naming the descriptor when
 /// one is not a packet socket or the kernel refuses.
