@@ -18,7 +18,7 @@
 #   --knock-only  knock-server alone (no fwknopd runs)
 #   --burst-only  phase 1 without the paced ladder (the unpaced burst only)
 #
-# Environment: CONF_EXTRA adds lines to both daemons' fwknopd.conf (e.g. 'KNOCK_WORKERS 2;' —
+# Environment: LOAD_CONF adds lines to both daemons' fwknopd.conf (e.g. 'KNOCK_WORKERS 2;' —
 # fwknopd only warns about a variable it does not know); LOAD_SOCKETS=K makes the sender use K
 # source ports (K flows, for KNOCK_WORKERS' fanout by flow hash).
 #
@@ -168,6 +168,7 @@ FWKNOP_PID_FILE           $d/run/daemon.pid;
 ENABLE_SPA_PACKET_AGING   Y;
 MAX_SPA_PACKET_AGE        120;
 ${CONF_EXTRA:-}
+${LOAD_CONF:-}
 CONF
     cat >"$d/access.conf" <<CONF
 SOURCE              ANY
