@@ -32,6 +32,10 @@
 #   3  garbage floods (binary, then base64-alphabet), unpaced, with N valid packets spread
 #      evenly through them, real firewall: how many of the N were granted (listed firewall).
 #   4  peak memory (VmHWM) of each daemon at the end of every run above.
+#   5  (not in the default list) KNOCK_WORKERS 1 and 2, knock-server alone, test mode: DRAIN valid
+#      packets from 16 source ports queued in the capture rings while the daemon is stopped
+#      (SIGSTOP), then decided with nothing else sending (SIGCONT): packets/s and CPU µs per
+#      packet of the daemon alone, per worker count.
 #
 # Topology per run (names unique by $$ and a counter): NS srv <-veth-> NS cli, a /30, static
 # neighbours, the client namespace without a default route. Only the server namespace's
@@ -420,6 +424,39 @@ phase3() { # garbage floods with valid packets interleaved, real firewall
     done
 }
 
+DRAIN=16000   # fits one 32 MiB capture ring (≈18,000 of these frames): no loss while stopped
+[ "$quick" = 1 ] && DRAIN=5000
+phase5() { # KNOCK_WORKERS 1 vs 2: a queued backlog decided with no sender running
+    local run=$1 w off t0 cpu0 cpu1 wout
+    for w in 1 2; do
+        LOAD_CONF="KNOCK_WORKERS $w;"
+        topo_up; daemon_start knock test; PATTERN=$(accept_pattern knock test)
+        off=$(stat -c %s "$DLOG")
+        kill -STOP "$DAEMON_PID"
+        ip netns exec "$NS_CLI" "$LOAD_SENDER" --dest "$SRV_IP" --key-b64 "$KEY_B64" \
+            --hmac-key-b64 "$HMAC_B64" --valid "$DRAIN" --rate 0 --max-seconds 20 --sockets 16 \
+            >"$TMP/sender.out"
+        sleep 0.3
+        touch "$TMP/sender.done"
+        cpu0=$(cpu_seconds); t0=$(now)
+        kill -CONT "$DAEMON_PID"
+        wout=$(python3 "$TMP/watch.py" "$DLOG" "$PATTERN" "$DRAIN" "$TMP/sender.done" 2 60 "$off")
+        cpu1=$(cpu_seconds)
+        python3 - "$run" "$w" "$wout" "$t0" "$cpu0" "$cpu1" "$(vm_hwm_kb)" "$DRAIN" >>"$RESULTS" <<'PY'
+import json, sys
+run, w, wout, t0, c0, c1, hwm, n = sys.argv[1:9]
+o = json.loads(wout)
+span = (o["t_last"] - float(t0)) if o["t_last"] else None
+print(json.dumps({"phase": 5, "run": int(run), "daemon": "knock", "workers": int(w), "sent": int(n),
+                  "accepted": o["count"], "drain_s": span, "cpu_s": round(float(c1) - float(c0), 3),
+                  "vm_hwm_kb": int(hwm)}))
+PY
+        log "phase 5 run $run: KNOCK_WORKERS $w: $(tail -n1 "$RESULTS")"
+        daemon_stop; topo_down
+    done
+    LOAD_CONF=""
+}
+
 # ---- run ------------------------------------------------------------------------------------
 HOST_INFO=$(python3 - "$KNOCK_SERVER" "$FWKNOPD" <<'PY'
 import json, os, platform, subprocess, sys
@@ -437,6 +474,7 @@ for run in $(seq "$runs"); do
     case ",$phases," in *,1,*) phase1 "$run" ;; esac
     case ",$phases," in *,2,*) phase2 "$run" ;; esac
     case ",$phases," in *,3,*) phase3 "$run" ;; esac
+    case ",$phases," in *,5,*) phase5 "$run" ;; esac
 done
 elapsed=$(( $(date +%s) - started ))
 
@@ -570,6 +608,28 @@ if sel(phase=3):
     summary["phase3"] = per
     p("   (granted = the valid packets' addresses listed in the firewall afterwards; fwknopd logs no")
     p("    line for binary garbage, two for base64 garbage, so its 'logged' column counts b64 only)")
+
+# phase 5
+if sel(phase=5):
+    p("")
+    p("5. KNOCK_WORKERS: a backlog of valid packets (16 flows) queued while the daemon was stopped, then")
+    p("   decided with no sender running (test mode); medians, [min–max]")
+    p(f"   {'workers':>8} {'accepted':>9} {'packets/s':>24} {'CPU µs/packet':>20}")
+    per = {}
+    for w in (1, 2):
+        rs = sel(phase=5, workers=w)
+        if not rs: continue
+        pps = [r["accepted"] / r["drain_s"] if r.get("drain_s") else None for r in rs]
+        cpu = [r["cpu_s"] / r["accepted"] * 1e6 if r["accepted"] else None for r in rs]
+        per[w] = {"pps": med(pps), "pps_runs": pps, "cpu_us": med(cpu), "cpu_us_runs": cpu,
+                  "accepted": med([r["accepted"] for r in rs]), "sent": rs[0]["sent"]}
+        lo, hi = spread(pps); clo, chi = spread(cpu)
+        p(f"   {w:>8} {fmt(per[w]['accepted']) + '/' + fmt(per[w]['sent']):>9} "
+          f"{fmt(per[w]['pps']) + (f' [{fmt(lo)}–{fmt(hi)}]' if lo != hi else ''):>24} "
+          f"{fmt(per[w]['cpu_us'], 1) + (f' [{fmt(clo, 1)}–{fmt(chi, 1)}]' if clo != chi else ''):>20}")
+    if 1 in per and 2 in per and per[1]["pps"]:
+        p(f"   scaling, 2 workers / 1: {per[2]['pps'] / per[1]['pps']:.2f}×")
+    summary["phase5"] = {str(k): v for k, v in per.items()}
 
 # memory
 p("")
