@@ -72,8 +72,8 @@ void sleep_until(double t) {
 
 int main(int argc, char** argv) {
   std::map<std::string, std::string> opt{
-      {"--port", "62201"},      {"--valid", "0"},       {"--allow-base", "10.128.0.1"},
-      {"--access", "tcp/22"},   {"--rate", "0"},        {"--garbage", "none"},
+      {"--port", "62201"},      {"--valid", "0"},        {"--allow-base", "10.128.0.1"},
+      {"--access", "tcp/22"},   {"--rate", "0"},         {"--garbage", "none"},
       {"--garbage-count", "0"}, {"--max-seconds", "60"}, {"--sockets", "1"}};
   for (int i = 1; i + 1 < argc; i += 2) opt[argv[i]] = argv[i + 1];
   if (argc % 2 == 0) return usage("options come in pairs");
