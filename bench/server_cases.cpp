@@ -9,6 +9,9 @@
 //                          packets pre-sealed with distinct random rand_value and salt; when the
 //                          pool is used up the replay store is replaced, outside the timing.
 //   server/replay          the default packet, already accepted once: refused at the replay lookup.
+//   server/miss/1/metrics  server/miss/1 and server/replay with knock-server's metrics (issue #18):
+//   server/replay/metrics  the with_metrics Observer counting the verdict, and two decode_clock
+//                          reads around handle() feeding the latency histogram.
 //   replay/lookup/<N>/hit  memory_store::contains for keys it holds, N keys remembered, looked up
 //   in
 //                          a random order (so the 1 M case really walks a 48 MB table)
@@ -28,6 +31,7 @@
 #include <knock/firewall/iptables.hpp>
 #include <knock/firewall/nftables.hpp>
 #include <knock/mac/any_of.hpp>
+#include <knock/observe/metrics.hpp>
 #include <knock/replay/memory_store.hpp>
 #include <knock/server.hpp>
 
@@ -377,6 +381,34 @@ void add_server_cases(const corpus& c) {
         "server/miss/" + std::to_string(n),
         [srv, valid] { return outcome(srv->handle(from(valid, "127.0.0.1"), t0)); }, bad_mac,
         n >= 100 ? 200 : 2000);
+  }
+
+  // The same two with metrics, as knock-server counts them.
+  {
+    using metered_server = server<cipher::any_rijndael, mac::any_hmac, null_firewall,
+                                  observe::with_metrics<observe::null>>;
+    const auto timed = [](metered_server& srv, std::string_view packet) {
+      const std::uint64_t start = observe::decode_clock::now();
+      const int out = outcome(srv.handle(from(packet, "127.0.0.1"), t0));
+      srv.observer().table().decode.record(observe::decode_clock::now() - start);
+      return out;
+    };
+    metered_server::rules_type miss;
+    miss.stanzas.push_back(random_stanza(rng));
+    auto m1 = std::make_shared<metered_server>(std::move(miss));
+    add_case(
+        "server/miss/1/metrics", [m1, valid, timed] { return timed(*m1, valid); }, bad_mac);
+    stanza_t s;
+    s.cipher = keys.cipher;
+    s.key = keys.key.clone();
+    s.mac = keys.mac;
+    metered_server::rules_type rules;
+    rules.stanzas.push_back(std::move(s));
+    auto m2 = std::make_shared<metered_server>(std::move(rules));
+    if (!m2->handle(from(valid, "127.0.0.1"), t0).accepted)
+      throw std::runtime_error{"the server refuses the default packet"};
+    add_case(
+        "server/replay/metrics", [m2, valid, timed] { return timed(*m2, valid); }, replayed);
   }
 
   add_valid_case();

@@ -27,25 +27,36 @@ packages=(
   clang libclang-rt-14-dev                    # test/fuzz: libFuzzer harnesses
   firewalld autoconf automake libtool dbus     # test/firewall/oracle: real firewalld in a netns, the fwknopd oracle build
   libgpgme-dev gnupg gpg-agent                # knock::gpg (GnuPG cipher) and test/gnupg keyrings
+  prometheus python3-prometheus-client        # e2e_metrics scrapes knock-server; the text format's parser
 )
 # Cross builds: Debian's cross compiler and the target's libraries, multiarch. Not gpgme (Debian's
 # libgpgme-dev is not multiarch-installable: the cross presets build with KNOCK_WITH_GNUPG=OFF) and
 # not libbenchmark / libfko (no benchmarks under emulation).
+# armhf's libraries are unpacked into a sysroot instead (cmake/make-sysroot.sh says why).
+sysroots=()
 for arch in "${cross[@]}"; do
   case "$arch" in
-    arm64) packages+=(crossbuild-essential-arm64) ;;
-    armhf) packages+=(crossbuild-essential-armhf) ;;
+    arm64) packages+=(crossbuild-essential-arm64 "libcrypto++-dev:$arch" "libpcap-dev:$arch"
+                      "libboost-dev:$arch" "libgtest-dev:$arch" "libnftables-dev:$arch") ;;
+    armhf) packages+=(crossbuild-essential-armhf) sysroots+=("$arch") ;;
     *) echo "install-deps.sh: --cross $arch: knock's presets cross-build for arm64 and armhf" >&2; exit 2 ;;
   esac
-  packages+=(qemu-user-static "libcrypto++-dev:$arch" "libpcap-dev:$arch" "libboost-dev:$arch"
-             "libgtest-dev:$arch" "libnftables-dev:$arch")
+  packages+=(qemu-user-static)
 done
+make_sysroots() {
+  for arch in "${sysroots[@]}"; do
+    bash "$(dirname "${BASH_SOURCE[0]}")/make-sysroot.sh" "$arch"
+  done
+}
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${db:Status-Status}\n' "$p" 2>/dev/null | grep -qx installed || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then
+  make_sysroots
+  exit 0
+fi
 
 echo "knock: installing ${missing[*]}" >&2
 sudo=()
@@ -54,5 +65,8 @@ export DEBIAN_FRONTEND=noninteractive
 for arch in "${cross[@]}"; do
   dpkg --print-foreign-architectures | grep -qx "$arch" || "${sudo[@]}" dpkg --add-architecture "$arch"
 done
-"${sudo[@]}" apt-get update -qq
+# A mirror caught mid-sync for one architecture's index fails the update; what the other indexes
+# hold is still usable, and a package apt then cannot find fails the install below, by name.
+"${sudo[@]}" apt-get update -qq || echo "knock: apt-get update reported errors (above); going on with the indexes it has" >&2
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+make_sysroots

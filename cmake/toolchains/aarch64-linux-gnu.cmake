@@ -2,4 +2,5 @@
 set(CMAKE_SYSTEM_PROCESSOR aarch64)
 set(knock_cross_triple aarch64-linux-gnu)
 set(knock_cross_qemu aarch64)
+set(knock_cross_arch arm64)
 include(${CMAKE_CURRENT_LIST_DIR}/debian-cross.cmake)

@@ -16,6 +16,7 @@
 #include "cycles.hpp"
 #include "event_loop.hpp"
 #include "log.hpp"
+#include "metrics_listener.hpp"
 #include "options.hpp"
 #include "settings.hpp"
 #include "startup.hpp"
@@ -30,6 +31,7 @@
 #include <knock/firewall/setup.hpp>
 #include <knock/mac/any_of.hpp>
 #include <knock/observe/log.hpp>
+#include <knock/observe/metrics.hpp>
 #include <knock/server.hpp>
 
 #include <atomic>
@@ -51,16 +53,20 @@
 
 namespace knock_server {
 
+inline constexpr const char* version = "0.1.0";
+
 /// The daemon's firewall: the backend (and the command cycles) on a writer thread of its own,
 /// so that the capture loop never waits for iptables, nft or a CMD_CYCLE command.
 template <class Firewalls>
 using daemon_firewall = knock::firewall::async<with_command_cycles<Firewalls>>;
 
-/// The replay store and the log are shared by the workers (KNOCK_WORKERS), each behind a mutex.
+/// The replay store and the log (with its metrics) are shared by the workers (KNOCK_WORKERS),
+/// each behind a mutex.
 template <class Firewalls, class Store>
 using daemon_server =
     knock::server<server_cipher, knock::mac::any_hmac, daemon_firewall<Firewalls>,
-                  locked_store<Store>, locked_observer<knock::observe::log_lines>>;
+                  locked_store<Store>,
+                  locked_observer<knock::observe::with_metrics<knock::observe::log_lines>>>;
 
 /// The ports the firewall protects: configured, else the union of the stanzas' OPEN_PORTS.
 template <class Stanzas>
@@ -74,15 +80,18 @@ std::vector<knock::port_spec> protected_ports(const settings& s, const Stanzas& 
   return out;
 }
 
-/// Serves packets from `capture` (and accepts connections on `tcp`, when set) until a stop
-/// signal, with a worker thread for each of `more` (KNOCK_WORKERS); the exit status.
+/// Serves packets from `capture` (and accepts connections on `tcp` and `metrics`, when set) until
+/// a stop signal, with a worker thread for each of `more` (KNOCK_WORKERS); the exit status.
 template <class Server, class Capture>
 int serve(Server& server, Capture& capture, std::span<Capture> more, tcp_server* tcp,
-          config_reader* reader, const settings& s, const options& o, const logger& log) {
+          metrics_listener* metrics, config_reader* reader, const settings& s, const options& o,
+          const logger& log) {
   auto loop = event_loop::open(capture.fds());
   if (!loop) return log(LOG_ERR, to_string(loop.error())), 1;
   if (tcp != nullptr && !loop->watch(tcp->fd()))
     return log(LOG_ERR, "epoll: the TCP server's socket: " + std::string{std::strerror(errno)}), 1;
+  if (metrics != nullptr && !loop->watch(metrics->fd()))
+    return log(LOG_ERR, "epoll: the metrics socket: " + std::string{std::strerror(errno)}), 1;
   // The reader's socket is polled between reloads: readable there, the reader is gone.
   if (reader != nullptr && reader->alive() && !loop->watch(reader->fd()))
     return log(LOG_ERR,
@@ -103,6 +112,40 @@ int serve(Server& server, Capture& capture, std::span<Capture> more, tcp_server*
                            ": its rules were missing or damaged (changed under the daemon): "
                            "remade them (" +
                            std::to_string(repairs_logged = n) + " time(s) so far)");
+  };
+  // Metrics (KNOCK_METRICS_LISTEN, KNOCK_METRICS_FILE): the observer counts every verdict; the
+  // decode time is read only when someone looks.
+  const bool timed = metrics != nullptr || !s.metrics_file.empty();
+  const double started = static_cast<double>(knock::now_seconds());
+  const auto render_metrics = [&] {
+    knock::observe::metrics_context ctx;
+    ctx.replay_entries = server.replay_store().size();
+    if constexpr (knock::counting_capture<Capture>) {  // every worker's capture, summed
+      ctx.capture = capture.stats();
+      for (const Capture& c : more) {
+        const auto more_stats = c.stats();
+        ctx.capture->received += more_stats.received;
+        ctx.capture->delivered += more_stats.delivered;
+        ctx.capture->dropped += more_stats.dropped;
+        ctx.capture->ifdropped += more_stats.ifdropped;
+        ctx.capture->fragments += more_stats.fragments;
+        ctx.capture->malformed += more_stats.malformed;
+        ctx.capture->ignored += more_stats.ignored;
+      }
+    }
+    ctx.start_time = started;
+    ctx.version = version;
+    std::string text;
+    server.observer().locked(
+        [&](auto& observer) { knock::observe::write_metrics(text, observer.table(), ctx); });
+    return text;
+  };
+  bool metrics_file_failing = false;
+  const auto write_metrics_file = [&] {
+    const auto failed = write_atomically(s.metrics_file, render_metrics());
+    if (failed && !metrics_file_failing) log(LOG_ERR, "KNOCK_METRICS_FILE: " + *failed);
+    if (!failed && metrics_file_failing) log(LOG_NOTICE, "KNOCK_METRICS_FILE: written again");
+    metrics_file_failing = failed.has_value();
   };
   std::atomic<std::uint64_t> candidates = 0;  // -C: fwknopd's --packet-limit counts every packet
   std::atomic<bool> limit_reached = false;
@@ -128,7 +171,12 @@ int serve(Server& server, Capture& capture, std::span<Capture> more, tcp_server*
                                   : "without 'User-Agent: Fwknop' (ALLOW_ANY_USER_AGENT N)"));
         }
       }
+      const std::uint64_t t0 = timed ? knock::observe::decode_clock::now() : 0;
       const knock::verdict v = server.handle(d, knock::now_seconds());
+      if (timed)
+        server.observer().locked([&](auto& observer) {
+          observer.table().decode.record(knock::observe::decode_clock::now() - t0);
+        });
       if (v.accepted && !v.pending && v.message && v.message->type == knock::message_type::command)
         run_command(server.rules().stanzas[*v.stanza - 1], *v.message, s.sudo_exe, log);
     };
@@ -174,6 +222,7 @@ int serve(Server& server, Capture& capture, std::span<Capture> more, tcp_server*
       std::unique_lock lock{rules_lock};  // the workers are between two batches of packets
       server.replace_rules({std::move(*stanzas), s.server});
     }
+    server.observer().locked([&](auto& observer) { observer.table().stanzas(count); });
     log(LOG_NOTICE, "reloaded " + (s.access_folder.empty() ? s.access_file : s.access_folder) +
                         ": " + std::to_string(count) + " stanza(s)");
   };
@@ -195,6 +244,7 @@ int serve(Server& server, Capture& capture, std::span<Capture> more, tcp_server*
   };
   const auto tick = [&] {
     if (tcp != nullptr) tcp->close_old();
+    if (metrics != nullptr) metrics->close_old();
     if (capture_down) {
       if constexpr (std::is_move_assignable_v<Capture>) {
         if (auto fresh = Capture::make(s.capture, {s.conf}); fresh) {
@@ -211,9 +261,11 @@ int serve(Server& server, Capture& capture, std::span<Capture> more, tcp_server*
     server.observer().tick();  // a flood's last summary of suppressed refusals, on time
     if constexpr (knock::durable_replay_store<typename Server::replay_type>)  // refusals' keys
       if (auto ok = server.replay_store().commit(); !ok)
-        log(LOG_ERR, "replay log: " + to_string(ok.error()));
+        server.observer().locked([](auto& observer) { ++observer.table().replay_errors; }),
+            log(LOG_ERR, "replay log: " + to_string(ok.error()));
     server.firewall().expire_later(knock::now_seconds());  // answered through the writer's eventfd
     log_repairs();
+    if (!s.metrics_file.empty()) write_metrics_file();
   };
 
   log(LOG_NOTICE,
@@ -223,7 +275,9 @@ int serve(Server& server, Capture& capture, std::span<Capture> more, tcp_server*
                ? std::string{}
                : ", " + std::to_string(more.size() + 1) + " workers (PACKET_FANOUT by flow hash)") +
           (tcp != nullptr ? ", TCP server on port " + std::to_string(*s.tcp_server_port)
-                          : std::string{}));
+                          : std::string{}) +
+          (metrics != nullptr ? ", metrics on " + s.conf.text("KNOCK_METRICS_LISTEN")
+                              : std::string{}));
   const auto packet_limit_reached = [&] {
     const bool reached = limit_reached.load();
     if (reached)
@@ -302,6 +356,8 @@ int serve(Server& server, Capture& capture, std::span<Capture> more, tcp_server*
             if (reader != nullptr && fd == reader->fd()) return reader_event(), true;
             if (fd == server.firewall().answers_fd()) return firewall_answers(), true;
             if (fd == worker_note.get()) return worker_stopped();
+            if (metrics != nullptr && metrics->owns(fd))
+              return metrics->ready(fd, *loop, render_metrics), true;
             if (auto got = capture.receive(on_datagram); !got) return capture_failed(got.error());
             return !packet_limit_reached();
           case wake::tick: return tick(), true;
@@ -331,7 +387,7 @@ int serve(Server& server, Capture& capture, std::span<Capture> more, tcp_server*
 /// Runs the daemon until a stop signal; the exit status.
 template <class Firewalls, class Captures>
 int daemon_main(const options& o) {
-  if (o.version) return std::printf("knock-server 0.1.0 (a drop-in for fwknopd 2.6)\n"), 0;
+  if (o.version) return std::printf("knock-server %s (a drop-in for fwknopd 2.6)\n", version), 0;
   if (o.dump_error_codes) return dump_error_codes();
   if (o.key_gen) return key_gen(o);  // as fwknopd: before any configuration is read
   auto loaded = load_settings<Firewalls, Captures>(o);
@@ -394,6 +450,12 @@ int daemon_main(const options& o) {
     if (!listening) return failed(listening.error());
     tcp = *std::move(listening);
   }
+  std::optional<metrics_listener> metrics;  // before the privilege drop too: the port may be low
+  if (s.metrics_listen) {
+    auto listening = metrics_listener::open(*s.metrics_listen);
+    if (!listening) return failed(listening.error());
+    metrics = *std::move(listening);
+  }
   const auto ports = protected_ports(s, *stanzas);
   auto backend = Firewalls::make(s.firewall, {s.conf, ports, knock::firewall::mode::install});
   if (!backend) return failed(backend.error());
@@ -424,10 +486,12 @@ int daemon_main(const options& o) {
   // The pid file and the replay log belong to the account the daemon runs as: created and opened
   // as it, so a restart (possibly without CAP_DAC_OVERRIDE, as under the systemd unit) finds them.
   const pid_file pid{s.pid_file, log};
-  const auto lines = [&] {
-    return knock::observe::log_lines{o.foreground ? stderr : nullptr,
-                                     o.json_log ? knock::observe::log_lines::format::json
-                                                : knock::observe::log_lines::format::text};
+  const auto lines = [&, count = stanzas->size()] {
+    return knock::observe::with_metrics<knock::observe::log_lines>{
+        knock::observe::log_lines{o.foreground ? stderr : nullptr,
+                                  o.json_log ? knock::observe::log_lines::format::json
+                                             : knock::observe::log_lines::format::text},
+        count};
   };
   // The firewall writer: started after the privilege drop, so its thread has the capabilities
   // the daemon kept and no others (they are per thread).
@@ -441,12 +505,14 @@ int daemon_main(const options& o) {
     daemon_server<Firewalls, knock::replay::file_store> server{
         std::move(rules), locked_store{*std::move(store)}, *std::move(writer),
         locked_observer{lines()}};
-    return serve(server, *capture, std::span{more}, tcp ? &*tcp : nullptr, reads, s, o, log);
+    return serve(server, *capture, std::span{more}, tcp ? &*tcp : nullptr,
+                 metrics ? &*metrics : nullptr, reads, s, o, log);
   }
   daemon_server<Firewalls, knock::replay::memory_store> server{
       std::move(rules), locked_store{knock::replay::memory_store{s.replay_keys()}},
       *std::move(writer), locked_observer{lines()}};
-  return serve(server, *capture, std::span{more}, tcp ? &*tcp : nullptr, reads, s, o, log);
+  return serve(server, *capture, std::span{more}, tcp ? &*tcp : nullptr,
+               metrics ? &*metrics : nullptr, reads, s, o, log);
 }
 
 }  // namespace knock_server

@@ -111,6 +111,14 @@ class event_loop {
     ev.data.fd = fd;
     return ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) == 0;
   }
+  /// Wakes up for `fd` when it can be written to (`on`), or when it can be read (not `on`), as an
+  /// input; false when epoll refuses.
+  bool watch_output(int fd, bool on) {
+    epoll_event ev{};
+    ev.events = on ? EPOLLOUT : EPOLLIN;
+    ev.data.fd = fd;
+    return ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev) == 0;
+  }
   /// Stops waking up for `fd` (until `watch` adds it again).
   void unwatch(int fd) noexcept { ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr); }
 

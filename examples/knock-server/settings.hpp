@@ -4,6 +4,7 @@
 // own variables here; the server core, the firewall backend and the capture source read theirs
 // (each lists them), so the set of variables this build knows follows from its backend lists.
 
+#include "metrics_listener.hpp"
 #include "options.hpp"
 
 #include <knock/config/fwknopd_conf.hpp>
@@ -51,6 +52,8 @@ inline constexpr std::string_view program_variables[] = {"ENABLE_DIGEST_PERSISTE
                                                          "KNOCK_REPLAY_CAPACITY",
                                                          "KNOCK_PROTECTED_PORTS",
                                                          "KNOCK_WORKERS",
+                                                         "KNOCK_METRICS_LISTEN",
+                                                         "KNOCK_METRICS_FILE",
                                                          "SYSLOG_IDENTITY",
                                                          "SYSLOG_FACILITY",
                                                          "VERBOSE",
@@ -96,6 +99,12 @@ struct settings {
   bool spa_over_http = false, allow_any_user_agent = false, x_forwarded_for = false;
   /// SUDO_EXE (`--sudo-exe`): sudo, for stanzas with ENABLE_CMD_SUDO_EXEC.
   std::string sudo_exe = "/usr/bin/sudo";
+  /// KNOCK_METRICS_LISTEN: where Prometheus scrapes `/metrics` (metrics_listener.hpp); unset:
+  /// no listener.
+  std::optional<metrics_endpoint> metrics_listen;
+  /// KNOCK_METRICS_FILE: a file the same text is written to every second (temporary file, then
+  /// rename), for node_exporter's textfile collector; empty: none.
+  std::string metrics_file;
   /// Lines of fwknopd.conf left out as fwknopd leaves them out (a variable without a value), for
   /// the log; empty with `--strict-config`, which refuses them.
   std::vector<std::string> warnings;
@@ -240,6 +249,18 @@ settings_result load_settings(const options& o) {
     if (!p) return fail(p.error());
     s.protected_ports = *p;
   }
+  if (c.has("KNOCK_METRICS_LISTEN")) {
+    const std::string at = c.text("KNOCK_METRICS_LISTEN");
+    s.metrics_listen = metrics_endpoint::parse(at);
+    if (!s.metrics_listen)
+      return fail(c.error("KNOCK_METRICS_LISTEN",
+                          "'" + knock::config::printable(at) +
+                              "' is not ADDRESS:PORT (127.0.0.1:9466, [::1]:9466)"));
+  }
+  s.metrics_file = c.text("KNOCK_METRICS_FILE");
+  if (!s.metrics_file.empty() && !s.metrics_file.starts_with('/'))
+    return fail(c.error("KNOCK_METRICS_FILE", "'" + knock::config::printable(s.metrics_file) +
+                                                  "' is not an absolute path"));
   if (!s.server.packet_aging && !s.digest_persistence)
     return fail(c.error("ENABLE_SPA_PACKET_AGING",
                         "packet aging may be switched off only with ENABLE_DIGEST_PERSISTENCE Y: "

@@ -72,6 +72,12 @@ class locked_observer {
     std::lock_guard lock{*m_};
     o_.tick();
   }
+  /// Runs `fn(observer)` under the mutex (the metrics table: decode times, reloads, rendering).
+  template <class Fn>
+  void locked(Fn&& fn) {
+    std::lock_guard lock{*m_};
+    fn(o_);
+  }
 
  private:
   Observer o_;

@@ -24,6 +24,7 @@
 // stops at the culprit.
 #include <knock/cipher/any_of.hpp>
 #include <knock/mac/any_of.hpp>
+#include <knock/observe/metrics.hpp>
 #include <knock/server.hpp>
 #include <knock/wire/message_key.hpp>
 #include <knock/wire/packet.hpp>
@@ -526,6 +527,57 @@ TEST(server_path, handle_does_not_allocate) {
             0u);
   EXPECT_EQ(full_reason, errc::replay_store_full);
   EXPECT_FALSE(has_detail);
+}
+
+// Issue #18: the metrics Observer (the counter table) and the decode clock add nothing to the
+// heap either: counting is an increment in a fixed table indexed by the reason, one for the stanza
+// and one histogram bucket, as knock-server does around each handle().
+TEST(server_path, counting_metrics_does_not_allocate) {
+  using counted_server = server<cipher::any_rijndael, mac::any_hmac, counting_firewall,
+                                observe::with_metrics<observe::null>>;
+  const secret_bytes aes{std::string_view{"0123456789abcdef0123456789abcdef"}};
+  const secret_bytes hkey{std::string_view{"an HMAC key for the server path"}};
+  access::stanza<cipher::any_rijndael, mac::any_hmac> st;
+  st.key = aes.clone();
+  st.mac = *mac::any_hmac::make("sha256", hkey.view());
+  counted_server::rules_type rules;
+  rules.stanzas.push_back(std::move(st));
+  counted_server srv{std::move(rules), observe::with_metrics<observe::null>{observe::null{}, 1}};
+
+  constexpr epoch_seconds now = 1700000000;
+  std::vector<std::string> valid;
+  for (int i = 0; i < 16; ++i) {
+    spa_message m;
+    m.rand_value.assign(std::to_string(2000000000000000 + i));
+    m.username.assign("alice");
+    m.timestamp = now;
+    m.message.assign("10.0.0.5,tcp/22");
+    const std::array<byte, 8> salt{static_cast<byte>(i), 1};
+    valid.push_back(
+        *wire::seal(m, cipher::any_rijndael{}, aes.view(), &*srv.rules().stanzas[0].mac, salt));
+  }
+  const std::string garbage(204, 'Q');
+  const std::string junk(300, '\x01');
+  const ip_address from = *ip_address::parse("192.0.2.1"), to = *ip_address::parse("0.0.0.0");
+  ASSERT_TRUE(srv.handle({valid[0], from, to}, now).accepted);  // warm-up
+  const auto timed = [&](const std::string& payload) {
+    const std::uint64_t t0 = observe::decode_clock::now();
+    (void)srv.handle({payload, from, to}, now);
+    srv.observer().table().decode.record(observe::decode_clock::now() - t0);
+  };
+  EXPECT_EQ(count_allocations([&] {
+              for (std::size_t i = 1; i < valid.size(); ++i) timed(valid[i]);
+              timed(valid[1]);  // replayed
+              for (int i = 0; i < 8; ++i) timed(garbage), timed(junk);
+            }),
+            0u);
+  const observe::metrics& m = srv.observer().table();
+  EXPECT_EQ(m.accepted, valid.size());
+  EXPECT_EQ(m.by_stanza.at(0), valid.size());
+  EXPECT_EQ(m.refused[static_cast<std::uint8_t>(errc::replayed)], 1u);
+  EXPECT_EQ(m.refused[static_cast<std::uint8_t>(errc::bad_mac)], 8u);
+  EXPECT_EQ(m.refused[static_cast<std::uint8_t>(errc::not_base64)], 8u);
+  EXPECT_EQ(m.decode.count(), valid.size() - 1 + 1 + 16);
 }
 
 }  // namespace

@@ -19,6 +19,8 @@
 # iptables); the rules both make (-S of FWKNOP_FORWARD, FWKNOP_PREROUTING, FWKNOP_POSTROUTING,
 # FWKNOP_MASQUERADE, FWKNOP_INPUT, _exp_ normalised) must be identical, and so must the outcome.
 # nftables: knock-server only, plus kill -9 of the daemon: the path still closes at expiry.
+# NAT_SERVERS="knock" runs the iptables scenarios against knock-server only (the sanitized run:
+# fwknopd's half exercises none of knock's code) and leaves the comparison out.
 source "$(dirname "$0")/lib.sh"
 MODE=${3:-iptables}
 e2e_init "$@"
@@ -218,7 +220,9 @@ run_server() {
 
 for s in ${NAT_SERVERS:-$SERVERS}; do run_server "$s"; done
 
-if [ "$MODE" = iptables ]; then
+if [ "$MODE" = iptables ] && [[ " ${NAT_SERVERS:-$SERVERS} " != *" fwknopd "* ]]; then
+    note "fwknopd not run (NAT_SERVERS=${NAT_SERVERS}): the comparison with it is left to a run with both"
+elif [ "$MODE" = iptables ]; then
     note "fwknopd and knock agree"
     for k in forward forward-kc local force masq snat; do
         check "$k: knock's rules are fwknopd's" test "${SEEN[$k.knock]}" = "${SEEN[$k.fwknopd]}" ||

@@ -100,6 +100,14 @@ case("fwknopd.conf: set twice", "{conf}:7: PCAP_FILTER: set twice (first on line
 case("fwknopd.conf: bad port list",
      "{conf}:6: KNOCK_PROTECTED_PORTS: 'bogus' is not tcp/PORT or udp/PORT",
      conf=GOOD_CONF + "KNOCK_PROTECTED_PORTS tcp/22,bogus;\n")
+# Issue #18: the metrics listener's address and the textfile's path.
+for bad in ("localhost:9466", "127.0.0.1", "::1:9466", "127.0.0.1:0"):
+    case(f"fwknopd.conf: metrics listener {bad!r}",
+         f"{{conf}}:6: KNOCK_METRICS_LISTEN: '{bad}' is not ADDRESS:PORT",
+         conf=GOOD_CONF + f"KNOCK_METRICS_LISTEN {bad};\n")
+case("fwknopd.conf: metrics file not absolute",
+     "{conf}:6: KNOCK_METRICS_FILE: 'knock.prom' is not an absolute path",
+     conf=GOOD_CONF + "KNOCK_METRICS_FILE knock.prom;\n")
 case("fwknopd.conf: missing file", "{tmp}/no-such-fwknopd.conf: cannot read: No such file or directory",
      args=("-c", os.path.join(tmp, "no-such-fwknopd.conf")))
 case("--protect: bad port", "command line: --protect: 'tcp/99999' is not tcp/PORT or udp/PORT",

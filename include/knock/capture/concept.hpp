@@ -66,6 +66,7 @@ struct capture_stats {
   std::uint64_t received = 0;   ///< frames (pcap) or datagrams (socket) read
   std::uint64_t delivered = 0;  ///< datagrams handed to the callback
   std::uint64_t dropped = 0;    ///< lost before knock read them: the kernel buffer was full
+  std::uint64_t ifdropped = 0;  ///< dropped by the interface or its driver (pcap's ps_ifdrop)
   std::uint64_t fragments = 0;  ///< IP fragments, refused (knock never reassembles)
   std::uint64_t malformed = 0;  ///< truncated or malformed frames; datagrams too long to buffer
   std::uint64_t ignored = 0;    ///< frames the filter let through that hold no UDP/TCP payload

@@ -288,7 +288,10 @@ inline capture_stats pcap::stats() const noexcept {
   capture_stats out = counts_;
   for (const source& s : sources_) {
     pcap_stat ps{};
-    if (s.live && pcap_stats(s.h.get(), &ps) == 0) out.dropped += ps.ps_drop;
+    if (s.live && pcap_stats(s.h.get(), &ps) == 0) {
+      out.dropped += ps.ps_drop;
+      out.ifdropped += ps.ps_ifdrop;
+    }
   }
   return out;
 }

@@ -284,7 +284,8 @@ inline result<void, config_error> parse_into(std::string_view text, const std::s
                              keys ? &stanzas.back() : nullptr, false, skipped);
         secure_zero(included->data(), included->size());
         if (ok && keys && keys_set(stanzas.back()) == keys_before)  // empty, or comments only
-          ok = fail(config_error{path, 0, "", "holds no KEY, KEY_BASE64, HMAC_KEY or HMAC_KEY_BASE64"});
+          ok = fail(
+              config_error{path, 0, "", "holds no KEY, KEY_BASE64, HMAC_KEY or HMAC_KEY_BASE64"});
         if (!ok) {
           if (keys && leave_out(problem(number, name, to_string(ok.error()), ok.error().code)))
             break;

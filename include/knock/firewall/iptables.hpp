@@ -41,6 +41,7 @@
 
 #include <knock/config/error.hpp>
 #include <knock/firewall/concept.hpp>
+#include <knock/firewall/destination.hpp>
 #include <knock/firewall/ipt/commands.hpp>
 #include <knock/firewall/ipt/rules.hpp>
 #include <knock/firewall/setup.hpp>
@@ -151,7 +152,7 @@ class iptables {
   std::vector<ipt::chain_spec> chains_of(const family& f) const;
   /// The address the rules of `g` match as the host's (its destination, IPv4-mapped unwrapped);
   /// an error when ENABLE_DESTINATION_RULE needs it and it is not known.
-  result<ip_address> destination_of(const grant& g, const ip_address& source) const;
+  result<ip_address> rule_destination(const grant& g) const;
   result<void> expire(family& f, epoch_seconds now);
   result<void> expire(family& f, const ipt::chain_spec& c, epoch_seconds now);
   // Makes the NAT chain `c` and its jump (after removing them, with `flush_first`) unless it is

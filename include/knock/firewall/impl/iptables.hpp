@@ -181,15 +181,12 @@ inline result<void> iptables::add_rule(const family& f, const ipt::chain_spec& c
   return {};
 }
 
-inline result<ip_address> iptables::destination_of(const grant& g, const ip_address& source) const {
-  const ip_address d = g.destination.mapped_v4().value_or(g.destination);
-  if (!commands_.settings().use_destination) return d;
+inline result<ip_address> iptables::rule_destination(const grant& g) const {
+  if (!commands_.settings().use_destination)
+    return g.destination.mapped_v4().value_or(g.destination);
   // fwknopd's UDP server writes `-d 0.0.0.0`, a rule that never matches: refused instead.
-  if (d == ip_address{} || d == ip_address::v6({}) || d.is_v4() != source.is_v4())
-    return failed(
-        "ENABLE_DESTINATION_RULE: the SPA packet's destination address is not known "
-        "(a UDP server socket does not record it)");
-  return d;
+  if (auto d = firewall::destination_of(g)) return *d;
+  return failed(unknown_destination);
 }
 
 inline result<void> iptables::open(const grant& g) try {
@@ -197,7 +194,7 @@ inline result<void> iptables::open(const grant& g) try {
   family& f = families_[source.is_v4() ? 0 : 1];
   if (f.exe.empty())
     return failed(families_[0].exe.empty() ? "not opened" : "IPv6 grant, and no ip6tables");
-  const auto destination = destination_of(g, source);
+  const auto destination = rule_destination(g);
   if (!destination) return fail(destination.error());
   const auto& o = commands_.settings();
   for (const port_spec& p : g.ports) {
@@ -230,7 +227,7 @@ inline result<void> iptables::open_nat(const grant& g) try {
   if (!source.is_v4() || !g.nat.to.is_v4())
     return fail(error{errc::nat_unsupported, "iptables: NAT is IPv4 only (as in fwknopd)"});
   if (g.ports.empty()) return failed("NAT grant without a port");
-  const auto destination = destination_of(g, source);
+  const auto destination = rule_destination(g);
   if (!destination) return fail(destination.error());
   const auto& o = commands_.settings();
   const ipt::chain_spec input = o.input();
