@@ -19,6 +19,12 @@
 #   --knock-conf T  lines added to knock-server's fwknopd.conf only (e.g. 'KNOCK_CAPTURE_BUFFER 1M;')
 #   --quick       small counts, to try the script (results not written to bench/results)
 #   --out DIR     where load.json / load.txt go (default: bench/results)
+#   --knock-only  knock-server alone (no fwknopd runs)
+#   --burst-only  phase 1 without the paced ladder (the unpaced burst only)
+#
+# Environment: LOAD_CONF adds lines to both daemons' fwknopd.conf (e.g. 'KNOCK_WORKERS 2;' —
+# fwknopd only warns about a variable it does not know); LOAD_SOCKETS=K makes the sender use K
+# source ports (K flows, for KNOCK_WORKERS' fanout by flow hash).
 #
 # Phases (every sender has a count and a wall-clock cap; packets are sealed before timing):
 #   1  test mode (-t, no firewall): unique valid packets paced at increasing rates until one is
@@ -31,6 +37,10 @@
 #      evenly through them, real firewall: how many of the N were granted (listed firewall).
 #   4  peak memory (VmHWM) of each daemon when it is up and idle (before the first packet) and
 #      at the end of every run above.
+#   5  (not in the default list) KNOCK_WORKERS 1 and 2, knock-server alone, test mode: DRAIN valid
+#      packets from 16 source ports queued in the capture rings while the daemon is stopped
+#      (SIGSTOP), then decided with nothing else sending (SIGCONT): packets/s and CPU µs per
+#      packet of the daemon alone, per worker count.
 #
 # Topology per run (names unique by $$ and a counter): NS srv <-veth-> NS cli, a /30, static
 # neighbours, the client namespace without a default route. Only the server namespace's
@@ -48,6 +58,8 @@ phases=1,2,3
 only=""
 knock_conf=""
 quick=0
+knock_only=0
+burst_only=0
 out=$here/results
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -58,7 +70,9 @@ while [ $# -gt 0 ]; do
         --knock-conf) knock_conf=$2; shift ;;
         --quick) quick=1 ;;
         --out) out=$2; shift ;;
-        -h|--help) sed -n '3,40p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --knock-only) knock_only=1 ;;
+        --burst-only) burst_only=1 ;;
+        -h|--help) sed -n '3,44p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "load.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -168,6 +182,7 @@ FWKNOP_PID_FILE           $d/run/daemon.pid;
 ENABLE_SPA_PACKET_AGING   Y;
 MAX_SPA_PACKET_AGE        120;
 ${CONF_EXTRA:-}
+${LOAD_CONF:-}
 CONF
     cat >"$d/access.conf" <<CONF
 SOURCE              ANY
@@ -282,7 +297,7 @@ measure() {
     local wpid=$!
     cpu0=$(cpu_seconds)
     ip netns exec "$NS_CLI" "$LOAD_SENDER" --dest "$SRV_IP" --key-b64 "$KEY_B64" \
-        --hmac-key-b64 "$HMAC_B64" "$@" >"$TMP/sender.out" &
+        --hmac-key-b64 "$HMAC_B64" "$@" ${LOAD_SOCKETS:+--sockets "$LOAD_SOCKETS"} >"$TMP/sender.out" &
     SENDER_PID=$!
     wait "$SENDER_PID"; SENDER_PID=""
     touch "$done"
@@ -352,13 +367,16 @@ PCAP_LOOP_SLEEP           1000;'
 STEP_MAX=60000
 phase1() { # test mode: lossless paced rate, unpaced burst, CPU per packet
     local run=$1 v d rate n ok try
-    for v in knock fwknopd fwknopd-tuned; do
+    local daemons=(knock fwknopd fwknopd-tuned) ladder=("${LADDER[@]}")
+    [ "$knock_only" = 1 ] && daemons=(knock)
+    [ "$burst_only" = 1 ] && ladder=()
+    for v in "${daemons[@]}"; do
         wanted "$v" || continue
         d=${v%-tuned}
         CONF_EXTRA=""; [ "$v" != "$d" ] && CONF_EXTRA=$TUNED_CONF
         topo_up; PATTERN=$(accept_pattern "$d" test)
         log "phase 1 run $run: $v -t"
-        for rate in "${LADDER[@]}"; do
+        for rate in "${ladder[@]}"; do
             n=$(( rate * STEP_S )); [ "$n" -lt 500 ] && n=500; [ "$n" -gt "$STEP_MAX" ] && n=$STEP_MAX
             for try in 1 2; do  # a failed step is tried once more (the machine is shared)
                 daemon_start "$d" test
@@ -388,6 +406,7 @@ phase2() { # grants with the real firewall
     for combo in knock:nftables knock:iptables fwknopd:iptables; do
         wanted "$combo" || continue
         d=${combo%%:*} fw=${combo#*:}
+        [ "$knock_only" = 1 ] && [ "$d" != knock ] && continue
         if [ "$fw" = nftables ]; then n=$GRANTS_NFT rate=$GRANTS_NFT_RATE; else n=$GRANTS_IPT rate=$GRANTS_IPT_RATE; fi
         topo_up; daemon_start "$d" "$fw"; PATTERN=$(accept_pattern "$d" "$fw")
         measure "{\"phase\":2,\"run\":$run,\"daemon\":\"$d\",\"firewall\":\"$fw\",\"kind\":\"grants\",\"rate\":$rate}" \
@@ -404,6 +423,7 @@ phase3() { # garbage floods with valid packets interleaved, real firewall
         wanted "$combo" || continue
         for g in bin b64; do
             d=${combo%%:*} fw=${combo#*:}
+            [ "$knock_only" = 1 ] && [ "$d" != knock ] && continue
             topo_up; daemon_start "$d" "$fw"; PATTERN=$(accept_pattern "$d" "$fw")
             measure "{\"phase\":3,\"run\":$run,\"daemon\":\"$d\",\"firewall\":\"$fw\",\"kind\":\"flood\",\"garbage\":\"$g\"}" \
                 "$FLOOD_VALID" 5 180 -- --valid "$FLOOD_VALID" --garbage "$g" \
@@ -417,6 +437,39 @@ phase3() { # garbage floods with valid packets interleaved, real firewall
             daemon_stop; topo_down
         done
     done
+}
+
+DRAIN=16000   # fits one 32 MiB capture ring (≈18,000 of these frames): no loss while stopped
+[ "$quick" = 1 ] && DRAIN=5000
+phase5() { # KNOCK_WORKERS 1 vs 2: a queued backlog decided with no sender running
+    local run=$1 w off t0 cpu0 cpu1 wout
+    for w in 1 2; do
+        LOAD_CONF="KNOCK_WORKERS $w;"
+        topo_up; daemon_start knock test; PATTERN=$(accept_pattern knock test)
+        off=$(stat -c %s "$DLOG")
+        kill -STOP "$DAEMON_PID"
+        ip netns exec "$NS_CLI" "$LOAD_SENDER" --dest "$SRV_IP" --key-b64 "$KEY_B64" \
+            --hmac-key-b64 "$HMAC_B64" --valid "$DRAIN" --rate 0 --max-seconds 20 --sockets 16 \
+            >"$TMP/sender.out"
+        sleep 0.3
+        touch "$TMP/sender.done"
+        cpu0=$(cpu_seconds); t0=$(now)
+        kill -CONT "$DAEMON_PID"
+        wout=$(python3 "$TMP/watch.py" "$DLOG" "$PATTERN" "$DRAIN" "$TMP/sender.done" 2 60 "$off")
+        cpu1=$(cpu_seconds)
+        python3 - "$run" "$w" "$wout" "$t0" "$cpu0" "$cpu1" "$(vm_hwm_kb)" "$DRAIN" >>"$RESULTS" <<'PY'
+import json, sys
+run, w, wout, t0, c0, c1, hwm, n = sys.argv[1:9]
+o = json.loads(wout)
+span = (o["t_last"] - float(t0)) if o["t_last"] else None
+print(json.dumps({"phase": 5, "run": int(run), "daemon": "knock", "workers": int(w), "sent": int(n),
+                  "accepted": o["count"], "drain_s": span, "cpu_s": round(float(c1) - float(c0), 3),
+                  "vm_hwm_kb": int(hwm)}))
+PY
+        log "phase 5 run $run: KNOCK_WORKERS $w: $(tail -n1 "$RESULTS")"
+        daemon_stop; topo_down
+    done
+    LOAD_CONF=""
 }
 
 # ---- run ------------------------------------------------------------------------------------
@@ -436,6 +489,7 @@ for run in $(seq "$runs"); do
     case ",$phases," in *,1,*) phase1 "$run" ;; esac
     case ",$phases," in *,2,*) phase2 "$run" ;; esac
     case ",$phases," in *,3,*) phase3 "$run" ;; esac
+    case ",$phases," in *,5,*) phase5 "$run" ;; esac
 done
 elapsed=$(( $(date +%s) - started ))
 
@@ -569,6 +623,28 @@ if sel(phase=3):
     summary["phase3"] = per
     p("   (granted = the valid packets' addresses listed in the firewall afterwards; fwknopd logs no")
     p("    line for binary garbage, two for base64 garbage, so its 'logged' column counts b64 only)")
+
+# phase 5
+if sel(phase=5):
+    p("")
+    p("5. KNOCK_WORKERS: a backlog of valid packets (16 flows) queued while the daemon was stopped, then")
+    p("   decided with no sender running (test mode); medians, [min–max]")
+    p(f"   {'workers':>8} {'accepted':>9} {'packets/s':>24} {'CPU µs/packet':>20}")
+    per = {}
+    for w in (1, 2):
+        rs = sel(phase=5, workers=w)
+        if not rs: continue
+        pps = [r["accepted"] / r["drain_s"] if r.get("drain_s") else None for r in rs]
+        cpu = [r["cpu_s"] / r["accepted"] * 1e6 if r["accepted"] else None for r in rs]
+        per[w] = {"pps": med(pps), "pps_runs": pps, "cpu_us": med(cpu), "cpu_us_runs": cpu,
+                  "accepted": med([r["accepted"] for r in rs]), "sent": rs[0]["sent"]}
+        lo, hi = spread(pps); clo, chi = spread(cpu)
+        p(f"   {w:>8} {fmt(per[w]['accepted']) + '/' + fmt(per[w]['sent']):>9} "
+          f"{fmt(per[w]['pps']) + (f' [{fmt(lo)}–{fmt(hi)}]' if lo != hi else ''):>24} "
+          f"{fmt(per[w]['cpu_us'], 1) + (f' [{fmt(clo, 1)}–{fmt(chi, 1)}]' if clo != chi else ''):>20}")
+    if 1 in per and 2 in per and per[1]["pps"]:
+        p(f"   scaling, 2 workers / 1: {per[2]['pps'] / per[1]['pps']:.2f}×")
+    summary["phase5"] = {str(k): v for k, v in per.items()}
 
 # memory
 p("")

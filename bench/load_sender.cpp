@@ -10,6 +10,7 @@
 //   load_sender --dest IP [--port 62201] --key-b64 K --hmac-key-b64 H [--valid N]
 //               [--allow-base 10.128.0.1] [--access tcp/22] [--rate PPS (0: unpaced)]
 //               [--garbage none|bin|b64] [--garbage-count G] [--max-seconds S] [--out FILE]
+//               [--sockets K (send from K source ports, round robin per batch of 64)]
 //
 // --out FILE also writes the valid packets, one a line (to check them elsewhere).
 #include <knock/cipher/any_of.hpp>
@@ -71,9 +72,9 @@ void sleep_until(double t) {
 
 int main(int argc, char** argv) {
   std::map<std::string, std::string> opt{
-      {"--port", "62201"},      {"--valid", "0"},       {"--allow-base", "10.128.0.1"},
-      {"--access", "tcp/22"},   {"--rate", "0"},        {"--garbage", "none"},
-      {"--garbage-count", "0"}, {"--max-seconds", "60"}};
+      {"--port", "62201"},      {"--valid", "0"},        {"--allow-base", "10.128.0.1"},
+      {"--access", "tcp/22"},   {"--rate", "0"},         {"--garbage", "none"},
+      {"--garbage-count", "0"}, {"--max-seconds", "60"}, {"--sockets", "1"}};
   for (int i = 1; i + 1 < argc; i += 2) opt[argv[i]] = argv[i + 1];
   if (argc % 2 == 0) return usage("options come in pairs");
 
@@ -175,8 +176,15 @@ int main(int argc, char** argv) {
   const double gen_seconds = now_s() - gen_start;
 
   // ---- send ---------------------------------------------------------------------------------
-  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return std::perror("load_sender: socket"), 1;
+  // --sockets K: each batch from the next of K sockets (K source ports, K flows: a receiver that
+  // spreads packets by flow hash, KNOCK_WORKERS, sees more than one flow)
+  std::vector<int> fds;
+  for (unsigned long k = std::max(1ul, std::stoul(opt["--sockets"])); k > 0; --k) {
+    const int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return std::perror("load_sender: socket"), 1;
+    fds.push_back(s);
+  }
+  std::size_t batches = 0;
   constexpr std::size_t batch = 64;
   std::vector<mmsghdr> msgs(batch);
   std::vector<iovec> iov(batch);
@@ -213,6 +221,7 @@ int main(int argc, char** argv) {
       msgs[j].msg_hdr.msg_iov = &iov[j];
       msgs[j].msg_hdr.msg_iovlen = 1;
     }
+    const int fd = fds[batches++ % fds.size()];
     const int r = ::sendmmsg(fd, msgs.data(), static_cast<unsigned>(n), 0);
     if (r <= 0) {  // ENOBUFS and the like: wait a little and send the same datagrams again
       if (++errors > 100000) break;
@@ -223,7 +232,7 @@ int main(int argc, char** argv) {
     sent += static_cast<std::size_t>(r);
   }
   const double seconds = now_s() - start;
-  ::close(fd);
+  for (int s : fds) ::close(s);
   std::printf(
       "{\"sent\":%zu,\"valid_sent\":%zu,\"garbage_sent\":%zu,\"send_errors\":%zu,"
       "\"seconds\":%.6f,\"rate\":%.1f,\"capped\":%s,\"gen_seconds\":%.3f,\"t_start\":%.6f}\n",

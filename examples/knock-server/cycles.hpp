@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <optional>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -59,6 +60,20 @@ class with_command_cycles {
       return cycles_.commands->open(g);
     return backend_.open(g);
   }
+  /// Plain grants waiting together: in one call to the backend, unless one of them belongs to a
+  /// stanza with a command cycle (then each on its own, in order).
+  std::vector<knock::result<void>> open_batch(
+      std::span<const knock::grant> gs) requires knock::firewall::batching_firewall<Firewall> {
+    const auto cycled = [&](const knock::grant& g) {
+      return cycles_.commands &&
+             std::ranges::find(cycles_.stanzas, g.stanza) != cycles_.stanzas.end();
+    };
+    if (std::ranges::none_of(gs, cycled)) return backend_.open_batch(gs);
+    std::vector<knock::result<void>> out;
+    out.reserve(gs.size());
+    for (const knock::grant& g : gs) out.push_back(open(g));
+    return out;
+  }
   /// A NAT grant: the backend's NAT, or the stanza's command cycle (which replaces the firewall,
   /// as in fwknopd).
   knock::result<void> open_nat(
@@ -78,6 +93,11 @@ class with_command_cycles {
   void set_cycles(command_cycles cycles) {
     if (cycles_.commands) (void)cycles_.commands->flush();
     cycles_ = std::move(cycles);
+  }
+
+  /// How often the backend remade rules deleted or damaged under it.
+  std::size_t repairs() const noexcept requires knock::firewall::self_repairing_firewall<Firewall> {
+    return backend_.repairs();
   }
 
   Firewall& backend() noexcept { return backend_; }

@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -55,6 +56,7 @@ inline constexpr std::string_view program_variables[] = {"ENABLE_DIGEST_PERSISTE
                                                          "KNOCK_REPLAY_REDIS_TIMEOUT",
                                                          "KNOCK_REPLAY_REDIS_PREFIX",
                                                          "KNOCK_PROTECTED_PORTS",
+                                                         "KNOCK_WORKERS",
                                                          "KNOCK_METRICS_LISTEN",
                                                          "KNOCK_METRICS_FILE",
                                                          "SYSLOG_IDENTITY",
@@ -97,6 +99,9 @@ struct settings {
   /// EXIT_AT_INTF_DOWN (Y): exit when the capture fails (a supervisor restarts the daemon); N:
   /// log it and try the capture again every second until the interface is back.
   bool exit_at_intf_down = true;
+  /// KNOCK_WORKERS: threads that capture and decide packets (pcap sockets in one PACKET_FANOUT
+  /// group); `auto`: one per core. 1 by default.
+  unsigned workers = 1;
   /// ENABLE_SPA_OVER_HTTP: a captured `GET /<packet>` request is decoded as fwknopd decodes it
   /// (codec/http.hpp), with ALLOW_ANY_USER_AGENT and ENABLE_X_FORWARDED_FOR.
   bool spa_over_http = false, allow_any_user_agent = false, x_forwarded_for = false;
@@ -193,6 +198,17 @@ settings_result load_settings(const options& o) {
   auto exit_down = c.yes_no("EXIT_AT_INTF_DOWN", true);
   if (!exit_down) return fail(exit_down.error());
   s.exit_at_intf_down = *exit_down;
+  if (c.has("KNOCK_WORKERS")) {
+    const std::string w = c.text("KNOCK_WORKERS");
+    if (w == "auto" || w == "AUTO") {
+      s.workers = std::max(1u, std::thread::hardware_concurrency());
+    } else {
+      auto n = c.number("KNOCK_WORKERS", 1, 256);
+      if (!n) return fail(n.error());
+      if (*n == 0) return fail(c.error("KNOCK_WORKERS", "'0': at least 1 worker, or auto"));
+      s.workers = *n;
+    }
+  }
   for (auto [name, flag] : {std::pair{"ENABLE_SPA_OVER_HTTP", &s.spa_over_http},
                             std::pair{"ALLOW_ANY_USER_AGENT", &s.allow_any_user_agent},
                             std::pair{"ENABLE_X_FORWARDED_FOR", &s.x_forwarded_for}}) {

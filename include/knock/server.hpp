@@ -21,7 +21,9 @@
 ///     d. time window: |now − timestamp| ≤ MAX_SPA_PACKET_AGE (unless aging is off)
 ///     e. authorize: requested address, username, NAT/command rules, ports, timeout
 ///     f. a `durable_replay_store` (file_store) makes the recorded keys durable (one sync)
-///     g. the firewall opens the grant (command messages open nothing: the verdict carries them)
+///     g. the firewall opens the grant (command messages open nothing: the verdict carries them);
+///        a deferring firewall (firewall::async) queues it instead: the verdict is `pending`, the
+///        Observer hears of the packet once `settle` is given the firewall's answer
 ///  A failing stage moves on to the next stanza; the verdict gives the reason of the last one
 ///  tried. A packet is remembered until no replay of it could pass the time window (now + 2 × max
 ///  age). A store that cannot tell (`replay_store_unavailable`) or cannot record (a full store, a
@@ -73,6 +75,9 @@ struct verdict {
   std::optional<spa_message> message;  ///< the decoded message, when some stanza could decode it
   grant granted;                       ///< when accepted (no ports for a command message)
   std::string detail;  ///< what a failing resource (store, firewall) said; empty otherwise
+  /// Accepted by the rules, and the grant handed to a deferring firewall (firewall::async): the
+  /// Observer has not heard of the packet yet; `server::settle` gives the firewall's answer.
+  bool pending = false;
   bool decoded() const noexcept { return message.has_value(); }
 };
 
@@ -139,8 +144,31 @@ class server {
   /// Decides one datagram at `now` (seconds since the epoch, server clock). Never throws.
   verdict handle(const datagram& d, epoch_seconds now) noexcept {
     verdict v = decide(d, now);
-    observer_.on_packet(
-        {d.source, v.accepted, v.reason, v.stanza, v.accepted ? &v.granted : nullptr, v.detail});
+    if (!v.pending)  // a pending grant is reported when the firewall has answered (settle)
+      observer_.on_packet(
+          {d.source, v.accepted, v.reason, v.stanza, v.accepted ? &v.granted : nullptr, v.detail});
+    return v;
+  }
+
+  /// A deferring firewall's answer (`outcome`) about the grant `handle` left pending: the
+  /// packet's verdict now, which the Observer hears of as if `handle` had given it: accepted, or
+  /// refused as `firewall_failed` (`nat_unsupported`) with what the firewall said.
+  verdict settle(firewall::grant_request request, const result<void>& outcome) noexcept {
+    verdict v;
+    v.stanza = request.stanza;
+    if (outcome) {
+      v.accepted = true;
+      v.granted = std::move(request.granted);
+    } else {
+      v.reason = outcome.error().code == errc::nat_unsupported ? errc::nat_unsupported
+                                                               : errc::firewall_failed;
+      try {
+        v.detail = outcome.error().message;
+      } catch (...) {  // std::bad_alloc: the reason still says it
+      }
+    }
+    observer_.on_packet({request.packet_source, v.accepted, v.reason, v.stanza,
+                         v.accepted ? &v.granted : nullptr, v.detail});
     return v;
   }
   /// Decides one datagram now, by the Clock.
@@ -250,7 +278,17 @@ class server {
       granted->destination = d.destination;
       if constexpr (durable_replay_store<replay_type>)  // durable before anything is granted
         if (auto ok = replay_.commit(); !ok) return resource_failed(ok.error().code, ok.error());
-      if (granted->nat) {
+      if constexpr (firewall::deferring_firewall<firewall_type>) {
+        // Handed to the firewall's writer: the verdict waits for its answer (settle).
+        if (granted->nat || !granted->ports.empty()) {
+          const bool nat = static_cast<bool>(granted->nat);
+          if (auto ok = firewall_.submit({*granted, nat, d.source, i + 1}); !ok)
+            return resource_failed(ok.error().code == errc::nat_unsupported ? errc::nat_unsupported
+                                                                            : errc::firewall_failed,
+                                   ok.error());
+          v.pending = true;
+        }
+      } else if (granted->nat) {
         // A firewall without the ability refuses at compile time what it cannot do; a set of
         // backends (any_of) answers for the one that runs.
         if constexpr (firewall::nat_firewall<firewall_type>) {

@@ -35,6 +35,21 @@ field_is() { # pid field value
     echo "$2: $v"
     [ "$v" = "$3" ]
 }
+# Capabilities and uids belong to each thread on Linux: the firewall writer (a thread of its own,
+# firewall/async.hpp) must have exactly the main thread's, in every field named.
+threads_alike() { # pid field...
+    local pid=$1 t f n=0 main v; shift
+    for t in /proc/"$pid"/task/*; do
+        n=$((n + 1))
+        for f in "$@"; do
+            main=$(awk -v f="$f:" '$1 == f { $1 = ""; print }' "/proc/$pid/status")
+            v=$(awk -v f="$f:" '$1 == f { $1 = ""; print }' "$t/status")
+            [ "$v" = "$main" ] || { echo "thread ${t##*/}: $f$v, main thread: $f$main"; return 1; }
+        done
+    done
+    echo "$n thread(s), each with the main thread's $*"
+    [ "$n" -ge 2 ]
+}
 
 e2e_topology
 e2e_listener "$PORT"
@@ -52,6 +67,8 @@ check "permitted capabilities: cap_net_admin only" field_is "$SERVER_PID" CapPrm
 check "bounding set: cap_net_admin only (nothing can be regained)" field_is "$SERVER_PID" CapBnd "$CAP_NET_ADMIN"
 check "no ambient capabilities (it runs no programs)" field_is "$SERVER_PID" CapAmb 0000000000000000
 check "no_new_privs set" field_is "$SERVER_PID" NoNewPrivs 1
+check "the firewall writer thread has the same uids and capabilities" \
+    threads_alike "$SERVER_PID" Uid Gid Groups CapInh CapPrm CapEff CapBnd CapAmb NoNewPrivs
 check "the replay log is still being written (its fd is open for append)" \
     bash -c "ls -l /proc/$SERVER_PID/fd | grep -q '$TMP/run/digest.cache'"
 log_mark
@@ -77,6 +94,8 @@ check "effective: cap_net_admin, cap_net_raw" field_is "$SERVER_PID" CapEff "$CA
 check "ambient: cap_net_admin, cap_net_raw" field_is "$SERVER_PID" CapAmb "$CAP_NET_ADMIN_RAW"
 check "bounding set: the same two" field_is "$SERVER_PID" CapBnd "$CAP_NET_ADMIN_RAW"
 check "uid nobody" uids_are "$SERVER_PID" "$NOBODY"
+check "the firewall writer thread (it runs iptables) has the same uids and capabilities" \
+    threads_alike "$SERVER_PID" Uid Gid Groups CapInh CapPrm CapEff CapBnd CapAmb NoNewPrivs
 log_mark
 check "fwknop sends an SPA packet" fwknop_knock "$NS_CLI" "$SRV_IP" -A "tcp/$PORT" -a "$CLI_IP"
 expect_accept "$CLI_IP"

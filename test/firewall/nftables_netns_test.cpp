@@ -13,6 +13,7 @@
 #include <iostream>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace {
 
@@ -182,6 +183,45 @@ TEST(nftables_netns, open_is_idempotent_and_a_clean_start_unless_keeping_grants)
   EXPECT_TRUE(ok(third->open(make_grant("10.0.0.5", 10))));
   EXPECT_EQ(third->repairs(), 1u);
   EXPECT_EQ(third->grants()->size(), 1u);
+}
+
+// open_batch (what firewall::async hands it when grants wait together): one transaction for all;
+// when it fails, each grant on its own, so a bad one is refused with its reason and the others
+// go in; the table deleted under it is remade, as for open().
+TEST(nftables_netns, open_batch_grants_together_and_one_by_one_when_the_transaction_fails) {
+  KNOCK_NEEDS_ROOT();
+  knock::test::netns ns{"b"};
+  ASSERT_TRUE(ns.ok());
+  inside here{ns};
+  ASSERT_TRUE(here.ok());
+  nftables_options o;
+  o.protected_ports = {{ip_protocol::tcp, 22}};
+  auto fw = nftables::open(o);
+  ASSERT_TRUE(ok(fw));
+  const std::vector<grant> three{make_grant("10.0.0.1", 60), make_grant("10.0.0.2", 60),
+                                 make_grant("fd00::3", 60)};
+  auto r = fw->open_batch(three);
+  ASSERT_EQ(r.size(), 3u);
+  for (const auto& x : r) EXPECT_TRUE(ok(x));
+  EXPECT_EQ(fw->grants()->size(), 3u);
+
+  const std::vector<grant> mixed{make_grant("10.0.0.4", 60), make_grant("10.0.0.5", 0),
+                                 make_grant("10.0.0.6", 60)};
+  r = fw->open_batch(mixed);
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_TRUE(ok(r[0]));
+  ASSERT_FALSE(r[1]) << "a grant without a timeout would never expire";
+  EXPECT_NE(r[1].error().message.find("without a timeout"), std::string::npos);
+  EXPECT_TRUE(ok(r[2]));
+  EXPECT_EQ(fw->grants()->size(), 5u);
+
+  const std::string nft = knock::system::find_executable("nft");
+  if (nft.empty()) GTEST_SKIP() << "needs the nft program";
+  ASSERT_TRUE(knock::test::run_ok({nft, "delete", "table", "inet", "knock"}));
+  r = fw->open_batch(three);
+  for (const auto& x : r) EXPECT_TRUE(ok(x));
+  EXPECT_EQ(fw->repairs(), 1u) << "remade once, by the first grant on its own";
+  EXPECT_EQ(fw->grants()->size(), 3u);
 }
 
 TEST(nftables_netns, remakes_a_table_deleted_under_it_and_says_when_it_cannot) {

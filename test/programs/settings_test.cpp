@@ -6,10 +6,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include <unistd.h>
 
@@ -142,5 +144,24 @@ TEST_F(settings_test, refuses_with_file_line_and_key) {
   EXPECT_NE(error("ENABLE_SPA_PACKET_AGING N;\nENABLE_DIGEST_PERSISTENCE N;\n")
                 .find(":1: ENABLE_SPA_PACKET_AGING: packet aging may be switched off only"),
             std::string::npos);
+}
+}  // namespace
+
+namespace {
+// KNOCK_WORKERS (issue #18): 1 by default, a number, or `auto` (one per core); 0 or a word is
+// refused at its file:line.
+TEST_F(settings_test, knock_workers) {
+  auto def = load("");
+  ASSERT_TRUE(def);
+  EXPECT_EQ(def->workers, 1u);
+  auto two = load("KNOCK_WORKERS 2\n");
+  ASSERT_TRUE(two);
+  EXPECT_EQ(two->workers, 2u);
+  auto cores = load("KNOCK_WORKERS auto\n");
+  ASSERT_TRUE(cores);
+  EXPECT_EQ(cores->workers, std::max(1u, std::thread::hardware_concurrency()));
+  EXPECT_NE(error("\nKNOCK_WORKERS 0\n").find(".conf:2: KNOCK_WORKERS"), std::string::npos)
+      << error("\nKNOCK_WORKERS 0\n");
+  EXPECT_NE(error("KNOCK_WORKERS many\n").find(".conf:1: KNOCK_WORKERS"), std::string::npos);
 }
 }  // namespace

@@ -4,6 +4,7 @@
 #include <knock/server.hpp>
 
 #include <knock/cipher/any_of.hpp>
+#include <knock/firewall/async.hpp>
 #include <knock/firewall/recording.hpp>
 #include <knock/mac/any_of.hpp>
 #include <knock/replay/file_store.hpp>
@@ -11,6 +12,9 @@
 #include "support/vectors.hpp"
 
 #include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
 
 namespace {
 using namespace knock;
@@ -480,6 +484,71 @@ TEST(server, a_failing_firewall_says_what_it_said) {
   EXPECT_EQ(replayed.reason, errc::replayed);
   EXPECT_TRUE(replayed.detail.empty());
   EXPECT_TRUE(srv.observer().details.back().empty());
+}
+
+// A deferring firewall (firewall::async): handle() leaves the verdict pending and says nothing to
+// the Observer; settle() gives the firewall's answer, and only then is the packet reported -
+// accepted, or refused as firewall_failed with the backend's reason (never an acceptance that the
+// firewall did not make). The replay store has recorded the packet before the grant was queued.
+struct accepted_log : event_log {
+  std::vector<bool> accepted;
+  void on_packet(const packet_event& e) noexcept {
+    event_log::on_packet(e);
+    accepted.push_back(e.accepted);
+  }
+};
+template <class Backend>
+void settle_all(auto& srv, std::vector<verdict>& out) {
+  for (int waited = 0; srv.firewall().waiting() != 0 && waited < 5000; ++waited)
+    std::this_thread::sleep_for(std::chrono::milliseconds{1});
+  srv.firewall().finish();
+  srv.firewall().drain([&](firewall::answer a) {
+    if (a.what == firewall::answer::kind::grant)
+      out.push_back(srv.settle(std::move(a.request), a.outcome));
+  });
+}
+
+TEST(server, a_deferring_firewall_reports_the_packet_when_it_has_answered) {
+  using fw_t = firewall::async<firewall::recording>;
+  using srv_t = server<cipher::any_rijndael, mac::any_hmac, fw_t, accepted_log>;
+  auto fw = fw_t::start(firewall::recording{});
+  ASSERT_TRUE(fw);
+  srv_t srv{rules(stanza_for(vector("access_cbc_hmac_sha256"))), *std::move(fw)};
+  const verdict v = srv.handle(from(packet("access_cbc_hmac_sha256")), t0);
+  EXPECT_TRUE(v.accepted) << to_string(v.reason);
+  EXPECT_TRUE(v.pending);
+  EXPECT_TRUE(srv.observer().accepted.empty()) << "nothing reported before the firewall answers";
+  const verdict replayed = srv.handle(from(packet("access_cbc_hmac_sha256")), t0);
+  EXPECT_EQ(replayed.reason, errc::replayed) << "recorded before the grant was queued";
+  EXPECT_FALSE(replayed.pending);
+  std::vector<verdict> settled;
+  settle_all<firewall::recording>(srv, settled);
+  ASSERT_EQ(settled.size(), 1u);
+  EXPECT_TRUE(settled[0].accepted);
+  EXPECT_EQ(settled[0].stanza, 1u);
+  EXPECT_EQ(settled[0].granted.source, *ip_address::parse("10.0.0.5"));
+  ASSERT_EQ(srv.observer().accepted.size(), 2u);  // the replay, then the settled grant
+  EXPECT_FALSE(srv.observer().accepted[0]);
+  EXPECT_TRUE(srv.observer().accepted[1]);
+  EXPECT_EQ(srv.firewall().call([](firewall::recording& r) { return r.opened(); }), 1u);
+}
+
+TEST(server, a_deferring_firewall_that_refuses_is_reported_as_firewall_failed) {
+  using fw_t = firewall::async<refusing_firewall>;
+  using srv_t = server<cipher::any_rijndael, mac::any_hmac, fw_t, accepted_log>;
+  auto fw = fw_t::start(refusing_firewall{});
+  ASSERT_TRUE(fw);
+  srv_t srv{rules(stanza_for(vector("access_cbc_hmac_sha256"))), *std::move(fw)};
+  EXPECT_TRUE(srv.handle(from(packet("access_cbc_hmac_sha256")), t0).pending);
+  std::vector<verdict> settled;
+  settle_all<refusing_firewall>(srv, settled);
+  ASSERT_EQ(settled.size(), 1u);
+  EXPECT_FALSE(settled[0].accepted);
+  EXPECT_EQ(settled[0].reason, errc::firewall_failed);
+  EXPECT_EQ(settled[0].detail, "nftables: Operation not permitted");
+  ASSERT_EQ(srv.observer().accepted.size(), 1u);
+  EXPECT_FALSE(srv.observer().accepted[0]) << "no acceptance logged for a grant that failed";
+  EXPECT_EQ(srv.observer().details[0], "nftables: Operation not permitted");
 }
 
 TEST(server, long_packets_need_enable_cmd_exec) {

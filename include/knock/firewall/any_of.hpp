@@ -21,6 +21,7 @@
 #include <array>
 #include <cstddef>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -92,6 +93,21 @@ class any_of : public named_set<Backends...> {
           else
             return fail(
                 error{errc::nat_unsupported, "firewall '" + std::string{name()} + "' cannot NAT"});
+        },
+        backend_);
+  }
+  /// Several plain grants: in one call to a batching backend, else one by one.
+  std::vector<result<void>> open_batch(std::span<const grant> gs) {
+    return std::visit(
+        [&](auto& b) {
+          if constexpr (batching_firewall<std::decay_t<decltype(b)>>) {
+            return b.open_batch(gs);
+          } else {
+            std::vector<result<void>> out;
+            out.reserve(gs.size());
+            for (const grant& g : gs) out.push_back(b.open(g));
+            return out;
+          }
         },
         backend_);
   }

@@ -31,6 +31,11 @@
 /// |                               |                                               | `nat_unsupported` when it cannot         |        |
 /// | `configurable_firewall`       | `F::name`, `F::variables`, `F::make(setup)`   | a backend the daemon can choose by name  | `any_of` |
 /// |                               |                                               | (FIREWALL_TYPE) and make from fwknopd.conf |      |
+/// | `batching_firewall`           | `f.open_batch(span<const grant>)` → one       | several plain grants at once (nftables:  | async  |
+/// |                               | `result<void>` per grant                      | one transaction)                         |        |
+/// | `deferring_firewall`          | `f.submit(grant_request)` → `result<void>`    | takes the grant to apply later (another  | server |
+/// |                               |                                               | thread: firewall::async); the server's   |        |
+/// |                               |                                               | `settle` reports its answer              |        |
 // clang-format on
 ///
 /// Errors are `knock::error`s whose message names the backend and what failed ("nftables: table
@@ -44,8 +49,10 @@
 #include <concepts>
 #include <cstddef>
 #include <ranges>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace knock {
@@ -120,6 +127,31 @@ concept configurable_firewall = firewall_policy<F> && requires(const setup& s) {
   { F::name } -> std::convertible_to<std::string_view>;
   requires std::ranges::range<decltype(F::variables)>;
   { F::make(s) } -> std::same_as<result<F>>;
+};
+
+/// Opens several plain grants in one call (one transaction where the backend has them: nftables);
+/// one result per grant, in order. firewall::async hands it the grants that wait together.
+template <class F>
+concept batching_firewall = firewall_policy<F> && requires(F& f, std::span<const grant> gs) {
+  { f.open_batch(gs) } -> std::same_as<std::vector<result<void>>>;
+};
+
+/// A grant the server decided, handed to a deferring firewall with what the packet's log line
+/// needs once the firewall has answered (`server::settle`).
+struct grant_request {
+  grant granted;
+  bool nat = false;          ///< open with `open_nat` (the grant has NAT to do)
+  ip_address packet_source;  ///< the datagram's source (not necessarily the granted address)
+  std::size_t stanza = 0;    ///< 1-based
+};
+
+/// Applies grants later, off the caller's thread (knock/firewall/async.hpp): `submit` queues the
+/// request, or refuses it now (a full queue, a writer that stopped, NAT it cannot do:
+/// `errc::nat_unsupported`). The server then leaves the packet's verdict pending
+/// (`verdict::pending`) until the firewall's answer is given to `server::settle`.
+template <class F>
+concept deferring_firewall = firewall_policy<F> && requires(F& f, grant_request r) {
+  { f.submit(std::move(r)) } -> std::same_as<result<void>>;
 };
 
 }  // namespace firewall

@@ -84,6 +84,10 @@ class nftables {
   /// there starts over with the new timeout). `errc::firewall_failed` for a grant without a
   /// timeout (it would never expire) or when the kernel refuses.
   result<void> open(const grant& g);
+  /// Several plain grants in one libnftables transaction; when that fails (a grant without a
+  /// timeout, the table deleted under the daemon), each on its own (`open`), so that each gets
+  /// its own answer and the table is repaired.
+  std::vector<result<void>> open_batch(std::span<const grant> gs);
   /// A NAT grant (knock/firewall/nft/nat.hpp): its DNAT, forward (or, for `--nat-local`, access)
   /// and SNAT / masquerade elements, all with `g.timeout`, in one transaction. IPv4 only, as
   /// fwknopd; `errc::nat_unsupported` when the table was set up without NAT.
@@ -131,7 +135,7 @@ class nftables {
 static_assert(configurable_firewall<nftables> && checked_firewall<nftables>);
 static_assert(listing_firewall<nftables> && flushing_firewall<nftables>);
 static_assert(self_repairing_firewall<nftables> && privileged_firewall<nftables>);
-static_assert(nat_firewall<nftables>);
+static_assert(nat_firewall<nftables> && batching_firewall<nftables>);
 
 // ---- bodies
 
@@ -214,6 +218,25 @@ inline result<void> nftables::open(const grant& g) try {
   return {};
 } catch (...) {  // std::bad_alloc: fail closed, never throw into the server
   return fail(error{errc::firewall_failed, "nftables: out of memory"});
+}
+
+inline std::vector<result<void>> nftables::open_batch(std::span<const grant> gs) {
+  std::vector<result<void>> out;
+  out.reserve(gs.size());
+  bool together = session_.is_open();
+  try {
+    std::string script;
+    for (const grant& g : gs) {
+      if (g.ports.empty()) continue;
+      if (g.timeout == 0) together = false;
+      script += nft::grant_script(table_, g);
+    }
+    together = together && (script.empty() || session_.run(script));
+  } catch (...) {  // std::bad_alloc: one by one, each failing closed on its own
+    together = false;
+  }
+  for (const grant& g : gs) out.push_back(together ? result<void>{} : open(g));
+  return out;
 }
 
 inline result<void> nftables::open_nat(const grant& g) try {

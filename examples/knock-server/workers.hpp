@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// KNOCK_WORKERS: more than one core decides packets. Each worker has its own capture handle (pcap
+// sockets joined in one PACKET_FANOUT group, by flow hash: the kernel spreads the packets over
+// them) and its own decode path; they share one server — its replay store and its Observer behind
+// a mutex each (`locked_store`, `locked_observer`: a packet replayed to two workers is accepted
+// once), its rules behind a reader/writer lock (reloads), and its firewall writer
+// (firewall::async, whose queue takes grants from any thread). The main thread is worker 0 and
+// keeps everything else (signals, the timer, the firewall's answers, the TCP server, reloads).
+
+#include "event_loop.hpp"
+
+#include <knock/core/error.hpp>
+#include <knock/core/result.hpp>
+#include <knock/observe/concept.hpp>
+#include <knock/replay/concept.hpp>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <utility>
+
+#include <linux/if_packet.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+namespace knock_server {
+
+/// A ReplayStore shared by the workers: each call under one mutex (remember is insert-if-absent,
+/// so of two workers given the same packet exactly one sees it first).
+template <knock::replay_policy Store>
+class locked_store {
+ public:
+  using role = knock::role::replay;
+  explicit locked_store(Store s) : store_{std::move(s)}, m_{std::make_unique<std::mutex>()} {}
+
+  knock::result<knock::sighting> remember(const knock::replay_key& k, knock::epoch_seconds until,
+                                          knock::epoch_seconds now) noexcept {
+    std::lock_guard lock{*m_};
+    return store_.remember(k, until, now);
+  }
+  std::size_t size() const noexcept {
+    std::lock_guard lock{*m_};
+    return store_.size();
+  }
+  knock::result<void> commit() requires knock::durable_replay_store<Store> {
+    std::lock_guard lock{*m_};
+    return store_.commit();
+  }
+  /// Calls `f(store)` under the lock: what the main thread reads of the store (its memory, a
+  /// Redis store's health) while workers use it.
+  template <class F>
+  decltype(auto) with_lock(F&& f) const {
+    std::lock_guard lock{*m_};
+    return std::forward<F>(f)(store_);
+  }
+
+ private:
+  Store store_;
+  std::unique_ptr<std::mutex> m_;
+};
+
+/// An Observer shared by the workers (and the main thread's `settle`): each event under a mutex.
+template <knock::observer_policy Observer>
+class locked_observer {
+ public:
+  using role = knock::role::observer;
+  explicit locked_observer(Observer o) : o_{std::move(o)}, m_{std::make_unique<std::mutex>()} {}
+
+  void on_packet(const knock::packet_event& e) noexcept {
+    std::lock_guard lock{*m_};
+    o_.on_packet(e);
+  }
+  void tick() noexcept requires knock::ticking_observer<Observer> {
+    std::lock_guard lock{*m_};
+    o_.tick();
+  }
+  /// Runs `fn(observer)` under the mutex (the metrics table: decode times, reloads, rendering).
+  template <class Fn>
+  void locked(Fn&& fn) {
+    std::lock_guard lock{*m_};
+    fn(o_);
+  }
+
+ private:
+  Observer o_;
+  std::unique_ptr<std::mutex> m_;
+};
+
+/// Whether a stanza of `stanzas` decrypts with GnuPG: its gpgme context is the stanza's, and
+/// gpgme does not let two threads use one context, so such rules keep one worker.
+template <class Stanzas>
+bool uses_gnupg(const Stanzas& stanzas) {
+  for (const auto& st : stanzas)
+    if constexpr (requires { st.cipher.uses_asymmetric(); })
+      if (st.cipher.uses_asymmetric()) return true;
+  return false;
+}
+
+/// Joins the packet sockets `fds` to fanout group `group`, spread by flow hash (IP fragments
+/// reassembled first, so a fragmented datagram stays whole). An error naming the descriptor when
+/// one is not a packet socket or the kernel refuses.
+inline knock::result<void> join_fanout(std::span<const int> fds, std::uint16_t group) {
+  for (int fd : fds) {
+    int domain = 0;
+    socklen_t len = sizeof domain;
+    if (::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 || domain != AF_PACKET)
+      return knock::fail(knock::error{
+          knock::errc::config_invalid,
+          "KNOCK_WORKERS: the capture's descriptor " + std::to_string(fd) +
+              " is not a packet socket: more than one worker needs KNOCK_CAPTURE pcap on a "
+              "live interface"});
+    const int arg = group | ((PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16);
+    if (::setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg) != 0)
+      return knock::fail(
+          knock::system_error(knock::errc::io_failed, "KNOCK_WORKERS: PACKET_FANOUT"));
+  }
+  return {};
+}
+
+/// Waits for `fds` (or `stop_fd`) and calls `on_input()` when one is readable, until `stop_fd`
+/// is readable or `on_input` returns false. Runs on a worker thread.
+template <class OnInput>
+void worker_loop(std::span<const int> fds, int stop_fd, OnInput&& on_input) {
+  const unique_fd ep{::epoll_create1(EPOLL_CLOEXEC)};
+  if (!ep) return;
+  for (int fd : fds) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd, &ev);
+  }
+  epoll_event stop{};
+  stop.events = EPOLLIN;
+  stop.data.fd = stop_fd;
+  ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, stop_fd, &stop);
+  for (;;) {
+    epoll_event events[8];
+    const int n = ::epoll_wait(ep.get(), events, 8, -1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return;
+    for (int i = 0; i < n; ++i)
+      if (events[i].data.fd == stop_fd || !on_input()) return;
+  }
+}
+
+}  // namespace knock_server

@@ -1,0 +1,454 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// \file
+/// `knock::firewall::async<F>`: a Firewall policy that applies grants on a writer thread of its
+/// own, so that whoever decides packets (the daemon's capture loop) never waits for the firewall.
+/// A grant through iptables is a fork + exec of a program, milliseconds during which a capture ring
+/// overflows under a flood; through the writer it costs the capture loop a queue push.
+///
+///     auto fw = knock::firewall::async<knock::firewall::nftables>::start(*std::move(backend));
+///     knock::server<..., knock::firewall::async<knock::firewall::nftables>> srv{rules,
+///     *std::move(fw)}; knock::verdict v = srv.handle(d, now);   // v.pending: the grant waits for
+///     the writer
+///     // answers_fd() readable (epoll):
+///     srv.firewall().drain([&](knock::firewall::answer a) {
+///       if (a.what == knock::firewall::answer::kind::grant)
+///         srv.settle(std::move(a.request), a.outcome);   // the packet's log line, now
+///     });
+///
+/// - One writer: grants are applied in the order they were submitted, answered in that order.
+/// - The queue is bounded (`async_options::capacity`): when it is full `submit` refuses the grant
+///   at once (`firewall_failed`, saying so), so it is logged as refused, never silently lost.
+/// - Consecutive plain grants waiting in the queue go to the backend in one call when it can batch
+///   (`batching_firewall`: `open_batch`, e.g. one nftables transaction for all of them).
+/// - Answers (each grant's result, each `expire_later`'s) wait in a list; `answers_fd()` (an
+///   eventfd) is readable while there are some; `drain` hands them out.
+/// - `open`, `open_nat`, `expire` and `call(fn)` run on the writer and wait for it, so async<F> is
+///   a plain Firewall policy too, and `call` is how the owner reaches the backend (reloads, stop).
+/// - `finish()` (also the destructor) takes no more work, lets the writer apply what is queued,
+///   and joins it; the answers stay for `drain`, and `call` then runs on the caller's thread.
+/// - The writer blocks every signal (a process-directed signal must reach the thread that waits
+///   for it: the daemon's signalfd). Created after a privilege drop it has the creator's
+///   credentials and capabilities, which on Linux belong to each thread.
+
+#include <knock/core/error.hpp>
+#include <knock/core/grant.hpp>
+#include <knock/core/result.hpp>
+#include <knock/core/role.hpp>
+#include <knock/firewall/concept.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/eventfd.h>
+#endif
+
+namespace knock::firewall {
+
+/// How many grants may wait, and how many go to a batching backend at once.
+struct async_options {
+  std::size_t capacity = 4096;  ///< grants waiting for the writer; more are refused
+  std::size_t batch = 64;       ///< most grants handed to `open_batch` in one call
+};
+
+/// What the writer did: a grant's result (with its request), or an expiry's.
+struct answer {
+  enum class kind : std::uint8_t { grant, expiry };
+  kind what = kind::grant;
+  grant_request request;  ///< the grant's (empty for an expiry)
+  result<void> outcome;
+};
+
+/// Applies the grants of a Firewall `F` on a writer thread. Models knock::firewall_policy and
+/// firewall::deferring_firewall (and the abilities of F that make sense through a queue: NAT,
+/// self-repair counts). Move-only.
+template <firewall_policy F>
+class async {
+ public:
+  using role = knock::role::firewall;
+  using backend_type = F;
+
+  /// Not started: refuses everything (`start` makes a working one).
+  async() = default;
+
+  /// Starts the writer over `backend`; an error when no thread or eventfd can be had.
+  static result<async> start(F backend, async_options options = {}) {
+    std::unique_ptr<state> st;
+    try {
+      st = std::make_unique<state>(std::move(backend), options);
+    } catch (...) {
+      return fail(error{errc::firewall_failed, "firewall writer: out of memory"});
+    }
+#ifdef __linux__
+    st->event_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (st->event_fd < 0)
+      return fail(system_error(errc::firewall_failed, "firewall writer: eventfd"));
+#else
+    int fds[2];
+    if (::pipe(fds) != 0) return fail(system_error(errc::firewall_failed, "firewall writer: pipe"));
+    for (int fd : fds) ::fcntl(fd, F_SETFL, O_NONBLOCK), ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    st->event_fd = fds[0];
+    st->event_write_fd = fds[1];
+#endif
+    st->publish_repairs();
+    // The writer is born with every signal blocked: it must never take the daemon's signals.
+    sigset_t all, old;
+    ::sigfillset(&all);
+    ::pthread_sigmask(SIG_SETMASK, &all, &old);
+    try {
+      st->writer = std::thread{[s = st.get()] { s->run(); }};
+    } catch (const std::system_error& e) {
+      ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+      return fail(error{errc::firewall_failed,
+                        std::string{"firewall writer: cannot start its thread: "} + e.what()});
+    }
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    return async{std::move(st)};
+  }
+
+  async(async&&) noexcept = default;
+  async& operator=(async&& o) noexcept {
+    if (this != &o) {
+      finish();
+      st_ = std::move(o.st_);
+    }
+    return *this;
+  }
+  ~async() { finish(); }
+
+  // ---- deferring: the capture loop's side -------------------------------------------------
+
+  /// Queues a grant for the writer; an error (nothing queued, nothing granted) when the queue is
+  /// full, the writer has stopped, or the grant needs NAT that F cannot do.
+  result<void> submit(grant_request r) noexcept {
+    if (r.nat && !nat_firewall<F>) return fail(errc::nat_unsupported);
+    if (!st_) return refused(nullptr);
+    try {
+      std::lock_guard lock{st_->m};
+      if (st_->stopping) return refused(nullptr);
+      if (st_->queued_grants >= st_->options.capacity) return refused(&st_->queued_grants);
+      st_->queue.push_back(job{job::kind::grant, std::move(r)});
+      ++st_->queued_grants;
+    } catch (...) {
+      return fail(errc::firewall_failed);  // std::bad_alloc: the reason says it
+    }
+    st_->work.notify_one();
+    return {};
+  }
+
+  /// Queues an expiry (and check) at `now`, unless one is queued already; its answer comes
+  /// through `drain` (`answer::kind::expiry`). Does not wait.
+  void expire_later(epoch_seconds now) noexcept {
+    if (!st_) return;
+    try {
+      std::lock_guard lock{st_->m};
+      if (st_->stopping || st_->expiry_queued) return;
+      job j{job::kind::expire, {}};
+      j.now = now;
+      st_->queue.push_back(std::move(j));
+      st_->expiry_queued = true;
+    } catch (...) {
+      return;  // the next tick tries again
+    }
+    st_->work.notify_one();
+  }
+
+  /// Readable (epoll, poll) while answers wait for `drain`; -1 when not started.
+  int answers_fd() const noexcept { return st_ ? st_->event_fd : -1; }
+
+  /// Hands every waiting answer to `on(answer&&)`, in order; how many.
+  template <class On>
+  std::size_t drain(On&& on) {
+    if (!st_) return 0;
+    std::uint64_t count = 0;  // reset the eventfd before taking the list: no wake-up is lost
+    (void)!::read(st_->event_fd, &count, sizeof count);
+    std::vector<answer> got;
+    {
+      std::lock_guard lock{st_->m};
+      got.swap(st_->answers);
+    }
+    for (auto& a : got) on(std::move(a));
+    return got.size();
+  }
+
+  /// Grants and expiries queued or being applied.
+  std::size_t waiting() const noexcept {
+    if (!st_) return 0;
+    std::lock_guard lock{st_->m};
+    return st_->queue.size() + st_->running;
+  }
+
+  // ---- a plain Firewall policy: each call waits for the writer -----------------------------
+
+  result<void> open(const grant& g) {
+    return call([&](F& f) { return f.open(g); });
+  }
+  result<void> open_nat(const grant& g) requires nat_firewall<F> {
+    return call([&](F& f) { return f.open_nat(g); });
+  }
+  result<void> expire(epoch_seconds now) {
+    return call([&](F& f) { return f.expire(now); });
+  }
+
+  /// How often the backend remade rules deleted under it (as of its last job).
+  std::size_t repairs() const noexcept requires self_repairing_firewall<F> {
+    return st_ ? st_->repairs.load(std::memory_order_relaxed) : 0;
+  }
+
+  /// Runs `fn(backend)` on the writer, after everything queued before it, and returns what it
+  /// returns; once the writer has finished, on the calling thread.
+  template <class Fn>
+  std::invoke_result_t<Fn&, F&> call(Fn&& fn) {
+    using R = std::invoke_result_t<Fn&, F&>;
+    struct context {
+      Fn* fn;
+      std::optional<std::conditional_t<std::is_void_v<R>, bool, R>> out;
+      bool done = false;
+      static void run(void* c, F& f) {
+        auto* self = static_cast<context*>(c);
+        if constexpr (std::is_void_v<R>)
+          (*self->fn)(f), self->out.emplace(true);
+        else
+          self->out.emplace((*self->fn)(f));
+      }
+    } ctx{&fn, {}};
+    if (st_) {
+      std::unique_lock lock{st_->m};
+      if (!st_->stopping) {
+        job j{job::kind::call, {}};
+        j.fn = &context::run;
+        j.ctx = &ctx;
+        j.done = &ctx.done;
+        st_->queue.push_back(std::move(j));
+        st_->work.notify_one();
+        st_->idle.wait(lock, [&] { return ctx.done; });
+        if constexpr (std::is_void_v<R>) {
+          return;
+        } else {
+          if (ctx.out) return *std::move(ctx.out);
+          if constexpr (std::is_same_v<R, result<void>>)  // `fn` threw on the writer
+            return fail(error{errc::firewall_failed, "firewall writer: out of memory"});
+          else
+            std::terminate();
+        }
+      }
+      lock.unlock();
+      st_->join();
+      return fn(st_->backend);
+    }
+    if constexpr (std::is_same_v<R, result<void>>)
+      return fail(error{errc::firewall_failed, "firewall writer: not started"});
+    else
+      std::terminate();  // a call on an async that was never started
+  }
+
+  /// Takes no more work, lets the writer apply what is queued, and joins it. Answers stay for
+  /// `drain`.
+  void finish() noexcept {
+    if (!st_) return;
+    {
+      std::lock_guard lock{st_->m};
+      st_->stopping = true;
+    }
+    st_->work.notify_all();
+    st_->join();
+  }
+
+ private:
+  struct job {
+    enum class kind : std::uint8_t { grant, expire, call };
+    kind what;
+    grant_request request;
+    epoch_seconds now = 0;
+    void (*fn)(void*, F&) = nullptr;  // a call: run(ctx, backend); its owner waits
+    void* ctx = nullptr;
+    bool* done = nullptr;
+  };
+
+  struct state {
+    state(F b, async_options o) : backend{std::move(b)}, options{o} {
+      if (options.capacity == 0) options.capacity = 1;
+      if (options.batch == 0) options.batch = 1;
+    }
+    ~state() {
+      join();
+      if (event_fd >= 0) ::close(event_fd);
+      if (event_write_fd >= 0) ::close(event_write_fd);
+    }
+
+    void join() noexcept {
+      std::lock_guard lock{join_m};
+      if (writer.joinable()) writer.join();
+    }
+
+    void publish_repairs() noexcept {
+      if constexpr (self_repairing_firewall<F>)
+        repairs.store(backend.repairs(), std::memory_order_relaxed);
+    }
+
+    void notify() noexcept {
+      const std::uint64_t one = 1;
+#ifdef __linux__
+      (void)!::write(event_fd, &one, sizeof one);
+#else
+      (void)!::write(event_write_fd, &one, 1);
+#endif
+    }
+
+    // The writer: takes the front job (and the plain grants right behind it, for a batching
+    // backend), runs it without the lock, publishes the answers; until stopped and drained.
+    void run() noexcept {
+      std::unique_lock lock{m};
+      std::vector<job> taken;
+      std::vector<answer> out;
+      for (;;) {
+        work.wait(lock, [&] { return stopping || !queue.empty(); });
+        if (queue.empty()) return;
+        taken.clear();
+        out.clear();
+        try {
+          taken.push_back(std::move(queue.front()));
+          queue.pop_front();
+          if constexpr (batching_firewall<F>)
+            if (taken.front().what == job::kind::grant && !taken.front().request.nat)
+              while (!queue.empty() && taken.size() < options.batch &&
+                     queue.front().what == job::kind::grant && !queue.front().request.nat) {
+                taken.push_back(std::move(queue.front()));
+                queue.pop_front();
+              }
+        } catch (...) {  // std::bad_alloc growing `taken`: the front job alone, next time
+        }
+        if (taken.empty()) continue;
+        running = taken.size();
+        for (const auto& j : taken) {
+          if (j.what == job::kind::grant) --queued_grants;
+          if (j.what == job::kind::expire) expiry_queued = false;
+        }
+        lock.unlock();
+        execute(taken, out);
+        publish_repairs();
+        lock.lock();
+        running = 0;
+        bool called = false;
+        for (auto& j : taken)
+          if (j.what == job::kind::call) *j.done = true, called = true;
+        if (!out.empty()) {
+          try {
+            for (auto& a : out) answers.push_back(std::move(a));
+          } catch (...) {  // cannot record the answers: nothing more to do than drop them
+          }
+          notify();
+        }
+        if (called) idle.notify_all();
+      }
+    }
+
+    void execute(std::vector<job>& taken, std::vector<answer>& out) noexcept {
+      const auto oom = [] {
+        return result<void>{fail(error{errc::firewall_failed, "firewall writer: out of memory"})};
+      };
+      try {
+        if (taken.front().what == job::kind::call) {
+          taken.front().fn(taken.front().ctx, backend);
+          return;
+        }
+        if (taken.front().what == job::kind::expire) {
+          out.push_back(answer{answer::kind::expiry, {}, backend.expire(taken.front().now)});
+          return;
+        }
+        if constexpr (batching_firewall<F>) {
+          if (taken.size() > 1) {
+            std::vector<grant> grants;
+            grants.reserve(taken.size());
+            for (const auto& j : taken) grants.push_back(j.request.granted);
+            auto results = backend.open_batch(grants);
+            for (std::size_t i = 0; i < taken.size(); ++i) {
+              result<void> ok = fail(error{errc::firewall_failed, "firewall writer: no answer"});
+              if (i < results.size()) ok = std::move(results[i]);
+              out.push_back(
+                  answer{answer::kind::grant, std::move(taken[i].request), std::move(ok)});
+            }
+            return;
+          }
+        }
+        auto& r = taken.front().request;
+        result<void> ok;
+        if (r.nat) {
+          if constexpr (nat_firewall<F>)
+            ok = backend.open_nat(r.granted);
+          else
+            ok = fail(error{errc::nat_unsupported});
+        } else {
+          ok = backend.open(r.granted);
+        }
+        out.push_back(answer{answer::kind::grant, std::move(r), std::move(ok)});
+      } catch (...) {
+        // A backend threw (std::bad_alloc): every grant of the job is answered as failed, so
+        // none is lost. If even that cannot be recorded, `running` still goes back to 0.
+        try {
+          for (std::size_t i = out.size(); i < taken.size(); ++i)
+            if (taken[i].what == job::kind::grant)
+              out.push_back(answer{answer::kind::grant, std::move(taken[i].request), oom()});
+        } catch (...) {
+        }
+        // A call that threw leaves its result empty: call() answers for it.
+      }
+    }
+
+    F backend;
+    async_options options;
+    mutable std::mutex m;
+    std::condition_variable work;  // the writer waits for jobs
+    std::condition_variable idle;  // callers of call() wait for theirs
+    std::deque<job> queue;
+    std::size_t queued_grants = 0;
+    std::size_t running = 0;
+    bool expiry_queued = false;
+    bool stopping = false;
+    std::vector<answer> answers;
+    std::atomic<std::size_t> repairs{0};
+    int event_fd = -1;
+    int event_write_fd = -1;  // the pipe's other end, where there is no eventfd
+    std::mutex join_m;
+    std::thread writer;
+  };
+
+  explicit async(std::unique_ptr<state> st) noexcept : st_{std::move(st)} {}
+
+  // Why a grant is refused before the writer sees it: the queue is full (`waiting` grants), or
+  // the writer is not running (null).
+  static result<void> refused(const std::size_t* waiting) noexcept {
+    try {
+      return fail(error{errc::firewall_failed,
+                        waiting != nullptr
+                            ? "firewall writer: " + std::to_string(*waiting) +
+                                  " grant(s) already wait for the firewall (its queue is full): "
+                                  "nothing granted"
+                            : std::string{"firewall writer: not running: nothing granted"}});
+    } catch (...) {
+      return fail(errc::firewall_failed);
+    }
+  }
+
+  std::unique_ptr<state> st_;
+};
+
+}  // namespace knock::firewall
