@@ -231,12 +231,17 @@ inline result<void> iptables::open_nat(const grant& g) try {
   if (!destination) return fail(destination.error());
   const auto& o = commands_.settings();
   const ipt::chain_spec input = o.input();
-  for (const auto& rule :
-       ipt::nat_rules(o, input, source, *g.ports.begin(), g.nat, g.expires, *destination)) {
-    const ipt::chain_spec& c = *rule.chain;
+  const auto rules =
+      ipt::nat_rules(o, input, source, *g.ports.begin(), g.nat, g.expires, *destination);
+  // Added last rule first: the source NAT, then the DNAT, then the accept that lets traffic in.
+  // The kernel fixes a connection's NAT at its first packet; a client that connects the moment
+  // the accept exists would otherwise keep a connection made before its MASQUERADE / SNAT rule
+  // (the internal host then answers it directly, and the answer never arrives).
+  for (auto rule = rules.rbegin(); rule != rules.rend(); ++rule) {
+    const ipt::chain_spec& c = *rule->chain;
     if (!(c == input))
       if (auto ready = use_chain(c, false); !ready) return failed(ready.error().message);
-    if (auto added = add_rule(f, c, rule.arguments); !added) return added;
+    if (auto added = add_rule(f, c, rule->arguments); !added) return added;
   }
   f.earliest = std::min(f.earliest, g.expires);
   return {};
