@@ -82,6 +82,15 @@ secret_bytes random_key(std::mt19937_64& rng, std::size_t n) {
   return secret_bytes{std::string_view{s}};
 }
 
+/// A stanza with SOURCE ANY and the shared vector's keys (the default packet's).
+stanza_t vector_stanza(const test::vector_keys& keys) {
+  stanza_t s;
+  s.cipher = keys.cipher;
+  s.key = keys.key.clone();
+  s.mac = keys.mac;
+  return s;
+}
+
 /// A stanza with SOURCE ANY and random AES and HMAC-SHA256 keys.
 stanza_t random_stanza(std::mt19937_64& rng) {
   stanza_t s;
@@ -398,12 +407,8 @@ void add_server_cases(const corpus& c) {
     auto m1 = std::make_shared<metered_server>(std::move(miss));
     add_case(
         "server/miss/1/metrics", [m1, valid, timed] { return timed(*m1, valid); }, bad_mac);
-    stanza_t s;
-    s.cipher = keys.cipher;
-    s.key = keys.key.clone();
-    s.mac = keys.mac;
     metered_server::rules_type rules;
-    rules.stanzas.push_back(std::move(s));
+    rules.stanzas.push_back(vector_stanza(keys));
     auto m2 = std::make_shared<metered_server>(std::move(rules));
     if (!m2->handle(from(valid, "127.0.0.1"), t0).accepted)
       throw std::runtime_error{"the server refuses the default packet"};
@@ -415,12 +420,8 @@ void add_server_cases(const corpus& c) {
 
   // server/replay: the default packet, accepted once, then again and again.
   {
-    stanza_t s;
-    s.cipher = keys.cipher;
-    s.key = keys.key.clone();
-    s.mac = keys.mac;
     spa_server::rules_type rules;
-    rules.stanzas.push_back(std::move(s));
+    rules.stanzas.push_back(vector_stanza(keys));
     auto srv = std::make_shared<spa_server>(std::move(rules));
     if (!srv->handle(from(valid, "127.0.0.1"), t0).accepted)
       throw std::runtime_error{"the server refuses the default packet"};
