@@ -82,7 +82,7 @@ if command -v iptables >/dev/null 2>&1; then
     kill -KILL "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null; SERVER_PID=""
     check "stranger cannot connect while the daemon is down" tcp_blocked "$NS_STR" "$SRV_IP" "$PORT"
     sleep_until_after_grant $((TIMEOUT + 1))
-    if in_ns "$NS_SRV" iptables -S FWKNOP_INPUT | grep -q -- "-s $CLI_IP/32"; then
+    if in_ns "$NS_SRV" iptables -S FWKNOP_INPUT | grep -- "-s $CLI_IP/32" >/dev/null; then
         note "NOTE: iptables rule for $CLI_IP still there $((TIMEOUT + 1)) s after the knock, daemon dead (expected: expiry needs the daemon)"
     fi
     if tcp_ok "$NS_CLI" "$SRV_IP" "$PORT" >/dev/null; then

@@ -103,8 +103,8 @@ state() {
         true
     fi
 }
-granted() { state | grep -q -- "$1"; }
-closed() { ! state | grep -q -- "$CLI_IP"; }
+granted() { state | grep -- "$1" >/dev/null; }
+closed() { ! state | grep -- "$CLI_IP" >/dev/null; }
 # the peer address the internal host sees on its service port
 peer_seen() { in_ns "$NS_INT" ss -Htn state established "( sport = :$INT_PORT )" | awk '{print $4}' | cut -d: -f1 | sort -u | tr '\n' ' '; }
 refused_conn() { ! tcp_ok "$@" >/dev/null 2>&1; }

@@ -66,7 +66,7 @@ b_has() { grep -q -- "$1" "$TMP/b.log"; }
 b_count() { grep -c -- "$1" "$TMP/b.log"; }
 wait_until 10 b_has "started:" || die "gateway B did not start: $(cat "$TMP/b.log")"
 check "gateway B logs its replay store: Redis at $REDIS_B_IP:6379" b_has "replay store: Redis at $REDIS_B_IP:6379"
-b_nft_has() { in_ns "$NS_B" nft list set inet knock allowed_v4 | grep -q -- "$1 \\. "; }
+b_nft_has() { in_ns "$NS_B" nft list set inet knock allowed_v4 | grep -- "$1 \\. " >/dev/null; }
 b_nft_lacks() { in_ns "$NS_B" nft list set inet knock allowed_v4 >/dev/null && ! b_nft_has "$1"; }
 
 note "1. garbage and a forged HMAC at A: refused, no SET reaches Redis"

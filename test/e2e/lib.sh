@@ -166,7 +166,7 @@ e2e_topology() {
         ns_add "$NS_CL2"
         veth_link "$NS_SRV" "$IF_SRV_CL2" "$SRV2_IP" "$SRV2_IP6" "$NS_CL2" "$IF_CL2" "$CL2_IP" "$CL2_IP6"
     fi
-    if ip -n "$NS_CLI" route show default | grep -q . || ip -n "$NS_CLI" -6 route show default | grep -q .; then
+    if ip -n "$NS_CLI" route show default | grep . >/dev/null || ip -n "$NS_CLI" -6 route show default | grep . >/dev/null; then
         die "client namespace has a default route"
     fi
     note "namespaces: $NS_SRV $NS_CLI $NS_STR ${NS_CL2:-} (client $CLI_IP -> server $SRV_IP; stranger $STR_IP)"
@@ -191,7 +191,7 @@ wait_until() { # whole seconds, cmd...: poll every 0.1 s until cmd succeeds
     done
 }
 
-listening_tcp() { in_ns "$NS_SRV" ss -Hltn "sport = :$1" | grep -q .; }
+listening_tcp() { in_ns "$NS_SRV" ss -Hltn "sport = :$1" | grep . >/dev/null; }
 # e2e_listener PORT: an echo server (dual stack) in the server namespace
 e2e_listener() {
     bg_in_ns "$NS_SRV" socat "TCP6-LISTEN:$1,fork,reuseaddr,ipv6only=0" EXEC:cat
@@ -246,7 +246,9 @@ e2e_access() {
 log_lines() { grep -c '' "$TMP/server.log"; }
 log_mark() { LOG_MARK=$(log_lines); }
 log_since_mark() { tail -n +"$((LOG_MARK + 1))" "$TMP/server.log"; }
-log_has() { log_since_mark | grep -q -- "$1"; }  # pattern, since log_mark
+# (grep without -q reads all its input: with pipefail, `producer | grep -q` fails when grep exits
+# on the first match and the producer, still writing, dies of SIGPIPE)
+log_has() { log_since_mark | grep -- "$1" >/dev/null; }  # pattern, since log_mark
 
 # e2e_server_start [flags]: knock-server -f in NS_SRV, waits for its "started:" line
 e2e_server_start() {
