@@ -24,7 +24,8 @@
 #
 # Environment: LOAD_CONF adds lines to both daemons' fwknopd.conf (e.g. 'KNOCK_WORKERS 2;' —
 # fwknopd only warns about a variable it does not know); LOAD_SOCKETS=K makes the sender use K
-# source ports (K flows, for KNOCK_WORKERS' fanout by flow hash).
+# source ports (K flows, for KNOCK_WORKERS' fanout by flow hash); LOAD_PERF='-g' (perf record
+# options) profiles the daemon while each sender runs, into LOAD_PERF_DIR (default /tmp)/perf.N.data.
 #
 # Phases (every sender has a count and a wall-clock cap; packets are sealed before timing):
 #   1  test mode (-t, no firewall): unique valid packets paced at increasing rates until one is
@@ -296,6 +297,14 @@ measure() {
         "$(stat -c %s "$DLOG")" >"$TMP/watch.out" &
     local wpid=$!
     cpu0=$(cpu_seconds)
+    local perf_pid=""
+    if [ -n "${LOAD_PERF:-}" ]; then  # a profile of the daemon while the sender runs
+        perf_n=$(( ${perf_n:-0} + 1 ))
+        # shellcheck disable=SC2086  # LOAD_PERF is a list of perf record options
+        perf record $LOAD_PERF -p "$DAEMON_PID" -o "$TMP/perf.$perf_n.data" 2>"$TMP/perf.$perf_n.log" &
+        perf_pid=$!
+        sleep 0.5
+    fi
     ip netns exec "$NS_CLI" "$LOAD_SENDER" --dest "$SRV_IP" --key-b64 "$KEY_B64" \
         --hmac-key-b64 "$HMAC_B64" "$@" ${LOAD_SOCKETS:+--sockets "$LOAD_SOCKETS"} >"$TMP/sender.out" &
     SENDER_PID=$!
@@ -303,6 +312,12 @@ measure() {
     touch "$done"
     wait "$wpid"
     cpu1=$(cpu_seconds)
+    if [ -n "$perf_pid" ]; then
+        kill -INT "$perf_pid"; wait "$perf_pid"
+        mkdir -p "${LOAD_PERF_DIR:-/tmp}"
+        cp "$TMP/perf.$perf_n.data" "${LOAD_PERF_DIR:-/tmp}/perf.$perf_n.data"
+        log "  perf profile: ${LOAD_PERF_DIR:-/tmp}/perf.$perf_n.data"
+    fi
     wout=$(cat "$TMP/watch.out"); sout=$(cat "$TMP/sender.out")
     [ -n "$sout" ] || sout='{}'
     M_JSON=$(python3 - "$label" "$wout" "$sout" "$cpu0" "$cpu1" "$(vm_hwm_kb)" "$(vm_rss_kb)" "${IDLE_HWM:-0}" <<'PY'
