@@ -185,6 +185,18 @@ int serve(Server& server, Capture& capture, std::span<Capture> more, tcp_server*
     };
   };
   auto on_datagram = make_on_datagram(decided[0]);
+  // What a capture has ready (a ring block, a recvmmsg batch), decided; the grants of the batch
+  // wake the firewall writer once, at its end (a wake-up per grant cost a futex call and two
+  // context switches a packet).
+  // The batch's packet lines are written then too, with one `write` (log.flush_packets).
+  const auto receive_batch = [&](Capture& c, auto& on) {
+    auto got = [&] {
+      const auto batch = server.firewall().hold();
+      return c.receive(on);
+    }();
+    log.flush_packets();
+    return got;
+  };
   // The firewall writer's answers: each pending grant's packet is logged now (accepted, or
   // refused with the firewall's reason), and an expiry that failed is reported.
   const auto firewall_answers = [&] {
@@ -291,7 +303,7 @@ int serve(Server& server, Capture& capture, std::span<Capture> more, tcp_server*
   // A source with nothing to poll (a pcap file, --pcap-file) is read once, now; the daemon then
   // runs on (expiring its grants) until a stop signal, as fwknopd does.
   if (capture.fds().empty())
-    if (auto got = capture.receive(on_datagram); !got)
+    if (auto got = receive_batch(capture, on_datagram); !got)
       return log(LOG_ERR, "capture failed: " + to_string(got.error())), 1;
   if (packet_limit_reached()) return 0;
 
@@ -324,7 +336,7 @@ int serve(Server& server, Capture& capture, std::span<Capture> more, tcp_server*
           std::optional<std::string> failed;
           {
             std::shared_lock lock{rules_lock};
-            if (auto got = c.receive(on); !got) failed = to_string(got.error());
+            if (auto got = receive_batch(c, on); !got) failed = to_string(got.error());
           }
           if (!failed && !limit_reached) return true;
           if (failed) {
@@ -352,23 +364,29 @@ int serve(Server& server, Capture& capture, std::span<Capture> more, tcp_server*
     return !packet_limit_reached();
   };
 
+  const auto dispatch = [&](wake w, int fd) {
+    switch (w) {
+      case wake::input:
+        if (tcp != nullptr && fd == tcp->fd()) return tcp->accept_pending(), true;
+        if (reader != nullptr && fd == reader->fd()) return reader_event(), true;
+        if (fd == server.firewall().answers_fd()) return firewall_answers(), true;
+        if (fd == worker_note.get()) return worker_stopped();
+        if (metrics != nullptr && metrics->owns(fd))
+          return metrics->ready(fd, *loop, render_metrics), true;
+        if (auto got = receive_batch(capture, on_datagram); !got)
+          return capture_failed(got.error());
+        return !packet_limit_reached();
+      case wake::tick: return tick(), true;
+      case wake::reload: return reload(), true;
+      case wake::stop: return false;
+    }
+    return true;
+  };
   const int status = loop->run(
       [&](wake w, int fd) {
-        switch (w) {
-          case wake::input:
-            if (tcp != nullptr && fd == tcp->fd()) return tcp->accept_pending(), true;
-            if (reader != nullptr && fd == reader->fd()) return reader_event(), true;
-            if (fd == server.firewall().answers_fd()) return firewall_answers(), true;
-            if (fd == worker_note.get()) return worker_stopped();
-            if (metrics != nullptr && metrics->owns(fd))
-              return metrics->ready(fd, *loop, render_metrics), true;
-            if (auto got = capture.receive(on_datagram); !got) return capture_failed(got.error());
-            return !packet_limit_reached();
-          case wake::tick: return tick(), true;
-          case wake::reload: return reload(), true;
-          case wake::stop: return false;
-        }
-        return true;
+        const bool go_on = dispatch(w, fd);
+        log.flush_packets();  // the packet lines of what was just done (answers, a tick)
+        return go_on;
       },
       log);
   join_workers.stop();  // no packet is decided from here on
@@ -383,6 +401,7 @@ int serve(Server& server, Capture& capture, std::span<Capture> more, tcp_server*
   // says so.
   server.firewall().finish();
   firewall_answers();
+  log.flush_packets();
   if (auto ok = server.firewall().call([](auto& f) { return f.backend().stop(); }); !ok)
     log(LOG_WARNING, "firewall: stopping: " + to_string(ok.error()));
   return status;
@@ -471,7 +490,8 @@ int daemon_main(const options& o) {
   if (!cycles) return failed(cycles.error());
   firewall.set_cycles(*std::move(cycles));
 
-  const logger log{o.foreground, o.syslog_enable};
+  const stream packets = o.foreground ? packet_stream() : nullptr;
+  const logger log{o.foreground, o.syslog_enable, packets.get()};
   if (!o.foreground && ::daemon(0, 0) != 0) return std::perror("knock-server: daemon"), 1;
   if (!o.foreground || o.syslog_enable)
     ::openlog(s.syslog_identity.c_str(), LOG_PID, s.syslog_facility);
@@ -495,9 +515,12 @@ int daemon_main(const options& o) {
   const pid_file pid{s.pid_file, log};
   const auto lines = [&, count = stanzas->size()] {
     return knock::observe::with_metrics<knock::observe::log_lines>{
-        knock::observe::log_lines{o.foreground ? stderr : nullptr,
-                                  o.json_log ? knock::observe::log_lines::format::json
-                                             : knock::observe::log_lines::format::text},
+        std::move(knock::observe::log_lines{!o.foreground        ? nullptr
+                                            : packets != nullptr ? packets.get()
+                                                                 : stderr,
+                                            o.json_log ? knock::observe::log_lines::format::json
+                                                       : knock::observe::log_lines::format::text}
+                      .flush_each_line(packets == nullptr)),
         count};
   };
   // The firewall writer: started after the privilege drop, so its thread has the capabilities

@@ -247,6 +247,30 @@ TEST(firewall_async, a_batching_backend_gets_the_waiting_plain_grants_in_one_cal
   EXPECT_EQ(s->batch_sizes, (std::vector<std::size_t>{4, 2}));
 }
 
+TEST(firewall_async, a_held_batch_wakes_the_writer_once_at_its_end) {
+  auto s = std::make_shared<seen>();
+  auto fw = firewall::async<batching>::start(batching{{s}}, {.capacity = 100, .batch = 64});
+  ASSERT_TRUE(fw);
+  fw->call([](batching&) {});  // returned: the writer has gone back to waiting for work
+  {
+    const auto outer = fw->hold();
+    {
+      const auto inner = fw->hold();  // another worker's batch, say
+      for (unsigned id = 1; id <= 3; ++id) ASSERT_TRUE(fw->submit(request(id)));
+    }
+    ASSERT_TRUE(fw->submit(request(4)));
+    std::this_thread::sleep_for(100ms);
+    std::lock_guard l{s->m};
+    EXPECT_TRUE(s->opened.empty()) << "queued, the writer not woken while a batch is held";
+  }
+  const auto got = wait_answers(*fw, 4);
+  ASSERT_EQ(got.size(), 4u) << "the last batch's end woke the writer";
+  EXPECT_EQ(s->opened, (std::vector<unsigned>{1, 2, 3, 4}));
+  EXPECT_EQ(s->batch_sizes, (std::vector<std::size_t>{4})) << "all four in one backend call";
+  ASSERT_TRUE(fw->submit(request(5))) << "not held: woken at once";
+  EXPECT_EQ(wait_answers(*fw, 1).size(), 1u);
+}
+
 TEST(firewall_async, the_writer_blocks_every_signal) {
   auto s = std::make_shared<seen>();
   auto fw = firewall::async<gated>::start(gated{s});

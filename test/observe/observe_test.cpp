@@ -15,6 +15,9 @@
 #include <string>
 #include <vector>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 namespace {
 using namespace knock;
 using observe::log_lines;
@@ -266,6 +269,37 @@ TEST(log_lines_format, refusal_decoded_by_a_stanza_and_command_lines) {
   ASSERT_EQ(got.size(), 2u);
   EXPECT_EQ(got[0], "packet from 192.0.2.7: refused: stale_timestamp (decoded by stanza 2)");
   EXPECT_EQ(got[1], "packet from 10.0.0.9: accepted by stanza 3: command");
+}
+
+// What a pipe holds now (its read end is non-blocking).
+std::string pipe_holds(int fd) {
+  std::string got;
+  char chunk[512];
+  for (ssize_t n; (n = ::read(fd, chunk, sizeof chunk)) > 0;) got.append(chunk, std::size_t(n));
+  return got;
+}
+
+TEST(log_lines_flushing, each_line_is_flushed_unless_the_owner_flushes_the_batch) {
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+  std::FILE* out = ::fdopen(fds[1], "w");
+  ASSERT_NE(out, nullptr);
+  std::setvbuf(out, nullptr, _IOFBF, 4096);
+  {
+    log_lines lines{out, log_lines::format::text, budget(refusal_budget::unlimited)};
+    lines.on_packet(refused("192.0.2.1", errc::bad_mac));
+    EXPECT_EQ(pipe_holds(fds[0]), "packet from 192.0.2.1: refused: bad_mac\n") << "by default";
+    lines.flush_each_line(false);
+    lines.on_packet(refused("192.0.2.2", errc::bad_mac));
+    lines.on_packet(refused("192.0.2.3", errc::not_base64));
+    EXPECT_EQ(pipe_holds(fds[0]), "") << "held in the stream's buffer";
+    std::fflush(out);  // the owner, at the end of its batch: one write
+    EXPECT_EQ(
+        pipe_holds(fds[0]),
+        "packet from 192.0.2.2: refused: bad_mac\npacket from 192.0.2.3: refused: not_base64\n");
+  }
+  std::fclose(out);
+  ::close(fds[0]);
 }
 
 // operator new, counted on this thread while `counting` is set (replaced below, with its delete:

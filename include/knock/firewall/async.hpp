@@ -23,6 +23,10 @@
 ///   (`batching_firewall`: `open_batch`, e.g. one nftables transaction for all of them).
 /// - Answers (each grant's result, each `expire_later`'s) wait in a list; `answers_fd()` (an
 ///   eventfd) is readable while there are some; `drain` hands them out.
+/// - A `held` scope (`auto batch = fw.hold();` around a batch of packets) queues grants without
+///   waking the writer; the scope's end wakes it once for all of them. A capture loop that decides
+///   a ring block of packets so pays one wake-up (a futex call and a switch) per block, not one per
+///   grant.
 /// - `open`, `open_nat`, `expire` and `call(fn)` run on the writer and wait for it, so async<F> is
 ///   a plain Firewall policy too, and `call` is how the owner reaches the backend (reloads, stop).
 /// - `finish()` (also the destructor) takes no more work, lets the writer apply what is queued,
@@ -86,6 +90,10 @@ class async {
   using role = knock::role::firewall;
   using backend_type = F;
 
+ private:
+  struct state;
+
+ public:
   /// Not started: refuses everything (`start` makes a working one).
   async() = default;
 
@@ -147,12 +155,43 @@ class async {
       if (st_->queued_grants >= st_->options.capacity) return refused(&st_->queued_grants);
       st_->queue.push_back(job{job::kind::grant, std::move(r)});
       ++st_->queued_grants;
+      if (st_->holds != 0) return {};  // the last scope's end wakes the writer
     } catch (...) {
       return fail(errc::firewall_failed);  // std::bad_alloc: the reason says it
     }
     st_->work.notify_one();
     return {};
   }
+
+  /// While one is alive, `submit` queues without waking the writer (a writer already awake takes
+  /// what it finds); the last one to end wakes it if anything waits. From any thread: each worker
+  /// may hold one around its batch.
+  class held {
+   public:
+    held(held&& o) noexcept : st_{std::exchange(o.st_, nullptr)} {}
+    held(const held&) = delete;
+    held& operator=(const held&) = delete;
+    held& operator=(held&&) = delete;
+    ~held() {
+      if (st_ == nullptr) return;
+      bool wake = false;
+      {
+        std::lock_guard lock{st_->m};
+        wake = --st_->holds == 0 && !st_->queue.empty();
+      }
+      if (wake) st_->work.notify_one();
+    }
+
+   private:
+    friend class async;
+    explicit held(state* st) noexcept : st_{st} {
+      if (st_ == nullptr) return;
+      std::lock_guard lock{st_->m};
+      ++st_->holds;
+    }
+    state* st_;
+  };
+  [[nodiscard]] held hold() noexcept { return held{st_.get()}; }
 
   /// Queues an expiry (and check) at `now`, unless one is queued already; its answer comes
   /// through `drain` (`answer::kind::expiry`). Does not wait.
@@ -421,6 +460,7 @@ class async {
     std::deque<job> queue;
     std::size_t queued_grants = 0;
     std::size_t running = 0;
+    std::size_t holds = 0;  // `held` scopes alive: submit does not wake the writer
     bool expiry_queued = false;
     bool stopping = false;
     std::vector<answer> answers;

@@ -23,6 +23,10 @@
 /// a store that cannot answer, is a reason of its own). Accepted packets are always written. The
 /// budget is counted on a monotonic clock in windows of one second, each opened by the first packet
 /// after the previous one ended. A suppressed refusal costs a clock read and an increment.
+///
+/// To a stream, each line is flushed (`fflush`) as it is written, unless the owner says it
+/// flushes the stream itself (`flush_each_line(false)`, with a fully buffered stream): a daemon
+/// that flushes once a batch of packets pays one `write` for all the batch's lines.
 
 #include <knock/observe/concept.hpp>
 
@@ -71,6 +75,7 @@ class log_lines {
   log_lines(log_lines&& o) noexcept
       : out_{o.out_},
         format_{o.format_},
+        flush_each_line_{o.flush_each_line_},
         budget_{o.budget_},
         window_start_{o.window_start_},
         in_window_{o.in_window_},
@@ -84,6 +89,7 @@ class log_lines {
       flush();
       out_ = o.out_;
       format_ = o.format_;
+      flush_each_line_ = o.flush_each_line_;
       budget_ = o.budget_;
       window_start_ = o.window_start_;
       in_window_ = o.in_window_;
@@ -129,6 +135,13 @@ class log_lines {
   /// Writes the pending summary now, if there is one.
   void flush() noexcept {
     if (suppressed_ != 0) write_summary(budget_.clock_ms());
+  }
+
+  /// Whether `write` flushes the stream after each line (the default); off, its owner does (at
+  /// the end of each batch of packets, say). Syslog is not concerned.
+  log_lines& flush_each_line(bool on) noexcept {
+    flush_each_line_ = on;
+    return *this;
   }
 
   /// Refusals not written since construction (those summed up included).
@@ -186,8 +199,9 @@ class log_lines {
 
   void write(bool warning, const char* line) noexcept {
     if (out_ != nullptr) {
-      std::fprintf(out_, "%s\n", line);
-      std::fflush(out_);
+      std::fputs(line, out_);
+      std::fputc('\n', out_);
+      if (flush_each_line_) std::fflush(out_);
     } else {
       ::syslog(warning ? LOG_WARNING : LOG_NOTICE, "%s", line);
     }
@@ -286,6 +300,7 @@ class log_lines {
 
   std::FILE* out_;
   format format_;
+  bool flush_each_line_ = true;
   refusal_budget budget_;
   std::int64_t window_start_ = std::numeric_limits<std::int64_t>::min() / 2;
   std::uint32_t in_window_ = 0;   // refusals written in the current window
