@@ -188,11 +188,30 @@ int serve(Server& server, Capture& capture, std::span<Capture> more, tcp_server*
   // What a capture has ready (a ring block, a recvmmsg batch), decided; the grants of the batch
   // wake the firewall writer once, at its end (a wake-up per grant cost a futex call and two
   // context switches a packet).
-  // The batch's packet lines are written then too, with one `write` (log.flush_packets).
+  // A durable replay log (the digest file) is written and synced once for the batch, before its
+  // grants leave the writer's staging (they are refused if that fails). The batch's packet lines
+  // are written then too, with one `write` (log.flush_packets).
+  using store_type = typename Server::replay_type;
+  std::atomic<bool> replay_log_failing = false;
   const auto receive_batch = [&](Capture& c, auto& on) {
     auto got = [&] {
-      const auto batch = server.firewall().hold();
-      return c.receive(on);
+      auto batch = server.firewall().hold();
+      if constexpr (knock::commit_batching_store<store_type>) {
+        server.replay_store().begin_batch();
+        auto received = c.receive(on);
+        auto ok = server.replay_store().end_batch();
+        if (!ok) {
+          batch.cancel(ok.error());
+          server.observer().locked([](auto& observer) { ++observer.table().replay_errors; });
+        }
+        if (!ok != replay_log_failing.exchange(!ok))
+          log(ok ? LOG_NOTICE : LOG_ERR, ok ? std::string{"replay log: written again"}
+                                            : "replay log: " + to_string(ok.error()) +
+                                                  " (the packets accepted meanwhile are refused)");
+        return received;
+      } else {
+        return c.receive(on);
+      }
     }();
     log.flush_packets();
     return got;

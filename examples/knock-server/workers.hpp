@@ -51,6 +51,14 @@ class locked_store {
     std::lock_guard lock{*m_};
     return store_.commit();
   }
+  void begin_batch() noexcept requires knock::commit_batching_store<Store> {
+    std::lock_guard lock{*m_};
+    store_.begin_batch();
+  }
+  knock::result<void> end_batch() noexcept requires knock::commit_batching_store<Store> {
+    std::lock_guard lock{*m_};
+    return store_.end_batch();
+  }
   /// Calls `f(store)` under the lock: what the main thread reads of the store (its memory, a
   /// Redis store's health) while workers use it.
   template <class F>

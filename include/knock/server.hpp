@@ -152,7 +152,9 @@ class server {
 
   /// A deferring firewall's answer (`outcome`) about the grant `handle` left pending: the
   /// packet's verdict now, which the Observer hears of as if `handle` had given it: accepted, or
-  /// refused as `firewall_failed` (`nat_unsupported`) with what the firewall said.
+  /// refused as `firewall_failed` (`nat_unsupported`) with what the firewall said, or as
+  /// `io_failed` when its grant was withdrawn because its replay keys could not be made durable
+  /// (a batch whose `end_batch` failed, see replay::commit_batching_store).
   verdict settle(firewall::grant_request request, const result<void>& outcome) noexcept {
     verdict v;
     v.stanza = request.stanza;
@@ -160,8 +162,9 @@ class server {
       v.accepted = true;
       v.granted = std::move(request.granted);
     } else {
-      v.reason = outcome.error().code == errc::nat_unsupported ? errc::nat_unsupported
-                                                               : errc::firewall_failed;
+      const errc code = outcome.error().code;
+      v.reason =
+          code == errc::nat_unsupported || code == errc::io_failed ? code : errc::firewall_failed;
       try {
         v.detail = outcome.error().message;
       } catch (...) {  // std::bad_alloc: the reason still says it

@@ -251,7 +251,6 @@ TEST(firewall_async, a_held_batch_wakes_the_writer_once_at_its_end) {
   auto s = std::make_shared<seen>();
   auto fw = firewall::async<batching>::start(batching{{s}}, {.capacity = 100, .batch = 64});
   ASSERT_TRUE(fw);
-  fw->call([](batching&) {});  // returned: the writer has gone back to waiting for work
   {
     const auto outer = fw->hold();
     {
@@ -261,7 +260,7 @@ TEST(firewall_async, a_held_batch_wakes_the_writer_once_at_its_end) {
     ASSERT_TRUE(fw->submit(request(4)));
     std::this_thread::sleep_for(100ms);
     std::lock_guard l{s->m};
-    EXPECT_TRUE(s->opened.empty()) << "queued, the writer not woken while a batch is held";
+    EXPECT_TRUE(s->opened.empty()) << "staged: the writer does not see them while a batch is held";
   }
   const auto got = wait_answers(*fw, 4);
   ASSERT_EQ(got.size(), 4u) << "the last batch's end woke the writer";
@@ -269,6 +268,32 @@ TEST(firewall_async, a_held_batch_wakes_the_writer_once_at_its_end) {
   EXPECT_EQ(s->batch_sizes, (std::vector<std::size_t>{4})) << "all four in one backend call";
   ASSERT_TRUE(fw->submit(request(5))) << "not held: woken at once";
   EXPECT_EQ(wait_answers(*fw, 1).size(), 1u);
+}
+
+TEST(firewall_async, a_cancelled_batch_answers_its_grants_with_the_reason_and_applies_none) {
+  auto s = std::make_shared<seen>();
+  auto fw = firewall::async<gated>::start(gated{s});
+  ASSERT_TRUE(fw);
+  {
+    auto batch = fw->hold();
+    ASSERT_TRUE(fw->submit(request(1)));
+    ASSERT_TRUE(fw->submit(request(2)));
+    EXPECT_EQ(fw->waiting(), 2u) << "staged grants are waiting";
+    batch.cancel(error{errc::io_failed, "replay log: cannot sync"});
+    ASSERT_TRUE(fw->submit(request(3))) << "a grant after the cancel is staged again";
+  }
+  const auto got = wait_answers(*fw, 3);
+  ASSERT_EQ(got.size(), 3u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(got[i].request.granted.timeout, i + 1);
+    ASSERT_FALSE(got[i].outcome);
+    EXPECT_EQ(got[i].outcome.error().code, errc::io_failed);
+    EXPECT_EQ(got[i].outcome.error().message, "replay log: cannot sync");
+  }
+  EXPECT_EQ(got[2].request.granted.timeout, 3u);
+  EXPECT_TRUE(got[2].outcome);
+  std::lock_guard l{s->m};
+  EXPECT_EQ(s->opened, (std::vector<unsigned>{3})) << "the cancelled grants never reached it";
 }
 
 TEST(firewall_async, the_writer_blocks_every_signal) {

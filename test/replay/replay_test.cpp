@@ -283,6 +283,63 @@ TEST(file_store, cuts_off_a_partial_write_and_keeps_working) {
   EXPECT_TRUE(again->contains(key(3), 1000));
 }
 
+// A batch (a daemon's ring block): the lines wait in memory, commit() is owed, end_batch()
+// writes them at once and syncs; a failure there is reported (the batch's grants are refused).
+TEST(file_store, a_batch_writes_its_lines_at_its_end_and_says_when_it_cannot) {
+  temp_dir dir;
+  const auto path = (dir.path / "replay.log").string();
+  auto s = replay::file_store::open(path, 1000);
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->remember(key(1), 5000, 1000));
+  const auto one_line = fs::file_size(path);
+  s->begin_batch();
+  ASSERT_TRUE(s->remember(key(2), 5000, 1000));
+  ASSERT_TRUE(s->remember(key(3), 5000, 1000));
+  EXPECT_TRUE(s->commit()) << "owed to the batch's end";
+  EXPECT_EQ(fs::file_size(path), one_line) << "nothing written yet";
+  EXPECT_EQ(*s->remember(key(2), 5000, 1000), sighting::replay) << "but remembered";
+  ASSERT_TRUE(s->end_batch());
+  EXPECT_EQ(fs::file_size(path), 3 * one_line) << "both lines, at the batch's end";
+  {
+    auto again = replay::file_store::open(path, 1000);
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->size(), 3u);
+    EXPECT_EQ(again->report().corrupt, 0u);
+  }
+
+  s->begin_batch();  // more lines than the buffer holds: written as it fills
+  for (int i = 10; i < 110; ++i) ASSERT_TRUE(s->remember(key(i), 5000, 1000));
+  EXPECT_GT(fs::file_size(path), 3 * one_line);
+  EXPECT_LT(fs::file_size(path), 103 * one_line);
+  ASSERT_TRUE(s->end_batch());
+  EXPECT_EQ(fs::file_size(path), 103 * one_line);
+
+  struct restore {
+    rlimit old{};
+    void (*handler)(int);
+    restore() : handler{std::signal(SIGXFSZ, SIG_IGN)} { ::getrlimit(RLIMIT_FSIZE, &old); }
+    ~restore() {
+      ::setrlimit(RLIMIT_FSIZE, &old);
+      std::signal(SIGXFSZ, handler);
+    }
+  } guard;
+  s->begin_batch();
+  ASSERT_TRUE(s->remember(key(200), 5000, 1000));
+  ASSERT_TRUE(s->remember(key(201), 5000, 1000));
+  EXPECT_TRUE(s->commit());
+  rlimit small = guard.old;
+  small.rlim_cur = 103 * one_line + 40;  // room for 40 bytes of the batch
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  const auto failed = s->end_batch();
+  ::setrlimit(RLIMIT_FSIZE, &guard.old);
+  ASSERT_FALSE(failed) << "the batch's lines are not on disk: its grants must be refused";
+  EXPECT_EQ(failed.error(), errc::io_failed);
+  EXPECT_EQ(failed.error().message, path + ": cannot append: File too large");
+  EXPECT_EQ(fs::file_size(path), 103 * one_line) << "the partial write was cut off";
+  ASSERT_TRUE(s->remember(key(202), 5000, 1000)) << "out of the batch: written at once";
+  EXPECT_EQ(fs::file_size(path), 104 * one_line);
+}
+
 TEST(file_store, compacts_a_log_that_grew_past_twice_its_live_entries) {
   temp_dir dir;
   const auto path = (dir.path / "replay.log").string();

@@ -23,10 +23,12 @@
 ///   (`batching_firewall`: `open_batch`, e.g. one nftables transaction for all of them).
 /// - Answers (each grant's result, each `expire_later`'s) wait in a list; `answers_fd()` (an
 ///   eventfd) is readable while there are some; `drain` hands them out.
-/// - A `held` scope (`auto batch = fw.hold();` around a batch of packets) queues grants without
-///   waking the writer; the scope's end wakes it once for all of them. A capture loop that decides
-///   a ring block of packets so pays one wake-up (a futex call and a switch) per block, not one per
-///   grant.
+/// - A `held` scope (`auto batch = fw.hold();` around a batch of packets) stages the grants
+///   submitted while it lives: the writer neither sees them nor is woken; when the last scope
+///   ends they join the queue and the writer is woken once for all. A capture loop that decides a
+///   ring block of packets so pays one wake-up (a futex call and a switch) per block, not one per
+///   grant — and can make the block's replay keys durable in one go before any of its grants is
+///   applied; `held::cancel(why)` refuses every staged grant instead (answered with `why`).
 /// - `open`, `open_nat`, `expire` and `call(fn)` run on the writer and wait for it, so async<F> is
 ///   a plain Firewall policy too, and `call` is how the owner reaches the backend (reloads, stop).
 /// - `finish()` (also the destructor) takes no more work, lets the writer apply what is queued,
@@ -153,9 +155,13 @@ class async {
       std::lock_guard lock{st_->m};
       if (st_->stopping) return refused(nullptr);
       if (st_->queued_grants >= st_->options.capacity) return refused(&st_->queued_grants);
+      if (st_->holds != 0) {  // staged: the last `held` scope's end queues them
+        st_->staged.push_back(job{job::kind::grant, std::move(r)});
+        ++st_->queued_grants;
+        return {};
+      }
       st_->queue.push_back(job{job::kind::grant, std::move(r)});
       ++st_->queued_grants;
-      if (st_->holds != 0) return {};  // the last scope's end wakes the writer
     } catch (...) {
       return fail(errc::firewall_failed);  // std::bad_alloc: the reason says it
     }
@@ -163,9 +169,9 @@ class async {
     return {};
   }
 
-  /// While one is alive, `submit` queues without waking the writer (a writer already awake takes
-  /// what it finds); the last one to end wakes it if anything waits. From any thread: each worker
-  /// may hold one around its batch.
+  /// While one is alive, `submit` stages grants: the writer does not see them. When the last
+  /// one ends the staged grants join the queue, in order, and the writer is woken. From any
+  /// thread: each worker may hold one around its batch.
   class held {
    public:
     held(held&& o) noexcept : st_{std::exchange(o.st_, nullptr)} {}
@@ -177,9 +183,32 @@ class async {
       bool wake = false;
       {
         std::lock_guard lock{st_->m};
-        wake = --st_->holds == 0 && !st_->queue.empty();
+        if (--st_->holds == 0 && !st_->staged.empty()) {
+          // Moved one by one: a deque's insert could throw half-way.
+          while (!st_->staged.empty()) {
+            try {
+              st_->queue.push_back(std::move(st_->staged.front()));
+            } catch (...) {  // std::bad_alloc: refused, answered, never lost
+              st_->refuse_front_staged(
+                  error{errc::firewall_failed, "firewall writer: out of memory"});
+              continue;
+            }
+            st_->staged.pop_front();
+          }
+          wake = true;
+        }
       }
       if (wake) st_->work.notify_one();
+    }
+
+    /// Refuses every staged grant (every worker's): each is answered (`drain`) with `why`, none
+    /// is applied. For a batch whose replay keys could not be made durable.
+    void cancel(const error& why) noexcept {
+      if (st_ == nullptr) return;
+      std::lock_guard lock{st_->m};
+      if (st_->staged.empty()) return;
+      while (!st_->staged.empty()) st_->refuse_front_staged(why);
+      st_->notify();
     }
 
    private:
@@ -232,7 +261,7 @@ class async {
   std::size_t waiting() const noexcept {
     if (!st_) return 0;
     std::lock_guard lock{st_->m};
-    return st_->queue.size() + st_->running;
+    return st_->queue.size() + st_->staged.size() + st_->running;
   }
 
   // ---- a plain Firewall policy: each call waits for the writer -----------------------------
@@ -341,6 +370,17 @@ class async {
     void publish_repairs() noexcept {
       if constexpr (self_repairing_firewall<F>)
         repairs.store(backend.repairs(), std::memory_order_relaxed);
+    }
+
+    // Answers the first staged grant with `why` (under the lock); drops it if even that fails.
+    void refuse_front_staged(const error& why) noexcept {
+      try {
+        answers.push_back(answer{answer::kind::grant, std::move(staged.front().request),
+                                 result<void>{fail(why)}});
+      } catch (...) {
+      }
+      staged.pop_front();
+      --queued_grants;
     }
 
     void notify() noexcept {
@@ -460,7 +500,8 @@ class async {
     std::deque<job> queue;
     std::size_t queued_grants = 0;
     std::size_t running = 0;
-    std::size_t holds = 0;  // `held` scopes alive: submit does not wake the writer
+    std::size_t holds = 0;   // `held` scopes alive: submit stages its grants
+    std::deque<job> staged;  // grants submitted under a `held` scope, not yet queued
     bool expiry_queued = false;
     bool stopping = false;
     std::vector<answer> answers;

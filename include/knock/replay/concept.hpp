@@ -21,6 +21,9 @@
 /// |---------------------------------------|-------------------------------------------------------------|------------------|
 /// | `durable_replay_store`: `s.commit()`  | `result<void>`: makes what was remembered durable. The      | server, daemon   |
 /// |                                       | server calls it once per accepted packet, before the grant  |                  |
+/// | `commit_batching_store`:              | a batch: `commit` only notes a sync is owed, `end_batch()`  | daemon           |
+/// | `s.begin_batch()`, `s.end_batch()`    | (`result<void>`) writes and syncs at once; the owner lets   |                  |
+/// |                                       | no grant of the batch through before it has succeeded       |                  |
 // clang-format on
 ///
 /// One call answers "seen before?" and records the key, so a networked store does it in one round
@@ -67,6 +70,17 @@ concept replay_policy = has_role<P, role::replay> &&
 template <class P>
 concept durable_replay_store = replay_policy<P> && requires(P& s) {
   { s.commit() } -> std::same_as<result<void>>;
+};
+
+/// A durable store that commits a batch of packets at once (`begin_batch()`, `end_batch()`): in
+/// between, `commit` defers to `end_batch`, so whoever opens the batch must hold the batch's grants
+/// back until `end_batch` has succeeded (and refuse them if it fails).
+template <class P>
+concept commit_batching_store = durable_replay_store<P> && requires(P& s) {
+  { s.begin_batch() }
+  noexcept;
+  { s.end_batch() }
+  noexcept->std::same_as<result<void>>;
 };
 
 }  // namespace knock

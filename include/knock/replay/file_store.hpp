@@ -13,7 +13,12 @@
 /// commit, and the server calls it once per accepted packet before opening the firewall, so an
 /// accepted packet is on disk before its grant exists, also across a power loss — one sync per
 /// grant, not one per key (two keys a packet), and none for refusals (the daemon commits those on
-/// its 1 s timer). A torn last line (a crash
+/// its 1 s timer). In a batch (`begin_batch` .. `end_batch`, a daemon's ring block of packets)
+/// the lines wait in a buffer and `commit` only notes that a sync is owed; `end_batch` writes them
+/// with one `write` and syncs once if any commit was asked for: three system calls a packet become
+/// two a batch. The batch's owner must let none of its grants through before `end_batch` has
+/// succeeded (knock-server stages them in the firewall writer until then, and refuses them if it
+/// fails). A torn last line (a crash
 /// mid-write) or a line whose checksum fails is skipped and reported, never fatal. A write that
 /// fails (disk full, read-only remount, I/O error) is cut back off the log, so the next line
 /// starts on a line of its own; the error returned names the file, what failed and why
@@ -104,9 +109,15 @@ class file_store {
         fd_{std::exchange(o.fd_, -1)},
         lines_{o.lines_},
         good_size_{o.good_size_},
-        report_{o.report_} {}
+        report_{o.report_},
+        batch_depth_{o.batch_depth_},
+        owed_{o.owed_},
+        pending_size_{std::exchange(o.pending_size_, 0)},
+        pending_lines_{std::exchange(o.pending_lines_, 0)},
+        pending_{o.pending_} {}
   file_store& operator=(file_store&&) = delete;
   ~file_store() {
+    (void)write_pending();  // a batch cut short: its lines still go to the log
     if (fd_ >= 0) ::close(fd_);
   }
 
@@ -128,8 +139,27 @@ class file_store {
   }
 
   /// Syncs (`fdatasync`) the lines written since the last commit; nothing to do when none were.
+  /// In a batch, only notes that `end_batch` must sync.
   result<void> commit() noexcept {
+    if (batch_depth_ != 0) return owed_ = true, result<void>{};
     if (!unsynced_) return {};
+    if (fd_ < 0 || ::fdatasync(fd_) != 0) return io_error("cannot sync", fd_ < 0 ? EBADF : errno);
+    unsynced_ = false;
+    return {};
+  }
+
+  /// Starts a batch: lines wait in a buffer, commits are owed to `end_batch`. Batches nest (one
+  /// per worker thread, under the caller's lock): each end writes and syncs what is owed so far.
+  void begin_batch() noexcept { ++batch_depth_; }
+  /// Ends a batch: writes the waiting lines (one `write`), then syncs if a commit was asked for
+  /// since the last sync; `errc::io_failed` (the file, what failed, why) when either fails — the
+  /// batch's accepted packets must then be refused (their lines may not be on disk).
+  result<void> end_batch() noexcept {
+    if (batch_depth_ != 0) --batch_depth_;
+    auto written = write_pending();
+    const bool sync = std::exchange(owed_, false);
+    if (!written) return written;
+    if (!sync || !unsynced_) return {};
     if (fd_ < 0 || ::fdatasync(fd_) != 0) return io_error("cannot sync", fd_ < 0 ? EBADF : errno);
     unsynced_ = false;
     return {};
@@ -149,15 +179,37 @@ class file_store {
 
   file_store(std::string path, std::size_t capacity) : path_{std::move(path)}, memory_{capacity} {}
 
-  // Appends the line of a new key (one write), compacting the log when it has grown too long.
+  // Appends the line of a new key: written at once (one write), or in a batch to the buffer
+  // (written when it is full or the batch ends).
   result<void> append(const replay_key& key, epoch_seconds expires) noexcept {
     const auto line = format_line(key, expires);
+    if (batch_depth_ == 0) return write_lines(line.data(), line.size, 1);
+    if (pending_size_ + line.size > pending_.size())
+      if (auto ok = write_pending(); !ok) return ok;
+    std::memcpy(pending_.data() + pending_size_, line.data(), line.size);
+    pending_size_ += line.size;
+    ++pending_lines_;
+    return {};
+  }
+
+  // The buffered lines, in one write; the buffer is empty afterwards (written or not).
+  result<void> write_pending() noexcept {
+    if (pending_size_ == 0) return {};
+    auto ok = write_lines(pending_.data(), pending_size_, pending_lines_);
+    pending_size_ = 0;
+    pending_lines_ = 0;
+    return ok;
+  }
+
+  // Writes whole lines (one write, retried when short), compacting the log when it has grown
+  // too long; a partial write is cut off again.
+  result<void> write_lines(const char* data, std::size_t size, std::size_t count) noexcept {
     if (fd_ < 0 || torn_)  // closed by a failure, or a partial line is still to be ended
       if (auto ok = open_for_append(); !ok) return ok;
     std::size_t wrote = 0;
     int e = 0;
-    while (wrote < line.size && e == 0) {  // a short write is retried: the retry says why
-      const ssize_t n = ::write(fd_, line.data() + wrote, line.size - wrote);
+    while (wrote < size && e == 0) {  // a short write is retried: the retry says why
+      const ssize_t n = ::write(fd_, data + wrote, size - wrote);
       if (n > 0)
         wrote += static_cast<std::size_t>(n);
       else if (n == 0 || errno != EINTR)
@@ -168,9 +220,9 @@ class file_store {
       if (wrote > 0 && ::ftruncate(fd_, good_size_) != 0) torn_ = true;
       return io_error("cannot append", e);
     }
-    good_size_ += static_cast<off_t>(line.size);
+    good_size_ += static_cast<off_t>(size);
     unsynced_ = true;
-    if (++lines_ > 2 * memory_.size() + compaction_slack) {
+    if ((lines_ += count) > 2 * memory_.size() + compaction_slack) {
       if (auto ok = compact(); !ok) return ok;  // compaction syncs what it writes
       unsynced_ = false;
       return open_for_append();
@@ -316,8 +368,14 @@ class file_store {
   bool torn_ = false;      // a partial line could not be cut off
   bool unsynced_ = false;  // lines written since the last commit()
   load_report report_;
+  // A batch: lines wait here (64 of them; more are written as the buffer fills).
+  std::size_t batch_depth_ = 0;
+  bool owed_ = false;  // a commit was asked for in a batch
+  std::size_t pending_size_ = 0;
+  std::size_t pending_lines_ = 0;
+  std::array<char, 64 * line_size> pending_{};
 };
 
-static_assert(durable_replay_store<file_store>);
+static_assert(commit_batching_store<file_store>);
 
 }  // namespace knock::replay
