@@ -307,7 +307,7 @@ class server {
           return resource_failed(errc::firewall_failed, ok.error());
       }
       v.accepted = true;
-      v.granted = *granted;
+      v.granted = std::move(*granted);
       return v;
     }
     return refuse(last);
