@@ -286,6 +286,24 @@ while True:
 print(json.dumps({"count": count, "t_first": t_first, "t_last": t_last}))
 PY
 
+# LOAD_PERF: perf_start .. perf_stop profile the daemon (perf record $LOAD_PERF -p DAEMON_PID)
+perf_pid=""
+perf_start() {
+    [ -n "${LOAD_PERF:-}" ] || return 0
+    perf_n=$(( ${perf_n:-0} + 1 ))
+    # shellcheck disable=SC2086  # LOAD_PERF is a list of perf record options
+    perf record $LOAD_PERF -p "$DAEMON_PID" -o "$TMP/perf.$perf_n.data" 2>"$TMP/perf.$perf_n.log" &
+    perf_pid=$!
+    sleep 0.5
+}
+perf_stop() {
+    [ -n "$perf_pid" ] || return 0
+    kill -INT "$perf_pid"; wait "$perf_pid"; perf_pid=""
+    mkdir -p "${LOAD_PERF_DIR:-/tmp}"
+    cp "$TMP/perf.$perf_n.data" "${LOAD_PERF_DIR:-/tmp}/perf.$perf_n.data"
+    log "  perf profile: ${LOAD_PERF_DIR:-/tmp}/perf.$perf_n.data"
+}
+
 # measure LABEL EXPECTED IDLE CAP -- SENDER ARGS...: runs load_sender in NS_CLI against the daemon
 # while watching its log; appends one JSON object to RESULTS (with the daemon's CPU seconds).
 # Sets M_COUNT M_JSON.
@@ -297,14 +315,7 @@ measure() {
         "$(stat -c %s "$DLOG")" >"$TMP/watch.out" &
     local wpid=$!
     cpu0=$(cpu_seconds)
-    local perf_pid=""
-    if [ -n "${LOAD_PERF:-}" ]; then  # a profile of the daemon while the sender runs
-        perf_n=$(( ${perf_n:-0} + 1 ))
-        # shellcheck disable=SC2086  # LOAD_PERF is a list of perf record options
-        perf record $LOAD_PERF -p "$DAEMON_PID" -o "$TMP/perf.$perf_n.data" 2>"$TMP/perf.$perf_n.log" &
-        perf_pid=$!
-        sleep 0.5
-    fi
+    perf_start
     ip netns exec "$NS_CLI" "$LOAD_SENDER" --dest "$SRV_IP" --key-b64 "$KEY_B64" \
         --hmac-key-b64 "$HMAC_B64" "$@" ${LOAD_SOCKETS:+--sockets "$LOAD_SOCKETS"} >"$TMP/sender.out" &
     SENDER_PID=$!
@@ -312,12 +323,7 @@ measure() {
     touch "$done"
     wait "$wpid"
     cpu1=$(cpu_seconds)
-    if [ -n "$perf_pid" ]; then
-        kill -INT "$perf_pid"; wait "$perf_pid"
-        mkdir -p "${LOAD_PERF_DIR:-/tmp}"
-        cp "$TMP/perf.$perf_n.data" "${LOAD_PERF_DIR:-/tmp}/perf.$perf_n.data"
-        log "  perf profile: ${LOAD_PERF_DIR:-/tmp}/perf.$perf_n.data"
-    fi
+    perf_stop
     wout=$(cat "$TMP/watch.out"); sout=$(cat "$TMP/sender.out")
     [ -n "$sout" ] || sout='{}'
     M_JSON=$(python3 - "$label" "$wout" "$sout" "$cpu0" "$cpu1" "$(vm_hwm_kb)" "$(vm_rss_kb)" "${IDLE_HWM:-0}" <<'PY'
@@ -454,12 +460,13 @@ phase3() { # garbage floods with valid packets interleaved, real firewall
     done
 }
 
-DRAIN=16000   # fits one 32 MiB capture ring (≈18,000 of these frames): no loss while stopped
+DRAIN=16000   # fits a 32 MiB capture ring (≈18,000 of these frames): no loss while stopped
 [ "$quick" = 1 ] && DRAIN=5000
 phase5() { # KNOCK_WORKERS 1 vs 2: a queued backlog decided with no sender running
     local run=$1 w off t0 cpu0 cpu1 wout
     for w in 1 2; do
-        LOAD_CONF="KNOCK_WORKERS $w;"
+        LOAD_CONF="KNOCK_WORKERS $w;
+KNOCK_CAPTURE_BUFFER 32M;"
         topo_up; daemon_start knock test; PATTERN=$(accept_pattern knock test)
         off=$(stat -c %s "$DLOG")
         kill -STOP "$DAEMON_PID"
@@ -468,10 +475,12 @@ phase5() { # KNOCK_WORKERS 1 vs 2: a queued backlog decided with no sender runni
             >"$TMP/sender.out"
         sleep 0.3
         touch "$TMP/sender.done"
+        perf_start
         cpu0=$(cpu_seconds); t0=$(now)
         kill -CONT "$DAEMON_PID"
         wout=$(python3 "$TMP/watch.py" "$DLOG" "$PATTERN" "$DRAIN" "$TMP/sender.done" 2 60 "$off")
         cpu1=$(cpu_seconds)
+        perf_stop
         python3 - "$run" "$w" "$wout" "$t0" "$cpu0" "$cpu1" "$(vm_hwm_kb)" "$DRAIN" >>"$RESULTS" <<'PY'
 import json, sys
 run, w, wout, t0, c0, c1, hwm, n = sys.argv[1:9]
