@@ -271,6 +271,20 @@ TEST(log_lines_format, refusal_decoded_by_a_stanza_and_command_lines) {
   EXPECT_EQ(got[1], "packet from 10.0.0.9: accepted by stanza 3: command");
 }
 
+TEST(log_lines_format, addresses_of_every_width) {
+  memory_log log;
+  log_lines lines{log.file(), log_lines::format::text, budget(refusal_budget::unlimited)};
+  accepted_event a{"255.100.10.0"};
+  a.g.source = addr("0.9.99.199");
+  lines.on_packet(a.event());
+  lines.on_packet(refused("2001:db8::7", errc::bad_mac));
+  const auto got = log.lines();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0],
+            "packet from 0.9.99.199: accepted by stanza 1: open 0.9.99.199 tcp/22 for 30 s");
+  EXPECT_EQ(got[1], "packet from 2001:db8::7: refused: bad_mac");
+}
+
 // What a pipe holds now (its read end is non-blocking).
 std::string pipe_holds(int fd) {
   std::string got;
