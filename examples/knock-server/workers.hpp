@@ -20,13 +20,18 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
+#include <thread>
 #include <utility>
+#include <vector>
 
 #include <linux/if_packet.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 namespace knock_server {
 
@@ -155,5 +160,71 @@ void worker_loop(std::span<const int> fds, int stop_fd, OnInput&& on_input) {
       if (events[i].data.fd == stop_fd || !on_input()) return;
   }
 }
+
+/// The worker threads (KNOCK_WORKERS): `start` runs one, `stop` (or the destructor) stops and
+/// joins them all. A worker that ends by itself leaves a note (`take_notes`: why, or empty when
+/// it had nothing to say) and makes `note_fd()` readable for the main loop.
+class worker_pool {
+ public:
+  worker_pool() = default;
+  worker_pool(const worker_pool&) = delete;
+  worker_pool& operator=(const worker_pool&) = delete;
+  ~worker_pool() { stop(); }
+
+  /// The eventfds (stop, note); false (errno) when they cannot be had.
+  bool open() {
+    stop_ = unique_fd{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
+    note_ = unique_fd{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
+    return stop_ && note_;
+  }
+  int note_fd() const noexcept { return note_ ? note_.get() : -1; }
+
+  /// A thread that calls `make()` (on the thread: what it needs is its own) once, then the
+  /// callable it returned whenever one of `fds` is readable, until `stop` or until that callable
+  /// returns a note (`std::optional<std::string>`: set, the worker ends and leaves it). Signals
+  /// stay blocked in it (the caller's mask, which the event loop set).
+  template <class Make>
+  void start(std::span<const int> fds, Make make) {
+    threads_.emplace_back([this, fds = std::vector<int>(fds.begin(), fds.end()), make] {
+      auto on_input = make();
+      worker_loop(fds, stop_.get(), [&] {
+        std::optional<std::string> note = on_input();
+        if (!note) return true;
+        {
+          std::lock_guard lock{m_};
+          notes_.push_back(*std::move(note));
+        }
+        const std::uint64_t one = 1;
+        (void)!::write(note_.get(), &one, sizeof one);
+        return false;
+      });
+    });
+  }
+
+  /// Stops every worker and joins it (their batches end first).
+  void stop() noexcept {
+    const std::uint64_t one = 1;
+    if (!threads_.empty()) (void)!::write(stop_.get(), &one, sizeof one);
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+
+  /// The notes left by workers that ended since the last call (and resets `note_fd`).
+  std::vector<std::string> take_notes() {
+    std::uint64_t n = 0;
+    (void)!::read(note_.get(), &n, sizeof n);
+    std::vector<std::string> said;
+    std::lock_guard lock{m_};
+    said.swap(notes_);
+    return said;
+  }
+
+ private:
+  unique_fd stop_;
+  unique_fd note_;
+  std::mutex m_;
+  std::vector<std::string> notes_;
+  std::vector<std::thread> threads_;
+};
 
 }  // namespace knock_server
