@@ -2,7 +2,9 @@
 # bench/redis_replay.sh KNOCK_SERVER KNOCK_SEAL [PACKETS] - issue #18's numbers for the Redis replay
 # store (a benchmark, not a test: it prints, it asserts nothing). knock-server --decode reads PACKETS
 # distinct valid packets (knock_seal, HMAC-SHA256) one per line, each run 5 times; the median wall
-# time per packet is reported for each replay store, with the run's VmHWM (GNU time's max RSS):
+# time per packet is reported for each replay store, with the run's VmHWM (GNU time's max RSS) and
+# its voluntary context switches per packet (GNU time's %w: each round trip to Redis blocks once,
+# so this counts round trips where the wall time is at the mercy of the machine's load):
 #   memory      no persistence (the floor)
 #   file        -d replay.log (the daemon's default store: a write per key, an fsync per accept)
 #   redis-unix  KNOCK_REPLAY_REDIS unix:///... (Redis on the same host, unix socket)
@@ -57,25 +59,27 @@ run() {
   local prefix=()
   while [ "$1" != -- ]; do prefix+=("$1"); shift; done
   shift
-  local times=() hwm=0 i
+  local times=() hwm=0 waits=() i
   for i in $(seq "$runs"); do
     flush 2>/dev/null || true
     rm -f "$tmp/replay.log"
-    local t0 t1 kb
+    local t0 t1 kb w
     t0=$(date +%s%N)
-    "${prefix[@]}" /usr/bin/time -f '%M' -o "$tmp/time" "$server" -a "$tmp/access.conf" --decode "$@" \
+    "${prefix[@]}" /usr/bin/time -f '%M %w' -o "$tmp/time" "$server" -a "$tmp/access.conf" --decode "$@" \
       <"$input" >"$tmp/out"
     t1=$(date +%s%N)
-    kb=$(tail -1 "$tmp/time")
+    read -r kb w < <(tail -1 "$tmp/time")
     [ "$kb" -gt "$hwm" ] && hwm=$kb
+    waits+=("$w")
     times+=($(( (t1 - t0) / 1000 )))
   done
-  local median
+  local median switches
   median=$(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (runs + 1) / 2 ))p")
+  switches=$(printf '%s\n' "${waits[@]}" | sort -n | sed -n "$(( (runs + 1) / 2 ))p")
   local verdicts
   verdicts=$(grep -o '"reason":"[a-z_]*"\|"accepted":true' "$tmp/out" | sort | uniq -c | tr -s ' ' | tr '\n' ',')
-  awk -v n="$name" -v us="$median" -v c="$count" -v kb="$hwm" -v v="$verdicts" 'BEGIN {
-    printf "%-22s %8.2f us/packet %9.0f packets/s  VmHWM %6.1f MiB  [%s]\n", n, us / c, c / (us / 1e6), kb / 1024, v }'
+  awk -v n="$name" -v us="$median" -v c="$count" -v kb="$hwm" -v w="$switches" -v v="$verdicts" 'BEGIN {
+    printf "%-22s %8.2f us/packet %9.0f packets/s  %5.2f waits/packet  VmHWM %6.1f MiB  [%s]\n", n, us / c, c / (us / 1e6), w / c, kb / 1024, v }'
 }
 conf() { printf 'ENABLE_SPA_PACKET_AGING Y\n%s\n' "$1" >"$tmp/$2.conf"; echo "$tmp/$2.conf"; }
 

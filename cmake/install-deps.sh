@@ -28,7 +28,7 @@ packages=(
   firewalld autoconf automake libtool dbus     # test/firewall/oracle: real firewalld in a netns, the fwknopd oracle build
   libgpgme-dev gnupg gpg-agent                # knock::gpg (GnuPG cipher) and test/gnupg keyrings
   prometheus python3-prometheus-client        # e2e_metrics scrapes knock-server; the text format's parser
-  libhiredis-dev redis-server redis-tools     # knock::redis (Redis replay store), its tests and e2e_redis_pair
+  libhiredis-dev redis-server redis-tools redis-sentinel  # knock::redis (Redis replay store), its tests, e2e_redis_pair/_sentinel
 )
 # Cross builds: Debian's cross compiler and the target's libraries, multiarch. Not gpgme (Debian's
 # libgpgme-dev is not multiarch-installable: the cross presets build with KNOCK_WITH_GNUPG=OFF) and

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 // knock-server's Redis replay store (knock/replay/redis_store.hpp), shared by a pair of gateways:
-//   KNOCK_REPLAY_REDIS                redis://host:port[,host:port...][/db] or unix:///path[?db=N]
+//   KNOCK_REPLAY_REDIS                redis://host:port[,host:port...][/db], unix:///path[?db=N]
+//                                     or redis-sentinel://host:port[,host:port...]/MASTER[/db]
 //   KNOCK_REPLAY_REDIS_PASSWORD_FILE  a file whose first line is the AUTH password (not readable
 //                                     by every user); the password is never logged
 //   KNOCK_REPLAY_REDIS_TIMEOUT        the deadline in ms, to connect and for each reply (50)
@@ -145,9 +146,13 @@ inline knock::replay::redis_store open_redis_store(const redis_settings& r, std:
                                                    const logger& log) {
   auto store = make_redis_store(r, local_keys);
   if (auto ok = store.connect(); ok)
-    log(LOG_NOTICE, "replay store: Redis at " + store.endpoint() + " (db " +
-                        std::to_string(r.address.db) + ", keys " + r.prefix +
-                        "<sha256>, deadline " + std::to_string(r.timeout_ms) + " ms)");
+    log(LOG_NOTICE,
+        "replay store: Redis at " + store.endpoint() + " (db " + std::to_string(r.address.db) +
+            ", keys " + r.prefix + "<sha256>, deadline " + std::to_string(r.timeout_ms) + " ms" +
+            (r.address.sentinel_master.empty()
+                 ? std::string{}
+                 : "; the primary of '" + r.address.sentinel_master + "', from Sentinel") +
+            ")");
   else
     log(LOG_ERR, "replay store unavailable: " + store.last_error() +
                      " (valid packets are refused until it answers; it is tried again every "

@@ -36,7 +36,8 @@
 namespace knock_server {
 
 /// A ReplayStore shared by the workers: each call under one mutex (remember is insert-if-absent,
-/// so of two workers given the same packet exactly one sees it first).
+/// so of two workers given the same packet exactly one sees it first). A batch_replay_store
+/// whatever the store: a packet's keys are remembered under one lock, in one call.
 template <knock::replay_policy Store>
 class locked_store {
  public:
@@ -47,6 +48,13 @@ class locked_store {
                                           knock::epoch_seconds now) noexcept {
     std::lock_guard lock{*m_};
     return store_.remember(k, until, now);
+  }
+  /// A packet's keys under one lock: the store's own batch (Redis: one round trip) or a loop.
+  knock::result<knock::sighting> remember_all(std::span<const knock::replay_key> keys,
+                                              knock::epoch_seconds until,
+                                              knock::epoch_seconds now) noexcept {
+    std::lock_guard lock{*m_};
+    return knock::remember_all(store_, keys, until, now);
   }
   std::size_t size() const noexcept {
     std::lock_guard lock{*m_};

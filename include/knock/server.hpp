@@ -11,14 +11,19 @@
 ///  2. per stanza, in file order, while none has succeeded:
 ///     a. SOURCE and DESTINATION hold the addresses and ACCESS_EXPIRE has not passed (else the
 ///        stanza is skipped before any crypto; none left: `no_matching_stanza`)
-///     b. HMAC (constant time). Once it verifies, the payload's SHA-256 is **recorded as seen** in
-///        one call to the store, which says whether it was there already (O(1), before any
-///        decryption: `replayed`): an authenticated payload has exactly one spelling (strict
-///        base64, exact tag), so its digest is canonical.
-///     c. decrypt and decode; then the message's own key (`wire::message_key`: its fields) is
-///        checked and recorded, once per datagram: one request, one key, however it was spelled or
-///        encrypted — the only safeguard for a stanza without HMAC (spec Q9).
-///     d. time window: |now − timestamp| ≤ MAX_SPA_PACKET_AGE (unless aging is off)
+///     b. HMAC (constant time). Once it verifies, the payload's SHA-256 is the packet's wire key:
+///        an authenticated payload has exactly one spelling (strict base64, exact tag), so its
+///        digest is canonical. Garbage and forgeries never reach the replay store.
+///     c. decrypt and decode; the message's own key (`wire::message_key`: its fields) identifies
+///        one request however it was spelled or encrypted — the only safeguard for a stanza
+///        without HMAC (spec Q9).
+///     d. time window: |now − timestamp| ≤ MAX_SPA_PACKET_AGE (unless aging is off). Then both
+///        keys are **recorded as seen** in one call to the store (`remember_all`: one round trip
+///        to a networked store), which says whether either was there already (`replayed`). Each
+///        key is recorded once per datagram: a later stanza decoding the same message is not a
+///        replay. A packet too old for the window never reaches the store (it can never pass
+///        again); one from the future (a client's clock ahead) is recorded until it could no
+///        longer pass, and refused as stale, so a copy sent when it would pass is refused too.
 ///     e. authorize: requested address, username, NAT/command rules, ports, timeout
 ///     f. a `durable_replay_store` (file_store) makes the recorded keys durable (one sync)
 ///     g. the firewall opens the grant (command messages open nothing: the verdict carries them);
@@ -47,9 +52,11 @@
 #include <knock/wire/message_key.hpp>
 #include <knock/wire/packet.hpp>
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <optional>
+#include <span>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -229,7 +236,9 @@ class server {
 
     errc last = errc::no_matching_stanza;  // stays so when no stanza takes this source
     std::optional<replay_key> wire_key;    // the payload's, once an HMAC has verified it
+    bool wire_recorded = false;
     std::optional<replay_key> recorded_message;
+    const auto& o = rules_.options;
     for (std::size_t i = 0; i < rules_.stanzas.size(); ++i) {
       const auto& s = rules_.stanzas[i];
       if (!s.sources.contains(d.source) || !s.destinations.contains(d.destination) ||
@@ -247,9 +256,6 @@ class server {
       if (s.mac && !wire_key) {
         wire_key.emplace();
         hash(hash_id::sha256, as_bytes(d.payload), wire_key->bytes.data());
-        const auto seen = replay_.remember(*wire_key, remember_until(now), now);
-        if (!seen) return resource_failed(seen.error().code, seen.error());
-        if (*seen == sighting::replay) return refuse(errc::replayed);
       }
       auto message = wire::decrypt(*body, s.cipher, s.key.view(), long_ones);
       if (!message) {
@@ -258,18 +264,32 @@ class server {
       }
       v.stanza = i + 1;
       v.message = *message;
-      // Checked and recorded once per datagram: a later stanza decoding the same message is not a
-      // replay.
       const replay_key message_key{wire::message_key(*message)};
-      if (!(recorded_message && *recorded_message == message_key)) {
-        const auto seen = replay_.remember(message_key, remember_until(now), now);
-        if (!seen) return resource_failed(seen.error().code, seen.error());
-        if (*seen == sighting::replay) return refuse(errc::replayed);
-        recorded_message = message_key;
-      }
       const epoch_seconds age = now - message->timestamp;
-      if (rules_.options.packet_aging &&
-          (age > rules_.options.max_packet_age || -age > rules_.options.max_packet_age)) {
+      const bool stale = o.packet_aging && (age > o.max_packet_age || -age > o.max_packet_age);
+      // Too old: it can never pass the window again, so the store is not asked (no round trip).
+      if (stale && age > 0) {
+        last = errc::stale_timestamp;
+        continue;
+      }
+      // The keys not yet recorded for this datagram (a later stanza decoding the same message is
+      // not a replay), in one call: one round trip to a networked store. A packet from the future
+      // (a client's clock ahead) passes the window later: it is recorded until it no longer
+      // could, so a copy sent then is refused.
+      std::array<replay_key, 2> keys;
+      std::size_t n = 0;
+      if (wire_key && !wire_recorded) keys[n++] = *wire_key;
+      if (!(recorded_message && *recorded_message == message_key)) keys[n++] = message_key;
+      if (n > 0) {
+        const epoch_seconds until =
+            stale ? message->timestamp + o.max_packet_age + 1 : remember_until(now);
+        const auto seen = knock::remember_all(replay_, std::span{keys.data(), n}, until, now);
+        if (!seen) return resource_failed(seen.error().code, seen.error());
+        wire_recorded = wire_key.has_value();
+        recorded_message = message_key;
+        if (*seen == sighting::replay && !stale) return refuse(errc::replayed);
+      }
+      if (stale) {
         last = errc::stale_timestamp;
         continue;
       }

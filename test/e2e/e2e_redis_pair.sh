@@ -7,7 +7,9 @@
 # accepts at B what was accepted at A; knock with KNOCK_REPLAY_REDIS must not:
 #   1. the real fwknop client's packet opens A; the same bytes replayed to B open nothing (B logs
 #      "refused: replayed"); garbage and a forged HMAC sent to A never reach Redis (commandstats);
-#      the keys' TTL is the replay window (2 x MAX_SPA_PACKET_AGE + 1 s)
+#      the valid packet costs one round trip: its 2 SETs arrive pipelined, in one read (Redis's
+#      INFO stats total_reads_processed, against an idle baseline); the keys' TTL is the replay
+#      window (2 x MAX_SPA_PACKET_AGE + 1 s)
 #   2. redis killed: both refuse a fresh valid packet with replay_store_unavailable, open nothing,
 #      and each logs the store as unavailable
 #   3. redis restarted: the next valid packet opens (A and B), and each logs it answers again
@@ -42,6 +44,8 @@ redis_start() {
 }
 rcli() { in_ns "$NS_R" env REDISCLI_AUTH="$PASSWORD" redis-cli -h "$REDIS_A_IP" "$@"; }
 redis_sets() { rcli INFO commandstats | tr -d '\r' | sed -n 's/^cmdstat_set:calls=\([0-9]*\).*/\1/p' | grep . || echo 0; }
+# read events Redis processed (each redis-cli run adds its own: measured idle first)
+redis_reads() { rcli INFO stats | tr -d '\r' | sed -n 's/^total_reads_processed:\([0-9]*\).*/\1/p' | grep . || echo 0; }
 redis_start
 
 e2e_listener "$PORT"
@@ -87,9 +91,12 @@ sets_after=$(redis_sets)
 check "no SET reached Redis for them (cmdstat_set calls $sets_before -> $sets_after)" test "$sets_after" = "$sets_before"
 
 note "the fwknop packet opens A"
+r0=$(redis_reads); r1=$(redis_reads); idle=$((r1 - r0))
 log_mark
 check "python sends the packet to A" udp_send "$NS_CLI" "$SRV_IP" "$pkt"
 expect_accept "$CLI_IP"
+r2=$(redis_reads)
+check "one round trip: Redis read the packet's SETs in $((r2 - r1 - idle)) read event(s), want 1 (reads $r1 -> $r2, $idle per INFO)" test "$((r2 - r1 - idle))" = 1
 check "A's nft set allowed_v4 holds $CLI_IP" nft_set_has allowed_v4 "$CLI_IP"
 check "client connects to A tcp/$PORT" tcp_ok "$NS_CLI" "$SRV_IP" "$PORT"
 check "Redis ran one SET per key (2) for it" test "$(redis_sets)" = "$((sets_before + 2))"

@@ -123,6 +123,18 @@ class redis_server {
     redisFree(c);
     return out;
   }
+  // A field of INFO (`name:<number>`), on a connection of the test's own.
+  static long info_field(redisContext* c, const std::string& section, const std::string& name) {
+    auto* r = static_cast<redisReply*>(redisCommand(c, "INFO %s", section.c_str()));
+    long n = -1;
+    if (r != nullptr && r->type == REDIS_REPLY_STRING) {
+      const std::string info{r->str, r->len};
+      const std::size_t at = info.find(name + ":");
+      if (at != std::string::npos) n = std::stol(info.substr(at + name.size() + 1));
+    }
+    if (r != nullptr) freeReplyObject(r);
+    return n;
+  }
   // How many SET commands the server has run (INFO commandstats).
   long sets() const {
     const std::string info = command("INFO commandstats");
@@ -310,6 +322,117 @@ TEST_F(redis_store, endpoints_are_tried_in_order) {
   EXPECT_EQ(s.endpoint(), "127.0.0.1:" + std::to_string(redis.port()));
 }
 
+// A packet's keys go in one write: Redis reads both commands in one read event (INFO stats
+// total_reads_processed), where a command at a time would take two.
+TEST_F(redis_store, remember_all_pipelines_the_keys_in_one_round_trip) {
+  redis_server redis;
+  replay::redis_store s{redis.tcp_options()};
+  ASSERT_TRUE(s.connect()) << s.last_error();
+  redisContext* stats = redisConnectUnix(redis.socket().c_str());
+  ASSERT_TRUE(stats != nullptr && stats->err == 0);
+  const auto reads = [&] {
+    return redis_server::info_field(stats, "stats", "total_reads_processed");
+  };
+  const long r0 = reads(), r1 = reads();
+  ASSERT_GE(r0, 0) << "no total_reads_processed in INFO stats";
+  const long idle = r1 - r0;  // the INFO command's own read
+  const std::array<replay_key, 2> keys{key(1), key(2)};
+  EXPECT_EQ(seen(s.remember_all(keys, t0 + 241, t0)), "first");
+  const long r2 = reads();
+  EXPECT_EQ(r2 - r1 - idle, 1) << "the 2 SETs took more than one read: not pipelined";
+  EXPECT_EQ(redis.sets(), 2);
+  // Sent one at a time, they take two.
+  const long r3 = reads();
+  EXPECT_EQ(seen(s.remember(key(3), t0 + 241, t0)), "first");
+  EXPECT_EQ(seen(s.remember(key(4), t0 + 241, t0)), "first");
+  EXPECT_EQ(reads() - r3 - idle, 2);
+  redisFree(stats);
+}
+
+// `replay` when any key was held; every key not held is now in Redis. All held locally: no
+// round trip at all.
+TEST_F(redis_store, remember_all_is_a_replay_if_any_key_was_held_and_keeps_the_others) {
+  redis_server redis;
+  auto o = redis.unix_options();
+  o.prefix = "k:";
+  replay::redis_store a{redis.unix_options()}, b{std::move(o)};
+  const std::array<replay_key, 2> keys{key(5), key(6)};
+  ASSERT_EQ(seen(b.remember(key(5), t0 + 241, t0)), "first");
+  EXPECT_EQ(seen(b.remember_all(keys, t0 + 241, t0)), "replay");
+  EXPECT_EQ(seen(b.remember(key(6), t0 + 241, t0)), "replay") << "the new key was not kept";
+  const long sets = redis.sets();
+  EXPECT_EQ(seen(b.remember_all(keys, t0 + 241, t0)), "replay");
+  EXPECT_EQ(redis.sets(), sets) << "both keys are in the local filter: no round trip";
+  EXPECT_EQ(seen(a.remember_all(keys, t0 + 241, t0)), "first") << "another prefix";
+}
+
+// Down, a batch fails closed as one key does: the reason, and the endpoint in the message.
+TEST_F(redis_store, remember_all_fails_closed_when_redis_is_down) {
+  redis_server redis;
+  replay::redis_store s{redis.unix_options()};
+  ASSERT_TRUE(s.connect());
+  redis.stop();
+  const std::array<replay_key, 2> keys{key(7), key(8)};
+  auto r = s.remember_all(keys, t0 + 241, t0);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, errc::replay_store_unavailable);
+  EXPECT_NE(r.error().message.find(redis.socket()), std::string::npos) << r.error().message;
+  redis.start();
+  std::this_thread::sleep_for(150ms);
+  EXPECT_EQ(seen(s.remember_all(keys, t0 + 241, t0)), "first") << s.last_error();
+}
+
+// A real redis-sentinel (Debian's redis-sentinel) watching the test's redis-server: the store asks
+// it where the primary is. A master name it does not monitor is a clear error.
+TEST_F(redis_store, sentinel_names_the_primary) {
+  if (::access("/usr/bin/redis-sentinel", X_OK) != 0)
+    GTEST_SKIP() << "redis-sentinel is not installed (apt-get install redis-sentinel)";
+  redis_server redis;
+  const fs::path dir = fs::temp_directory_path() / ("knock-sentinel-" + std::to_string(::getpid()) +
+                                                    "-" + std::to_string(std::random_device{}()));
+  fs::create_directories(dir);
+  const std::uint16_t port = free_port();
+  {
+    std::ofstream conf{dir / "sentinel.conf"};
+    conf << "port " << port << "\nbind 127.0.0.1\ndir " << dir.string()
+         << "\nsentinel monitor gw 127.0.0.1 " << redis.port() << " 1\n";
+  }
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const std::string conf = (dir / "sentinel.conf").string(), log = (dir / "s.log").string();
+    ::execl("/usr/bin/redis-sentinel", "redis-sentinel", conf.c_str(), "--logfile", log.c_str(),
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  const auto via_sentinel = [&](std::string master) {
+    replay::redis_options o;
+    o.address.endpoints.push_back({.host = "127.0.0.1", .port = free_port(), .unix_path = {}});
+    o.address.endpoints.push_back({.host = "127.0.0.1", .port = port, .unix_path = {}});
+    o.address.sentinel_master = std::move(master);
+    o.retry_after = 50ms;
+    return o;
+  };
+  replay::redis_store s{via_sentinel("gw")}, none{via_sentinel("other")};
+  bool up = false;
+  for (int i = 0; i < 100 && !up; ++i) {
+    up = static_cast<bool>(s.connect());
+    if (!up) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(up) << s.last_error();
+  EXPECT_EQ(s.endpoint(), "127.0.0.1:" + std::to_string(redis.port()));
+  EXPECT_EQ(seen(s.remember(key(1), t0 + 241, t0)), "first");
+  EXPECT_EQ(redis.command("DBSIZE"), "1");
+  auto r = none.connect();
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("monitors no master named 'other'"), std::string::npos)
+      << r.error().message;
+  EXPECT_NE(r.error().message.find("Connection refused"), std::string::npos)
+      << "the first sentinel's failure is in the message: " << r.error().message;
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  fs::remove_all(dir);
+}
+
 TEST_F(redis_store, a_database_is_selected) {
   redis_server redis;
   auto o = redis.unix_options();
@@ -321,7 +444,8 @@ TEST_F(redis_store, a_database_is_selected) {
 }
 
 // Two servers (gateways A and B) sharing one Redis. Garbage and packets whose HMAC fails never
-// reach Redis (no SET); a valid packet costs one SET per key (the payload's and the message's).
+// reach Redis (no SET); a valid packet costs one round trip: a SET per key (the payload's and the
+// message's), pipelined.
 using spa_server =
     server<cipher::any_rijndael, mac::any_hmac, firewall::recording, replay::redis_store>;
 using stanza_t = access::stanza<cipher::any_rijndael, mac::any_hmac>;
@@ -363,6 +487,8 @@ TEST_F(redis_store, an_ha_pair_accepts_a_packet_once_and_garbage_never_reaches_r
   const verdict first = a.handle(from(p), t0);
   EXPECT_TRUE(first.accepted) << to_string(first.reason);
   EXPECT_EQ(redis.sets(), 2) << "one SET per key: the payload's and the message's";
+  EXPECT_EQ(a.handle(from(p), t0 + 1000).reason, errc::stale_timestamp);
+  EXPECT_EQ(redis.sets(), 2) << "a stale packet reached Redis";
   EXPECT_EQ(b.handle(from(p), t0).reason, errc::replayed);  // the same bytes at gateway B
   EXPECT_EQ(b.firewall().active().size(), 0u);
 
@@ -393,6 +519,22 @@ TEST(redis_url, a_list_of_endpoints_and_a_database) {
   EXPECT_EQ(u->db, 1);
 }
 
+TEST(redis_url, sentinels_a_master_name_and_a_database) {
+  const auto a = parse_redis_url("redis-sentinel://10.0.0.7,10.0.0.8:5000,[2001:db8::7]/gw-1/3");
+  ASSERT_TRUE(a) << a.error();
+  EXPECT_EQ(a->sentinel_master, "gw-1");
+  EXPECT_EQ(a->db, 3);
+  ASSERT_EQ(a->endpoints.size(), 3u);
+  EXPECT_EQ(a->endpoints[0].describe(), "10.0.0.7:26379");
+  EXPECT_EQ(a->endpoints[1].describe(), "10.0.0.8:5000");
+  EXPECT_EQ(a->endpoints[2].describe(), "[2001:db8::7]:26379");
+  const auto b = parse_redis_url("redis-sentinel://s1/mymaster");
+  ASSERT_TRUE(b) << b.error();
+  EXPECT_EQ(b->db, 0);
+  EXPECT_EQ(b->sentinel_master, "mymaster");
+  EXPECT_TRUE(parse_redis_url("redis://10.0.0.7")->sentinel_master.empty());
+}
+
 TEST(redis_url, tls_a_password_and_bad_forms_are_refused_with_the_reason) {
   const auto refused = [](std::string_view url) {
     const auto r = parse_redis_url(url);
@@ -403,8 +545,14 @@ TEST(redis_url, tls_a_password_and_bad_forms_are_refused_with_the_reason) {
   const std::string pw = refused("redis://:hunter2@10.0.0.7");
   EXPECT_NE(pw.find("KNOCK_REPLAY_REDIS_PASSWORD_FILE"), std::string::npos) << pw;
   EXPECT_EQ(pw.find("hunter2"), std::string::npos) << "the error repeats the password";
-  EXPECT_NE(refused("redis-sentinel://10.0.0.7:26379/mymaster").find("Sentinel"),
+  EXPECT_NE(refused("redis-sentinel://10.0.0.7:26379").find("no master name"), std::string::npos);
+  EXPECT_NE(refused("redis-sentinel://10.0.0.7:26379/").find("no master name"), std::string::npos);
+  EXPECT_NE(refused("redis-sentinel://10.0.0.7/my master").find("a master name is"),
             std::string::npos);
+  EXPECT_NE(refused("redis-sentinel://10.0.0.7/gw/x").find("database"), std::string::npos);
+  EXPECT_NE(refused("redis-sentinel://:pw@10.0.0.7/gw").find("PASSWORD_FILE"), std::string::npos);
+  EXPECT_NE(refused("redis-sentinel:///gw").find("no host"), std::string::npos);
+  EXPECT_NE(refused("sentinel://10.0.0.7/gw").find("redis-sentinel://"), std::string::npos);
   EXPECT_NE(refused("http://10.0.0.7").find("not a Redis URL"), std::string::npos);
   EXPECT_NE(refused("redis://10.0.0.7:0").find("1..65535"), std::string::npos);
   EXPECT_NE(refused("redis://10.0.0.7:70000").find("1..65535"), std::string::npos);

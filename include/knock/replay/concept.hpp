@@ -24,10 +24,19 @@
 /// | `commit_batching_store`:              | a batch: `commit` only notes a sync is owed, `end_batch()`  | daemon           |
 /// | `s.begin_batch()`, `s.end_batch()`    | (`result<void>`) writes and syncs at once; the owner lets   |                  |
 /// |                                       | no grant of the batch through before it has succeeded       |                  |
+/// | `batch_replay_store`:                 | `result<sighting>`: `remember` for each of `keys` at once   | server           |
+/// | `s.remember_all(keys, expires, now)`  | (a networked store: one round trip). `first`: no key was    |                  |
+/// | noexcept, `keys` a                    | held and all are now kept; `replay`: at least one was held, |                  |
+/// | `std::span<const replay_key>`         | and every one not held is now kept; an error as `remember`  |                  |
+/// |                                       | (some keys may have been kept: the packet is refused).      |                  |
+/// |                                       | Without it the server calls `remember` once per key         |                  |
+/// |                                       | (`knock::remember_all` below).                              |                  |
 // clang-format on
 ///
 /// One call answers "seen before?" and records the key, so a networked store does it in one round
-/// trip (Redis: `SET key 1 NX EX ttl`) and two servers sharing it cannot both accept one packet.
+/// trip (Redis: `SET key 1 NX EX ttl`) and two servers sharing it cannot both accept one packet;
+/// the keys of one packet (its payload's and its message's) go in one `remember_all`, which a
+/// networked store sends as one batch (Redis: pipelined `SET`s, one round trip per packet).
 /// A store that cannot answer says so, and the server refuses the packet (fails closed) with that
 /// reason. Keys are canonical (see knock/server.hpp for how they are made): one packet, one key,
 /// however it was spelled on the wire. Times are seconds since the epoch on the server's clock.
@@ -41,6 +50,7 @@
 #include <array>
 #include <concepts>
 #include <cstddef>
+#include <span>
 
 namespace knock {
 
@@ -82,5 +92,33 @@ concept commit_batching_store = durable_replay_store<P> && requires(P& s) {
   { s.end_batch() }
   noexcept->std::same_as<result<void>>;
 };
+
+/// A ReplayStore that remembers several keys in one call (`remember_all`): a networked store makes
+/// it one round trip. The server remembers a packet's keys with it when the store has it.
+template <class P>
+concept batch_replay_store = replay_policy<P> &&
+    requires(P& s, std::span<const replay_key> keys, epoch_seconds t) {
+  { s.remember_all(keys, t, t) }
+  noexcept->std::same_as<result<sighting>>;
+};
+
+/// Remembers each of `keys` in `s` (see `batch_replay_store`): the store's own `remember_all` when
+/// it has one, else `remember` once per key, every key even after a replay. `first` when no key
+/// was held; the first error stops it.
+template <replay_policy P>
+result<sighting> remember_all(P& s, std::span<const replay_key> keys, epoch_seconds expires,
+                              epoch_seconds now) noexcept {
+  if constexpr (batch_replay_store<P>) {
+    return s.remember_all(keys, expires, now);
+  } else {
+    sighting seen = sighting::first;
+    for (const replay_key& k : keys) {
+      auto r = s.remember(k, expires, now);
+      if (!r) return r;
+      if (*r == sighting::replay) seen = sighting::replay;
+    }
+    return seen;
+  }
+}
 
 }  // namespace knock

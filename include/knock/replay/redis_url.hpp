@@ -6,11 +6,15 @@
 ///     redis://host[:port][,host[:port]...][/db]     TCP, endpoints tried in order (port 6379)
 ///     redis://[2001:db8::7]:6379,10.0.0.8/2          IPv6 in brackets; database 2
 ///     unix:///run/redis/redis.sock[?db=N]            a unix socket
+///     redis-sentinel://host[:port][,host[:port]...]/MASTER[/db]
+///                                                    Sentinel (port 26379): the sentinels, asked
+///                                                    in order where MASTER's primary is
 ///
 /// Refused, with a message that says why: `rediss://` (TLS: Debian 12's hiredis 0.14 has none;
 /// reach Redis over a unix socket or through a tunnel), a password in the URL (it would sit in the
-/// configuration and in logs: the store reads it from a file), Sentinel (`redis-sentinel://`, not
-/// yet), any other scheme, an empty host, a port outside 1..65535, a database outside 0..65535.
+/// configuration and in logs: the store reads it from a file), any other scheme, an empty host, a
+/// port outside 1..65535, a database outside 0..65535, a Sentinel URL without a master name or
+/// with one that is not letters, digits, `.`, `-`, `_`.
 /// Parsing needs no Redis library: a program checks its configuration without one.
 
 #include <knock/core/result.hpp>
@@ -38,10 +42,12 @@ struct redis_endpoint {
   friend bool operator==(const redis_endpoint&, const redis_endpoint&) = default;
 };
 
-/// The endpoints, in the order they are tried, and the database to `SELECT`.
+/// The endpoints, in the order they are tried, and the database to `SELECT`. With
+/// `sentinel_master` set, the endpoints are Redis Sentinels, asked in order for that primary.
 struct redis_address {
   std::vector<redis_endpoint> endpoints;
   std::uint16_t db = 0;
+  std::string sentinel_master;  ///< not empty: Sentinel addressing (`redis-sentinel://`)
 };
 
 namespace detail {
@@ -58,8 +64,10 @@ inline bool redis_host_char(char c) noexcept {
 }
 
 // `host[:port]` or `[v6][:port]`; the error says which item is wrong.
-inline result<redis_endpoint, std::string> redis_host_port(std::string_view item) {
+inline result<redis_endpoint, std::string> redis_host_port(std::string_view item,
+                                                           std::uint16_t default_port = 6379) {
   redis_endpoint e;
+  e.port = default_port;
   std::string_view host = item, port;
   if (item.starts_with('[')) {
     const std::size_t close = item.find(']');
@@ -107,10 +115,10 @@ inline result<redis_address, std::string> parse_redis_url(std::string_view url) 
     return fail(std::string{
         "rediss:// (TLS) is not supported: Debian 12's hiredis 0.14 has no TLS. Reach Redis over "
         "a unix socket (unix:///path), or over TCP through a tunnel (stunnel, spiped, WireGuard)"});
-  if (url.starts_with("redis-sentinel://") || url.starts_with("sentinel://"))
+  if (url.starts_with("sentinel://"))
     return fail(std::string{
-        "Sentinel addressing is not supported yet: list the servers (redis://a:6379,b:6379); the "
-        "store writes to the first one that is a primary"});
+        "not a Redis URL: Sentinel is redis-sentinel://host[:port][,host[:port]...]/MASTER[/db]"});
+  const bool sentinel = url.starts_with("redis-sentinel://");
   if (url.starts_with("unix://")) {
     std::string_view path = url.substr(7);
     if (const std::size_t q = path.find('?'); q != std::string_view::npos) {
@@ -127,26 +135,51 @@ inline result<redis_address, std::string> parse_redis_url(std::string_view url) 
     a.endpoints.push_back({.host = {}, .port = 0, .unix_path = std::string{path}});
     return a;
   }
-  if (!url.starts_with("redis://"))
+  if (!url.starts_with("redis://") && !sentinel)
     return fail(std::string{
-        "not a Redis URL: redis://host[:port][,host[:port]...][/db] or unix:///path[?db=N]"});
-  std::string_view rest = url.substr(8);
+        "not a Redis URL: redis://host[:port][,host[:port]...][/db], "
+        "redis-sentinel://host[:port][,host[:port]...]/MASTER[/db] or unix:///path[?db=N]"});
+  std::string_view rest = url.substr(sentinel ? 17 : 8);
   if (rest.find('@') != std::string_view::npos)
     return fail(std::string{
         "a user or password in the URL is refused (it would sit in the configuration and in "
         "logs): put the password in a file named by KNOCK_REPLAY_REDIS_PASSWORD_FILE"});
-  // The database: a trailing /N (the only '/' outside brackets).
-  if (const std::size_t slash = rest.rfind('/'); slash != std::string_view::npos) {
-    std::uint32_t db = 0;
-    if (!detail::redis_number(rest.substr(slash + 1), 65535, db))
-      return fail("'/" + std::string{rest.substr(slash + 1)} +
-                  "': the database is a number in 0..65535");
-    a.db = static_cast<std::uint16_t>(db);
+  std::string_view db_text;
+  bool has_db = false;
+  if (sentinel) {  // hosts/MASTER[/db]: the master's name after the first '/'
+    const std::size_t slash = rest.find('/');
+    std::string_view master =
+        slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
+    if (const std::size_t db_slash = master.find('/'); db_slash != std::string_view::npos) {
+      db_text = master.substr(db_slash + 1);
+      has_db = true;
+      master = master.substr(0, db_slash);
+    }
+    if (master.empty())
+      return fail(std::string{
+          "redis-sentinel://: no master name (redis-sentinel://host[:26379][,host...]/MASTER[/db], "
+          "MASTER as named in the sentinels' 'sentinel monitor MASTER ...')"});
+    for (char c : master)
+      if (!detail::redis_host_char(c))
+        return fail("'" + std::string{master} +
+                    "': a master name is letters, digits, '.', '-' and '_'");
+    a.sentinel_master = std::string{master};
     rest = rest.substr(0, slash);
+  } else if (const std::size_t slash = rest.rfind('/'); slash != std::string_view::npos) {
+    // The database: a trailing /N (the only '/' outside brackets).
+    db_text = rest.substr(slash + 1);
+    has_db = true;
+    rest = rest.substr(0, slash);
+  }
+  if (has_db) {
+    std::uint32_t db = 0;
+    if (!detail::redis_number(db_text, 65535, db))
+      return fail("'/" + std::string{db_text} + "': the database is a number in 0..65535");
+    a.db = static_cast<std::uint16_t>(db);
   }
   while (true) {
     const std::size_t comma = rest.find(',');
-    auto e = detail::redis_host_port(rest.substr(0, comma));
+    auto e = detail::redis_host_port(rest.substr(0, comma), sentinel ? 26379 : 6379);
     if (!e) return fail(e.error());
     a.endpoints.push_back(*std::move(e));
     if (comma == std::string_view::npos) break;
