@@ -50,6 +50,11 @@ class locked_store {
     return store_.remember(k, until, now);
   }
   /// A packet's keys under one lock: the store's own batch (Redis: one round trip) or a loop.
+  bool contains(const knock::replay_key& k,
+                knock::epoch_seconds now) const noexcept requires knock::replay_lookup<Store> {
+    std::lock_guard lock{*m_};
+    return store_.contains(k, now);
+  }
   knock::result<knock::sighting> remember_all(std::span<const knock::replay_key> keys,
                                               knock::epoch_seconds until,
                                               knock::epoch_seconds now) noexcept {

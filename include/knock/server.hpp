@@ -13,7 +13,9 @@
 ///        stanza is skipped before any crypto; none left: `no_matching_stanza`)
 ///     b. HMAC (constant time). Once it verifies, the payload's SHA-256 is the packet's wire key:
 ///        an authenticated payload has exactly one spelling (strict base64, exact tag), so its
-///        digest is canonical. Garbage and forgeries never reach the replay store.
+///        digest is canonical. Garbage and forgeries never reach the replay store. A payload the
+///        store already knows without asking anyone (`replay_lookup`: memory, the replay log,
+///        Redis's local filter) is refused as `replayed` here, before decryption.
 ///     c. decrypt and decode; the message's own key (`wire::message_key`: its fields) identifies
 ///        one request however it was spelled or encrypted — the only safeguard for a stanza
 ///        without HMAC (spec Q9).
@@ -256,6 +258,10 @@ class server {
       if (s.mac && !wire_key) {
         wire_key.emplace();
         hash(hash_id::sha256, as_bytes(d.payload), wire_key->bytes.data());
+        // A payload the store knows already is a replay, refused before any decryption (a
+        // replayed GnuPG packet costs no private-key work); unknown, it is recorded below.
+        if constexpr (replay_lookup<replay_type>)
+          if (replay_.contains(*wire_key, now)) return refuse(errc::replayed);
       }
       auto message = wire::decrypt(*body, s.cipher, s.key.view(), long_ones);
       if (!message) {

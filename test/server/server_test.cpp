@@ -86,6 +86,16 @@ TEST(server, refuses_a_replay_even_much_later_within_the_window) {
   EXPECT_EQ(srv.firewall().opened(), 1u);
 }
 
+TEST(server, a_payload_the_store_knows_is_refused_before_decryption) {
+  spa_server srv{rules(stanza_for(vector("access_cbc_hmac_sha256")))};
+  const auto p = packet("access_cbc_hmac_sha256");
+  ASSERT_TRUE(srv.handle(from(p), t0).accepted);
+  const verdict again = srv.handle(from(p), t0 + 1);
+  EXPECT_EQ(again.reason, errc::replayed);
+  EXPECT_FALSE(again.decoded()) << "the replay log's lookup answered: nothing was decrypted";
+  EXPECT_FALSE(again.stanza);
+}
+
 TEST(server, time_window_is_plus_minus_120_seconds_inclusive) {
   const auto p = packet("access_cbc_hmac_sha256");  // timestamp 1700000000
   for (auto [now, ok] : {std::pair{1700000120, true},

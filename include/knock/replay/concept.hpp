@@ -31,6 +31,11 @@
 /// |                                       | (some keys may have been kept: the packet is refused).      |                  |
 /// |                                       | Without it the server calls `remember` once per key         |                  |
 /// |                                       | (`knock::remember_all` below).                              |                  |
+/// | `replay_lookup`:                      | `bool`, noexcept, records nothing: `key` is known (live at  | server           |
+/// | `s.contains(key, now)`                | `now`) without asking anyone (a networked store: its local  |                  |
+/// |                                       | filter). The server refuses a known payload as `replayed`   |                  |
+/// |                                       | before decrypting it (a replayed GnuPG packet costs no      |                  |
+/// |                                       | private-key work); `false` only means "ask remember".       |                  |
 // clang-format on
 ///
 /// One call answers "seen before?" and records the key, so a networked store does it in one round
@@ -100,6 +105,15 @@ concept batch_replay_store = replay_policy<P> &&
     requires(P& s, std::span<const replay_key> keys, epoch_seconds t) {
   { s.remember_all(keys, t, t) }
   noexcept->std::same_as<result<sighting>>;
+};
+
+/// A ReplayStore that can say, without recording anything or a round trip, that a key is known
+/// (`contains`): the server's cheap first look at an authenticated payload, before decryption.
+template <class P>
+concept replay_lookup = replay_policy<P> &&
+    requires(const P& s, const replay_key& k, epoch_seconds t) {
+  { s.contains(k, t) }
+  noexcept->std::same_as<bool>;
 };
 
 /// Remembers each of `keys` in `s` (see `batch_replay_store`): the store's own `remember_all` when

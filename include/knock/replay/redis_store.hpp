@@ -119,6 +119,12 @@ class redis_store {
     }
   }
 
+  /// True when the local filter knows `key` (Redis said so earlier): no round trip. False says
+  /// nothing: Redis may hold it.
+  bool contains(const replay_key& key, epoch_seconds now) const noexcept {
+    return local_.contains(key, now);
+  }
+
   /// Keys held by the local filter (Redis holds the rest).
   std::size_t size() const noexcept { return local_.size(); }
   /// True while a connection is open (the last command succeeded or none was sent since).
