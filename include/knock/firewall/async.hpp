@@ -191,6 +191,7 @@ class async {
             } catch (...) {  // std::bad_alloc: refused, answered, never lost
               st_->refuse_front_staged(
                   error{errc::firewall_failed, "firewall writer: out of memory"});
+              st_->notify();
               continue;
             }
             st_->staged.pop_front();
