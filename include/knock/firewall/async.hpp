@@ -189,8 +189,7 @@ class async {
             try {
               st_->queue.push_back(std::move(st_->staged.front()));
             } catch (...) {  // std::bad_alloc: refused, answered, never lost
-              st_->refuse_front_staged(
-                  error{errc::firewall_failed, "firewall writer: out of memory"});
+              st_->refuse_front_staged(error{errc::firewall_failed});  // no message: no memory
               st_->notify();
               continue;
             }
