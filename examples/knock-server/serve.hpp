@@ -29,9 +29,9 @@
 #include <knock/codec/http.hpp>
 #include <knock/core/time.hpp>
 #include <knock/firewall/async.hpp>
-#include <knock/server.hpp>
 #include <knock/observe/metrics.hpp>
 #include <knock/replay/concept.hpp>
+#include <knock/server.hpp>
 
 #include <array>
 #include <atomic>

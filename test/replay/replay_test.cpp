@@ -244,6 +244,17 @@ TEST(file_store, says_which_file_failed_and_why) {
   EXPECT_EQ(full.error().message, small + ": more live entries than the store holds (1)");
 }
 
+// Restores the file size limit (and SIGXFSZ) that a test lowers to make writes fail.
+struct file_size_limit {
+  rlimit old{};
+  void (*handler)(int);
+  file_size_limit() : handler{std::signal(SIGXFSZ, SIG_IGN)} { ::getrlimit(RLIMIT_FSIZE, &old); }
+  ~file_size_limit() {
+    ::setrlimit(RLIMIT_FSIZE, &old);
+    std::signal(SIGXFSZ, handler);
+  }
+};
+
 // A write that fails half-way (disk full; here the file size limit) refuses the packet, says why,
 // and cuts the partial line off: the lines written after it are not lost at the next start.
 TEST(file_store, cuts_off_a_partial_write_and_keeps_working) {
@@ -254,15 +265,7 @@ TEST(file_store, cuts_off_a_partial_write_and_keeps_working) {
   ASSERT_TRUE(s->remember(key(1), 5000, 1000));
   const auto one_line = fs::file_size(path);
 
-  struct restore {
-    rlimit old{};
-    void (*handler)(int);
-    restore() : handler{std::signal(SIGXFSZ, SIG_IGN)} { ::getrlimit(RLIMIT_FSIZE, &old); }
-    ~restore() {
-      ::setrlimit(RLIMIT_FSIZE, &old);
-      std::signal(SIGXFSZ, handler);
-    }
-  } guard;
+  file_size_limit guard;
   rlimit small = guard.old;
   small.rlim_cur = one_line + 40;  // room for 40 bytes of the next line
   ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
@@ -314,15 +317,7 @@ TEST(file_store, a_batch_writes_its_lines_at_its_end_and_says_when_it_cannot) {
   ASSERT_TRUE(s->end_batch());
   EXPECT_EQ(fs::file_size(path), 103 * one_line);
 
-  struct restore {
-    rlimit old{};
-    void (*handler)(int);
-    restore() : handler{std::signal(SIGXFSZ, SIG_IGN)} { ::getrlimit(RLIMIT_FSIZE, &old); }
-    ~restore() {
-      ::setrlimit(RLIMIT_FSIZE, &old);
-      std::signal(SIGXFSZ, handler);
-    }
-  } guard;
+  file_size_limit guard;
   s->begin_batch();
   ASSERT_TRUE(s->remember(key(200), 5000, 1000));
   ASSERT_TRUE(s->remember(key(201), 5000, 1000));
