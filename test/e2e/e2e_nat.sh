@@ -60,6 +60,15 @@ if [ "$MODE" = iptables ]; then
         ipt -A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT &&
         ipt -A INPUT -p tcp --dport "$INT_PORT" -j DROP || die "the gateway's iptables rules"
 fi
+# Each scenario runs twice through the same gateway (fwknopd, then knock) with the same ports. A
+# MASQUERADE --to-ports 55000 grant maps every connection to gateway:55000, so the closed
+# connection of fwknopd's run, still in conntrack (TIME_WAIT lasts 120 s), would take the one
+# tuple knock's run needs and its connection would be dropped: seen in CI when the two runs came
+# less than two minutes apart. Closed connections leave conntrack within a second here.
+for state in time_wait fin_wait close_wait last_ack close; do
+    in_ns "$NS_SRV" sysctl -qw "net.netfilter.nf_conntrack_tcp_timeout_$state=1" ||
+        die "nf_conntrack_tcp_timeout_$state in the gateway namespace"
+done
 
 # fwknopd.conf / access.conf for one scenario (fwknopd and knock read the same files)
 nat_conf() { # extra fwknopd.conf lines as VAR value pairs
