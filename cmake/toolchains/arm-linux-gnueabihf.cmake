@@ -11,6 +11,7 @@ if(DEFINED ENV{KNOCK_SYSROOT_BASE})
 else()
   set(knock_cross_sysroot /opt/knock-sysroots/armhf)
 endif()
+set(knock_cross_loader ld-linux-armhf.so.3)
 include(${CMAKE_CURRENT_LIST_DIR}/debian-cross.cmake)
 # g++ notes, for every std::vector of a large struct, that 32-bit ARM passes it as GCC 7.1 began to
 # (-Wpsabi): about linking with code built by GCC 6, which no Debian 12 library is.

@@ -33,6 +33,17 @@ else()
 endif()
 find_program(knock_cross_emulator qemu-${knock_cross_qemu}-static)
 if(knock_cross_emulator)
-  # -L: the target's dynamic loader and libraries.
-  set(CMAKE_CROSSCOMPILING_EMULATOR ${knock_cross_emulator} -L ${knock_cross_target_root})
+  # -L: the target's root, for the paths the program opens. The program is started through the
+  # target's dynamic loader (knock_cross_loader, set by the including file) rather than loaded by
+  # qemu itself: with Debian 12's qemu-user 7.2 on a recent host kernel (seen on 6.18), a
+  # dynamically linked program that qemu loads spins for ever in its first pthread_create
+  # (a five-line C program does it; a static one, or the same one started through ld.so, does
+  # not).
+  set(knock_cross_libraries
+      ${knock_cross_target_root}/lib:${knock_cross_target_root}/lib/${knock_cross_triple}:${knock_cross_target_root}/usr/lib/${knock_cross_triple})
+  if(NOT knock_cross_sysroot)
+    string(APPEND knock_cross_libraries :/usr/lib/${knock_cross_triple}:/lib/${knock_cross_triple})
+  endif()
+  set(CMAKE_CROSSCOMPILING_EMULATOR ${knock_cross_emulator} -L ${knock_cross_target_root}
+      ${knock_cross_target_root}/lib/${knock_cross_loader} --library-path ${knock_cross_libraries})
 endif()
