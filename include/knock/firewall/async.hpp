@@ -41,6 +41,7 @@
 #include <knock/core/grant.hpp>
 #include <knock/core/result.hpp>
 #include <knock/core/role.hpp>
+#include <knock/firewall/async_writer.hpp>
 #include <knock/firewall/concept.hpp>
 
 #include <atomic>
@@ -69,20 +70,6 @@
 
 namespace knock::firewall {
 
-/// How many grants may wait, and how many go to a batching backend at once.
-struct async_options {
-  std::size_t capacity = 4096;  ///< grants waiting for the writer; more are refused
-  std::size_t batch = 64;       ///< most grants handed to `open_batch` in one call
-};
-
-/// What the writer did: a grant's result (with its request), or an expiry's.
-struct answer {
-  enum class kind : std::uint8_t { grant, expiry };
-  kind what = kind::grant;
-  grant_request request;  ///< the grant's (empty for an expiry)
-  result<void> outcome;
-};
-
 /// Applies the grants of a Firewall `F` on a writer thread. Models knock::firewall_policy and
 /// firewall::deferring_firewall (and the abilities of F that make sense through a queue: NAT,
 /// self-repair counts). Move-only.
@@ -93,7 +80,8 @@ class async {
   using backend_type = F;
 
  private:
-  struct state;
+  using job = detail::async_job<F>;
+  using state = detail::async_writer<F>;
 
  public:
   /// Not started: refuses everything (`start` makes a working one).
@@ -341,177 +329,6 @@ class async {
   }
 
  private:
-  struct job {
-    enum class kind : std::uint8_t { grant, expire, call };
-    kind what;
-    grant_request request;
-    epoch_seconds now = 0;
-    void (*fn)(void*, F&) = nullptr;  // a call: run(ctx, backend); its owner waits
-    void* ctx = nullptr;
-    bool* done = nullptr;
-  };
-
-  struct state {
-    state(F b, async_options o) : backend{std::move(b)}, options{o} {
-      if (options.capacity == 0) options.capacity = 1;
-      if (options.batch == 0) options.batch = 1;
-    }
-    ~state() {
-      join();
-      if (event_fd >= 0) ::close(event_fd);
-      if (event_write_fd >= 0) ::close(event_write_fd);
-    }
-
-    void join() noexcept {
-      std::lock_guard lock{join_m};
-      if (writer.joinable()) writer.join();
-    }
-
-    void publish_repairs() noexcept {
-      if constexpr (self_repairing_firewall<F>)
-        repairs.store(backend.repairs(), std::memory_order_relaxed);
-    }
-
-    // Answers the first staged grant with `why` (under the lock); drops it if even that fails.
-    void refuse_front_staged(const error& why) noexcept {
-      try {
-        answers.push_back(answer{answer::kind::grant, std::move(staged.front().request),
-                                 result<void>{fail(why)}});
-      } catch (...) {
-      }
-      staged.pop_front();
-      --queued_grants;
-    }
-
-    void notify() noexcept {
-      const std::uint64_t one = 1;
-#ifdef __linux__
-      (void)!::write(event_fd, &one, sizeof one);
-#else
-      (void)!::write(event_write_fd, &one, 1);
-#endif
-    }
-
-    // The writer: takes the front job (and the plain grants right behind it, for a batching
-    // backend), runs it without the lock, publishes the answers; until stopped and drained.
-    void run() noexcept {
-      std::unique_lock lock{m};
-      std::vector<job> taken;
-      std::vector<answer> out;
-      for (;;) {
-        work.wait(lock, [&] { return stopping || !queue.empty(); });
-        if (queue.empty()) return;
-        taken.clear();
-        out.clear();
-        try {
-          taken.push_back(std::move(queue.front()));
-          queue.pop_front();
-          if constexpr (batching_firewall<F>)
-            if (taken.front().what == job::kind::grant && !taken.front().request.nat)
-              while (!queue.empty() && taken.size() < options.batch &&
-                     queue.front().what == job::kind::grant && !queue.front().request.nat) {
-                taken.push_back(std::move(queue.front()));
-                queue.pop_front();
-              }
-        } catch (...) {  // std::bad_alloc growing `taken`: the front job alone, next time
-        }
-        if (taken.empty()) continue;
-        running = taken.size();
-        for (const auto& j : taken) {
-          if (j.what == job::kind::grant) --queued_grants;
-          if (j.what == job::kind::expire) expiry_queued = false;
-        }
-        lock.unlock();
-        execute(taken, out);
-        publish_repairs();
-        lock.lock();
-        running = 0;
-        bool called = false;
-        for (auto& j : taken)
-          if (j.what == job::kind::call) *j.done = true, called = true;
-        if (!out.empty()) {
-          try {
-            for (auto& a : out) answers.push_back(std::move(a));
-          } catch (...) {  // cannot record the answers: nothing more to do than drop them
-          }
-          notify();
-        }
-        if (called) idle.notify_all();
-      }
-    }
-
-    void execute(std::vector<job>& taken, std::vector<answer>& out) noexcept {
-      const auto oom = [] {
-        return result<void>{fail(error{errc::firewall_failed, "firewall writer: out of memory"})};
-      };
-      try {
-        if (taken.front().what == job::kind::call) {
-          taken.front().fn(taken.front().ctx, backend);
-          return;
-        }
-        if (taken.front().what == job::kind::expire) {
-          out.push_back(answer{answer::kind::expiry, {}, backend.expire(taken.front().now)});
-          return;
-        }
-        if constexpr (batching_firewall<F>) {
-          if (taken.size() > 1) {
-            std::vector<grant> grants;
-            grants.reserve(taken.size());
-            for (const auto& j : taken) grants.push_back(j.request.granted);
-            auto results = backend.open_batch(grants);
-            for (std::size_t i = 0; i < taken.size(); ++i) {
-              result<void> ok = fail(error{errc::firewall_failed, "firewall writer: no answer"});
-              if (i < results.size()) ok = std::move(results[i]);
-              out.push_back(
-                  answer{answer::kind::grant, std::move(taken[i].request), std::move(ok)});
-            }
-            return;
-          }
-        }
-        auto& r = taken.front().request;
-        result<void> ok;
-        if (r.nat) {
-          if constexpr (nat_firewall<F>)
-            ok = backend.open_nat(r.granted);
-          else
-            ok = fail(error{errc::nat_unsupported});
-        } else {
-          ok = backend.open(r.granted);
-        }
-        out.push_back(answer{answer::kind::grant, std::move(r), std::move(ok)});
-      } catch (...) {
-        // A backend threw (std::bad_alloc): every grant of the job is answered as failed, so
-        // none is lost. If even that cannot be recorded, `running` still goes back to 0.
-        try {
-          for (std::size_t i = out.size(); i < taken.size(); ++i)
-            if (taken[i].what == job::kind::grant)
-              out.push_back(answer{answer::kind::grant, std::move(taken[i].request), oom()});
-        } catch (...) {
-        }
-        // A call that threw leaves its result empty: call() answers for it.
-      }
-    }
-
-    F backend;
-    async_options options;
-    mutable std::mutex m;
-    std::condition_variable work;  // the writer waits for jobs
-    std::condition_variable idle;  // callers of call() wait for theirs
-    std::deque<job> queue;
-    std::size_t queued_grants = 0;
-    std::size_t running = 0;
-    std::size_t holds = 0;   // `held` scopes alive: submit stages its grants
-    std::deque<job> staged;  // grants submitted under a `held` scope, not yet queued
-    bool expiry_queued = false;
-    bool stopping = false;
-    std::vector<answer> answers;
-    std::atomic<std::size_t> repairs{0};
-    int event_fd = -1;
-    int event_write_fd = -1;  // the pipe's other end, where there is no eventfd
-    std::mutex join_m;
-    std::thread writer;
-  };
-
   explicit async(std::unique_ptr<state> st) noexcept : st_{std::move(st)} {}
 
   // Why a grant is refused before the writer sees it: the queue is full (`waiting` grants), or
