@@ -88,6 +88,7 @@ e2e_init() {
     for t in ip nft python3 socat fwknop ss; do
         command -v "$t" >/dev/null 2>&1 || skip "$t not found"
     done
+    reap_stale_namespaces
     [ -x "$KNOCK_SERVER" ] || die "knock-server not executable: $KNOCK_SERVER"
     [ -x "$KNOCK_CLIENT" ] || die "knock-client not executable: $KNOCK_CLIENT"
     PYTHON=$(command -v python3)
@@ -107,6 +108,19 @@ e2e_init() {
     # fwknop --key-gen sizes: 32-byte AES key, 64-byte HMAC-SHA256 key
     KEY_B64=$("$PYTHON" -c 'import base64,os;print(base64.b64encode(os.urandom(32)).decode())')
     HMAC_B64=$("$PYTHON" -c 'import base64,os;print(base64.b64encode(os.urandom(64)).decode())')
+}
+
+# The namespaces of a test that was killed outright (SIGKILL: ctest's timeout) and so could not
+# clean up: knock-e2e-PID-* whose PID is gone. Their processes are killed, the namespaces deleted.
+reap_stale_namespaces() {
+    local ns pid p
+    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^knock-e2e-[0-9]+-' || true); do
+        pid=${ns#knock-e2e-}; pid=${pid%%-*}
+        kill -0 "$pid" 2>/dev/null && continue
+        for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+        ip netns del "$ns" 2>/dev/null && echo "---- removed the namespace $ns of an earlier run that was killed" >&2
+    done
+    return 0
 }
 
 kill_pid() { # pid: TERM, up to 3 s, then KILL
