@@ -358,16 +358,7 @@ class daemon_loop {
     ctx.replay_entries = server_.replay_store().size();
     if constexpr (knock::counting_capture<Capture>) {  // every worker's capture, summed
       ctx.capture = capture_.stats();
-      for (const Capture& c : more_) {
-        const auto more_stats = c.stats();
-        ctx.capture->received += more_stats.received;
-        ctx.capture->delivered += more_stats.delivered;
-        ctx.capture->dropped += more_stats.dropped;
-        ctx.capture->ifdropped += more_stats.ifdropped;
-        ctx.capture->fragments += more_stats.fragments;
-        ctx.capture->malformed += more_stats.malformed;
-        ctx.capture->ignored += more_stats.ignored;
-      }
+      for (const Capture& c : more_) *ctx.capture += c.stats();
     }
     ctx.start_time = started_;
     ctx.version = version;

@@ -78,4 +78,16 @@ TEST(capture_concept, archetype_delivers_and_drains) {
   EXPECT_EQ(c.receive([](const datagram&) {}).value_or(9), 0u);
 }
 
+TEST(capture_stats, sum_adds_every_count) {
+  knock::capture_stats a{1, 2, 3, 4, 5, 6, 7}, b{10, 20, 30, 40, 50, 60, 70};
+  a += b;
+  EXPECT_EQ(a.received, 11u);
+  EXPECT_EQ(a.delivered, 22u);
+  EXPECT_EQ(a.dropped, 33u);
+  EXPECT_EQ(a.ifdropped, 44u);
+  EXPECT_EQ(a.fragments, 55u);
+  EXPECT_EQ(a.malformed, 66u);
+  EXPECT_EQ(a.ignored, 77u);
+}
+
 }  // namespace

@@ -73,6 +73,14 @@ struct capture_stats {
   std::uint64_t fragments = 0;  ///< IP fragments, refused (knock never reassembles)
   std::uint64_t malformed = 0;  ///< truncated or malformed frames; datagrams too long to buffer
   std::uint64_t ignored = 0;    ///< frames the filter let through that hold no UDP/TCP payload
+
+  /// Adds `o`'s counts (the captures of several workers, summed).
+  constexpr capture_stats& operator+=(const capture_stats& o) noexcept {
+    received += o.received, delivered += o.delivered, dropped += o.dropped;
+    ifdropped += o.ifdropped, fragments += o.fragments, malformed += o.malformed;
+    ignored += o.ignored;
+    return *this;
+  }
 };
 
 namespace detail {
