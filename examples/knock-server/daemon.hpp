@@ -124,9 +124,10 @@ int daemon_main(const options& o) {
   // group, so the kernel gives each packet to one of them.
   std::vector<Captures> more;
   std::string workers_note;
-  if (s.workers > 1 && (capture->fds().empty() || s.capture != "pcap")) {
+  if (s.workers > 1 && (capture->fds().empty() || s.capture == "udp")) {
     workers_note = "KNOCK_WORKERS " + std::to_string(s.workers) +
-                   ": one worker only: more need KNOCK_CAPTURE pcap on a live interface";
+                   ": one worker only: more need a capture on a live interface (KNOCK_CAPTURE "
+                   "packet or pcap)";
   } else if (s.workers > 1 && uses_gnupg(*stanzas)) {
     workers_note = "KNOCK_WORKERS " + std::to_string(s.workers) +
                    ": one worker only: a stanza decrypts with GnuPG, whose contexts one thread "

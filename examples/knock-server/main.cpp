@@ -4,6 +4,7 @@
 #include "program.hpp"
 
 #include <knock/capture/any_of.hpp>
+#include <knock/capture/packet_socket.hpp>
 #include <knock/capture/pcap.hpp>
 #include <knock/capture/udp_socket.hpp>
 #include <knock/firewall/any_of.hpp>
@@ -20,7 +21,9 @@ using firewalls = knock::firewall::any_of<knock::firewall::nftables,    // FIREW
                                           knock::firewall::ipfw,        // FIREWALL_TYPE ipfw
                                           knock::firewall::firewalld,   // FIREWALL_TYPE firewalld
                                           knock::firewall::recording>;  // none (and -t)
-using captures = knock::capture::any_of<knock::capture::pcap,           // PCAP_INTF (the default)
-                                        knock::capture::udp_socket>;    // ENABLE_UDP_SERVER, -U
+using captures =
+    knock::capture::any_of<knock::capture::packet_socket,  // PCAP_INTF (the default)
+                           knock::capture::pcap,           // KNOCK_CAPTURE pcap, PCAP_FILE
+                           knock::capture::udp_socket>;    // ENABLE_UDP_SERVER, -U
 
 int main(int argc, char** argv) { return knock_server::main<firewalls, captures>(argc, argv); }

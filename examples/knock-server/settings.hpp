@@ -303,7 +303,10 @@ settings_result load_settings(const options& o) {
   s.firewall = o.test ? "none" : !flag.empty() ? flag : configured;
   if (!Firewalls::knows(s.firewall))  // a build without 'none' cannot run -t
     return fail(knock::config::config_error{"command line", 0, "-t", unknown_firewall(s.firewall)});
-  s.capture = *udp || o.udp_server ? "udp" : c.text("KNOCK_CAPTURE", Captures::names[0]);
+  // The default is the list's first source; a savefile (PCAP_FILE, --pcap-file) is libpcap's.
+  const bool savefile = !c.text("PCAP_FILE").empty() && Captures::knows("pcap");
+  s.capture = *udp || o.udp_server ? "udp"
+                                   : c.text("KNOCK_CAPTURE", savefile ? "pcap" : Captures::names[0]);
   if (!Captures::knows(s.capture))
     return fail(c.error("KNOCK_CAPTURE", "unknown value '" + knock::config::printable(s.capture) +
                                              "' (known: " + knock::join_names(Captures::names) +

@@ -49,6 +49,7 @@
 ///   if (!input.receive([&](const knock::datagram& d) { server.handle(d); })) break;
 /// ```
 
+#include <knock/capture/frame.hpp>
 #include <knock/config/fwknopd_conf.hpp>
 #include <knock/core/datagram.hpp>
 #include <knock/core/result.hpp>
@@ -73,6 +74,16 @@ struct capture_stats {
   std::uint64_t fragments = 0;  ///< IP fragments, refused (knock never reassembles)
   std::uint64_t malformed = 0;  ///< truncated or malformed frames; datagrams too long to buffer
   std::uint64_t ignored = 0;    ///< frames the filter let through that hold no UDP/TCP payload
+
+  /// Counts a frame `parse_frame` refused, under the reason's counter.
+  constexpr void count(capture::frame_error e) noexcept {
+    if (e == capture::frame_error::fragment)
+      ++fragments;
+    else if (capture::is_malformed(e))
+      ++malformed;
+    else
+      ++ignored;
+  }
 
   /// Adds `o`'s counts (the captures of several workers, summed).
   constexpr capture_stats& operator+=(const capture_stats& o) noexcept {

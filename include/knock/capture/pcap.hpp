@@ -142,14 +142,6 @@ class pcap {
 
   pcap() = default;
   static std::optional<link_type> link_of(int dlt) noexcept;
-  void count(frame_error e) noexcept {
-    if (e == frame_error::fragment)
-      ++counts_.fragments;
-    else if (is_malformed(e))
-      ++counts_.malformed;
-    else
-      ++counts_.ignored;
-  }
   static failure<error> failed(std::string_view message) {
     return fail(error{errc::capture_failed, "pcap: " + std::string{message}});
   }
@@ -319,7 +311,7 @@ result<std::size_t> pcap::receive(F&& on_datagram) {
       ++counts_.received;
       const auto d = parse_frame({bytes, header->caplen}, s.link);
       if (!d) {
-        count(d.error());
+        counts_.count(d.error());
         continue;
       }
       ++counts_.delivered;

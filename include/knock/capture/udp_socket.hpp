@@ -14,6 +14,7 @@
 /// turns on `IP_PKTINFO` to record the real one.
 
 #include <knock/capture/concept.hpp>
+#include <knock/capture/socket_set.hpp>
 #include <knock/config/byte_size.hpp>
 #include <knock/config/error.hpp>
 #include <knock/core/error.hpp>
@@ -159,19 +160,6 @@ class udp_socket {
     alignas(cmsghdr) unsigned char control[128];
   };
 
-  struct sockets {  // owned descriptors, closed on destruction; a move hands them over
-    std::vector<int> fds;
-    sockets() = default;
-    sockets(sockets&& o) noexcept : fds{std::exchange(o.fds, {})} {}
-    sockets& operator=(sockets&& o) noexcept {
-      std::swap(fds, o.fds);
-      return *this;
-    }
-    ~sockets() {
-      for (int fd : fds) ::close(fd);
-    }
-  };
-
   udp_socket() = default;
   static failure<error> failed(std::string_view what, int errnum) {
     return fail(system_error(errc::capture_failed, "udp: " + std::string{what}, errnum));
@@ -179,7 +167,7 @@ class udp_socket {
   // The destination it names, and the drop count, from one datagram's control messages.
   std::optional<ip_address> read_control(std::size_t socket, msghdr& h) noexcept;
 
-  sockets sockets_;
+  detail::socket_set sockets_;
   std::vector<std::uint32_t> drops_;  // per socket: the kernel's cumulative count
   std::vector<slot> slots_;
   std::vector<mmsghdr> messages_;  // recvmmsg wants them contiguous

@@ -5,6 +5,7 @@
 #include <knock/capture/pcap.hpp>
 
 #include "collect.hpp"
+#include "fixture.hpp"
 #include "netns.hpp"
 
 #include <gtest/gtest.h>
@@ -28,45 +29,9 @@ using capture::pcap;
 using capture::pcap_options;
 using namespace std::chrono_literals;
 
-ip_address ip(std::string_view text) { return *ip_address::parse(text); }
-
-class pcap_netns : public ::testing::Test {
+class pcap_netns : public capture_netns {
  protected:
-  void SetUp() override {
-    if (!is_root()) GTEST_SKIP() << "needs root: creates network namespaces and veth pairs";
-    if (!run({"ip", "-V"})) GTEST_SKIP() << "needs iproute2's ip";
-    server_.emplace("s");
-    peer_.emplace("p");
-    ASSERT_TRUE(server_->ok() && peer_->ok()) << "ip netns add failed";
-  }
-  const netns& server() const { return *server_; }
-  const netns& peer() const { return *peer_; }
-
-  /// The first veth pair: server a0 192.0.2.1 / 2001:db8::1, peer b0 192.0.2.2 / 2001:db8::2.
-  void link_first(int mtu = 1500) {
-    ASSERT_TRUE(veth(server(), "a0", "192.0.2.1/24", peer(), "b0", "192.0.2.2/24", mtu));
-    ASSERT_TRUE(server().ip({"addr", "add", "2001:db8::1/64", "dev", "a0", "nodad"}));
-    ASSERT_TRUE(peer().ip({"addr", "add", "2001:db8::2/64", "dev", "b0", "nodad"}));
-  }
-
-  /// Opens the capture inside the server namespace.
-  std::optional<pcap> open(const pcap_options& o) const {
-    inside in{server()};
-    EXPECT_TRUE(in.ok());
-    auto p = pcap::open(o);
-    EXPECT_TRUE(p) << p.error().message;
-    return p ? std::optional<pcap>{*std::move(p)} : std::nullopt;
-  }
-
-  /// A UDP sender bound to `from`, in namespace `ns`.
-  static std::unique_ptr<sender> sender_in(const netns& ns, const ip_address& from) {
-    inside in{ns};
-    EXPECT_TRUE(in.ok());
-    return std::make_unique<sender>(from);
-  }
-
- private:
-  std::optional<netns> server_, peer_;  // declared after nothing that outlives them
+  std::optional<pcap> open(const pcap_options& o) const { return open_capture<pcap>(o); }
 };
 
 pcap_options on(std::vector<std::string> interfaces) {

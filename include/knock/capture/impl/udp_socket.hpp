@@ -25,16 +25,10 @@ inline result<udp_socket> udp_socket::open(const udp_socket_options& o) {
     if (fd < 0) return failed("socket", errno);
     out.sockets_.fds.push_back(fd);  // owned from here (reserved: cannot throw); closed on failure
     out.drops_.push_back(0);
-    const int on = 1, v6only = dual ? 0 : 1, size = o.receive_buffer;
+    const int on = 1, v6only = dual ? 0 : 1;
     if (!a.is_v4() && ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) != 0)
       return failed("IPV6_V6ONLY", errno);
-    // SO_RCVBUFFORCE passes net.core.rmem_max when privileged; SO_RCVBUF is capped by it.
-    if (size > 0 && ::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
-      (void)::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-    int got = 0;
-    socklen_t got_size = sizeof got;
-    if (::getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &got_size) == 0)
-      out.receive_buffer_ = static_cast<std::size_t>(got);
+    out.receive_buffer_ = detail::set_receive_buffer(fd, o.receive_buffer);
     (void)::setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof on);  // a drop counter, if any
     if (o.record_destination) {
       // IPv4 datagrams, also on a dual-stack socket, report IP_PKTINFO; IPv6 ones IPV6_PKTINFO.
