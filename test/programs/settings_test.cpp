@@ -31,10 +31,11 @@ struct firewalls {
     return {};
   }
 };
-struct captures {
-  static constexpr std::array<std::string_view, 2> names{"pcap", "udp"};
-  static constexpr std::array<std::string_view, 2> variables{"PCAP_INTF", "UDPSERV_PORT"};
-  static bool knows(std::string_view n) { return n == "pcap" || n == "udp"; }
+struct captures {  // knock-server's: packet (the default), pcap, udp
+  static constexpr std::array<std::string_view, 3> names{"packet", "pcap", "udp"};
+  static constexpr std::array<std::string_view, 3> variables{"PCAP_INTF", "PCAP_FILE",
+                                                             "UDPSERV_PORT"};
+  static bool knows(std::string_view n) { return n == "packet" || n == "pcap" || n == "udp"; }
   static knock::result<void, knock::config::config_error> check(
       const knock::config::fwknopd_conf& c) {
     if (auto ok = c.number("UDPSERV_PORT", 62201, 65535); !ok) return knock::fail(ok.error());
@@ -68,7 +69,7 @@ TEST_F(settings_test, defaults_are_fwknopds) {
   EXPECT_EQ(s->server.max_packet_age, 120);
   EXPECT_TRUE(s->digest_persistence);
   EXPECT_EQ(s->firewall, "nftables");
-  EXPECT_EQ(s->capture, "pcap");
+  EXPECT_EQ(s->capture, "packet");  // sniffs PCAP_INTF, as fwknopd (without libpcap's ring)
   EXPECT_EQ(s->digest_file, "/run/knock/replay.log");
   EXPECT_EQ(s->pid_file, "/run/knock/knock-server.pid");
   EXPECT_EQ(s->user, "");  // the daemon picks: knock if it exists, else nobody
@@ -138,7 +139,7 @@ TEST_F(settings_test, refuses_with_file_line_and_key) {
   ASSERT_FALSE(not_regular);
   EXPECT_EQ(to_string(not_regular.error()), "/dev/null: is not a regular file");
   EXPECT_EQ(error("KNOCK_CAPTURE nfq;\n"),
-            path_ + ":1: KNOCK_CAPTURE: unknown value 'nfq' (known: pcap, udp)");
+            path_ + ":1: KNOCK_CAPTURE: unknown value 'nfq' (known: packet, pcap, udp)");
   EXPECT_EQ(error("KNOCK_REPLAY_CAPACITY 0;\n"),
             path_ + ":1: KNOCK_REPLAY_CAPACITY: '0' is not a positive integer up to 16777216");
   EXPECT_NE(error("ENABLE_SPA_PACKET_AGING N;\nENABLE_DIGEST_PERSISTENCE N;\n")
@@ -148,6 +149,16 @@ TEST_F(settings_test, refuses_with_file_line_and_key) {
 }  // namespace
 
 namespace {
+// The capture: the list's first (knock-server: packet sockets) unless KNOCK_CAPTURE says; a
+// savefile (PCAP_FILE) is libpcap's; UDP server mode wins over both.
+TEST_F(settings_test, capture_source) {
+  EXPECT_EQ(load("PCAP_INTF eth0\n")->capture, "packet");
+  EXPECT_EQ(load("KNOCK_CAPTURE pcap\n")->capture, "pcap");
+  EXPECT_EQ(load("PCAP_FILE /tmp/x.pcap\n")->capture, "pcap");
+  EXPECT_EQ(load("PCAP_FILE /tmp/x.pcap\nKNOCK_CAPTURE packet\n")->capture, "packet");
+  EXPECT_EQ(load("ENABLE_UDP_SERVER Y\n")->capture, "udp");
+}
+
 // KNOCK_WORKERS (issue #18): 1 by default, a number, or `auto` (one per core); 0 or a word is
 // refused at its file:line.
 TEST_F(settings_test, knock_workers) {

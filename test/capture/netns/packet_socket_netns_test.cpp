@@ -215,6 +215,11 @@ TEST_F(packet_socket_netns, errors_name_what_failed) {
     ASSERT_FALSE(bad);
     EXPECT_NE(bad.error().message.find("packet: filter 'udp port sixty': "), std::string::npos)
         << bad.error().message;
+    auto link = packet_socket::open("a0", "ether host 02:00:00:00:00:01");
+    ASSERT_FALSE(link);
+    EXPECT_NE(link.error().message.find("link-layer filters need KNOCK_CAPTURE pcap"),
+              std::string::npos)
+        << link.error().message;
   }
   auto cap = open(on({"a0"}));
   ASSERT_TRUE(cap);

@@ -24,8 +24,10 @@ class socket_filter {
                                                           pcap_close};
     if (!dead) return fail(error{errc::capture_failed, "packet: libpcap: out of memory"});
     if (pcap_compile(dead.get(), &out.program_, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0)
-      return fail(error{errc::config_invalid,
-                        "packet: filter '" + filter + "': " + pcap_geterr(dead.get())});
+      return fail(error{errc::config_invalid, "packet: filter '" + filter +
+                                                  "': " + pcap_geterr(dead.get()) +
+                                                  " (it sees frames from their IP header on: "
+                                                  "link-layer filters need KNOCK_CAPTURE pcap)"});
     out.compiled_ = true;
     return out;
   }
@@ -146,9 +148,9 @@ result<std::size_t> packet_socket::receive(F&& on_datagram) {
         ++counts_.malformed;
         continue;
       }
-      const auto d = parse_frame(
-          {reinterpret_cast<const byte*>(slots_[i].iov_base), messages_[i].msg_len},
-          link_type::raw);
+      const auto d =
+          parse_frame({reinterpret_cast<const byte*>(slots_[i].iov_base), messages_[i].msg_len},
+                      link_type::raw);
       if (!d) {
         counts_.count(d.error());
         continue;
@@ -165,7 +167,8 @@ inline capture_stats packet_socket::stats() const noexcept {
   for (int fd : sockets_.fds) {  // the kernel's counts since the last read
     tpacket_stats st{};
     socklen_t size = sizeof st;
-    if (::getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &size) == 0) kernel_drops_ += st.tp_drops;
+    if (::getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &size) == 0)
+      kernel_drops_ += st.tp_drops;
   }
   capture_stats out = counts_;
   out.dropped += kernel_drops_;
