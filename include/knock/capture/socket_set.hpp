@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 /// \file
-/// What the socket captures (`udp_socket`, `packet_socket`) share: the descriptors they own, and
-/// the receive buffer they ask the kernel for.
+/// What the socket captures (`udp_socket`, `packet_socket`) share: the descriptors they own, the
+/// receive buffer they ask the kernel for, and how they read a batch.
 
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstddef>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -38,6 +40,17 @@ inline std::size_t set_receive_buffer(int fd, int bytes) noexcept {
   socklen_t got_size = sizeof got;
   if (::getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &got_size) != 0 || got < 0) return 0;
   return static_cast<std::size_t>(got);
+}
+
+/// One `recvmmsg` into `messages`, without blocking and retried when a signal interrupts it: how
+/// many arrived, or -1 with `errno` (`EAGAIN`: nothing ready).
+inline int receive_batch(int fd, std::span<mmsghdr> messages) noexcept {
+  int n = 0;
+  do
+    n = ::recvmmsg(fd, messages.data(), static_cast<unsigned>(messages.size()), MSG_DONTWAIT,
+                   nullptr);
+  while (n < 0 && errno == EINTR);
+  return n;
 }
 
 }  // namespace knock::capture::detail

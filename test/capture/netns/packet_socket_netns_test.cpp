@@ -9,9 +9,6 @@
 
 #include <gtest/gtest.h>
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <optional>
@@ -48,92 +45,25 @@ long resident_kib() {
   return resident * 4;
 }
 
-// The filter (PCAP_FILTER, compiled by libpcap for frames starting at their IP header) lets the
-// SPA port through and nothing else; IPv4 and IPv6 arrive with their addresses and ports.
-TEST_F(packet_socket_netns, filtered_ipv4_and_ipv6_with_their_addresses) {
+// `any`: one socket on every interface, frames from their IP header whatever the link.
+TEST_F(packet_socket_netns, any_interface) {
   link_first();
-  auto cap = open(on({"a0"}));
+  auto cap = open(on({"any"}));
   ASSERT_TRUE(cap);
   ASSERT_EQ(cap->fds().size(), 1u);
-  EXPECT_EQ(cap->describe(), "a0");
-  const auto out4 = sender_in(peer(), ip("192.0.2.2"));
-  const auto out6 = sender_in(peer(), ip("2001:db8::2"));
-  out4->send(ip("192.0.2.1"), 62202, "another port: filtered out");
-  out4->send(ip("192.0.2.1"), 62201, "knock over ipv4");
-  out6->send(ip("2001:db8::1"), 62201, "knock over ipv6");
+  EXPECT_EQ(cap->describe(), "any");
+  const auto remote = sender_in(peer(), ip("2001:db8::2"));
+  const auto local = sender_in(server(), ip("127.0.0.1"));
+  remote->send(ip("2001:db8::1"), 62201, "from the peer");
+  local->send(ip("127.0.0.1"), 62201, "from lo");
   auto got = collect(*cap, 2);
   ASSERT_EQ(got.size(), 2u);
-  EXPECT_TRUE(collect(*cap, 1, 100ms).empty());
+  EXPECT_TRUE(collect(*cap, 1, 200ms).empty());  // no second copy of the loopback one
   std::sort(got.begin(), got.end(), [](auto& x, auto& y) { return x.payload < y.payload; });
-  EXPECT_EQ(got[0].payload, "knock over ipv4");
-  EXPECT_EQ(got[0].source, ip("192.0.2.2"));
-  EXPECT_EQ(got[0].destination, ip("192.0.2.1"));
-  EXPECT_EQ(got[0].source_port, out4->port());
-  EXPECT_EQ(got[0].destination_port, 62201);
-  EXPECT_EQ(got[1].payload, "knock over ipv6");
-  EXPECT_EQ(got[1].source, ip("2001:db8::2"));
+  EXPECT_EQ(got[0].payload, "from lo");
+  EXPECT_EQ(got[0].source, ip("127.0.0.1"));
+  EXPECT_EQ(got[1].payload, "from the peer");
   EXPECT_EQ(got[1].destination, ip("2001:db8::1"));
-  const auto s = cap->stats();
-  EXPECT_EQ(s.received, 2u) << "the other port never reached the socket";
-  EXPECT_EQ(s.delivered, 2u);
-}
-
-TEST_F(packet_socket_netns, two_interfaces_and_any) {
-  link_first();
-  ASSERT_TRUE(veth(server(), "a1", "198.51.100.1/24", peer(), "b1", "198.51.100.2/24"));
-  for (const auto& interfaces : {std::vector<std::string>{"a0", "a1"}, {"any"}}) {
-    SCOPED_TRACE(interfaces[0]);
-    auto cap = open(on(interfaces));
-    ASSERT_TRUE(cap);
-    ASSERT_EQ(cap->fds().size(), interfaces.size());
-    const auto out0 = sender_in(peer(), ip("192.0.2.2"));
-    const auto out1 = sender_in(peer(), ip("198.51.100.2"));
-    out0->send(ip("192.0.2.1"), 62201, "via a0");
-    out1->send(ip("198.51.100.1"), 62201, "via a1");
-    auto got = collect(*cap, 2);
-    ASSERT_EQ(got.size(), 2u);
-    EXPECT_TRUE(collect(*cap, 1, 100ms).empty());
-    std::sort(got.begin(), got.end(), [](auto& x, auto& y) { return x.payload < y.payload; });
-    EXPECT_EQ(got[0].payload, "via a0");
-    EXPECT_EQ(got[0].destination, ip("192.0.2.1"));
-    EXPECT_EQ(got[1].payload, "via a1");
-    EXPECT_EQ(got[1].destination, ip("198.51.100.1"));
-  }
-}
-
-// Each packet crosses `lo` twice (out, then in): seen once, inbound. What the server sends out
-// on a veth is left out too, unless asked (ENABLE_PCAP_ANY_DIRECTION).
-TEST_F(packet_socket_netns, inbound_only_by_default) {
-  link_first();
-  {
-    auto cap = open(on({"lo"}));
-    ASSERT_TRUE(cap);
-    const auto local = sender_in(server(), ip("::1"));
-    local->send(ip("::1"), 62201, "on lo");
-    const auto got = collect(*cap, 1);
-    ASSERT_EQ(got.size(), 1u);
-    EXPECT_EQ(got[0].source, ip("::1"));
-    EXPECT_TRUE(collect(*cap, 1, 200ms).empty());
-  }
-  for (const bool inbound_only : {true, false}) {
-    SCOPED_TRACE(inbound_only ? "inbound only" : "both directions");
-    packet_socket_options o = on({"a0"});
-    o.inbound_only = inbound_only;
-    auto cap = open(o);
-    ASSERT_TRUE(cap);
-    const auto outbound = sender_in(server(), ip("192.0.2.1"));
-    const auto inbound = sender_in(peer(), ip("192.0.2.2"));
-    outbound->send(ip("192.0.2.2"), 62201, "out");
-    inbound->send(ip("192.0.2.1"), 62201, "in");
-    auto got = collect(*cap, inbound_only ? 1 : 2);
-    EXPECT_TRUE(collect(*cap, 1, 200ms).empty());
-    ASSERT_EQ(got.size(), inbound_only ? 1u : 2u);
-    std::sort(got.begin(), got.end(), [](auto& x, auto& y) { return x.payload < y.payload; });
-    EXPECT_EQ(got[0].payload, "in");
-    if (!inbound_only) {
-      EXPECT_EQ(got[1].source, ip("192.0.2.1"));
-    }
-  }
 }
 
 // Issue #17: opening costs the daemon no ring — its resident set grows by the batch buffer only
@@ -178,28 +108,6 @@ TEST_F(packet_socket_netns, overflow_is_counted_as_dropped) {
   EXPECT_GT(s.dropped, 0u);
   EXPECT_LE(got.size() + s.dropped, 2000u);
   EXPECT_EQ(cap->stats().dropped, s.dropped) << "the kernel's count is read once, kept";
-}
-
-// A 3000-byte payload over a 1500-byte MTU arrives in fragments: refused and counted.
-TEST_F(packet_socket_netns, fragments_are_refused_and_counted) {
-  link_first(1500);
-  packet_socket_options o = on({"a0"});
-  o.filter = "udp port 62201 or (ip6 and ip6[6] == 44)";  // BPF port checks skip IPv6 fragments
-  auto cap = open(o);
-  ASSERT_TRUE(cap);
-  const auto out4 = sender_in(peer(), ip("192.0.2.2"));
-  const auto out6 = sender_in(peer(), ip("2001:db8::2"));
-  const int dont = IP_PMTUDISC_DONT;
-  ASSERT_EQ(::setsockopt(out4->fd(), IPPROTO_IP, IP_MTU_DISCOVER, &dont, sizeof dont), 0);
-  out4->send(ip("192.0.2.1"), 62201, std::string(3000, 'F'));
-  out6->send(ip("2001:db8::1"), 62201, std::string(3000, 'G'));
-  out4->send(ip("192.0.2.1"), 62201, "after the fragments");
-  const auto got = collect(*cap, 1);
-  ASSERT_EQ(got.size(), 1u);
-  EXPECT_EQ(got[0].payload, "after the fragments");
-  const auto s = cap->stats();
-  EXPECT_GE(s.fragments, 1u + 3u) << "received " << s.received;
-  EXPECT_EQ(s.malformed, 0u);
 }
 
 // Errors name the interface or the filter; an interface going down fails `receive`, which the

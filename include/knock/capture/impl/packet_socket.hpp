@@ -126,11 +126,7 @@ result<std::size_t> packet_socket::receive(F&& on_datagram) {
       h.msg_iov = &slots_[i];
       h.msg_iovlen = 1;
     }
-    int n = 0;
-    do
-      n = ::recvmmsg(sockets_.fds[s], messages_.data(), static_cast<unsigned>(batch_), MSG_DONTWAIT,
-                     nullptr);
-    while (n < 0 && errno == EINTR);
+    const int n = detail::receive_batch(sockets_.fds[s], {messages_.data(), batch_});
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) continue;
       return failed(names_[s] + ": receive", errno);

@@ -92,11 +92,7 @@ result<std::size_t> udp_socket::receive(F&& on_datagram) {
       h.msg_control = m.control;
       h.msg_controllen = sizeof m.control;
     }
-    int n = 0;
-    do
-      n = ::recvmmsg(sockets_.fds[s], messages_.data(), static_cast<unsigned>(batch_), MSG_DONTWAIT,
-                     nullptr);
-    while (n < 0 && errno == EINTR);
+    const int n = detail::receive_batch(sockets_.fds[s], {messages_.data(), batch_});
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) continue;
       const int e = errno;
