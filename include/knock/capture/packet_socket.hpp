@@ -63,8 +63,8 @@ class packet_socket {
   using role = knock::role::capture;
   /// What `KNOCK_CAPTURE` says to choose it.
   static constexpr std::string_view name = "packet";
-  /// The fwknopd.conf variables `make` reads: `capture::pcap`'s (PCAP_FILE is refused: a savefile
-  /// needs `KNOCK_CAPTURE pcap`).
+  /// The fwknopd.conf variables `make` reads: `capture::pcap`'s (`make` refuses PCAP_FILE: a
+  /// savefile needs `KNOCK_CAPTURE pcap`).
   static constexpr auto& variables = pcap::variables;
 
   /// What fwknopd.conf says, as `pcap::settings` reads it; KNOCK_CAPTURE_BUFFER is the socket's
@@ -73,8 +73,6 @@ class packet_socket {
       const config::fwknopd_conf& c) {
     auto p = pcap::settings(c);
     if (!p) return fail(p.error());
-    if (!p->file.empty())
-      return fail(c.error("PCAP_FILE", "a savefile is read by KNOCK_CAPTURE pcap, not packet"));
     packet_socket_options o;
     o.interfaces = std::move(p->interfaces);
     o.filter = std::move(p->filter);
@@ -92,10 +90,16 @@ class packet_socket {
     if (auto o = settings(c); !o) return fail(o.error());
     return {};
   }
-  /// `settings(s.conf)`, then opens.
+  /// `settings(s.conf)`, then opens; refuses PCAP_FILE (knock-server reads a savefile with
+  /// `capture::pcap` unless KNOCK_CAPTURE says `packet`).
   static result<packet_socket> make(const setup& s) {
     auto o = settings(s.conf);
     if (!o) return fail(error{o.error().code, config::to_string(o.error())});
+    if (!s.conf.text("PCAP_FILE").empty()) {
+      const auto e =
+          s.conf.error("PCAP_FILE", "a savefile is read by KNOCK_CAPTURE pcap, not packet");
+      return fail(error{e.code, config::to_string(e)});
+    }
     return open(*o);
   }
   /// Opens a socket on every interface of `o`.
