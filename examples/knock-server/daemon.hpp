@@ -118,30 +118,35 @@ int daemon_main(const options& o) {
            1;
   auto who = plan_account(s);
   if (!who) return failed(who.error());
-  auto capture = Captures::make(s.capture, {s.conf});
+  // KNOCK_WORKERS: a capture for each further worker, opened now (as root). Packet and pcap
+  // sockets join one fanout group, UDP sockets share their port (SO_REUSEPORT); either way the
+  // kernel gives each flow to one of them.
+  const bool gnupg = uses_gnupg(*stanzas);
+  const unsigned sharing = gnupg ? 1 : s.workers;
+  auto capture = Captures::make(s.capture, {s.conf, sharing});
   if (!capture) return failed(capture.error());
-  // KNOCK_WORKERS: a capture for each further worker (opened now, as root), all in one fanout
-  // group, so the kernel gives each packet to one of them.
   std::vector<Captures> more;
   std::string workers_note;
-  if (s.workers > 1 && (capture->fds().empty() || s.capture == "udp")) {
+  if (s.workers > 1 && capture->fds().empty()) {
     workers_note = "KNOCK_WORKERS " + std::to_string(s.workers) +
-                   ": one worker only: more need a capture on a live interface (KNOCK_CAPTURE "
-                   "packet or pcap)";
-  } else if (s.workers > 1 && uses_gnupg(*stanzas)) {
+                   ": one worker only: a capture file (PCAP_FILE, --pcap-file) is read once, "
+                   "by one";
+  } else if (s.workers > 1 && gnupg) {
     workers_note = "KNOCK_WORKERS " + std::to_string(s.workers) +
                    ": one worker only: a stanza decrypts with GnuPG, whose contexts one thread "
                    "at a time may use";
   } else if (s.workers > 1) {
     for (unsigned i = 1; i < s.workers; ++i) {
-      auto c = Captures::make(s.capture, {s.conf});
+      auto c = Captures::make(s.capture, {s.conf, sharing});
       if (!c) return failed(c.error());
       more.push_back(*std::move(c));
     }
-    const auto group = static_cast<std::uint16_t>(::getpid());
-    if (auto ok = join_fanout(capture->fds(), group); !ok) return failed(ok.error());
-    for (auto& c : more)
-      if (auto ok = join_fanout(c.fds(), group); !ok) return failed(ok.error());
+    if (s.capture != "udp") {
+      const auto group = static_cast<std::uint16_t>(::getpid());
+      if (auto ok = join_fanout(capture->fds(), group); !ok) return failed(ok.error());
+      for (auto& c : more)
+        if (auto ok = join_fanout(c.fds(), group); !ok) return failed(ok.error());
+    }
   }
   std::optional<tcp_server> tcp;  // before the privilege drop: TCPSERV_PORT may be below 1024
   if (s.tcp_server_port) {

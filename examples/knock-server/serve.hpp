@@ -238,7 +238,8 @@ class daemon_loop {
            s_.firewall + ", capture " + s_.capture + " (" + capture_.describe() + ")" +
            (more_.empty() ? std::string{}
                           : ", " + std::to_string(more_.size() + 1) +
-                                " workers (PACKET_FANOUT by flow hash)") +
+                                (s_.capture == "udp" ? " workers (SO_REUSEPORT by flow hash)"
+                                                     : " workers (PACKET_FANOUT by flow hash)")) +
            (tcp_ != nullptr ? ", TCP server on port " + std::to_string(*s_.tcp_server_port)
                             : std::string{}) +
            (metrics_ != nullptr ? ", metrics on " + s_.conf.text("KNOCK_METRICS_LISTEN")

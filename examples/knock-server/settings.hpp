@@ -99,8 +99,9 @@ struct settings {
   /// EXIT_AT_INTF_DOWN (Y): exit when the capture fails (a supervisor restarts the daemon); N:
   /// log it and try the capture again every second until the interface is back.
   bool exit_at_intf_down = true;
-  /// KNOCK_WORKERS: threads that capture and decide packets (pcap sockets in one PACKET_FANOUT
-  /// group); `auto`: one per core. 1 by default.
+  /// KNOCK_WORKERS: threads that capture and decide packets (packet or pcap sockets in one
+  /// PACKET_FANOUT group; UDP server sockets sharing the port, SO_REUSEPORT); `auto`: one per
+  /// core. 1 by default.
   unsigned workers = 1;
   /// ENABLE_SPA_OVER_HTTP: a captured `GET /<packet>` request is decoded as fwknopd decodes it
   /// (codec/http.hpp), with ALLOW_ANY_USER_AGENT and ENABLE_X_FORWARDED_FOR.
@@ -305,8 +306,9 @@ settings_result load_settings(const options& o) {
     return fail(knock::config::config_error{"command line", 0, "-t", unknown_firewall(s.firewall)});
   // The default is the list's first source; a savefile (PCAP_FILE, --pcap-file) is libpcap's.
   const bool savefile = !c.text("PCAP_FILE").empty() && Captures::knows("pcap");
-  s.capture = *udp || o.udp_server ? "udp"
-                                   : c.text("KNOCK_CAPTURE", savefile ? "pcap" : Captures::names[0]);
+  s.capture = *udp || o.udp_server
+                  ? "udp"
+                  : c.text("KNOCK_CAPTURE", savefile ? "pcap" : Captures::names[0]);
   if (!Captures::knows(s.capture))
     return fail(c.error("KNOCK_CAPTURE", "unknown value '" + knock::config::printable(s.capture) +
                                              "' (known: " + knock::join_names(Captures::names) +

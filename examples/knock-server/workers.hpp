@@ -138,7 +138,7 @@ inline knock::result<void> join_fanout(std::span<const int> fds, std::uint16_t g
       return knock::fail(knock::error{
           knock::errc::config_invalid,
           "KNOCK_WORKERS: the capture's descriptor " + std::to_string(fd) +
-              " is not a packet socket: more than one worker needs KNOCK_CAPTURE pcap on a "
+              " is not a packet socket: a fanout group needs KNOCK_CAPTURE packet or pcap on a "
               "live interface"});
     const int arg = group | ((PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16);
     if (::setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg) != 0)

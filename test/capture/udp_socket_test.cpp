@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <deque>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -176,6 +177,33 @@ TEST(udp_socket, bind_conflict_says_why) {
             "udp: bind 127.0.0.1:" + std::to_string(first.port()) + ": Address already in use");
 }
 
+// KNOCK_WORKERS with the UDP server: one socket per worker on one port, the kernel giving each
+// flow (source address and port) to one socket, every datagram of a flow to the same one.
+TEST(udp_socket, share_port_spreads_flows_over_the_sockets) {
+  udp_socket_options o;
+  o.port = 0;
+  o.addresses = {lo4};
+  o.share_port = true;
+  auto a = udp_socket::open(o);
+  ASSERT_TRUE(a) << a.error().message;
+  o.port = a->port();
+  auto b = udp_socket::open(o);
+  ASSERT_TRUE(b) << b.error().message;
+  constexpr std::size_t flows = 32;
+  std::deque<sender> senders;  // senders are not movable
+  for (std::size_t i = 0; i < flows; ++i) senders.emplace_back(lo4);
+  for (auto& c : senders)
+    for (const char* text : {"first", "second"}) c.send(lo4, a->port(), text);
+  const auto got_a = collect(*a, 2 * flows, std::chrono::milliseconds{500});
+  const auto got_b = collect(*b, 2 * flows, std::chrono::milliseconds{500});
+  EXPECT_EQ(got_a.size() + got_b.size(), 2 * flows);  // none lost, none twice
+  EXPECT_GT(got_a.size(), 0u);  // 32 flows all hashed to one socket: 1 in 2^31
+  EXPECT_GT(got_b.size(), 0u);
+  for (const auto& seen_a : got_a)
+    for (const auto& seen_b : got_b)
+      EXPECT_NE(seen_a.source_port, seen_b.source_port) << "a flow split over both sockets";
+}
+
 knock::config::fwknopd_conf conf(std::string_view text) {
   auto c = knock::config::parse_fwknopd_conf(text, "f.conf");
   EXPECT_TRUE(c) << (c ? "" : knock::config::to_string(c.error()));
@@ -236,6 +264,30 @@ TEST(udp_socket_make, binds_udpserv_port) {
   ASSERT_TRUE(made) << made.error().message;
   EXPECT_EQ(std::to_string(made->port()), free_port);
   EXPECT_EQ(made->fds().size(), 1u);
+}
+
+// The daemon makes each worker's socket with `sharing` = KNOCK_WORKERS: more than one shares the
+// port; one alone keeps it to itself (a second daemon on the port is an error, not a silent
+// sharer).
+TEST(udp_socket_make, shares_the_port_when_workers_share_it) {
+  udp_socket_options any_port;
+  any_port.port = 0;
+  std::string port;
+  {
+    const auto probe = udp_socket::open(any_port);
+    ASSERT_TRUE(probe);
+    port = std::to_string(probe->port());
+  }
+  const auto c = conf("UDPSERV_PORT " + port + "\n");
+  auto first = udp_socket::make({c, 2});
+  ASSERT_TRUE(first) << first.error().message;
+  auto second = udp_socket::make({c, 2});
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_EQ(second->port(), first->port());
+  const auto alone = udp_socket::make({c});
+  ASSERT_FALSE(alone);
+  EXPECT_NE(alone.error().message.find(":" + port + ": Address already in use"), std::string::npos)
+      << alone.error().message;
 }
 
 TEST(udp_socket, moves_keep_the_socket) {

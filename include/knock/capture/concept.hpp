@@ -122,6 +122,9 @@ namespace capture {
 /// What `C::make(setup)` may read.
 struct setup {
   const config::fwknopd_conf& conf;  ///< the variables, with file:line for errors
+  /// How many captures alike the program opens (KNOCK_WORKERS), one per worker thread: a
+  /// socket bound to a port then lets the others bind it too (`SO_REUSEPORT`).
+  unsigned sharing = 1;
 };
 
 /// Says what it listens on, for a log line.

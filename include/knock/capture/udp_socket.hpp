@@ -48,6 +48,9 @@ struct udp_socket_options {
   bool record_destination = false;    ///< `IP_PKTINFO`: the real destination, not `0.0.0.0`
   std::size_t batch = 64;             ///< datagrams per `recvmmsg`, per socket per `receive`
   std::size_t max_payload = 1500;     ///< longer datagrams are counted malformed, never cut
+  /// `SO_REUSEPORT`: further sockets (of this user) may bind the same port, and the kernel gives
+  /// each flow (source and destination address and port) to one of them: KNOCK_WORKERS.
+  bool share_port = false;
 };
 
 namespace detail {
@@ -116,10 +119,11 @@ class udp_socket {
     if (auto o = settings(c); !o) return fail(o.error());
     return {};
   }
-  /// `settings(s.conf)`, then binds.
+  /// `settings(s.conf)`, then binds; the port shared when `s.sharing` is more than one.
   static result<udp_socket> make(const setup& s) {
     auto o = settings(s.conf);
     if (!o) return fail(error{o.error().code, config::to_string(o.error())});
+    o->share_port = s.sharing > 1;
     return open(*o);
   }
   /// Binds the sockets of `o`.

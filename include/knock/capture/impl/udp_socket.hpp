@@ -37,6 +37,8 @@ inline result<udp_socket> udp_socket::open(const udp_socket_options& o) {
       if (!a.is_v4() && ::setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof on) != 0)
         return failed("IPV6_RECVPKTINFO", errno);
     }
+    if (o.share_port && ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0)
+      return failed("SO_REUSEPORT", errno);
     sockaddr_storage address;
     const socklen_t length = detail::to_sockaddr(a, out.port_, address);
     if (::bind(fd, reinterpret_cast<const sockaddr*>(&address), length) != 0) {
