@@ -6,7 +6,7 @@
 # pointing there; a second run with the same tarball does nothing (exit 77 without the tarball).
 # The three configure + make runs go in parallel from one autogen; fwknopd is linked statically.
 set -euo pipefail
-tarball=$1 cache=$2
+tarball=$1 cache=$(realpath -m "$2")  # absolute: configure runs from each build directory
 [ -r "$tarball" ] || { echo "no reference tarball at $tarball"; exit 77; }
 for t in autoreconf libtoolize make cc; do
   command -v "$t" >/dev/null || { echo "needs $t (autoconf automake libtool)"; exit 77; }
