@@ -270,6 +270,98 @@ TEST(firewall_async, a_held_batch_wakes_the_writer_once_at_its_end) {
   EXPECT_EQ(wait_answers(*fw, 1).size(), 1u);
 }
 
+// KNOCK_WORKERS: each worker thread stages under its own scope. One worker's batch ending sends
+// its grants while another worker is still inside its batch (with one scope for all, two busy
+// workers whose batches overlapped kept every grant staged until the queue was full).
+TEST(firewall_async, each_thread_s_batch_goes_to_the_writer_when_that_batch_ends) {
+  auto s = std::make_shared<seen>();
+  auto fw = firewall::async<batching>::start(batching{{s}}, {.capacity = 100, .batch = 64});
+  ASSERT_TRUE(fw);
+  std::mutex m;
+  std::condition_variable cv;
+  bool staged = false, may_end = false;
+  std::thread other{[&] {
+    const auto batch = fw->hold();
+    EXPECT_TRUE(fw->submit(request(1)));
+    std::unique_lock l{m};
+    staged = true;
+    cv.notify_all();
+    cv.wait(l, [&] { return may_end; });
+  }};
+  {
+    std::unique_lock l{m};
+    cv.wait(l, [&] { return staged; });
+  }
+  {
+    const auto batch = fw->hold();
+    ASSERT_TRUE(fw->submit(request(2)));
+    ASSERT_TRUE(fw->submit(request(3)));
+  }
+  const auto mine = wait_answers(*fw, 2);
+  ASSERT_EQ(mine.size(), 2u) << "this thread's batch ended: its grants went out";
+  EXPECT_EQ(mine[0].request.granted.timeout, 2u);
+  EXPECT_EQ(mine[1].request.granted.timeout, 3u);
+  {
+    std::lock_guard l{s->m};
+    EXPECT_EQ(s->opened, (std::vector<unsigned>{2, 3})) << "the other's grant is still staged";
+  }
+  EXPECT_EQ(fw->waiting(), 1u);
+  {
+    std::lock_guard l{m};
+    may_end = true;
+  }
+  cv.notify_all();
+  other.join();
+  const auto theirs = wait_answers(*fw, 1);
+  ASSERT_EQ(theirs.size(), 1u);
+  EXPECT_EQ(theirs[0].request.granted.timeout, 1u);
+  std::lock_guard l{s->m};
+  EXPECT_EQ(s->opened, (std::vector<unsigned>{2, 3, 1}));
+}
+
+// A replay log write that failed may have carried any worker's keys: a cancel refuses the grants
+// every thread has staged, not only its own.
+TEST(firewall_async, a_cancel_refuses_every_thread_s_staged_grants) {
+  auto s = std::make_shared<seen>();
+  auto fw = firewall::async<gated>::start(gated{s});
+  ASSERT_TRUE(fw);
+  std::mutex m;
+  std::condition_variable cv;
+  bool staged = false, may_end = false;
+  std::thread other{[&] {
+    const auto batch = fw->hold();
+    EXPECT_TRUE(fw->submit(request(1)));
+    std::unique_lock l{m};
+    staged = true;
+    cv.notify_all();
+    cv.wait(l, [&] { return may_end; });
+  }};
+  {
+    std::unique_lock l{m};
+    cv.wait(l, [&] { return staged; });
+  }
+  {
+    auto batch = fw->hold();
+    ASSERT_TRUE(fw->submit(request(2)));
+    batch.cancel(error{errc::io_failed, "replay log: cannot write"});
+  }
+  {
+    std::lock_guard l{m};
+    may_end = true;
+  }
+  cv.notify_all();
+  other.join();
+  const auto got = wait_answers(*fw, 2);
+  ASSERT_EQ(got.size(), 2u);
+  for (const auto& a : got) {
+    ASSERT_FALSE(a.outcome);
+    EXPECT_EQ(a.outcome.error().message, "replay log: cannot write");
+  }
+  EXPECT_EQ(fw->waiting(), 0u);
+  std::lock_guard l{s->m};
+  EXPECT_TRUE(s->opened.empty());
+}
+
 TEST(firewall_async, a_cancelled_batch_answers_its_grants_with_the_reason_and_applies_none) {
   auto s = std::make_shared<seen>();
   auto fw = firewall::async<gated>::start(gated{s});

@@ -23,12 +23,16 @@
 ///   (`batching_firewall`: `open_batch`, e.g. one nftables transaction for all of them).
 /// - Answers (each grant's result, each `expire_later`'s) wait in a list; `answers_fd()` (an
 ///   eventfd) is readable while there are some; `drain` hands them out.
-/// - A `held` scope (`auto batch = fw.hold();` around a batch of packets) stages the grants
-///   submitted while it lives: the writer neither sees them nor is woken; when the last scope
+/// - A `held` scope (`auto batch = fw.hold();` around a batch of packets) stages the grants its
+///   thread submits while it lives: the writer neither sees them nor is woken; when the scope
 ///   ends they join the queue and the writer is woken once for all. A capture loop that decides a
 ///   ring block of packets so pays one wake-up (a futex call and a switch) per block, not one per
 ///   grant — and can make the block's replay keys durable in one go before any of its grants is
-///   applied; `held::cancel(why)` refuses every staged grant instead (answered with `why`).
+///   applied; `held::cancel(why)` refuses every staged grant instead (every thread's: a replay
+///   log write that failed may have carried another worker's keys), answered with `why`. Each
+///   worker thread holds its own scope, so one worker's grants never wait for another's batch
+///   (with one scope for all, two busy workers whose batches overlap kept every grant staged
+///   until the queue was full). A scope made while the thread holds one already is part of it.
 /// - `open`, `open_nat`, `expire` and `call(fn)` run on the writer and wait for it, so async<F> is
 ///   a plain Firewall policy too, and `call` is how the owner reaches the backend (reloads, stop).
 /// - `finish()` (also the destructor) takes no more work, lets the writer apply what is queued,
@@ -143,8 +147,10 @@ class async {
       std::lock_guard lock{st_->m};
       if (st_->stopping) return refused(nullptr);
       if (st_->queued_grants >= st_->options.capacity) return refused(&st_->queued_grants);
-      if (st_->holds != 0) {  // staged: the last `held` scope's end queues them
-        st_->staged.push_back(job{job::kind::grant, std::move(r)});
+      if (current_hold_.st == st_.get()) {  // staged: the thread's `held` scope queues them
+        job j{job::kind::grant, std::move(r)};
+        j.owner = current_hold_.id;
+        st_->staged.push_back(std::move(j));
         ++st_->queued_grants;
         return {};
       }
@@ -157,34 +163,23 @@ class async {
     return {};
   }
 
-  /// While one is alive, `submit` stages grants: the writer does not see them. When the last
-  /// one ends the staged grants join the queue, in order, and the writer is woken. From any
-  /// thread: each worker may hold one around its batch.
+  /// While one is alive, `submit` on its thread stages grants: the writer does not see them.
+  /// When it ends its staged grants join the queue, in order, and the writer is woken. Each
+  /// worker thread may hold one around its batch; one made while its thread holds one already
+  /// (for this or another async) stages nothing of its own.
   class held {
    public:
-    held(held&& o) noexcept : st_{std::exchange(o.st_, nullptr)} {}
+    held(held&& o) noexcept : st_{std::exchange(o.st_, nullptr)}, id_{std::exchange(o.id_, 0)} {}
     held(const held&) = delete;
     held& operator=(const held&) = delete;
     held& operator=(held&&) = delete;
     ~held() {
-      if (st_ == nullptr) return;
+      if (st_ == nullptr || id_ == 0) return;
+      current_hold_ = {};
       bool wake = false;
       {
         std::lock_guard lock{st_->m};
-        if (--st_->holds == 0 && !st_->staged.empty()) {
-          // Moved one by one: a deque's insert could throw half-way.
-          while (!st_->staged.empty()) {
-            try {
-              st_->queue.push_back(std::move(st_->staged.front()));
-            } catch (...) {  // std::bad_alloc: refused, answered, never lost
-              st_->refuse_front_staged(error{errc::firewall_failed});  // no message: no memory
-              st_->notify();
-              continue;
-            }
-            st_->staged.pop_front();
-          }
-          wake = true;
-        }
+        wake = st_->release_staged(id_);
       }
       if (wake) st_->work.notify_one();
     }
@@ -195,18 +190,21 @@ class async {
       if (st_ == nullptr) return;
       std::lock_guard lock{st_->m};
       if (st_->staged.empty()) return;
-      while (!st_->staged.empty()) st_->refuse_front_staged(why);
+      for (auto& j : st_->staged) st_->refuse_staged(j, why);
+      st_->staged.clear();
       st_->notify();
     }
 
    private:
     friend class async;
     explicit held(state* st) noexcept : st_{st} {
-      if (st_ == nullptr) return;
+      if (st_ == nullptr || current_hold_.st != nullptr) return;  // none, or nested: inert
       std::lock_guard lock{st_->m};
-      ++st_->holds;
+      id_ = ++st_->last_hold;
+      current_hold_ = {st_, id_};
     }
     state* st_;
+    std::uint64_t id_ = 0;  // 0: stages nothing of its own (nested, or moved from)
   };
   [[nodiscard]] held hold() noexcept { return held{st_.get()}; }
 
@@ -345,6 +343,13 @@ class async {
       return fail(errc::firewall_failed);
     }
   }
+
+  // The `held` scope of this thread, if any: which writer it stages for, and its number.
+  struct hold_tag {
+    const state* st = nullptr;
+    std::uint64_t id = 0;
+  };
+  static inline thread_local hold_tag current_hold_{};
 
   std::unique_ptr<state> st_;
 };

@@ -12,6 +12,7 @@
 #include <knock/core/result.hpp>
 #include <knock/firewall/concept.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
@@ -52,6 +53,7 @@ struct async_job {
   void (*fn)(void*, F&) = nullptr;  // a call: run(ctx, backend); its owner waits
   void* ctx = nullptr;
   bool* done = nullptr;
+  std::uint64_t owner = 0;  // a staged grant: the `held` scope it waits for
 };
 
 template <firewall_policy F>
@@ -77,15 +79,33 @@ struct async_writer {
       repairs.store(backend.repairs(), std::memory_order_relaxed);
   }
 
-  // Answers the first staged grant with `why` (under the lock); drops it if even that fails.
-  void refuse_front_staged(const error& why) noexcept {
+  // Answers a staged grant with `why` (under the lock); drops it if even that fails.
+  void refuse_staged(job& j, const error& why) noexcept {
     try {
-      answers.push_back(
-          answer{answer::kind::grant, std::move(staged.front().request), result<void>{fail(why)}});
+      answers.push_back(answer{answer::kind::grant, std::move(j.request), result<void>{fail(why)}});
     } catch (...) {
     }
-    staged.pop_front();
     --queued_grants;
+  }
+
+  // Queues the grants staged by scope `owner`, in order (under the lock); one that cannot be
+  // queued (no memory) is refused, never lost. Whether any was queued.
+  bool release_staged(std::uint64_t owner) noexcept {
+    const auto mine = std::stable_partition(staged.begin(), staged.end(),
+                                            [&](const job& j) { return j.owner != owner; });
+    bool queued = false, refused = false;
+    for (auto it = mine; it != staged.end(); ++it) {
+      try {
+        queue.push_back(std::move(*it));
+        queued = true;
+      } catch (...) {
+        refuse_staged(*it, error{errc::firewall_failed});  // no message: no memory
+        refused = true;
+      }
+    }
+    staged.erase(mine, staged.end());
+    if (refused) notify();
+    return queued;
   }
 
   void notify() noexcept {
@@ -98,7 +118,8 @@ struct async_writer {
   }
 
   // The writer: takes the front job (and the plain grants right behind it, for a batching
-  // backend), runs it without the lock, publishes the answers; until stopped and drained.
+  // backend), runs it without the lock, publishes the answers (waking the owner only when none
+  // were waiting already); until stopped and drained.
   void run() noexcept {
     std::unique_lock lock{m};
     std::vector<job> taken;
@@ -135,11 +156,14 @@ struct async_writer {
       for (auto& j : taken)
         if (j.what == job::kind::call) *j.done = true, called = true;
       if (!out.empty()) {
+        // The owner's `drain` resets the eventfd before it takes the list: answers already
+        // waiting mean a wake-up is pending, and these go with them.
+        const bool was_empty = answers.empty();
         try {
           for (auto& a : out) answers.push_back(std::move(a));
         } catch (...) {  // cannot record the answers: nothing more to do than drop them
         }
-        notify();
+        if (was_empty) notify();
       }
       if (called) idle.notify_all();
     }
@@ -150,6 +174,7 @@ struct async_writer {
       return result<void>{fail(error{errc::firewall_failed, "firewall writer: out of memory"})};
     };
     try {
+      out.reserve(taken.size());
       if (taken.front().what == job::kind::call) {
         taken.front().fn(taken.front().ctx, backend);
         return;
@@ -204,8 +229,8 @@ struct async_writer {
   std::deque<job> queue;
   std::size_t queued_grants = 0;
   std::size_t running = 0;
-  std::size_t holds = 0;   // `held` scopes alive: submit stages its grants
-  std::deque<job> staged;  // grants submitted under a `held` scope, not yet queued
+  std::uint64_t last_hold = 0;  // the last `held` scope's number
+  std::deque<job> staged;       // grants submitted under a `held` scope, not yet queued
   bool expiry_queued = false;
   bool stopping = false;
   std::vector<answer> answers;
