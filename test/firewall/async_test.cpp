@@ -254,7 +254,7 @@ TEST(firewall_async, a_held_batch_wakes_the_writer_once_at_its_end) {
   {
     const auto outer = fw->hold();
     {
-      const auto inner = fw->hold();  // another worker's batch, say
+      const auto inner = fw->hold();  // nested on the same thread: part of the outer scope
       for (unsigned id = 1; id <= 3; ++id) ASSERT_TRUE(fw->submit(request(id)));
     }
     ASSERT_TRUE(fw->submit(request(4)));
@@ -263,12 +263,48 @@ TEST(firewall_async, a_held_batch_wakes_the_writer_once_at_its_end) {
     EXPECT_TRUE(s->opened.empty()) << "staged: the writer does not see them while a batch is held";
   }
   const auto got = wait_answers(*fw, 4);
-  ASSERT_EQ(got.size(), 4u) << "the last batch's end woke the writer";
+  ASSERT_EQ(got.size(), 4u) << "the outer scope's end woke the writer";
   EXPECT_EQ(s->opened, (std::vector<unsigned>{1, 2, 3, 4}));
   EXPECT_EQ(s->batch_sizes, (std::vector<std::size_t>{4})) << "all four in one backend call";
   ASSERT_TRUE(fw->submit(request(5))) << "not held: woken at once";
   EXPECT_EQ(wait_answers(*fw, 1).size(), 1u);
 }
+
+// Another worker: a thread inside its batch (a `held` scope) with grant `id` staged, until
+// `end_batch`.
+class other_worker {
+ public:
+  template <class Async>
+  other_worker(Async& fw, unsigned id)
+      : thread_{[this, &fw, id] {
+          const auto batch = fw.hold();
+          EXPECT_TRUE(fw.submit(request(id)));
+          std::unique_lock l{m_};
+          staged_ = true;
+          cv_.notify_all();
+          cv_.wait(l, [&] { return may_end_; });
+        }} {
+    std::unique_lock l{m_};
+    cv_.wait(l, [&] { return staged_; });
+  }
+  ~other_worker() { end_batch(); }
+  other_worker(const other_worker&) = delete;
+  other_worker& operator=(const other_worker&) = delete;
+  void end_batch() {
+    {
+      std::lock_guard l{m_};
+      may_end_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::mutex m_;
+  std::condition_variable cv_;
+  bool staged_ = false, may_end_ = false;
+  std::thread thread_;  // last: started once the rest is there
+};
 
 // KNOCK_WORKERS: each worker thread stages under its own scope. One worker's batch ending sends
 // its grants while another worker is still inside its batch (with one scope for all, two busy
@@ -277,21 +313,7 @@ TEST(firewall_async, each_thread_s_batch_goes_to_the_writer_when_that_batch_ends
   auto s = std::make_shared<seen>();
   auto fw = firewall::async<batching>::start(batching{{s}}, {.capacity = 100, .batch = 64});
   ASSERT_TRUE(fw);
-  std::mutex m;
-  std::condition_variable cv;
-  bool staged = false, may_end = false;
-  std::thread other{[&] {
-    const auto batch = fw->hold();
-    EXPECT_TRUE(fw->submit(request(1)));
-    std::unique_lock l{m};
-    staged = true;
-    cv.notify_all();
-    cv.wait(l, [&] { return may_end; });
-  }};
-  {
-    std::unique_lock l{m};
-    cv.wait(l, [&] { return staged; });
-  }
+  other_worker other{*fw, 1};
   {
     const auto batch = fw->hold();
     ASSERT_TRUE(fw->submit(request(2)));
@@ -306,12 +328,7 @@ TEST(firewall_async, each_thread_s_batch_goes_to_the_writer_when_that_batch_ends
     EXPECT_EQ(s->opened, (std::vector<unsigned>{2, 3})) << "the other's grant is still staged";
   }
   EXPECT_EQ(fw->waiting(), 1u);
-  {
-    std::lock_guard l{m};
-    may_end = true;
-  }
-  cv.notify_all();
-  other.join();
+  other.end_batch();
   const auto theirs = wait_answers(*fw, 1);
   ASSERT_EQ(theirs.size(), 1u);
   EXPECT_EQ(theirs[0].request.granted.timeout, 1u);
@@ -325,32 +342,13 @@ TEST(firewall_async, a_cancel_refuses_every_thread_s_staged_grants) {
   auto s = std::make_shared<seen>();
   auto fw = firewall::async<gated>::start(gated{s});
   ASSERT_TRUE(fw);
-  std::mutex m;
-  std::condition_variable cv;
-  bool staged = false, may_end = false;
-  std::thread other{[&] {
-    const auto batch = fw->hold();
-    EXPECT_TRUE(fw->submit(request(1)));
-    std::unique_lock l{m};
-    staged = true;
-    cv.notify_all();
-    cv.wait(l, [&] { return may_end; });
-  }};
-  {
-    std::unique_lock l{m};
-    cv.wait(l, [&] { return staged; });
-  }
+  other_worker other{*fw, 1};
   {
     auto batch = fw->hold();
     ASSERT_TRUE(fw->submit(request(2)));
     batch.cancel(error{errc::io_failed, "replay log: cannot write"});
   }
-  {
-    std::lock_guard l{m};
-    may_end = true;
-  }
-  cv.notify_all();
-  other.join();
+  other.end_batch();
   const auto got = wait_answers(*fw, 2);
   ASSERT_EQ(got.size(), 2u);
   for (const auto& a : got) {
