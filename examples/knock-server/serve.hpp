@@ -169,9 +169,9 @@ class daemon_loop {
     auto got = [&] {
       auto batch = server_.firewall().hold();
       if constexpr (knock::commit_batching_store<store_type>) {
-        server_.replay_store().begin_batch();
+        const auto mark = server_.replay_store().begin_batch();
         auto received = c.receive(on);
-        const auto ok = server_.replay_store().end_batch();
+        const auto ok = server_.replay_store().end_batch(mark);
         if (!ok) {
           batch.cancel(ok.error());
           server_.observer().locked([](auto& observer) { ++observer.table().replay_errors; });

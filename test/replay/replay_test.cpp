@@ -333,6 +333,21 @@ TEST(file_store, a_batch_writes_its_lines_at_its_end_and_says_when_it_cannot) {
   EXPECT_EQ(fs::file_size(path), 103 * one_line) << "the partial write was cut off";
   ASSERT_TRUE(s->remember(key(202), 5000, 1000)) << "out of the batch: written at once";
   EXPECT_EQ(fs::file_size(path), 104 * one_line);
+  EXPECT_EQ(s->batch_failures(), 1u);
+
+  // Two batches open at once (two workers): the first to end writes both's lines; when that
+  // fails, the other's end finds nothing left and succeeds — only the count says it lost them.
+  s->begin_batch();
+  s->begin_batch();
+  ASSERT_TRUE(s->remember(key(300), 5000, 1000));  // the first worker's
+  ASSERT_TRUE(s->remember(key(301), 5000, 1000));  // the second's
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  const auto second = s->end_batch();
+  ::setrlimit(RLIMIT_FSIZE, &guard.old);
+  EXPECT_FALSE(second);
+  EXPECT_TRUE(s->end_batch()) << "nothing left to write for the first";
+  EXPECT_EQ(s->batch_failures(), 2u) << "what tells the first worker its lines were lost";
+  EXPECT_EQ(fs::file_size(path), 104 * one_line);
 }
 
 TEST(file_store, compacts_a_log_that_grew_past_twice_its_live_entries) {

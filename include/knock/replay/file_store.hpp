@@ -114,7 +114,8 @@ class file_store {
         owed_{o.owed_},
         pending_size_{std::exchange(o.pending_size_, 0)},
         pending_lines_{std::exchange(o.pending_lines_, 0)},
-        pending_{o.pending_} {}
+        pending_{o.pending_},
+        batch_failures_{o.batch_failures_} {}
   file_store& operator=(file_store&&) = delete;
   ~file_store() {
     (void)write_pending();  // a batch cut short: its lines still go to the log
@@ -160,10 +161,18 @@ class file_store {
     const bool sync = std::exchange(owed_, false);
     if (!written) return written;
     if (!sync || !unsynced_) return {};
-    if (fd_ < 0 || ::fdatasync(fd_) != 0) return io_error("cannot sync", fd_ < 0 ? EBADF : errno);
+    if (fd_ < 0 || ::fdatasync(fd_) != 0) {
+      ++batch_failures_;
+      return io_error("cannot sync", fd_ < 0 ? EBADF : errno);
+    }
     unsynced_ = false;
     return {};
   }
+  /// How many times a batch's buffered lines could not be written, or a batch's sync failed.
+  /// Batches nest (worker threads): the lines and the sync a failing end lost may have been
+  /// another open batch's, whose own end then finds nothing left to do and succeeds. Its owner
+  /// compares this count at its begin and its end, and refuses its grants when it moved.
+  std::uint64_t batch_failures() const noexcept { return batch_failures_; }
 
   std::size_t size() const noexcept { return memory_.size(); }
   /// The memory store's: the most live keys, and the bytes it takes now and when full.
@@ -196,6 +205,7 @@ class file_store {
   result<void> write_pending() noexcept {
     if (pending_size_ == 0) return {};
     auto ok = write_lines(pending_.data(), pending_size_, pending_lines_);
+    if (!ok) ++batch_failures_;
     pending_size_ = 0;
     pending_lines_ = 0;
     return ok;
@@ -374,6 +384,7 @@ class file_store {
   std::size_t pending_size_ = 0;
   std::size_t pending_lines_ = 0;
   std::array<char, 64 * line_size> pending_{};
+  std::uint64_t batch_failures_ = 0;  // see batch_failures()
 };
 
 static_assert(commit_batching_store<file_store>);
