@@ -127,7 +127,7 @@ int daemon_main(const options& o) {
   if (!capture) return failed(capture.error());
   std::vector<Captures> more;
   std::string workers_note;
-  if (s.workers > 1 && capture->fds().empty()) {
+  if (s.workers > 1 && capture->shared_by() == knock::capture::share_mode::none) {
     workers_note = "KNOCK_WORKERS " + std::to_string(s.workers) +
                    ": one worker only: a capture file (PCAP_FILE, --pcap-file) is read once, "
                    "by one";
@@ -141,7 +141,7 @@ int daemon_main(const options& o) {
       if (!c) return failed(c.error());
       more.push_back(*std::move(c));
     }
-    if (s.capture != "udp") {
+    if (capture->shared_by() == knock::capture::share_mode::fanout) {
       const auto group = static_cast<std::uint16_t>(::getpid());
       if (auto ok = join_fanout(capture->fds(), group); !ok) return failed(ok.error());
       for (auto& c : more)

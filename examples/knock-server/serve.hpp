@@ -237,9 +237,8 @@ class daemon_loop {
     return "started: " + std::to_string(server_.rules().stanzas.size()) + " stanza(s), firewall " +
            s_.firewall + ", capture " + s_.capture + " (" + capture_.describe() + ")" +
            (more_.empty() ? std::string{}
-                          : ", " + std::to_string(more_.size() + 1) +
-                                (s_.capture == "udp" ? " workers (SO_REUSEPORT by flow hash)"
-                                                     : " workers (PACKET_FANOUT by flow hash)")) +
+                          : ", " + std::to_string(more_.size() + 1) + " workers (" +
+                                std::string{to_string(capture_.shared_by())} + " by flow hash)") +
            (tcp_ != nullptr ? ", TCP server on port " + std::to_string(*s_.tcp_server_port)
                             : std::string{}) +
            (metrics_ != nullptr ? ", metrics on " + s_.conf.text("KNOCK_METRICS_LISTEN")

@@ -53,6 +53,24 @@ TEST(packet_socket_settings, a_savefile_is_refused_when_made_not_when_checked) {
             "f.conf:1: PCAP_FILE: a savefile is read by KNOCK_CAPTURE pcap, not packet");
 }
 
+// KNOCK_WORKERS: each live source says how sources alike divide the traffic (the daemon joins
+// packet sockets to a fanout group; UDP sockets shared their port when made), also through
+// knock-server's any_of.
+TEST(packet_socket_settings, live_sources_say_how_workers_share_them) {
+  static_assert(packet_socket::shared_by() == knock::capture::share_mode::fanout);
+  static_assert(knock::capture::udp_socket::shared_by() == knock::capture::share_mode::port);
+  using captures =
+      knock::capture::any_of<packet_socket, knock::capture::pcap, knock::capture::udp_socket>;
+  knock::capture::udp_socket_options any_port;
+  any_port.port = 0;
+  auto udp = knock::capture::udp_socket::open(any_port);
+  ASSERT_TRUE(udp) << udp.error().message;
+  const captures chosen{*std::move(udp)};
+  EXPECT_EQ(chosen.shared_by(), knock::capture::share_mode::port);
+  EXPECT_EQ(to_string(chosen.shared_by()), "SO_REUSEPORT");
+  EXPECT_EQ(to_string(knock::capture::share_mode::fanout), "PACKET_FANOUT");
+}
+
 // The filter is compiled before any socket is opened: a bad one is an error naming it, also
 // without the privilege a packet socket needs.
 TEST(packet_socket_settings, a_bad_filter_is_named) {

@@ -89,6 +89,17 @@ frame udp6_to(std::uint16_t port, std::string_view payload) {
   return ipv6(src6, dst6, 17, segment(17, 40001, port, payload));
 }
 
+// KNOCK_WORKERS: a savefile is read once, by one worker; the daemon falls back on that answer.
+TEST(pcap_file, cannot_be_shared_by_workers) {
+  temp_dir dir;
+  const std::string path = dir.file("one.pcap");
+  write_savefile(path, DLT_EN10MB, {{ethernet(udp4_to(62201, "only"), 0x0800)}});
+  auto file = knock::capture::pcap::open_file(path);
+  ASSERT_TRUE(file) << file.error().message;
+  EXPECT_TRUE(file->fds().empty());
+  EXPECT_EQ(file->shared_by(), knock::capture::share_mode::none);
+}
+
 TEST(pcap_file, ethernet_filter_fragments_and_truncation) {
   temp_dir dir;
   const std::string path = dir.file("ethernet.pcap");

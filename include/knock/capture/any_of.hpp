@@ -66,6 +66,17 @@ class any_of : public named_set<Sources...> {
         },
         source_);
   }
+  /// How sources alike share the traffic (`share_mode::none` when the source does not say).
+  share_mode shared_by() const noexcept {
+    return std::visit(
+        [](const auto& c) {
+          if constexpr (sharing_capture<std::decay_t<decltype(c)>>)
+            return c.shared_by();
+          else
+            return share_mode::none;
+        },
+        source_);
+  }
   /// What memory the source holds ("capture ring 3 MiB (eth0)"); empty when it does not say.
   std::string memory() const {
     return std::visit(

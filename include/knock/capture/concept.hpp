@@ -127,6 +127,24 @@ struct setup {
   unsigned sharing = 1;
 };
 
+/// How captures alike (KNOCK_WORKERS, see `setup::sharing`) divide the traffic between them,
+/// the kernel giving each flow to one: packet sockets join one `PACKET_FANOUT` group (their
+/// owner joins them: `fanout`), sockets bound to a port share it (`SO_REUSEPORT`, set when
+/// made: `port`). `none`: a capture that cannot be shared (a savefile is read once).
+enum class share_mode : std::uint8_t { none, fanout, port };
+/// "PACKET_FANOUT", "SO_REUSEPORT", "none": for the start-up line.
+constexpr std::string_view to_string(share_mode m) noexcept {
+  return m == share_mode::fanout ? "PACKET_FANOUT"
+         : m == share_mode::port ? "SO_REUSEPORT"
+                                 : "none";
+}
+
+/// Says how captures alike share the traffic (`c.shared_by()`).
+template <class C>
+concept sharing_capture = capture_policy<C> && requires(const C& c) {
+  { c.shared_by() } -> std::same_as<share_mode>;
+};
+
 /// Says what it listens on, for a log line.
 template <class C>
 concept describing_capture = capture_policy<C> && requires(const C& c) {

@@ -115,6 +115,8 @@ class packet_socket {
 
   /// The sockets, one per interface; poll them for input.
   std::span<const int> fds() const noexcept { return sockets_.fds; }
+  /// Sockets alike join one fanout group (their owner joins them).
+  static constexpr share_mode shared_by() noexcept { return share_mode::fanout; }
   /// "eth0, eth1", for the daemon's start-up line.
   std::string describe() const;
   /// What it holds: the receive buffers, kernel memory taken only while frames wait (none of it

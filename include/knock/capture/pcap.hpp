@@ -111,6 +111,10 @@ class pcap {
 
   /// The selectable descriptors, one per live interface; poll them for input.
   std::span<const int> fds() const noexcept { return fds_; }
+  /// Live captures alike join one fanout group; a savefile (no descriptor) is read once.
+  share_mode shared_by() const noexcept {
+    return fds_.empty() ? share_mode::none : share_mode::fanout;
+  }
 
   /// Calls `on_datagram(const datagram&)` for each datagram ready now, without blocking: at most
   /// `batch` frames per interface, a savefile to its end. Returns how many were delivered, or

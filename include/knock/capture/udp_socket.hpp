@@ -133,6 +133,8 @@ class udp_socket {
   std::span<const int> fds() const noexcept { return sockets_.fds; }
   /// The port the sockets are bound to (the chosen one when opened with port 0).
   std::uint16_t port() const noexcept { return port_; }
+  /// Sockets alike share their port (made with `setup::sharing` > 1).
+  static constexpr share_mode shared_by() noexcept { return share_mode::port; }
   /// "UDP port 62201", for the daemon's start-up line.
   std::string describe() const { return "UDP port " + std::to_string(port_); }
   /// What the sockets hold: their receive buffers are kernel memory, taken only while datagrams
