@@ -12,7 +12,6 @@
 #include <knock/core/result.hpp>
 #include <knock/firewall/concept.hpp>
 
-#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
@@ -91,10 +90,14 @@ struct async_writer {
   // Queues the grants staged by scope `owner`, in order (under the lock); one that cannot be
   // queued (no memory) is refused, never lost. Whether any was queued.
   bool release_staged(std::uint64_t owner) noexcept {
-    const auto mine = std::stable_partition(staged.begin(), staged.end(),
-                                            [&](const job& j) { return j.owner != owner; });
     bool queued = false, refused = false;
-    for (auto it = mine; it != staged.end(); ++it) {
+    auto kept = staged.begin();  // the other scopes' grants close up here, in order
+    for (auto it = staged.begin(); it != staged.end(); ++it) {
+      if (it->owner != owner) {
+        if (kept != it) *kept = std::move(*it);
+        ++kept;
+        continue;
+      }
       try {
         queue.push_back(std::move(*it));
         queued = true;
@@ -103,7 +106,7 @@ struct async_writer {
         refused = true;
       }
     }
-    staged.erase(mine, staged.end());
+    staged.erase(kept, staged.end());
     if (refused) notify();
     return queued;
   }
