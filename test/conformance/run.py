@@ -36,6 +36,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -115,15 +116,29 @@ class Sandbox:
 
 
 def run_line(command, cwd, timeout=20):
+    """Runs one command line of the suite in a process group of its own; when it times out (or
+    leaves something running) the whole group is killed, not only the shell: a fwknop the shell
+    started (--save-rc-stanza with stdin closed spins on it) outlived its case and took a core
+    for the rest of the run."""
+    with subprocess.Popen(['sh', '-c', command], cwd=cwd, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          errors='replace', start_new_session=True) as p:
+        try:
+            out, err = p.communicate(timeout=timeout)
+            rc, tail = p.returncode, ''
+        except subprocess.TimeoutExpired:
+            kill_group(p.pid)
+            out, err = p.communicate()
+            rc, tail = 124, '\n(timed out)'
+        kill_group(p.pid)
+        return rc, (out or '') + (err or '') + tail
+
+
+def kill_group(pgid):
     try:
-        done = subprocess.run(['sh', '-c', command], cwd=cwd, capture_output=True, text=True,
-                              timeout=timeout, stdin=subprocess.DEVNULL)
-        return done.returncode, done.stdout + done.stderr
-    except subprocess.TimeoutExpired as e:
-        out = (e.stdout or b'') + (e.stderr or b'')
-        if isinstance(out, bytes):
-            out = out.decode(errors='replace')
-        return 124, out + '\n(timed out)'
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def enter_namespaces():
