@@ -7,7 +7,8 @@
 // loop does:
 //
 //   on a capture's input   receive_batch: a batch of datagrams through packet_path, then the
-//                          batch's replay log sync, its grants released, its lines written
+//                          batch's replay log sync (or its Redis round trip), its grants
+//                          released, its lines written
 //   on the writer's fd     firewall_answers: each grant's packet logged (server::settle)
 //   on SIGHUP              reload: access.conf read again (by the reader), rules replaced
 //   every second           tick
@@ -139,6 +140,9 @@ class daemon_loop {
         run_command(d_.server_.rules().stanzas[*v.stanza - 1], *v.message, d_.s_.sudo_exe, d_.log_);
     }
 
+    /// The tickets of this thread's pipeline that its store refused (reused batch to batch).
+    std::vector<knock::replay_refusal>& refused() noexcept { return refused_; }
+
    private:
     void unwrap_http(knock::datagram& d) {
       const auto http = knock::codec::spa_from_http(
@@ -157,6 +161,7 @@ class daemon_loop {
     daemon_loop& d_;
     std::uint64_t& count_;
     std::array<char, 1500> http_packet_{};
+    std::vector<knock::replay_refusal> refused_;
   };
 
   // What a capture has ready (a ring block, a recvmmsg batch), decided as one batch:
@@ -181,12 +186,35 @@ class daemon_loop {
                                              : "replay log: " + to_string(ok.error()) +
                                                    " (the packets accepted meanwhile are refused)");
         return received;
+      } else if constexpr (knock::pipelining_replay_store<store_type>) {
+        auto& store = server_.replay_store();
+        const std::uint64_t pipeline = store.begin_pipeline();
+        auto received = c.receive(on);
+        settle_pipeline(batch, store.end_pipeline(pipeline, on.refused()), on.refused());
+        return received;
       } else {
         return c.receive(on);
       }
     }();
     log_.flush_packets();
     return got;
+  }
+
+  // A pipelining store's answers for a batch (KNOCK_REPLAY_REDIS: one round trip per batch): the
+  // batch's grants whose keys Redis held, or could not tell, are refused with that reason; all of
+  // them when the answers could not be listed.
+  template <class Held>
+  void settle_pipeline(Held& batch, bool listed, std::vector<knock::replay_refusal>& refused) {
+    if (!listed)
+      batch.cancel(knock::error{knock::errc::replay_store_unavailable,
+                                "replay store: its answers for a batch could not be kept"});
+    else if (!refused.empty())
+      batch.refuse_if([&](const knock::firewall::grant_request& r) -> const knock::error* {
+        for (const auto& x : refused)
+          if (x.ticket == r.replay_ticket) return &x.why;
+        return nullptr;
+      });
+    refused.clear();
   }
 
   bool packet_limit_reached() {

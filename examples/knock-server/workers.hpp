@@ -93,6 +93,36 @@ class locked_store {
                                         "(another worker's): its lines may not be on disk"});
     return ok;
   }
+  // A pipelining store (Redis): each worker's batch is a pipeline of its own; the first to send
+  // sends every worker's queued keys (see knock::pipelining_replay_store).
+  std::uint64_t begin_pipeline() noexcept requires knock::pipelining_replay_store<Store> {
+    std::lock_guard lock{*m_};
+    return store_.begin_pipeline();
+  }
+  bool pipelining() const noexcept requires knock::pipelining_replay_store<Store> {
+    return store_.pipelining();  // this thread's: nothing shared is read
+  }
+  knock::result<knock::replay_promise> remember_later(
+      std::span<const knock::replay_key> keys, knock::epoch_seconds until,
+      knock::epoch_seconds now) noexcept requires knock::pipelining_replay_store<Store> {
+    std::lock_guard lock{*m_};
+    return store_.remember_later(keys, until, now);
+  }
+  knock::result<knock::sighting> settle_now(
+      std::uint32_t ticket) noexcept requires knock::pipelining_replay_store<Store> {
+    std::lock_guard lock{*m_};
+    return store_.settle_now(ticket);
+  }
+  void release(std::uint32_t ticket) noexcept requires knock::pipelining_replay_store<Store> {
+    std::lock_guard lock{*m_};
+    store_.release(ticket);
+  }
+  bool end_pipeline(std::uint64_t id, std::vector<knock::replay_refusal>& refused) noexcept requires
+      knock::pipelining_replay_store<Store> {
+    std::lock_guard lock{*m_};
+    return store_.end_pipeline(id, refused);
+  }
+
   /// Calls `f(store)` under the lock: what the main thread reads of the store (its memory, a
   /// Redis store's health) while workers use it.
   template <class F>

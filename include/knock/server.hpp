@@ -21,7 +21,11 @@
 ///        without HMAC (spec Q9).
 ///     d. time window: |now − timestamp| ≤ MAX_SPA_PACKET_AGE (unless aging is off). Then both
 ///        keys are **recorded as seen** in one call to the store (`remember_all`: one round trip
-///        to a networked store), which says whether either was there already (`replayed`). Each
+///        to a networked store), which says whether either was there already (`replayed`). In a
+///        pipelining store's batch (`pipelining_replay_store`: Redis, in the daemon) the call
+///        queues the keys for one round trip per batch; the grant then carries the answer's
+///        ticket through the firewall's held-back queue, and is refused there unless the keys
+///        were new (a packet that acts at once, a command message, asks for its answer first). Each
 ///        key is recorded once per datagram: a later stanza decoding the same message is not a
 ///        replay. A packet too old for the window never reaches the store (it can never pass
 ///        again); one from the future (a client's clock ahead) is recorded until it could no
@@ -163,7 +167,9 @@ class server {
   /// packet's verdict now, which the Observer hears of as if `handle` had given it: accepted, or
   /// refused as `firewall_failed` (`nat_unsupported`) with what the firewall said, or as
   /// `io_failed` when its grant was withdrawn because its replay keys could not be made durable
-  /// (a batch whose `end_batch` failed, see replay::commit_batching_store).
+  /// (a batch whose `end_batch` failed, see replay::commit_batching_store), or as `replayed` /
+  /// `replay_store_unavailable` when a pipelining store answered so for its keys at its batch's
+  /// end (replay::pipelining_replay_store).
   verdict settle(firewall::grant_request request, const result<void>& outcome) noexcept {
     verdict v;
     v.stanza = request.stanza;
@@ -172,8 +178,9 @@ class server {
       v.granted = std::move(request.granted);
     } else {
       const errc code = outcome.error().code;
-      v.reason =
-          code == errc::nat_unsupported || code == errc::io_failed ? code : errc::firewall_failed;
+      const bool own_reason = code == errc::nat_unsupported || code == errc::io_failed ||
+                              code == errc::replayed || code == errc::replay_store_unavailable;
+      v.reason = own_reason ? code : errc::firewall_failed;
       try {
         v.detail = outcome.error().message;
       } catch (...) {  // std::bad_alloc: the reason still says it
@@ -240,6 +247,7 @@ class server {
     std::optional<replay_key> wire_key;    // the payload's, once an HMAC has verified it
     bool wire_recorded = false;
     std::optional<replay_key> recorded_message;
+    pipelined ticket{replay_};  // the keys' answer, when the store answers at its batch's end
     const auto& o = rules_.options;
     for (std::size_t i = 0; i < rules_.stanzas.size(); ++i) {
       const auto& s = rules_.stanzas[i];
@@ -289,7 +297,7 @@ class server {
       if (n > 0) {
         const epoch_seconds until =
             stale ? message->timestamp + o.max_packet_age + 1 : remember_until(now);
-        const auto seen = knock::remember_all(replay_, std::span{keys.data(), n}, until, now);
+        const auto seen = remember(std::span{keys.data(), n}, until, now, ticket);
         if (!seen) return resource_failed(seen.error().code, seen.error());
         wire_recorded = wire_key.has_value();
         recorded_message = message_key;
@@ -297,6 +305,7 @@ class server {
       }
       if (stale) {
         last = errc::stale_timestamp;
+        ticket.release();  // refused whatever the store says
         continue;
       }
       auto granted = access::authorize(s, i + 1, *message, d.source, now, rules_.options.nat);
@@ -305,16 +314,23 @@ class server {
         continue;
       }
       granted->destination = d.destination;
+      // A grant the firewall's writer holds back waits for the store's answer there; anything
+      // else (a command message, a firewall that opens at once) has it now.
+      if (!(firewall::deferring_firewall<firewall_type> &&
+            (granted->nat || !granted->ports.empty())))
+        if (auto seen = ticket.settle_now(); !seen || *seen == sighting::replay)
+          return seen ? refuse(errc::replayed) : resource_failed(seen.error().code, seen.error());
       if constexpr (durable_replay_store<replay_type>)  // durable before anything is granted
         if (auto ok = replay_.commit(); !ok) return resource_failed(ok.error().code, ok.error());
       if constexpr (firewall::deferring_firewall<firewall_type>) {
         // Handed to the firewall's writer: the verdict waits for its answer (settle).
         if (granted->nat || !granted->ports.empty()) {
           const bool nat = static_cast<bool>(granted->nat);
-          if (auto ok = firewall_.submit({*granted, nat, d.source, i + 1}); !ok)
+          if (auto ok = firewall_.submit({*granted, nat, d.source, i + 1, ticket.id}); !ok)
             return resource_failed(ok.error().code == errc::nat_unsupported ? errc::nat_unsupported
                                                                             : errc::firewall_failed,
                                    ok.error());
+          ticket.id = 0;  // the grant carries it: the pipeline's owner settles it
           v.pending = true;
         }
       } else if (granted->nat) {
@@ -337,6 +353,45 @@ class server {
       return v;
     }
     return refuse(last);
+  }
+
+  // A packet's keys queued in a pipelining store's batch (knock::pipelining_replay_store): the
+  // ticket of their answer, released (the answer dropped) unless a grant took it or it was asked
+  // for now. Inert for every other store.
+  struct pipelined {
+    replay_type& store;
+    std::uint32_t id = 0;
+    explicit pipelined(replay_type& s) noexcept : store{s} {}
+    pipelined(const pipelined&) = delete;
+    pipelined& operator=(const pipelined&) = delete;
+    ~pipelined() { release(); }
+    void release() noexcept {
+      if constexpr (pipelining_replay_store<replay_type>)
+        if (id != 0) store.release(std::exchange(id, 0));
+    }
+    // The answer for the ticket, asked for now (no ticket: nothing waits, `first`).
+    result<sighting> settle_now() noexcept {
+      if constexpr (pipelining_replay_store<replay_type>)
+        if (id != 0) return store.settle_now(std::exchange(id, 0));
+      return sighting::first;
+    }
+  };
+
+  // Records `keys` in the store: at once, or queued in this thread's pipeline (`ticket` then
+  // names the answer; the datagram's earlier ticket, from another stanza, is answered first).
+  result<sighting> remember(std::span<const replay_key> keys, epoch_seconds until,
+                            epoch_seconds now, pipelined& ticket) noexcept {
+    if constexpr (pipelining_replay_store<replay_type>) {
+      if (replay_.pipelining()) {
+        if (auto earlier = ticket.settle_now(); !earlier || *earlier == sighting::replay)
+          return earlier;
+        auto promise = replay_.remember_later(keys, until, now);
+        if (!promise) return fail(std::move(promise.error()));
+        ticket.id = promise->ticket;
+        return promise->seen;
+      }
+    }
+    return knock::remember_all(replay_, keys, until, now);
   }
 
   rules_type rules_;

@@ -29,7 +29,9 @@
 ///   ring block of packets so pays one wake-up (a futex call and a switch) per block, not one per
 ///   grant — and can make the block's replay keys durable in one go before any of its grants is
 ///   applied; `held::cancel(why)` refuses every staged grant instead (every thread's: a replay
-///   log write that failed may have carried another worker's keys), answered with `why`. Each
+///   log write that failed may have carried another worker's keys), answered with `why`, and
+///   `held::refuse_if(why_not)` refuses the scope's own grants that `why_not` gives a reason for
+///   (the ones a pipelining replay store found replayed at the batch's end). Each
 ///   worker thread holds its own scope, so one worker's grants never wait for another's batch
 ///   (with one scope for all, two busy workers whose batches overlap kept every grant staged
 ///   until the queue was full). A scope made while the thread holds one already is part of it.
@@ -193,6 +195,17 @@ class async {
       for (auto& j : st_->staged) st_->refuse_staged(j, why);
       st_->staged.clear();
       st_->notify();
+    }
+
+    /// Refuses this scope's staged grants for which `why_not(const grant_request&)` gives a
+    /// reason (a `const error*`; null keeps the grant): each is answered (`drain`) with it, none
+    /// is applied. For the grants a pipelining replay store answered for at the batch's end
+    /// (their `replay_ticket`). Runs `why_not` under the writer's lock.
+    template <class WhyNot>
+    void refuse_if(WhyNot&& why_not) noexcept {
+      if (st_ == nullptr || id_ == 0) return;
+      std::lock_guard lock{st_->m};
+      st_->refuse_staged_if(id_, why_not);
     }
 
    private:

@@ -87,6 +87,26 @@ struct async_writer {
     --queued_grants;
   }
 
+  // Refuses the grants staged by scope `owner` for which `why_not(request)` gives a reason (a
+  // `const error*`; null keeps the grant), under the lock.
+  template <class WhyNot>
+  void refuse_staged_if(std::uint64_t owner, WhyNot& why_not) noexcept {
+    bool refused = false;
+    auto kept = staged.begin();
+    for (auto it = staged.begin(); it != staged.end(); ++it) {
+      if (it->owner == owner)
+        if (const error* why = why_not(std::as_const(it->request)); why != nullptr) {
+          refuse_staged(*it, *why);
+          refused = true;
+          continue;
+        }
+      if (kept != it) *kept = std::move(*it);
+      ++kept;
+    }
+    staged.erase(kept, staged.end());
+    if (refused) notify();
+  }
+
   // Queues the grants staged by scope `owner`, in order (under the lock); one that cannot be
   // queued (no memory) is refused, never lost. Whether any was queued.
   bool release_staged(std::uint64_t owner) noexcept {

@@ -48,6 +48,7 @@
 
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <ranges>
 #include <span>
 #include <string>
@@ -143,6 +144,9 @@ struct grant_request {
   bool nat = false;          ///< open with `open_nat` (the grant has NAT to do)
   ip_address packet_source;  ///< the datagram's source (not necessarily the granted address)
   std::size_t stanza = 0;    ///< 1-based
+  /// A pipelining replay store's ticket (knock::pipelining_replay_store), 0 when none: the grant
+  /// is held back until the store has answered for the packet's keys, and refused unless `first`.
+  std::uint32_t replay_ticket = 0;
 };
 
 /// Applies grants later, off the caller's thread (knock/firewall/async.hpp): `submit` queues the

@@ -31,6 +31,17 @@
 /// |                                       | (some keys may have been kept: the packet is refused).      |                  |
 /// |                                       | Without it the server calls `remember` once per key         |                  |
 /// |                                       | (`knock::remember_all` below).                              |                  |
+/// | `pipelining_replay_store`:            | a networked store that answers a batch of packets in one    | server, daemon   |
+/// | `s.begin_pipeline()`,                 | round trip. Between `begin_pipeline` and `end_pipeline` on  |                  |
+/// | `s.pipelining()`,                     | a thread, `remember_later` queues the keys and gives a      |                  |
+/// | `s.remember_later(keys, expires, now)`| ticket (`replay_promise`) instead of an answer; `settle_now`|                  |
+/// | `s.settle_now(ticket)`,               | sends what is queued and answers one ticket at once (a      |                  |
+/// | `s.release(ticket)`,                  | packet that acts without the firewall's queue: a command);  |                  |
+/// | `s.end_pipeline(id, refused)`         | `release` drops the answer of a packet refused anyway;      |                  |
+/// |                                       | `end_pipeline` sends the rest and lists this batch's tickets|                  |
+/// |                                       | whose keys were held or could not be told. Whoever opens    |                  |
+/// |                                       | the pipeline holds the batch's grants back (each carries    |                  |
+/// |                                       | its ticket) and refuses those listed.                       |                  |
 /// | `replay_lookup`:                      | `bool`, noexcept, records nothing: `key` is known (live at  | server           |
 /// | `s.contains(key, now)`                | `now`) without asking anyone (a networked store: its local  |                  |
 /// |                                       | filter). The server refuses a known payload as `replayed`   |                  |
@@ -41,7 +52,9 @@
 /// One call answers "seen before?" and records the key, so a networked store does it in one round
 /// trip (Redis: `SET key 1 NX EX ttl`) and two servers sharing it cannot both accept one packet;
 /// the keys of one packet (its payload's and its message's) go in one `remember_all`, which a
-/// networked store sends as one batch (Redis: pipelined `SET`s, one round trip per packet).
+/// networked store sends as one batch (Redis: pipelined `SET`s, one round trip per packet); and
+/// the packets of a capture's batch, in a `pipelining_replay_store`'s pipeline, go in one round
+/// trip for the whole batch, their grants held back until the answers are in.
 /// A store that cannot answer says so, and the server refuses the packet (fails closed) with that
 /// reason. Keys are canonical (see knock/server.hpp for how they are made): one packet, one key,
 /// however it was spelled on the wire. Times are seconds since the epoch on the server's clock.
@@ -55,7 +68,9 @@
 #include <array>
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <span>
+#include <vector>
 
 namespace knock {
 
@@ -114,6 +129,45 @@ concept replay_lookup = replay_policy<P> &&
     requires(const P& s, const replay_key& k, epoch_seconds t) {
   { s.contains(k, t) }
   noexcept->std::same_as<bool>;
+};
+
+/// A pipelining store's promise about a packet's keys (see `pipelining_replay_store`): `ticket`
+/// names the answer `end_pipeline` gives; 0 when the answer is known already (`seen`: the local
+/// filter held a key).
+struct replay_promise {
+  std::uint32_t ticket = 0;
+  sighting seen = sighting::first;
+};
+
+/// A ticket of a pipeline whose keys were held (`errc::replayed`) or could not be told
+/// (`errc::replay_store_unavailable`, with the store's words): its packet is refused.
+struct replay_refusal {
+  std::uint32_t ticket = 0;
+  error why;
+};
+
+/// A ReplayStore that answers the packets of a batch in one round trip: inside a pipeline (one
+/// per thread, `begin_pipeline` .. `end_pipeline`), `remember_later` queues a packet's keys and
+/// promises an answer; `end_pipeline` sends everything queued at once and lists the tickets that
+/// were not `first`. The server grants a pipelined packet only through a deferring firewall whose
+/// grants the pipeline's owner holds back (firewall::async's `held`), each grant carrying its
+/// ticket; a packet that would act at once (a command message) asks `settle_now` first.
+template <class P>
+concept pipelining_replay_store = replay_policy<P> &&
+    requires(P& s, const P& cs, std::span<const replay_key> keys, epoch_seconds t,
+             std::uint32_t ticket, std::vector<replay_refusal>& refused) {
+  { s.begin_pipeline() }
+  noexcept->std::same_as<std::uint64_t>;
+  { cs.pipelining() }
+  noexcept->std::same_as<bool>;
+  { s.remember_later(keys, t, t) }
+  noexcept->std::same_as<result<replay_promise>>;
+  { s.settle_now(ticket) }
+  noexcept->std::same_as<result<sighting>>;
+  { s.release(ticket) }
+  noexcept;
+  { s.end_pipeline(std::uint64_t{}, refused) }
+  noexcept;
 };
 
 /// Remembers each of `keys` in `s` (see `batch_replay_store`): the store's own `remember_all` when

@@ -4,32 +4,32 @@
 /// `knock::replay::redis_store`: replay memory shared by several servers (a pair of gateways)
 /// through Redis, so a packet accepted by one is refused as `replayed` by the others.
 ///
-/// One round trip per packet: for each of its keys `SET <prefix><64 hex digits> 1 NX EX <seconds>`
-/// — atomic insert-if-absent in Redis, so of two gateways racing with one packet exactly one gets
-/// `OK` — pipelined (`remember_all`: the commands go out in one write, the replies are read
-/// after). The key lives as long as the server asked (`expires - now`, the replay window); with
-/// packet aging off (`never_expires`) it has no TTL. The server asks only for packets whose HMAC
-/// verified and that are inside the time window (knock/server.hpp): garbage, forgeries and stale
-/// packets never reach Redis.
+/// For each of a packet's keys, `SET <prefix><64 hex digits> 1 NX EX <seconds>` — atomic
+/// insert-if-absent in Redis, so of two gateways racing with one packet exactly one gets `OK`. The
+/// key lives as long as the server asked (`expires - now`, the replay window); with packet aging
+/// off (`never_expires`) it has no TTL. The server asks only for packets whose HMAC verified and
+/// that are inside the time window (knock/server.hpp): garbage, forgeries and stale packets never
+/// reach Redis.
+///
+/// Round trips: `remember_all` sends a packet's keys in one write and reads the replies (one round
+/// trip per packet). Inside a pipeline (`pipelining_replay_store`: the daemon opens one around each
+/// batch of datagrams its capture hands over) `remember_later` only queues the commands, and
+/// `end_pipeline` sends the whole batch's at once: one round trip per batch. Several threads may
+/// each have a pipeline open on one store (KNOCK_WORKERS, calls serialised by the caller); the
+/// first to send sends everything queued, and keeps the others' answers for their `end_pipeline`.
 ///
 /// Fails closed: when no endpoint answers within the deadline (`timeout`, for connecting and for
 /// each reply), or Redis answers any of a packet's commands with an error (`NOAUTH`, `READONLY`,
-/// `OOM`), `remember` returns `errc::replay_store_unavailable` with a message naming the endpoint
-/// and what happened, and the server refuses the packet. After a failed connection or a timeout it
-/// waits `retry_after` before it tries again (packets meanwhile are refused at once, without
-/// waiting on the network); a connection Redis closed (a restart) is made again at once, once. It
-/// resumes by itself.
-///
-/// Endpoints are tried in order; with more than one, a server that says it is a replica (`ROLE`)
-/// is skipped, and a `READONLY` answer (a failover) drops the connection so the next packet finds
-/// the new primary. With Sentinel (`redis_address::sentinel_master`) the endpoints are sentinels:
-/// each is asked in order `SENTINEL get-master-addr-by-name <master>` until the address it gives
-/// answers as a primary (`ROLE`); after a failure or a `READONLY` the next connection asks again,
-/// so after a failover the store writes to the new primary. Sentinels are asked without `AUTH`
-/// (the password is the data servers'). The password (`AUTH`) comes from the caller (a file, never
-/// a command line) and is never in a message. No TLS: hiredis 0.14 (Debian 12) has none (see
-/// redis_url.hpp). hiredis writes with write(2): a program using the store ignores SIGPIPE
-/// (knock-server does), or a connection Redis reset could end it.
+/// `OOM`), the packet's answer is `errc::replay_store_unavailable` with a message naming the
+/// endpoint and what happened, and the server refuses the packet. After a failed connection or a
+/// timeout the store waits `retry_after` before it tries again (packets meanwhile are refused at
+/// once, without waiting on the network); a connection Redis closed (a restart) is made again at
+/// once, once. It resumes by itself. A `READONLY` answer (a failover) drops the connection so the
+/// next packet finds the new primary (knock/replay/redis_link.hpp: endpoints, Sentinel, AUTH).
+/// The password comes from the caller (a file, never a command line) and is never in a message. No
+/// TLS: hiredis 0.14 (Debian 12) has none (see redis_url.hpp). hiredis writes with write(2): a
+/// program using the store ignores SIGPIPE (knock-server does), or a connection Redis reset could
+/// end it.
 ///
 /// A local `memory_store` sits in front as a first filter: a key Redis already answered for is
 /// refused from memory without a round trip. It holds only what Redis said, so it never accepts
@@ -39,21 +39,20 @@
 #include <knock/core/error.hpp>
 #include <knock/replay/concept.hpp>
 #include <knock/replay/memory_store.hpp>
+#include <knock/replay/redis_link.hpp>
 #include <knock/replay/redis_url.hpp>
 
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <cstdint>
-#include <optional>
 #include <span>
 #include <string>
 #include <utility>
-
-#include <sys/time.h>
+#include <vector>
 
 namespace knock::replay {
 
@@ -67,32 +66,33 @@ struct redis_options {
   std::size_t local_capacity = memory_store::default_capacity;  ///< the first filter's keys
 };
 
-/// Replay store on Redis. Models knock::replay_policy.
+namespace detail {
+// The pipeline a thread has open (knock::pipelining_replay_store): on which store, its number.
+struct redis_pipeline_tag {
+  const void* store = nullptr;
+  std::uint64_t id = 0;
+};
+}  // namespace detail
+
+/// Replay store on Redis. Models knock::replay_policy, batch_replay_store, replay_lookup and
+/// pipelining_replay_store.
 class redis_store {
  public:
   using role = knock::role::replay;
-  using clock = std::chrono::steady_clock;
 
   /// Does not connect: the first `remember` (or `connect()`) does.
-  explicit redis_store(redis_options o) : options_{std::move(o)}, local_{options_.local_capacity} {
-    command_.reserve(options_.prefix.size() + 64);
+  explicit redis_store(redis_options o)
+      : link_{std::move(o.address), std::move(o.password), o.timeout, o.retry_after},
+        prefix_{std::move(o.prefix)},
+        local_{o.local_capacity} {
+    name_.reserve(prefix_.size() + 64);
   }
-  redis_store(redis_store&& o) noexcept
-      : options_{std::move(o.options_)},
-        local_{std::move(o.local_)},
-        context_{std::exchange(o.context_, nullptr)},
-        current_{std::move(o.current_)},
-        retry_at_{o.retry_at_},
-        last_error_{std::move(o.last_error_)},
-        failures_{o.failures_},
-        command_{std::move(o.command_)} {}
+  redis_store(redis_store&&) noexcept = default;
   redis_store& operator=(redis_store&&) = delete;
-  ~redis_store() { disconnect(); }
 
   /// Connects now (whatever the back-off says): which endpoint answered, or why none did.
   result<void> connect() {
-    retry_at_ = {};
-    if (context_ == nullptr && !connect_any()) return fail(unavailable());
+    if (link_.get(true) == nullptr) return fail(unavailable());
     return {};
   }
 
@@ -107,17 +107,79 @@ class redis_store {
   /// held (Redis set all the others); `errc::replay_store_unavailable` when any command failed.
   result<sighting> remember_all(std::span<const replay_key> keys, epoch_seconds expires,
                                 epoch_seconds now) noexcept {
-    if (keys.empty()) return sighting::first;
-    if (std::all_of(keys.begin(), keys.end(),
-                    [&](const replay_key& k) { return local_.contains(k, now); }))
-      return sighting::replay;
-    try {
-      return ask(keys, expires, now);
-    } catch (...) {  // std::bad_alloc from a message: the reason still says it
-      disconnect();
-      return fail(errc::replay_store_unavailable);
-    }
+    auto promise = queue(keys, expires, now, 0);
+    if (!promise || promise->ticket == 0)
+      return promise ? result<sighting>{promise->seen} : fail(promise.error());
+    return settle_now(promise->ticket);
   }
+
+  // ---- pipelining (one round trip per batch of packets) -------------------------------------
+
+  /// Opens this thread's pipeline: its number, for `end_pipeline`.
+  std::uint64_t begin_pipeline() noexcept {
+    current_ = {this, ++last_pipeline_};
+    return current_.id;
+  }
+  /// True while this thread has a pipeline open on this store.
+  bool pipelining() const noexcept { return current_.store == this; }
+
+  /// In this thread's pipeline, queues `remember_all(keys, expires, now)` for `end_pipeline`: a
+  /// ticket, or the answer now when the local filter holds every key (`replay`) or Redis cannot be
+  /// reached now (the back-off after a failure: `replay_store_unavailable`). Outside a pipeline,
+  /// answers at once (ticket 0).
+  result<replay_promise> remember_later(std::span<const replay_key> keys, epoch_seconds expires,
+                                        epoch_seconds now) noexcept {
+    if (!pipelining()) {
+      auto seen = remember_all(keys, expires, now);
+      if (!seen) return fail(seen.error());
+      return replay_promise{0, *seen};
+    }
+    return queue(keys, expires, now, current_.id);
+  }
+
+  /// Sends what is queued, if anything, and takes the answer for `ticket`.
+  result<sighting> settle_now(std::uint32_t ticket) noexcept {
+    flush();
+    const auto it = std::find_if(answered_.begin(), answered_.end(),
+                                 [&](const answer& a) { return a.ticket == ticket; });
+    if (it == answered_.end())
+      return fail(error{errc::replay_store_unavailable});  // no such ticket: refused, closed
+    result<sighting> got = std::move(it->got);
+    answered_.erase(it);
+    return got;
+  }
+
+  /// The packet of `ticket` was refused anyway: its answer is not kept (its keys still go).
+  void release(std::uint32_t ticket) noexcept {
+    // From the back: the packet released is nearly always the one queued last (same decision).
+    for (auto e = queued_.rbegin(); e != queued_.rend(); ++e)
+      if (e->ticket == ticket) return void(e->wanted = false);
+    std::erase_if(answered_, [&](const answer& a) { return a.ticket == ticket; });
+  }
+
+  /// Sends what is queued and closes pipeline `id` (this thread's): appends to `refused` each of
+  /// its tickets whose keys Redis held (`replayed`) or could not tell (`replay_store_unavailable`).
+  /// False when they could not all be listed (no memory): every grant of the pipeline is refused.
+  bool end_pipeline(std::uint64_t id, std::vector<replay_refusal>& refused) noexcept {
+    flush();
+    if (current_.store == this && current_.id == id) current_ = {};
+    bool listed = true;
+    for (auto& a : answered_) {
+      if (a.pipeline != id) continue;
+      try {
+        if (!a.got)
+          refused.push_back({a.ticket, std::move(a.got.error())});
+        else if (*a.got == sighting::replay)
+          refused.push_back({a.ticket, error{errc::replayed}});
+      } catch (...) {  // std::bad_alloc
+        listed = false;
+      }
+    }
+    std::erase_if(answered_, [&](const answer& a) { return a.pipeline == id; });
+    return listed;
+  }
+
+  // ---- looking without asking -----------------------------------------------------------------
 
   /// True when the local filter knows `key` (Redis said so earlier): no round trip. False says
   /// nothing: Redis may hold it.
@@ -128,228 +190,210 @@ class redis_store {
   /// Keys held by the local filter (Redis holds the rest).
   std::size_t size() const noexcept { return local_.size(); }
   /// True while a connection is open (the last command succeeded or none was sent since).
-  bool connected() const noexcept { return context_ != nullptr; }
+  bool connected() const noexcept { return link_.connected(); }
   /// The endpoint of the open connection (empty when none).
-  std::string endpoint() const { return context_ != nullptr ? current_.describe() : std::string{}; }
+  std::string endpoint() const { return link_.endpoint(); }
   /// Why the last command or connection failed (empty when nothing failed yet).
-  const std::string& last_error() const noexcept { return last_error_; }
-  /// Calls that could not tell (each one a refused packet), since construction.
+  const std::string& last_error() const noexcept { return link_.last_error(); }
+  /// Packets whose keys Redis could not tell (each one refused), since construction.
   std::uint64_t failures() const noexcept { return failures_; }
 
  private:
-  static timeval to_timeval(std::chrono::milliseconds ms) noexcept {
-    return {static_cast<time_t>(ms.count() / 1000),
-            static_cast<suseconds_t>(ms.count() % 1000 * 1000)};
+  // A packet's keys whose commands are in hiredis's output buffer, replies not read yet.
+  struct entry {
+    std::uint32_t ticket;
+    std::uint64_t pipeline;  // 0: none (remember_all)
+    std::array<replay_key, 2> keys;
+    std::uint8_t count;
+    epoch_seconds expires, now;
+    bool wanted = true;  // false: released, its answer is dropped
+  };
+  struct answer {
+    std::uint32_t ticket;
+    std::uint64_t pipeline;
+    result<sighting> got;
+  };
+
+  error unavailable() const { return {errc::replay_store_unavailable, link_.last_error()}; }
+  error down() {
+    ++failures_;
+    return unavailable();
   }
 
-  error unavailable() const { return {errc::replay_store_unavailable, last_error_}; }
+  // Queues the commands for `keys` (up to two: a packet's) under a new ticket.
+  result<replay_promise> queue(std::span<const replay_key> keys, epoch_seconds expires,
+                               epoch_seconds now, std::uint64_t pipeline) noexcept {
+    if (keys.empty()) return replay_promise{};
+    if (std::all_of(keys.begin(), keys.end(),
+                    [&](const replay_key& k) { return local_.contains(k, now); }))
+      return replay_promise{0, sighting::replay};
+    try {
+      if (queued_.empty()) made_for_queue_ = !link_.connected();
+      redisContext* c = link_.get();
+      if (c == nullptr) return fail(down());
+      entry e{next_ticket(),
+              pipeline,
+              {},
+              static_cast<std::uint8_t>(std::min<std::size_t>(keys.size(), 2)),
+              expires,
+              now};
+      std::copy_n(keys.begin(), e.count, e.keys.begin());
+      if (!append(c, e)) {
+        fail_queued();
+        return fail(down());
+      }
+      queued_.push_back(e);
+      answered_.reserve(answered_.size() + queued_.size());  // `keep` never allocates
+      return replay_promise{e.ticket, sighting::first};
+    } catch (...) {  // std::bad_alloc from a message or the queue: the reason still says it
+      fail_queued();
+      return fail(errc::replay_store_unavailable);
+    }
+  }
 
-  // The key's name in Redis, in `command_`: prefix + 64 hex digits.
+  std::uint32_t next_ticket() noexcept {
+    return ++last_ticket_ == 0 ? ++last_ticket_ : last_ticket_;
+  }
+
+  // The key's name in Redis, in `name_`: prefix + 64 hex digits.
   void name(const replay_key& key) {
     static constexpr char hex[] = "0123456789abcdef";
-    command_.assign(options_.prefix);
-    for (byte b : key.bytes) command_.push_back(hex[b >> 4]), command_.push_back(hex[b & 15]);
+    name_.assign(prefix_);
+    for (byte b : key.bytes) name_.push_back(hex[b >> 4]), name_.push_back(hex[b & 15]);
   }
 
-  // Sends a `SET ... NX` per key (queued by hiredis, written at the first read) and reads the
-  // replies in order. Caches in the local filter what Redis answered.
-  result<sighting> ask(std::span<const replay_key> keys, epoch_seconds expires, epoch_seconds now) {
-    const long long ttl = expires == never_expires ? 0 : std::max<long long>(1, expires - now);
-    for (int attempt = 0;; ++attempt) {
-      const bool fresh = context_ == nullptr;
-      if (fresh && (clock::now() < retry_at_ || !connect_any())) return fail(down());
-      for (const replay_key& key : keys) {
-        name(key);
-        const int queued = ttl != 0 ? redisAppendCommand(context_, "SET %b 1 NX EX %lld",
-                                                         command_.data(), command_.size(), ttl)
-                                    : redisAppendCommand(context_, "SET %b 1 NX", command_.data(),
-                                                         command_.size());
-        if (queued != REDIS_OK) {
-          last_error_ = "redis " + endpoint() + ": cannot queue SET: " + context_->errstr;
-          disconnect();
-          return fail(down());
-        }
+  // The SETs of `e` into hiredis's output buffer (written at the first read).
+  bool append(redisContext* c, const entry& e) {
+    const long long ttl =
+        e.expires == never_expires ? 0 : std::max<long long>(1, e.expires - e.now);
+    for (std::size_t i = 0; i < e.count; ++i) {
+      name(e.keys[i]);
+      const int queued =
+          ttl != 0 ? redisAppendCommand(c, "SET %b 1 NX EX %lld", name_.data(), name_.size(), ttl)
+                   : redisAppendCommand(c, "SET %b 1 NX", name_.data(), name_.size());
+      if (queued != REDIS_OK) {
+        link_.failed(std::string{"cannot queue SET: "} + c->errstr);
+        link_.drop();
+        return false;
       }
-      sighting seen = sighting::first;
-      bool refused = false, drop = false;
-      for (std::size_t i = 0; i < keys.size(); ++i) {
-        void* got = nullptr;
-        if (redisGetReply(context_, &got) != REDIS_OK || got == nullptr) {
-          const int err = errno;
-          // A connection Redis closed (a restart) is made again at once, once, when nothing was
-          // answered yet; a timeout, or a connection that fails as soon as it is made, backs off.
-          const bool closed =
-              context_->err == REDIS_ERR_EOF ||
-              (context_->err == REDIS_ERR_IO && err != EAGAIN && err != EWOULDBLOCK);
-          last_error_ = "redis " + endpoint() + ": " + io_error(context_, err);
-          disconnect();
-          if (closed && !fresh && attempt == 0 && i == 0) break;
-          back_off();
-          return fail(down());
+    }
+    return true;
+  }
+
+  // Every queued packet answered `replay_store_unavailable` (the connection is gone).
+  void fail_queued() noexcept {
+    closed_ = false;
+    for (const entry& e : queued_) {
+      ++failures_;
+      if (e.wanted) keep(e, fail(unavailable_or_bare()));
+    }
+    queued_.clear();
+  }
+  error unavailable_or_bare() const noexcept {
+    try {
+      return unavailable();
+    } catch (...) {
+      return error{errc::replay_store_unavailable};
+    }
+  }
+  void keep(const entry& e, result<sighting> got) noexcept {
+    answered_.push_back({e.ticket, e.pipeline, std::move(got)});  // reserved by `queue`
+  }
+
+  // Writes what is queued and reads every reply, in order; each packet's answer is kept for its
+  // owner. A connection Redis closed before answering anything (a restart) is made again and the
+  // queue sent again, once; a timeout, or a connection that fails as soon as it is made, backs off.
+  void flush() noexcept {
+    if (queued_.empty()) return;
+    try {
+      for (int attempt = 0;; ++attempt) {
+        std::size_t replies = 0;
+        if (read_replies(replies)) break;
+        if (closed_ && !made_for_queue_ && attempt == 0 && replies == 0) {
+          made_for_queue_ = true;
+          redisContext* c = link_.get();
+          bool resent = c != nullptr;
+          for (std::size_t i = 0; resent && i < queued_.size(); ++i) resent = append(c, queued_[i]);
+          if (resent) continue;
+        } else {
+          link_.back_off();
         }
+        fail_queued();
+        break;
+      }
+    } catch (...) {
+      link_.drop();
+      fail_queued();
+    }
+    queued_.clear();
+  }
+
+  // Reads the replies of `queued_`; true when every one came (the answers are kept). On a failed
+  // read, the packets answered before it are kept and removed from `queued_`; `replies`: how many
+  // replies came before it.
+  bool read_replies(std::size_t& replies) {
+    redisContext* c = link_.context();
+    closed_ = false;
+    if (c == nullptr) return false;  // dropped since the commands were queued: answered as down
+    bool drop = false;
+    for (std::size_t n = 0; n < queued_.size(); ++n) {
+      const entry& e = queued_[n];
+      sighting seen = sighting::first;
+      bool refused = false;
+      for (std::size_t i = 0; i < e.count; ++i) {
+        void* got = nullptr;
+        if (redisGetReply(c, &got) != REDIS_OK || got == nullptr) {
+          const int err = errno;
+          closed_ = c->err == REDIS_ERR_EOF ||
+                    (c->err == REDIS_ERR_IO && err != EAGAIN && err != EWOULDBLOCK);
+          link_.failed(redis_link::io_error(c, err));
+          link_.drop();
+          queued_.erase(queued_.begin(), queued_.begin() + static_cast<std::ptrdiff_t>(n));
+          return false;
+        }
+        ++replies;
         auto* reply = static_cast<redisReply*>(got);
         if (reply->type == REDIS_REPLY_STATUS || reply->type == REDIS_REPLY_NIL) {  // +OK, or NX
           if (reply->type == REDIS_REPLY_NIL) seen = sighting::replay;
-          (void)local_.remember(keys[i], expires, now);  // full: it only stops caching
+          (void)local_.remember(e.keys[i], e.expires, e.now);  // full: it only stops caching
         } else if (!refused) {  // the first refusal says why; the other replies are still read
           refused = true;
           const std::string what = reply->type == REDIS_REPLY_ERROR
                                        ? std::string{reply->str, reply->len}
                                        : "an unexpected reply type " + std::to_string(reply->type);
-          last_error_ = "redis " + endpoint() + ": SET refused: " + what;
-          drop = what.starts_with("READONLY") || what.starts_with("NOAUTH");  // find another
+          link_.failed("SET refused: " + what);
+          drop = drop || what.starts_with("READONLY") || what.starts_with("NOAUTH");
         }
         freeReplyObject(reply);
       }
-      if (context_ == nullptr) continue;  // closed before any reply: once more, reconnected
-      if (drop) disconnect();
-      if (refused) return fail(down());
-      return seen;
-    }
-  }
-
-  error down() {
-    ++failures_;
-    return unavailable();
-  }
-  void back_off() { retry_at_ = clock::now() + options_.retry_after; }
-
-  static std::string io_error(const redisContext* c, int err) {
-    if (c->err == REDIS_ERR_IO && (err == EAGAIN || err == EWOULDBLOCK))
-      return "no reply within the deadline";
-    if (c->err == REDIS_ERR_EOF) return "the server closed the connection";
-    return c->errstr;
-  }
-
-  // A command on the new connection `c` during set-up; false (and why, in `last_error_`) unless
-  // Redis answered with something other than an error.
-  bool setup(redisContext* c, const redis_endpoint& e, std::string_view step, redisReply* reply,
-             bool want_primary = false) {
-    if (reply == nullptr) {
-      last_error_ = e.describe() + ": " + std::string{step} + ": " + io_error(c, errno);
-      return false;
-    }
-    bool ok = reply->type != REDIS_REPLY_ERROR;
-    if (!ok) last_error_ = e.describe() + ": " + std::string{step} + " refused: " + reply->str;
-    if (ok && want_primary) {
-      ok = reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
-           reply->element[0]->type == REDIS_REPLY_STRING &&
-           std::string_view{reply->element[0]->str, reply->element[0]->len} == "master";
-      if (!ok) last_error_ = e.describe() + ": a replica, not the primary (ROLE)";
-    }
-    freeReplyObject(reply);
-    return ok;
-  }
-
-  // A connection to `e` within the deadline, or nullptr (and why, in `last_error_`).
-  redisContext* open(const redis_endpoint& e) {
-    const timeval tv = to_timeval(options_.timeout);
-    redisContext* c = e.unix_path.empty() ? redisConnectWithTimeout(e.host.c_str(), e.port, tv)
-                                          : redisConnectUnixWithTimeout(e.unix_path.c_str(), tv);
-    if (c != nullptr && c->err == 0 && redisSetTimeout(c, tv) == REDIS_OK) return c;
-    last_error_ = e.describe() + ": " + (c != nullptr ? c->errstr : "out of memory");
-    if (c != nullptr) redisFree(c);
-    return nullptr;
-  }
-
-  // Connects to `e`: AUTH, SELECT, and (`want_primary`) ROLE; true when it is the connection now.
-  bool connect_to(const redis_endpoint& e, bool want_primary) {
-    redisContext* c = open(e);
-    bool ok = c != nullptr;
-    if (ok && !options_.password.empty()) {
-      const auto pw = options_.password.view();
-      ok = setup(c, e, "AUTH",
-                 static_cast<redisReply*>(redisCommand(c, "AUTH %b", pw.data(), pw.size())));
-    }
-    if (ok && options_.address.db != 0)
-      ok = setup(
-          c, e, "SELECT",
-          static_cast<redisReply*>(redisCommand(c, "SELECT %u", unsigned{options_.address.db})));
-    if (ok && want_primary)
-      ok = setup(c, e, "ROLE", static_cast<redisReply*>(redisCommand(c, "ROLE")), true);
-    if (ok) {
-      context_ = c;
-      current_ = e;
-      return true;
-    }
-    if (c != nullptr) redisFree(c);
-    return false;
-  }
-
-  // Asks the sentinel `s` where the primary is: its endpoint, or nullopt (and why).
-  std::optional<redis_endpoint> ask_sentinel(const redis_endpoint& s) {
-    redisContext* c = open(s);
-    if (c == nullptr) return std::nullopt;
-    const std::string& master = options_.address.sentinel_master;
-    auto* reply = static_cast<redisReply*>(
-        redisCommand(c, "SENTINEL get-master-addr-by-name %b", master.data(), master.size()));
-    std::optional<redis_endpoint> primary;
-    if (reply == nullptr) {
-      last_error_ = "sentinel " + s.describe() + ": " + io_error(c, errno);
-    } else if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
-               reply->element[0]->type == REDIS_REPLY_STRING &&
-               reply->element[1]->type == REDIS_REPLY_STRING) {
-      unsigned port = 0;
-      const std::string_view p{reply->element[1]->str, reply->element[1]->len};
-      const auto r = std::from_chars(p.data(), p.data() + p.size(), port);
-      if (r.ec == std::errc{} && r.ptr == p.data() + p.size() && port > 0 && port <= 65535)
-        primary =
-            redis_endpoint{.host = std::string{reply->element[0]->str, reply->element[0]->len},
-                           .port = static_cast<std::uint16_t>(port),
-                           .unix_path = {}};
-      else
-        last_error_ = "sentinel " + s.describe() + ": a port that is not one: " + std::string{p};
-    } else if (reply->type == REDIS_REPLY_NIL) {
-      last_error_ = "sentinel " + s.describe() + ": monitors no master named '" + master + "'";
-    } else {
-      last_error_ = "sentinel " + s.describe() + ": SENTINEL get-master-addr-by-name refused: " +
-                    (reply->type == REDIS_REPLY_ERROR ? std::string{reply->str, reply->len}
-                                                      : "an unexpected reply");
-    }
-    if (reply != nullptr) freeReplyObject(reply);
-    redisFree(c);
-    return primary;
-  }
-
-  // Tries each endpoint in order: connect, AUTH, SELECT, and (with several) ROLE. With Sentinel,
-  // asks each sentinel in order for the primary and connects to its answer (ROLE checked: a
-  // sentinel may not have seen a failover yet).
-  bool connect_any() {
-    std::string why;
-    const bool sentinel = !options_.address.sentinel_master.empty();
-    for (const auto& e : options_.address.endpoints) {
-      if (sentinel) {
-        if (const auto primary = ask_sentinel(e); primary) {
-          if (connect_to(*primary, true)) return true;
-          last_error_ += " (the primary named by sentinel " + e.describe() + ")";
-        }
-      } else if (connect_to(e, options_.address.endpoints.size() > 1)) {
-        return true;
+      if (refused) {
+        ++failures_;
+        if (e.wanted) keep(e, fail(unavailable()));
+      } else if (e.wanted) {
+        keep(e, seen);
       }
-      why += (why.empty() ? "" : "; ") + last_error_;
     }
-    last_error_ = sentinel ? "redis: no primary of '" + options_.address.sentinel_master +
-                                 "' answered (" + why + ")"
-                           : "redis: no endpoint answered (" + why + ")";
-    back_off();
-    return false;
+    if (drop) link_.drop();  // a failover or a reset password: find the primary again
+    return true;
   }
 
-  void disconnect() noexcept {
-    if (context_ != nullptr) redisFree(std::exchange(context_, nullptr));
-  }
+  static inline thread_local detail::redis_pipeline_tag current_{};
 
-  redis_options options_;
+  redis_link link_;
+  std::string prefix_;
   memory_store local_;
-  redisContext* context_ = nullptr;
-  redis_endpoint current_;  // of the open connection
-  clock::time_point retry_at_{};
-  std::string last_error_;
+  std::vector<entry> queued_;
+  std::vector<answer> answered_;
+  bool made_for_queue_ = false;  // the connection was made for what is queued now
+  bool closed_ = false;          // the last failed read found the connection closed
+  std::uint32_t last_ticket_ = 0;
+  std::uint64_t last_pipeline_ = 0;
   std::uint64_t failures_ = 0;
-  std::string command_;  // the key being asked about: prefix + hex
+  std::string name_;  // the key being asked about: prefix + hex
 };
 
 static_assert(replay_policy<redis_store>);
 static_assert(batch_replay_store<redis_store>);
+static_assert(pipelining_replay_store<redis_store>);
 
 }  // namespace knock::replay
