@@ -70,6 +70,15 @@ using daemon_server =
                   locked_store<Store>,
                   locked_observer<knock::observe::with_metrics<knock::observe::log_lines>>>;
 
+// What serve.hpp's receive_batch relies on, checked where the types are chosen: the replay log
+// behind the workers' lock still batches its writes and syncs (one per capture batch, not one per
+// packet), and Redis behind it still answers a batch in one round trip. Either lost, the daemon
+// would silently fall back to the per-packet path.
+static_assert(knock::commit_batching_store<locked_store<knock::replay::file_store>>);
+#if KNOCK_SERVER_REDIS
+static_assert(knock::pipelining_replay_store<locked_store<knock::replay::redis_store>>);
+#endif
+
 /// The ports the firewall protects: configured, else the union of the stanzas' OPEN_PORTS.
 template <class Stanzas>
 std::vector<knock::port_spec> protected_ports(const settings& s, const Stanzas& stanzas) {

@@ -69,30 +69,17 @@ class locked_store {
     std::lock_guard lock{*m_};
     return store_.commit();
   }
-  /// Where a worker's batch began: the store's failures then (see `end_batch`).
-  struct batch_mark {
-    std::uint64_t failures = 0;
-  };
-  batch_mark begin_batch() noexcept requires knock::commit_batching_store<Store> {
+  /// A worker's batch (see knock::commit_batching_store): the store's own mark, under the lock.
+  auto begin_batch() noexcept requires knock::commit_batching_store<Store> {
     std::lock_guard lock{*m_};
-    store_.begin_batch();
-    if constexpr (requires { store_.batch_failures(); }) return {store_.batch_failures()};
-    return {};
+    return store_.begin_batch();
   }
-  /// Ends the batch begun at `mark`: the store's error, or `io_failed` when another worker's
-  /// end failed meanwhile (its failed write or sync may have carried this batch's lines, which
-  /// this end then finds already gone): the batch's grants must be refused either way.
-  knock::result<void> end_batch(
-      batch_mark mark) noexcept requires knock::commit_batching_store<Store> {
+  template <class Mark>
+  knock::result<void> end_batch(Mark mark) noexcept requires knock::commit_batching_store<Store> {
     std::lock_guard lock{*m_};
-    auto ok = store_.end_batch();
-    if constexpr (requires { store_.batch_failures(); })
-      if (ok && store_.batch_failures() != mark.failures)
-        return knock::fail(knock::error{knock::errc::io_failed,
-                                        "replay log: a write or sync failed during this batch "
-                                        "(another worker's): its lines may not be on disk"});
-    return ok;
+    return store_.end_batch(mark);
   }
+
   // A pipelining store (Redis): each worker's batch is a pipeline of its own; the first to send
   // sends every worker's queued keys (see knock::pipelining_replay_store).
   std::uint64_t begin_pipeline() noexcept requires knock::pipelining_replay_store<Store> {

@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -295,13 +296,13 @@ TEST(file_store, a_batch_writes_its_lines_at_its_end_and_says_when_it_cannot) {
   ASSERT_TRUE(s);
   ASSERT_TRUE(s->remember(key(1), 5000, 1000));
   const auto one_line = fs::file_size(path);
-  s->begin_batch();
+  auto mark = s->begin_batch();
   ASSERT_TRUE(s->remember(key(2), 5000, 1000));
   ASSERT_TRUE(s->remember(key(3), 5000, 1000));
   EXPECT_TRUE(s->commit()) << "owed to the batch's end";
   EXPECT_EQ(fs::file_size(path), one_line) << "nothing written yet";
   EXPECT_EQ(*s->remember(key(2), 5000, 1000), sighting::replay) << "but remembered";
-  ASSERT_TRUE(s->end_batch());
+  ASSERT_TRUE(s->end_batch(mark));
   EXPECT_EQ(fs::file_size(path), 3 * one_line) << "both lines, at the batch's end";
   {
     auto again = replay::file_store::open(path, 1000);
@@ -310,22 +311,22 @@ TEST(file_store, a_batch_writes_its_lines_at_its_end_and_says_when_it_cannot) {
     EXPECT_EQ(again->report().corrupt, 0u);
   }
 
-  s->begin_batch();  // more lines than the buffer holds: written as it fills
+  mark = s->begin_batch();  // more lines than the buffer holds: written as it fills
   for (int i = 10; i < 110; ++i) ASSERT_TRUE(s->remember(key(i), 5000, 1000));
   EXPECT_GT(fs::file_size(path), 3 * one_line);
   EXPECT_LT(fs::file_size(path), 103 * one_line);
-  ASSERT_TRUE(s->end_batch());
+  ASSERT_TRUE(s->end_batch(mark));
   EXPECT_EQ(fs::file_size(path), 103 * one_line);
 
   file_size_limit guard;
-  s->begin_batch();
+  mark = s->begin_batch();
   ASSERT_TRUE(s->remember(key(200), 5000, 1000));
   ASSERT_TRUE(s->remember(key(201), 5000, 1000));
   EXPECT_TRUE(s->commit());
   rlimit small = guard.old;
   small.rlim_cur = 103 * one_line + 40;  // room for 40 bytes of the batch
   ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
-  const auto failed = s->end_batch();
+  const auto failed = s->end_batch(mark);
   ::setrlimit(RLIMIT_FSIZE, &guard.old);
   ASSERT_FALSE(failed) << "the batch's lines are not on disk: its grants must be refused";
   EXPECT_EQ(failed.error(), errc::io_failed);
@@ -336,18 +337,25 @@ TEST(file_store, a_batch_writes_its_lines_at_its_end_and_says_when_it_cannot) {
   EXPECT_EQ(s->batch_failures(), 1u);
 
   // Two batches open at once (two workers): the first to end writes both's lines; when that
-  // fails, the other's end finds nothing left and succeeds — only the count says it lost them.
-  s->begin_batch();
-  s->begin_batch();
+  // fails, the other's end finds nothing left to write, and fails by its mark: the count moved.
+  const auto first = s->begin_batch();
+  const auto second_mark = s->begin_batch();
   ASSERT_TRUE(s->remember(key(300), 5000, 1000));  // the first worker's
   ASSERT_TRUE(s->remember(key(301), 5000, 1000));  // the second's
   ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
-  const auto second = s->end_batch();
+  const auto second = s->end_batch(second_mark);
   ::setrlimit(RLIMIT_FSIZE, &guard.old);
   EXPECT_FALSE(second);
-  EXPECT_TRUE(s->end_batch()) << "nothing left to write for the first";
-  EXPECT_EQ(s->batch_failures(), 2u) << "what tells the first worker its lines were lost";
+  const auto first_end = s->end_batch(first);
+  ASSERT_FALSE(first_end) << "its lines went with the other's failed write";
+  EXPECT_EQ(first_end.error().message,
+            path + ": a write or sync failed during this batch (another batch's end): " +
+                std::strerror(EIO));
+  EXPECT_EQ(s->batch_failures(), 2u);
   EXPECT_EQ(fs::file_size(path), 104 * one_line);
+  mark = s->begin_batch();  // the disk is back: the next batch is fine
+  ASSERT_TRUE(s->remember(key(302), 5000, 1000));
+  EXPECT_TRUE(s->end_batch(mark));
 }
 
 TEST(file_store, compacts_a_log_that_grew_past_twice_its_live_entries) {

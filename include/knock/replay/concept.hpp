@@ -21,8 +21,8 @@
 /// |---------------------------------------|-------------------------------------------------------------|------------------|
 /// | `durable_replay_store`: `s.commit()`  | `result<void>`: makes what was remembered durable. The      | server, daemon   |
 /// |                                       | server calls it once per accepted packet, before the grant  |                  |
-/// | `commit_batching_store`:              | a batch: `commit` only notes a sync is owed, `end_batch()`  | daemon           |
-/// | `s.begin_batch()`, `s.end_batch()`    | (`result<void>`) writes and syncs at once; the owner lets   |                  |
+/// | `commit_batching_store`:              | a batch: `commit` only notes a sync is owed, `end_batch(m)` | daemon           |
+/// | `m = s.begin_batch()`, `s.end_batch(m)`| (`result<void>`) writes and syncs at once; the owner lets  |                  |
 /// |                                       | no grant of the batch through before it has succeeded       |                  |
 /// | `batch_replay_store`:                 | `result<sighting>`: `remember` for each of `keys` at once   | server           |
 /// | `s.remember_all(keys, expires, now)`  | (a networked store: one round trip). `first`: no key was    |                  |
@@ -102,14 +102,16 @@ concept durable_replay_store = replay_policy<P> && requires(P& s) {
   { s.commit() } -> std::same_as<result<void>>;
 };
 
-/// A durable store that commits a batch of packets at once (`begin_batch()`, `end_batch()`): in
-/// between, `commit` defers to `end_batch`, so whoever opens the batch must hold the batch's grants
-/// back until `end_batch` has succeeded (and refuse them if it fails).
+/// A durable store that commits a batch of packets at once (`auto mark = begin_batch()`,
+/// `end_batch(mark)`): in between, `commit` defers to `end_batch`, so whoever opens the batch must
+/// hold the batch's grants back until `end_batch` has succeeded (and refuse them if it fails). The
+/// mark lets the end of one batch know of a failure that struck it while batches overlapped
+/// (worker threads): another batch's end may have written, and lost, this one's lines.
 template <class P>
 concept commit_batching_store = durable_replay_store<P> && requires(P& s) {
   { s.begin_batch() }
   noexcept;
-  { s.end_batch() }
+  { s.end_batch(s.begin_batch()) }
   noexcept->std::same_as<result<void>>;
 };
 

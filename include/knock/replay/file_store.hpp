@@ -149,29 +149,41 @@ class file_store {
     return {};
   }
 
+  /// Where a batch began: the failures counted then (see `batch_failures`).
+  struct batch_mark {
+    std::uint64_t failures = 0;
+  };
   /// Starts a batch: lines wait in a buffer, commits are owed to `end_batch`. Batches nest (one
   /// per worker thread, under the caller's lock): each end writes and syncs what is owed so far.
-  void begin_batch() noexcept { ++batch_depth_; }
-  /// Ends a batch: writes the waiting lines (one `write`), then syncs if a commit was asked for
-  /// since the last sync; `errc::io_failed` (the file, what failed, why) when either fails — the
-  /// batch's accepted packets must then be refused (their lines may not be on disk).
-  result<void> end_batch() noexcept {
+  batch_mark begin_batch() noexcept {
+    ++batch_depth_;
+    return {batch_failures_};
+  }
+  /// Ends the batch begun at `mark`: writes the waiting lines (one `write`), then syncs if a
+  /// commit was asked for since the last sync; `errc::io_failed` (the file, what failed, why) when
+  /// either fails, or when another batch's end failed meanwhile (its write or sync may have
+  /// carried this batch's lines, which this end then finds already gone) — the batch's accepted
+  /// packets must then be refused (their lines may not be on disk).
+  result<void> end_batch(batch_mark mark) noexcept {
     if (batch_depth_ != 0) --batch_depth_;
     auto written = write_pending();
     const bool sync = std::exchange(owed_, false);
     if (!written) return written;
-    if (!sync || !unsynced_) return {};
-    if (fd_ < 0 || ::fdatasync(fd_) != 0) {
-      ++batch_failures_;
-      return io_error("cannot sync", fd_ < 0 ? EBADF : errno);
+    if (sync && unsynced_) {
+      if (fd_ < 0 || ::fdatasync(fd_) != 0) {
+        ++batch_failures_;
+        return io_error("cannot sync", fd_ < 0 ? EBADF : errno);
+      }
+      unsynced_ = false;
     }
-    unsynced_ = false;
+    if (batch_failures_ != mark.failures)
+      return io_error("a write or sync failed during this batch (another batch's end)", EIO);
     return {};
   }
   /// How many times a batch's buffered lines could not be written, or a batch's sync failed.
   /// Batches nest (worker threads): the lines and the sync a failing end lost may have been
-  /// another open batch's, whose own end then finds nothing left to do and succeeds. Its owner
-  /// compares this count at its begin and its end, and refuses its grants when it moved.
+  /// another open batch's, whose own end then finds nothing left to do; `end_batch` compares this
+  /// count with its mark and fails when it moved.
   std::uint64_t batch_failures() const noexcept { return batch_failures_; }
 
   std::size_t size() const noexcept { return memory_.size(); }
