@@ -47,10 +47,12 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -85,7 +87,7 @@ class redis_store {
       : link_{std::move(o.address), std::move(o.password), o.timeout, o.retry_after},
         prefix_{std::move(o.prefix)},
         local_{o.local_capacity} {
-    name_.reserve(prefix_.size() + 64);
+    command_.reserve(2 * (prefix_.size() + 128));
   }
   redis_store(redis_store&&) noexcept = default;
   redis_store& operator=(redis_store&&) = delete;
@@ -255,29 +257,44 @@ class redis_store {
     return ++last_ticket_ == 0 ? ++last_ticket_ : last_ticket_;
   }
 
-  // The key's name in Redis, in `name_`: prefix + 64 hex digits.
-  void name(const replay_key& key) {
+  // The SETs of `e` in Redis's protocol (RESP), into `command_`: for each key
+  // `SET <prefix><64 hex digits> 1 NX [EX <seconds>]`, written here rather than through
+  // hiredis's printf-like formatting (a vsnprintf and a few allocations a command).
+  void format(const entry& e) {
     static constexpr char hex[] = "0123456789abcdef";
-    name_.assign(prefix_);
-    for (byte b : key.bytes) name_.push_back(hex[b >> 4]), name_.push_back(hex[b & 15]);
+    const long long ttl =
+        e.expires == never_expires ? 0 : std::max<long long>(1, e.expires - e.now);
+    command_.clear();
+    for (std::size_t i = 0; i < e.count; ++i) {
+      command_ += ttl != 0 ? "*6\r\n$3\r\nSET\r\n" : "*4\r\n$3\r\nSET\r\n";
+      number('$', prefix_.size() + 64);
+      command_ += prefix_;
+      for (byte b : e.keys[i].bytes) command_ += hex[b >> 4], command_ += hex[b & 15];
+      command_ += "\r\n$1\r\n1\r\n$2\r\nNX\r\n";
+      if (ttl == 0) continue;
+      command_ += "$2\r\nEX\r\n";
+      std::array<char, 24> text{};
+      char* end = std::to_chars(text.data(), text.data() + text.size(), ttl).ptr;
+      number('$', static_cast<std::size_t>(end - text.data()));
+      command_.append(text.data(), end);
+      command_ += "\r\n";
+    }
+  }
+  // `<kind><n>\r\n` onto `command_` (a bulk string's length).
+  void number(char kind, std::size_t n) {
+    std::array<char, 24> text{};
+    command_ += kind;
+    command_.append(text.data(), std::to_chars(text.data(), text.data() + text.size(), n).ptr);
+    command_ += "\r\n";
   }
 
   // The SETs of `e` into hiredis's output buffer (written at the first read).
   bool append(redisContext* c, const entry& e) {
-    const long long ttl =
-        e.expires == never_expires ? 0 : std::max<long long>(1, e.expires - e.now);
-    for (std::size_t i = 0; i < e.count; ++i) {
-      name(e.keys[i]);
-      const int queued =
-          ttl != 0 ? redisAppendCommand(c, "SET %b 1 NX EX %lld", name_.data(), name_.size(), ttl)
-                   : redisAppendCommand(c, "SET %b 1 NX", name_.data(), name_.size());
-      if (queued != REDIS_OK) {
-        link_.failed(std::string{"cannot queue SET: "} + c->errstr);
-        link_.drop();
-        return false;
-      }
-    }
-    return true;
+    format(e);
+    if (redisAppendFormattedCommand(c, command_.data(), command_.size()) == REDIS_OK) return true;
+    link_.failed(std::string{"cannot queue SET: "} + c->errstr);
+    link_.drop();
+    return false;
   }
 
   // Every queued packet answered `replay_store_unavailable` (the connection is gone).
@@ -389,7 +406,7 @@ class redis_store {
   std::uint32_t last_ticket_ = 0;
   std::uint64_t last_pipeline_ = 0;
   std::uint64_t failures_ = 0;
-  std::string name_;  // the key being asked about: prefix + hex
+  std::string command_;  // a packet's SETs, in RESP
 };
 
 static_assert(replay_policy<redis_store>);
