@@ -7,6 +7,9 @@
 //                                     by every user); the password is never logged
 //   KNOCK_REPLAY_REDIS_TIMEOUT        the deadline in ms, to connect and for each reply (50)
 //   KNOCK_REPLAY_REDIS_PREFIX         of every key (knock:replay:); one per fleet sharing a Redis
+//   KNOCK_REPLAY_REDIS_WAIT           1..64: replicas that must hold a batch's keys (WAIT, within
+//                                     3/4 of the deadline) before its packets count as new; unset,
+//                                     none is waited for
 // Set, it replaces the replay log (DIGEST_FILE) in the daemon and in --decode. A build without
 // hiredis (KNOCK_WITH_REDIS=OFF) refuses KNOCK_REPLAY_REDIS with a message saying so.
 
@@ -23,6 +26,8 @@
 #include <knock/replay/redis_store.hpp>
 #endif
 
+#include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <memory>
 #include <optional>
@@ -41,6 +46,7 @@ struct redis_settings {
   std::shared_ptr<const knock::secret_bytes> password;  ///< empty: no AUTH
   std::uint32_t timeout_ms = 50;
   std::string prefix = "knock:replay:";
+  std::uint32_t wait_replicas = 0;  ///< KNOCK_REPLAY_REDIS_WAIT
 };
 
 /// The Redis settings of `c`: nullopt when KNOCK_REPLAY_REDIS is not set; errors name
@@ -51,7 +57,7 @@ read_redis_settings(const knock::config::fwknopd_conf& c) {
   using knock::config::printable;
   if (!c.has("KNOCK_REPLAY_REDIS")) {
     for (const char* companion : {"KNOCK_REPLAY_REDIS_PASSWORD_FILE", "KNOCK_REPLAY_REDIS_TIMEOUT",
-                                  "KNOCK_REPLAY_REDIS_PREFIX"})
+                                  "KNOCK_REPLAY_REDIS_PREFIX", "KNOCK_REPLAY_REDIS_WAIT"})
       if (c.has(companion)) return fail(c.error(companion, "set without KNOCK_REPLAY_REDIS"));
     return std::nullopt;
   }
@@ -67,6 +73,9 @@ read_redis_settings(const knock::config::fwknopd_conf& c) {
   auto timeout = c.number("KNOCK_REPLAY_REDIS_TIMEOUT", 50, 10000);
   if (!timeout) return fail(timeout.error());
   r.timeout_ms = *timeout;
+  auto wait = c.number("KNOCK_REPLAY_REDIS_WAIT", 0, 64);
+  if (!wait) return fail(wait.error());
+  r.wait_replicas = *wait;
   r.prefix = c.text("KNOCK_REPLAY_REDIS_PREFIX", r.prefix);
   for (char ch : r.prefix)
     if (ch <= ' ' || ch == 0x7f)
@@ -137,6 +146,9 @@ inline knock::replay::redis_store make_redis_store(const redis_settings& r,
   o.timeout = std::chrono::milliseconds{r.timeout_ms};
   o.prefix = r.prefix;
   o.local_capacity = local_keys;
+  // WAIT has three quarters of the deadline: its answer must arrive before the read times out.
+  o.wait_replicas = r.wait_replicas;
+  o.wait_timeout = std::chrono::milliseconds{std::max<std::uint32_t>(1, r.timeout_ms * 3 / 4)};
   return knock::replay::redis_store{std::move(o)};
 }
 
@@ -149,6 +161,9 @@ inline knock::replay::redis_store open_redis_store(const redis_settings& r, std:
     log(LOG_NOTICE,
         "replay store: Redis at " + store.endpoint() + " (db " + std::to_string(r.address.db) +
             ", keys " + r.prefix + "<sha256>, deadline " + std::to_string(r.timeout_ms) + " ms" +
+            (r.wait_replicas == 0
+                 ? std::string{}
+                 : ", waiting for " + std::to_string(r.wait_replicas) + " replica(s) per batch") +
             (r.address.sentinel_master.empty()
                  ? std::string{}
                  : "; the primary of '" + r.address.sentinel_master + "', from Sentinel") +

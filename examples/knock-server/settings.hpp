@@ -55,6 +55,7 @@ inline constexpr std::string_view program_variables[] = {"ENABLE_DIGEST_PERSISTE
                                                          "KNOCK_REPLAY_REDIS_PASSWORD_FILE",
                                                          "KNOCK_REPLAY_REDIS_TIMEOUT",
                                                          "KNOCK_REPLAY_REDIS_PREFIX",
+                                                         "KNOCK_REPLAY_REDIS_WAIT",
                                                          "KNOCK_PROTECTED_PORTS",
                                                          "KNOCK_WORKERS",
                                                          "KNOCK_METRICS_LISTEN",

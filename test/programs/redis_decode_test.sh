@@ -90,6 +90,15 @@ start_redis
 out=$(decode <"$tmp/p2"); all_output+=$out
 expect "Redis back: the same packet is accepted (it was never accepted before)" '"accepted":true' "$out"
 
+# KNOCK_REPLAY_REDIS_WAIT: with no replica to acknowledge, a fresh valid packet is refused (its
+# keys stay on the primary); the reason says how many replicas had them.
+{ cat "$tmp/fwknopd.conf"; printf 'KNOCK_REPLAY_REDIS_WAIT 1\n'; } >"$tmp/wait.conf"
+make_packet "$tmp/p4"
+out=$("$server" -c "$tmp/wait.conf" -a "$tmp/access.conf" --decode <"$tmp/p4" 2>&1); all_output+=$out
+expect "KNOCK_REPLAY_REDIS_WAIT 1 without a replica: replay_store_unavailable" \
+  '"reason":"replay_store_unavailable"' "$out"
+expect "... saying the keys reached 0 of 1 replica(s)" 'WAIT: the keys reached 0 of 1 replica(s) within 37 ms' "$out"
+
 # Wrong password: a clear error, the password in no output.
 printf 'not-the-password\n' >"$tmp/wrong"; chmod 600 "$tmp/wrong"
 sed "s|$tmp/password|$tmp/wrong|" "$tmp/fwknopd.conf" >"$tmp/wrong.conf"
@@ -113,6 +122,10 @@ refused "a bad port names file:line" '# x\nKNOCK_REPLAY_REDIS redis://h:99999\n'
   "bad.conf:2: KNOCK_REPLAY_REDIS: 'h:99999': the port is not a number in 1..65535"
 refused "a timeout of 0 is refused" 'KNOCK_REPLAY_REDIS redis://h\nKNOCK_REPLAY_REDIS_TIMEOUT 0\n' \
   'bad.conf:2: KNOCK_REPLAY_REDIS_TIMEOUT'
+refused "a WAIT for more than 64 replicas is refused" \
+  'KNOCK_REPLAY_REDIS redis://h\nKNOCK_REPLAY_REDIS_WAIT 65\n' 'bad.conf:2: KNOCK_REPLAY_REDIS_WAIT'
+refused "KNOCK_REPLAY_REDIS_WAIT without KNOCK_REPLAY_REDIS is refused" \
+  'KNOCK_REPLAY_REDIS_WAIT 1\n' 'bad.conf:1: KNOCK_REPLAY_REDIS_WAIT: set without KNOCK_REPLAY_REDIS'
 refused "a password file without KNOCK_REPLAY_REDIS is refused" \
   "KNOCK_REPLAY_REDIS_PASSWORD_FILE $tmp/password\n" 'set without KNOCK_REPLAY_REDIS'
 chmod 644 "$tmp/wrong"

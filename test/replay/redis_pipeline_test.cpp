@@ -30,6 +30,14 @@ using namespace knock::test_redis;
 
 using redis_pipeline = knock::test_redis::redis_store;  // the fixture: skips without redis-server
 
+// A key's name in Redis, without the prefix.
+std::string hex(const replay_key& k) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  for (byte b : k.bytes) out += digits[b >> 4], out += digits[b & 15];
+  return out;
+}
+
 // A packet's two keys, by number.
 std::array<replay_key, 2> packet(std::uint64_t n) { return {key(2 * n), key(2 * n + 1)}; }
 
@@ -197,6 +205,55 @@ TEST_F(redis_pipeline, two_threads_pipelines_each_get_their_own_answers) {
   EXPECT_TRUE(a_refused.empty()) << ::testing::PrintToString(listed(a_refused));
   EXPECT_EQ(listed(b_refused), std::vector{as(b_ticket, errc::replayed)});
   EXPECT_EQ(redis.sets(), 6);
+}
+
+// KNOCK_REPLAY_REDIS_WAIT: a batch's packets count as new only once enough replicas hold their
+// keys (WAIT after the batch's SETs, in the same round trip); fewer in time, they are refused
+// with the reason, and the keys stay on the primary.
+TEST_F(redis_pipeline, wait_refuses_a_batch_until_enough_replicas_hold_its_keys) {
+  redis_server primary{{}, {"--repl-diskless-sync-delay", "0"}};
+  const auto waiting_for = [&](unsigned replicas, std::chrono::milliseconds wait) {
+    auto o = primary.unix_options();
+    o.wait_replicas = replicas;
+    o.wait_timeout = wait;
+    return replay::redis_store{std::move(o)};
+  };
+  const auto one_batch = [&](replay::redis_store& s, std::uint64_t n) {
+    const std::uint64_t pipeline = s.begin_pipeline();
+    (void)ticket_of(s, n);
+    std::vector<replay_refusal> refused;
+    EXPECT_TRUE(s.end_pipeline(pipeline, refused));
+    return refused;
+  };
+  replay::redis_store one = waiting_for(1, 30ms), two = waiting_for(2, 30ms);
+  auto refused = one_batch(one, 1);
+  ASSERT_EQ(refused.size(), 1u) << "no replica yet";
+  EXPECT_EQ(refused[0].why.code, errc::replay_store_unavailable);
+  EXPECT_NE(refused[0].why.message.find("WAIT: the keys reached 0 of 1 replica(s) within 30 ms"),
+            std::string::npos)
+      << refused[0].why.message;
+  EXPECT_EQ(primary.command("DBSIZE"), "2") << "the keys stay on the primary";
+  EXPECT_TRUE(one.connected()) << "a short WAIT is an answer, not a failed connection";
+
+  redis_server replica{{}, {"--replicaof", "127.0.0.1", std::to_string(primary.port())}};
+  for (int i = 0; i < 1000 && replica.command("INFO replication").find("master_link_status:up") ==
+                                  std::string::npos;
+       ++i)
+    std::this_thread::sleep_for(10ms);
+  ASSERT_NE(replica.command("INFO replication").find("master_link_status:up"), std::string::npos);
+  replay::redis_store patient = waiting_for(1, 2000ms);  // the replica has just synced
+  refused = one_batch(patient, 2);
+  EXPECT_TRUE(refused.empty()) << refused[0].why.message;
+  EXPECT_EQ(replica.command("EXISTS knock:replay:" + hex(key(4)) + " knock:replay:" + hex(key(5))),
+            "2")
+      << "packet 2's keys reached the replica";
+  EXPECT_EQ(seen(patient.remember_all(packet(3), t0 + 241, t0)), "first") << "without a pipeline";
+
+  refused = one_batch(two, 4);
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_NE(refused[0].why.message.find("reached 1 of 2 replica(s)"), std::string::npos)
+      << refused[0].why.message;
+  EXPECT_EQ(seen(two.remember_all(packet(5), t0 + 241, t0)).rfind("error: ", 0), 0u);
 }
 
 // ---- a server deciding in a pipeline ------------------------------------------------------------

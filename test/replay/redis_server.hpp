@@ -50,7 +50,8 @@ inline std::uint16_t free_port() {
 // A redis-server of the test's own: a temp dir, a unix socket and a loopback port, no persistence.
 class redis_server {
  public:
-  explicit redis_server(std::string password = {}) : password_{std::move(password)} {
+  explicit redis_server(std::string password = {}, std::vector<std::string> extra = {})
+      : password_{std::move(password)}, extra_{std::move(extra)} {
     fs::create_directories(dir_);
     start();
   }
@@ -68,6 +69,7 @@ class redis_server {
           sock.c_str(),   "--dir",      d.c_str(),    "--save",    "",          "--appendonly",
           "no",           "--loglevel", "warning",    "--logfile", log.c_str()};
       if (!password_.empty()) argv.insert(argv.end(), {"--requirepass", password_.c_str()});
+      for (const auto& arg : extra_) argv.push_back(arg.c_str());
       argv.push_back(nullptr);
       ::execv("/usr/bin/redis-server", const_cast<char* const*>(argv.data()));
       ::_exit(127);
@@ -137,6 +139,7 @@ class redis_server {
                                                std::to_string(std::random_device{}()));
   std::uint16_t port_ = free_port();
   std::string password_;
+  std::vector<std::string> extra_;  // more of redis-server's options (--replicaof ...)
   pid_t pid_ = -1;
 };
 

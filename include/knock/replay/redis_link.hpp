@@ -78,6 +78,12 @@ class redis_link {
   }
 
   bool connected() const noexcept { return context_ != nullptr; }
+  /// Sets the open connection's deadline for each read and write to `extra` more than the
+  /// configured one (back to it with `extra` 0); false when it cannot be set.
+  bool extend_deadline(std::chrono::milliseconds extra) noexcept {
+    return context_ != nullptr &&
+           redisSetTimeout(context_, to_timeval(timeout_ + extra)) == REDIS_OK;
+  }
   /// The endpoint of the open connection (empty when none).
   std::string endpoint() const { return context_ != nullptr ? current_.describe() : std::string{}; }
   const std::string& last_error() const noexcept { return last_error_; }

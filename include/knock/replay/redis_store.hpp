@@ -31,6 +31,14 @@
 /// program using the store ignores SIGPIPE (knock-server does), or a connection Redis reset could
 /// end it.
 ///
+/// Replication (`wait_replicas`, KNOCK_REPLAY_REDIS_WAIT): Redis replicates asynchronously, so a
+/// key set an instant before the primary dies may be missing on the replica that takes over, and
+/// its packet could be accepted once more. With `wait_replicas` set, each flush ends with
+/// `WAIT <replicas> <wait_timeout>` in the same round trip; fewer replicas acknowledging in time
+/// turns the flush's new packets into `replay_store_unavailable` ("the keys reached k of n
+/// replica(s) within T ms"), their keys left on the primary. WAIT's reply can come up to Redis's
+/// timer period late (100 ms at `hz 10`): its read has `wait_timeout` + 200 ms.
+///
 /// A local `memory_store` sits in front as a first filter: a key Redis already answered for is
 /// refused from memory without a round trip. It holds only what Redis said, so it never accepts
 /// anything Redis would refuse; when it is full it just stops caching.
@@ -39,6 +47,7 @@
 #include <knock/core/error.hpp>
 #include <knock/replay/concept.hpp>
 #include <knock/replay/memory_store.hpp>
+#include <knock/replay/redis_commands.hpp>
 #include <knock/replay/redis_link.hpp>
 #include <knock/replay/redis_url.hpp>
 
@@ -66,6 +75,11 @@ struct redis_options {
   std::chrono::milliseconds retry_after{1000};  ///< after a failure, before the next try
   std::string prefix = "knock:replay:";         ///< of every key
   std::size_t local_capacity = memory_store::default_capacity;  ///< the first filter's keys
+  /// Replicas that must have the keys before a packet counts as new (`WAIT <n> <wait_timeout>`
+  /// after each batch's SETs); 0: none waited for. Fewer acknowledged in time: the batch's new
+  /// packets are answered `replay_store_unavailable` (their keys stay on the primary).
+  unsigned wait_replicas = 0;
+  std::chrono::milliseconds wait_timeout{25};  ///< WAIT's own; below `timeout`, at least 1 ms
 };
 
 namespace detail {
@@ -86,9 +100,10 @@ class redis_store {
   explicit redis_store(redis_options o)
       : link_{std::move(o.address), std::move(o.password), o.timeout, o.retry_after},
         prefix_{std::move(o.prefix)},
-        local_{o.local_capacity} {
-    command_.reserve(2 * (prefix_.size() + 128));
-  }
+        local_{o.local_capacity},
+        wait_replicas_{o.wait_replicas},
+        wait_ms_{std::max<long long>(1, o.wait_timeout.count())},
+        commands_{prefix_.size()} {}
   redis_store(redis_store&&) noexcept = default;
   redis_store& operator=(redis_store&&) = delete;
 
@@ -257,41 +272,14 @@ class redis_store {
     return ++last_ticket_ == 0 ? ++last_ticket_ : last_ticket_;
   }
 
-  // The SETs of `e` in Redis's protocol (RESP), into `command_`: for each key
-  // `SET <prefix><64 hex digits> 1 NX [EX <seconds>]`, written here rather than through
-  // hiredis's printf-like formatting (a vsnprintf and a few allocations a command).
-  void format(const entry& e) {
-    static constexpr char hex[] = "0123456789abcdef";
-    const long long ttl =
-        e.expires == never_expires ? 0 : std::max<long long>(1, e.expires - e.now);
-    command_.clear();
-    for (std::size_t i = 0; i < e.count; ++i) {
-      command_ += ttl != 0 ? "*6\r\n$3\r\nSET\r\n" : "*4\r\n$3\r\nSET\r\n";
-      number('$', prefix_.size() + 64);
-      command_ += prefix_;
-      for (byte b : e.keys[i].bytes) command_ += hex[b >> 4], command_ += hex[b & 15];
-      command_ += "\r\n$1\r\n1\r\n$2\r\nNX\r\n";
-      if (ttl == 0) continue;
-      command_ += "$2\r\nEX\r\n";
-      std::array<char, 24> text{};
-      char* end = std::to_chars(text.data(), text.data() + text.size(), ttl).ptr;
-      number('$', static_cast<std::size_t>(end - text.data()));
-      command_.append(text.data(), end);
-      command_ += "\r\n";
-    }
-  }
-  // `<kind><n>\r\n` onto `command_` (a bulk string's length).
-  void number(char kind, std::size_t n) {
-    std::array<char, 24> text{};
-    command_ += kind;
-    command_.append(text.data(), std::to_chars(text.data(), text.data() + text.size(), n).ptr);
-    command_ += "\r\n";
-  }
-
   // The SETs of `e` into hiredis's output buffer (written at the first read).
   bool append(redisContext* c, const entry& e) {
-    format(e);
-    if (redisAppendFormattedCommand(c, command_.data(), command_.size()) == REDIS_OK) return true;
+    const long long ttl =
+        e.expires == never_expires ? 0 : std::max<long long>(1, e.expires - e.now);
+    commands_.clear();
+    for (std::size_t i = 0; i < e.count; ++i) commands_.set_nx(prefix_, e.keys[i], ttl);
+    const auto text = commands_.text();
+    if (redisAppendFormattedCommand(c, text.data(), text.size()) == REDIS_OK) return true;
     link_.failed(std::string{"cannot queue SET: "} + c->errstr);
     link_.drop();
     return false;
@@ -323,14 +311,16 @@ class redis_store {
   void flush() noexcept {
     if (queued_.empty()) return;
     try {
+      bool waits = append_wait(link_.context());
       for (int attempt = 0;; ++attempt) {
         std::size_t replies = 0;
-        if (read_replies(replies)) break;
+        if (read_replies(replies, waits)) break;
         if (closed_ && !made_for_queue_ && attempt == 0 && replies == 0) {
           made_for_queue_ = true;
           redisContext* c = link_.get();
           bool resent = c != nullptr;
           for (std::size_t i = 0; resent && i < queued_.size(); ++i) resent = append(c, queued_[i]);
+          waits = resent && append_wait(c);
           if (resent) continue;
         } else {
           link_.back_off();
@@ -345,13 +335,25 @@ class redis_store {
     queued_.clear();
   }
 
-  // Reads the replies of `queued_`; true when every one came (the answers are kept). On a failed
-  // read, the packets answered before it are kept and removed from `queued_`; `replies`: how many
-  // replies came before it.
-  bool read_replies(std::size_t& replies) {
+  // `WAIT <replicas> <ms>` after the queued SETs, when replicas are waited for; whether it was
+  // appended (false also when none are waited for).
+  bool append_wait(redisContext* c) {
+    if (wait_replicas_ == 0 || c == nullptr) return false;
+    commands_.clear();
+    commands_.wait(wait_replicas_, wait_ms_);
+    const auto text = commands_.text();
+    return redisAppendFormattedCommand(c, text.data(), text.size()) == REDIS_OK;
+  }
+
+  // Reads the replies of `queued_` (and WAIT's, when `waits`); true when every one came (the
+  // answers are kept). On a failed read, the packets answered before it are kept and removed from
+  // `queued_`; `replies`: how many replies came before it.
+  bool read_replies(std::size_t& replies, bool waits) {
     redisContext* c = link_.context();
     closed_ = false;
     if (c == nullptr) return false;  // dropped since the commands were queued: answered as down
+    if (wait_replicas_ != 0 && !waits) return false;  // WAIT could not be queued: none is new
+    const std::size_t kept_from = answered_.size();
     bool drop = false;
     for (std::size_t n = 0; n < queued_.size(); ++n) {
       const entry& e = queued_[n];
@@ -390,15 +392,58 @@ class redis_store {
         keep(e, seen);
       }
     }
+    if (waits && !replicated(c, kept_from)) return queued_.clear(), false;  // WAIT's read failed
     if (drop) link_.drop();  // a failover or a reset password: find the primary again
     return true;
   }
 
+  // WAIT's reply. Unless enough replicas have the batch's keys, each new packet answered since
+  // `kept_from` becomes `replay_store_unavailable` (and why, in the link's last error). False
+  // when the reply could not be read (the connection is dropped).
+  bool replicated(redisContext* c, std::size_t kept_from) {
+    void* got = nullptr;
+    bool ok = false, read = true;
+    // The reply comes when the replicas have acknowledged, or at WAIT's timeout as Redis's timer
+    // sees it (at `hz 10`, up to 100 ms late): the read's deadline is stretched meanwhile.
+    const bool stretched = link_.extend_deadline(std::chrono::milliseconds{wait_ms_} + wait_slack);
+    const bool got_reply = redisGetReply(c, &got) == REDIS_OK && got != nullptr;
+    if (stretched && got_reply) (void)link_.extend_deadline({});
+    if (!got_reply) {
+      link_.failed("WAIT: " + redis_link::io_error(c, errno));
+      link_.drop();
+      read = false;
+    } else {
+      auto* reply = static_cast<redisReply*>(got);
+      if (reply->type == REDIS_REPLY_INTEGER && reply->integer >= wait_replicas_)
+        ok = true;
+      else if (reply->type == REDIS_REPLY_INTEGER)
+        link_.failed("WAIT: the keys reached " + std::to_string(reply->integer) + " of " +
+                     std::to_string(wait_replicas_) + " replica(s) within " +
+                     std::to_string(wait_ms_) + " ms");
+      else
+        link_.failed("WAIT refused: " + (reply->type == REDIS_REPLY_ERROR
+                                             ? std::string{reply->str, reply->len}
+                                             : "an unexpected reply"));
+      freeReplyObject(reply);
+    }
+    if (!ok)
+      for (std::size_t i = kept_from; i < answered_.size(); ++i)
+        if (answered_[i].got && *answered_[i].got == sighting::first) {
+          ++failures_;
+          answered_[i].got = fail(unavailable());
+        }
+    return read;
+  }
+
+  static constexpr std::chrono::milliseconds wait_slack{
+      200};  // Redis's timer granularity, and more
   static inline thread_local detail::redis_pipeline_tag current_{};
 
   redis_link link_;
   std::string prefix_;
   memory_store local_;
+  unsigned wait_replicas_;
+  long long wait_ms_;
   std::vector<entry> queued_;
   std::vector<answer> answered_;
   bool made_for_queue_ = false;  // the connection was made for what is queued now
@@ -406,7 +451,7 @@ class redis_store {
   std::uint32_t last_ticket_ = 0;
   std::uint64_t last_pipeline_ = 0;
   std::uint64_t failures_ = 0;
-  std::string command_;  // a packet's SETs, in RESP
+  redis_commands commands_;  // a packet's SETs, or WAIT
 };
 
 static_assert(replay_policy<redis_store>);
