@@ -10,6 +10,7 @@
 #      the valid packet costs one round trip: its 2 SETs arrive pipelined, in one read (Redis's
 #      INFO stats total_reads_processed, against an idle baseline); the keys' TTL is the replay
 #      window (2 x MAX_SPA_PACKET_AGE + 1 s)
+#      a fresh packet sent 8 times back to back to A is accepted once, 7 times refused as replayed
 #   2. redis killed: both refuse a fresh valid packet with replay_store_unavailable, open nothing,
 #      and each logs the store as unavailable
 #   3. redis restarted: the next valid packet opens (A and B), and each logs it answers again
@@ -111,6 +112,22 @@ check "B logs: refused: replayed" wait_until 3 b_has "packet from $CLI_B_IP: ref
 check_not "B logs no acceptance" b_has "accepted"
 check "B's nft set allowed_v4 has no element for the client" b_nft_lacks "$CLI_B_IP"
 check "client cannot connect to B tcp/$PORT" tcp_blocked "$NS_CLI" "$B_IP" "$PORT"
+
+note "a burst: a fresh packet sent 8 times back to back to A (copies in one capture batch share a round trip): it opens once"
+pkt_burst="$TMP/packet-burst.txt"
+check "fwknop --test -B saves a packet for 10.$n.9.3" fwknop_knock "$NS_CLI" "$SRV_IP" -A "tcp/$PORT" -a "10.$n.9.3" --test -B "$pkt_burst"
+log_mark
+r0=$(redis_reads)
+check "python sends it 8 times to A" udp_send "$NS_CLI" "$SRV_IP" "$pkt_burst" 8
+since_mark() { tail -n +$((LOG_MARK + 1)) "$TMP/server.log"; }
+check "A decides all 8: 7 refused as replayed" wait_until 5 bash -c "[ \$(tail -n +$((LOG_MARK + 1)) $TMP/server.log | grep -c 'refused: replayed') -ge 7 ]"
+check "exactly 7 replayed" test "$(since_mark | grep -c 'refused: replayed')" = 7
+check "A accepts it (its grant is logged when nftables has it)" wait_until 5 log_has "accepted by stanza 1: open 10.$n.9.3"
+accepted_n=$(since_mark | grep -c "accepted by stanza 1: open 10.$n.9.3")
+check "exactly 1 accepted (got $accepted_n)" test "$accepted_n" = 1
+r1=$(redis_reads)
+note "Redis read the copies' SETs in $((r1 - r0 - idle)) read event(s) (1 when they shared a capture batch)"
+check "A's nft set holds 10.$n.9.3" nft_set_has allowed_v4 "10.$n.9.3"
 
 note "2. redis killed: both gateways refuse a fresh valid packet, open nothing"
 kill_pid "$REDIS_PID"
