@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
+# shellcheck disable=SC2119,SC2120,SC2015  # decode takes optional flags; pass/fail never fails
 # knock-server --decode with KNOCK_REPLAY_REDIS (issue #18): two runs against one redis-server (started
 # here, on a unix socket in a temp dir, with a password) act as two gateways: the packet the real
 # fwknop client made is accepted by the first and refused as replayed by the second (fwknopd keeps
