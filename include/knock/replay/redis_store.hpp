@@ -49,6 +49,7 @@
 #include <knock/replay/memory_store.hpp>
 #include <knock/replay/redis_commands.hpp>
 #include <knock/replay/redis_link.hpp>
+#include <knock/replay/redis_tickets.hpp>
 #include <knock/replay/redis_url.hpp>
 
 #include <hiredis/hiredis.h>
@@ -157,22 +158,11 @@ class redis_store {
   /// Sends what is queued, if anything, and takes the answer for `ticket`.
   result<sighting> settle_now(std::uint32_t ticket) noexcept {
     flush();
-    const auto it = std::find_if(answered_.begin(), answered_.end(),
-                                 [&](const answer& a) { return a.ticket == ticket; });
-    if (it == answered_.end())
-      return fail(error{errc::replay_store_unavailable});  // no such ticket: refused, closed
-    result<sighting> got = std::move(it->got);
-    answered_.erase(it);
-    return got;
+    return tickets_.take(ticket);
   }
 
   /// The packet of `ticket` was refused anyway: its answer is not kept (its keys still go).
-  void release(std::uint32_t ticket) noexcept {
-    // From the back: the packet released is nearly always the one queued last (same decision).
-    for (auto e = queued_.rbegin(); e != queued_.rend(); ++e)
-      if (e->ticket == ticket) return void(e->wanted = false);
-    std::erase_if(answered_, [&](const answer& a) { return a.ticket == ticket; });
-  }
+  void release(std::uint32_t ticket) noexcept { tickets_.release(ticket); }
 
   /// Sends what is queued and closes pipeline `id` (this thread's): appends to `refused` each of
   /// its tickets whose keys Redis held (`replayed`) or could not tell (`replay_store_unavailable`).
@@ -180,20 +170,7 @@ class redis_store {
   bool end_pipeline(std::uint64_t id, std::vector<replay_refusal>& refused) noexcept {
     flush();
     if (current_.store == this && current_.id == id) current_ = {};
-    bool listed = true;
-    for (auto& a : answered_) {
-      if (a.pipeline != id) continue;
-      try {
-        if (!a.got)
-          refused.push_back({a.ticket, std::move(a.got.error())});
-        else if (*a.got == sighting::replay)
-          refused.push_back({a.ticket, error{errc::replayed}});
-      } catch (...) {  // std::bad_alloc
-        listed = false;
-      }
-    }
-    std::erase_if(answered_, [&](const answer& a) { return a.pipeline == id; });
-    return listed;
+    return tickets_.list_refused(id, refused);
   }
 
   // ---- looking without asking -----------------------------------------------------------------
@@ -216,20 +193,7 @@ class redis_store {
   std::uint64_t failures() const noexcept { return failures_; }
 
  private:
-  // A packet's keys whose commands are in hiredis's output buffer, replies not read yet.
-  struct entry {
-    std::uint32_t ticket;
-    std::uint64_t pipeline;  // 0: none (remember_all)
-    std::array<replay_key, 2> keys;
-    std::uint8_t count;
-    epoch_seconds expires, now;
-    bool wanted = true;  // false: released, its answer is dropped
-  };
-  struct answer {
-    std::uint32_t ticket;
-    std::uint64_t pipeline;
-    result<sighting> got;
-  };
+  using entry = redis_tickets::entry;
 
   error unavailable() const { return {errc::replay_store_unavailable, link_.last_error()}; }
   error down() {
@@ -245,31 +209,21 @@ class redis_store {
                     [&](const replay_key& k) { return local_.contains(k, now); }))
       return replay_promise{0, sighting::replay};
     try {
-      if (queued_.empty()) made_for_queue_ = !link_.connected();
+      if (tickets_.queued().empty()) made_for_queue_ = !link_.connected();
       redisContext* c = link_.get();
       if (c == nullptr) return fail(down());
-      entry e{next_ticket(),
-              pipeline,
-              {},
-              static_cast<std::uint8_t>(std::min<std::size_t>(keys.size(), 2)),
-              expires,
-              now};
-      std::copy_n(keys.begin(), e.count, e.keys.begin());
+      const entry& e = tickets_.queue(keys, expires, now, pipeline);
+      const std::uint32_t ticket = e.ticket;
       if (!append(c, e)) {
+        tickets_.release(ticket);  // its error is returned now, not kept
         fail_queued();
-        return fail(down());
+        return fail(unavailable());
       }
-      queued_.push_back(e);
-      answered_.reserve(answered_.size() + queued_.size());  // `keep` never allocates
-      return replay_promise{e.ticket, sighting::first};
+      return replay_promise{ticket, sighting::first};
     } catch (...) {  // std::bad_alloc from a message or the queue: the reason still says it
       fail_queued();
       return fail(errc::replay_store_unavailable);
     }
-  }
-
-  std::uint32_t next_ticket() noexcept {
-    return ++last_ticket_ == 0 ? ++last_ticket_ : last_ticket_;
   }
 
   // The SETs of `e` into hiredis's output buffer (written at the first read).
@@ -288,28 +242,18 @@ class redis_store {
   // Every queued packet answered `replay_store_unavailable` (the connection is gone).
   void fail_queued() noexcept {
     closed_ = false;
-    for (const entry& e : queued_) {
-      ++failures_;
-      if (e.wanted) keep(e, fail(unavailable_or_bare()));
-    }
-    queued_.clear();
-  }
-  error unavailable_or_bare() const noexcept {
     try {
-      return unavailable();
-    } catch (...) {
-      return error{errc::replay_store_unavailable};
+      failures_ += tickets_.fail_queued(unavailable());
+    } catch (...) {  // std::bad_alloc copying the message: the code still says it
+      failures_ += tickets_.fail_queued(error{errc::replay_store_unavailable});
     }
-  }
-  void keep(const entry& e, result<sighting> got) noexcept {
-    answered_.push_back({e.ticket, e.pipeline, std::move(got)});  // reserved by `queue`
   }
 
   // Writes what is queued and reads every reply, in order; each packet's answer is kept for its
   // owner. A connection Redis closed before answering anything (a restart) is made again and the
   // queue sent again, once; a timeout, or a connection that fails as soon as it is made, backs off.
   void flush() noexcept {
-    if (queued_.empty()) return;
+    if (tickets_.queued().empty()) return;
     try {
       bool waits = append_wait(link_.context());
       for (int attempt = 0;; ++attempt) {
@@ -319,7 +263,7 @@ class redis_store {
           made_for_queue_ = true;
           redisContext* c = link_.get();
           bool resent = c != nullptr;
-          for (std::size_t i = 0; resent && i < queued_.size(); ++i) resent = append(c, queued_[i]);
+          for (const entry& e : tickets_.queued()) resent = resent && append(c, e);
           waits = resent && append_wait(c);
           if (resent) continue;
         } else {
@@ -332,7 +276,6 @@ class redis_store {
       link_.drop();
       fail_queued();
     }
-    queued_.clear();
   }
 
   // `WAIT <replicas> <ms>` after the queued SETs, when replicas are waited for; whether it was
@@ -345,18 +288,19 @@ class redis_store {
     return redisAppendFormattedCommand(c, text.data(), text.size()) == REDIS_OK;
   }
 
-  // Reads the replies of `queued_` (and WAIT's, when `waits`); true when every one came (the
-  // answers are kept). On a failed read, the packets answered before it are kept and removed from
-  // `queued_`; `replies`: how many replies came before it.
+  // Reads the replies of the queued packets (and WAIT's, when `waits`); true when every one came
+  // (the answers are kept, the queue is empty). On a failed read, the packets answered before it
+  // are kept and leave the queue; `replies`: how many replies came before it.
   bool read_replies(std::size_t& replies, bool waits) {
     redisContext* c = link_.context();
     closed_ = false;
     if (c == nullptr) return false;  // dropped since the commands were queued: answered as down
     if (wait_replicas_ != 0 && !waits) return false;  // WAIT could not be queued: none is new
-    const std::size_t kept_from = answered_.size();
+    const std::size_t kept_from = tickets_.answers();
+    const auto& queued = tickets_.queued();
     bool drop = false;
-    for (std::size_t n = 0; n < queued_.size(); ++n) {
-      const entry& e = queued_[n];
+    for (std::size_t n = 0; n < queued.size(); ++n) {
+      const entry& e = queued[n];
       sighting seen = sighting::first;
       bool refused = false;
       for (std::size_t i = 0; i < e.count; ++i) {
@@ -367,7 +311,7 @@ class redis_store {
                     (c->err == REDIS_ERR_IO && err != EAGAIN && err != EWOULDBLOCK);
           link_.failed(redis_link::io_error(c, err));
           link_.drop();
-          queued_.erase(queued_.begin(), queued_.begin() + static_cast<std::ptrdiff_t>(n));
+          tickets_.answered_first(n);
           return false;
         }
         ++replies;
@@ -385,14 +329,11 @@ class redis_store {
         }
         freeReplyObject(reply);
       }
-      if (refused) {
-        ++failures_;
-        if (e.wanted) keep(e, fail(unavailable()));
-      } else if (e.wanted) {
-        keep(e, seen);
-      }
+      if (refused) ++failures_;
+      tickets_.answer(e, refused ? result<sighting>{fail(unavailable())} : result<sighting>{seen});
     }
-    if (waits && !replicated(c, kept_from)) return queued_.clear(), false;  // WAIT's read failed
+    tickets_.answered_first(queued.size());
+    if (waits && !replicated(c, kept_from)) return false;  // WAIT's reply could not be read
     if (drop) link_.drop();  // a failover or a reset password: find the primary again
     return true;
   }
@@ -426,12 +367,7 @@ class redis_store {
                                              : "an unexpected reply"));
       freeReplyObject(reply);
     }
-    if (!ok)
-      for (std::size_t i = kept_from; i < answered_.size(); ++i)
-        if (answered_[i].got && *answered_[i].got == sighting::first) {
-          ++failures_;
-          answered_[i].got = fail(unavailable());
-        }
+    if (!ok) failures_ += tickets_.refuse_new_since(kept_from, unavailable());
     return read;
   }
 
@@ -444,11 +380,9 @@ class redis_store {
   memory_store local_;
   unsigned wait_replicas_;
   long long wait_ms_;
-  std::vector<entry> queued_;
-  std::vector<answer> answered_;
+  redis_tickets tickets_;        // the packets sent, and their answers
   bool made_for_queue_ = false;  // the connection was made for what is queued now
   bool closed_ = false;          // the last failed read found the connection closed
-  std::uint32_t last_ticket_ = 0;
   std::uint64_t last_pipeline_ = 0;
   std::uint64_t failures_ = 0;
   redis_commands commands_;  // a packet's SETs, or WAIT
