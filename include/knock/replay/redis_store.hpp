@@ -329,8 +329,10 @@ class redis_store {
         }
         freeReplyObject(reply);
       }
-      if (refused) ++failures_;
-      tickets_.answer(e, refused ? result<sighting>{fail(unavailable())} : result<sighting>{seen});
+      if (refused)
+        ++failures_, tickets_.answer(e, unavailable());
+      else
+        tickets_.answer(e, seen);
     }
     tickets_.answered_first(queued.size());
     if (waits && !replicated(c, kept_from)) return false;  // WAIT's reply could not be read
