@@ -63,11 +63,8 @@ TEST_F(redis_pipeline, a_batch_of_packets_takes_one_round_trip) {
   redis_server redis;
   replay::redis_store s{redis.unix_options()};
   ASSERT_TRUE(s.connect()) << s.last_error();
-  redisContext* stats = redisConnectUnix(redis.socket().c_str());
-  ASSERT_TRUE(stats != nullptr && stats->err == 0);
-  const auto reads = [&] {
-    return redis_server::info_field(stats, "stats", "total_reads_processed");
-  };
+  redis_reads reads{redis};
+  ASSERT_TRUE(reads.ok()) << "no total_reads_processed in INFO stats";
   const std::uint64_t pipeline = s.begin_pipeline();
   EXPECT_TRUE(s.pipelining());
   std::vector<std::uint32_t> tickets;
@@ -76,17 +73,15 @@ TEST_F(redis_pipeline, a_batch_of_packets_takes_one_round_trip) {
   EXPECT_EQ(std::unique(tickets.begin(), tickets.end()), tickets.end()) << "a ticket twice";
   EXPECT_EQ(redis.sets(), 0) << "sent before the batch ended";
 
-  const long r0 = reads(), r1 = reads();
-  const long idle = r1 - r0;  // the INFO command's own read
+  const long before = reads.mark();
   std::vector<replay_refusal> refused;
   EXPECT_TRUE(s.end_pipeline(pipeline, refused));
-  const long r2 = reads();
+  const long batch_reads = reads.since(before);
   EXPECT_TRUE(refused.empty()) << ::testing::PrintToString(listed(refused));
   EXPECT_FALSE(s.pipelining());
   EXPECT_EQ(redis.sets(), 20);
-  EXPECT_EQ(r2 - r1 - idle, 1) << "the batch's 20 SETs took more than one read";
+  EXPECT_EQ(batch_reads, 1) << "the batch's 20 SETs took more than one read";
   EXPECT_EQ(redis.command("DBSIZE"), "20");
-  redisFree(stats);
 }
 
 // A copy inside the batch and a packet another gateway accepted are refused as `replayed`; a

@@ -143,6 +143,33 @@ class redis_server {
   pid_t pid_ = -1;
 };
 
+// Redis's read events (INFO stats total_reads_processed), counted on a connection of the test's
+// own: commands written at once are read in one event. `since(mark())`: the reads others caused
+// in between, the counting INFO's own read taken out.
+class redis_reads {
+ public:
+  explicit redis_reads(const redis_server& redis) : c_{redisConnectUnix(redis.socket().c_str())} {
+    if (c_ != nullptr && c_->err == 0) {
+      const long r0 = now();
+      if (r0 >= 0) idle_ = now() - r0;
+    }
+  }
+  ~redis_reads() {
+    if (c_ != nullptr) redisFree(c_);
+  }
+  redis_reads(const redis_reads&) = delete;
+  redis_reads& operator=(const redis_reads&) = delete;
+
+  bool ok() const { return c_ != nullptr && c_->err == 0 && idle_ >= 0; }
+  long mark() { return now(); }
+  long since(long mark) { return now() - mark - idle_; }
+
+ private:
+  long now() { return redis_server::info_field(c_, "stats", "total_reads_processed"); }
+  redisContext* c_;
+  long idle_ = -1;
+};
+
 struct redis_store : ::testing::Test {
   void SetUp() override {
     if (!have_redis_server())

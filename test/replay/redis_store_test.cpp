@@ -201,25 +201,18 @@ TEST_F(redis_store, remember_all_pipelines_the_keys_in_one_round_trip) {
   redis_server redis;
   replay::redis_store s{redis.tcp_options()};
   ASSERT_TRUE(s.connect()) << s.last_error();
-  redisContext* stats = redisConnectUnix(redis.socket().c_str());
-  ASSERT_TRUE(stats != nullptr && stats->err == 0);
-  const auto reads = [&] {
-    return redis_server::info_field(stats, "stats", "total_reads_processed");
-  };
-  const long r0 = reads(), r1 = reads();
-  ASSERT_GE(r0, 0) << "no total_reads_processed in INFO stats";
-  const long idle = r1 - r0;  // the INFO command's own read
+  redis_reads reads{redis};
+  ASSERT_TRUE(reads.ok()) << "no total_reads_processed in INFO stats";
   const std::array<replay_key, 2> keys{key(1), key(2)};
+  long before = reads.mark();
   EXPECT_EQ(seen(s.remember_all(keys, t0 + 241, t0)), "first");
-  const long r2 = reads();
-  EXPECT_EQ(r2 - r1 - idle, 1) << "the 2 SETs took more than one read: not pipelined";
+  EXPECT_EQ(reads.since(before), 1) << "the 2 SETs took more than one read: not pipelined";
   EXPECT_EQ(redis.sets(), 2);
   // Sent one at a time, they take two.
-  const long r3 = reads();
+  before = reads.mark();
   EXPECT_EQ(seen(s.remember(key(3), t0 + 241, t0)), "first");
   EXPECT_EQ(seen(s.remember(key(4), t0 + 241, t0)), "first");
-  EXPECT_EQ(reads() - r3 - idle, 2);
-  redisFree(stats);
+  EXPECT_EQ(reads.since(before), 2);
 }
 
 // `replay` when any key was held; every key not held is now in Redis. All held locally: no
