@@ -54,7 +54,6 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -247,13 +246,18 @@ class async {
     if (!st_) return 0;
     std::uint64_t count = 0;  // reset the eventfd before taking the list: no wake-up is lost
     (void)!::read(st_->event_fd, &count, sizeof count);
-    std::vector<answer> got;
+    std::vector<answer> got;  // the spare list's memory: the writer's next answers go in it
     {
       std::lock_guard lock{st_->m};
+      got.swap(st_->spare_answers);
       got.swap(st_->answers);
     }
+    const std::size_t n = got.size();
     for (auto& a : got) on(std::move(a));
-    return got.size();
+    got.clear();
+    std::lock_guard lock{st_->m};
+    if (got.capacity() > st_->spare_answers.capacity()) got.swap(st_->spare_answers);
+    return n;
   }
 
   /// Grants and expiries queued or being applied.

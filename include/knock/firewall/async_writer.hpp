@@ -10,13 +10,13 @@
 #include <knock/core/error.hpp>
 #include <knock/core/grant.hpp>
 #include <knock/core/result.hpp>
+#include <knock/detail/fifo.hpp>
 #include <knock/firewall/concept.hpp>
 
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -208,10 +208,9 @@ struct async_writer {
       }
       if constexpr (batching_firewall<F>) {
         if (taken.size() > 1) {
-          std::vector<grant> grants;
-          grants.reserve(taken.size());
-          for (const auto& j : taken) grants.push_back(j.request.granted);
-          auto results = backend.open_batch(grants);
+          batch_grants.clear();
+          for (const auto& j : taken) batch_grants.push_back(j.request.granted);
+          auto results = backend.open_batch(batch_grants);
           for (std::size_t i = 0; i < taken.size(); ++i) {
             result<void> ok = fail(error{errc::firewall_failed, "firewall writer: no answer"});
             if (i < results.size()) ok = std::move(results[i]);
@@ -249,14 +248,16 @@ struct async_writer {
   mutable std::mutex m;
   std::condition_variable work;  // the writer waits for jobs
   std::condition_variable idle;  // callers of call() wait for theirs
-  std::deque<job> queue;
+  knock::detail::fifo<job> queue;
   std::size_t queued_grants = 0;
   std::size_t running = 0;
   std::uint64_t last_hold = 0;  // the last `held` scope's number
-  std::deque<job> staged;       // grants submitted under a `held` scope, not yet queued
+  std::vector<job> staged;      // grants submitted under a `held` scope, not yet queued
   bool expiry_queued = false;
   bool stopping = false;
   std::vector<answer> answers;
+  std::vector<answer> spare_answers;  // `drain` hands the answers over in it, and gives it back
+  std::vector<grant> batch_grants;    // the writer's: a batch for `open_batch`
   std::atomic<std::size_t> repairs{0};
   int event_fd = -1;
   int event_write_fd = -1;  // the pipe's other end, where there is no eventfd
