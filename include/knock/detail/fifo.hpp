@@ -28,6 +28,9 @@ class fifo {
   T& front() noexcept { return items_[head_]; }
   const T& front() const noexcept { return items_[head_]; }
 
+  /// Elements it has room for before it must compact or grow.
+  std::size_t capacity() const noexcept { return items_.capacity(); }
+
   /// May throw `std::bad_alloc` (the vector grows); the queue is then unchanged.
   void push_back(T&& v) {
     if (items_.size() == items_.capacity() && head_ != 0 && 2 * head_ >= items_.size()) compact();
