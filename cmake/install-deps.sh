@@ -28,7 +28,7 @@ packages=(
   firewalld autoconf automake libtool dbus     # test/firewall/oracle: real firewalld in a netns, the fwknopd oracle build
   libgpgme-dev gnupg gpg-agent                # knock::gpg (GnuPG cipher) and test/gnupg keyrings
   prometheus python3-prometheus-client        # e2e_metrics scrapes knock-server; the text format's parser
-  libhiredis-dev redis-server redis-tools redis-sentinel  # knock::redis (Redis replay store), its tests, e2e_redis_pair/_sentinel
+  libhiredis-dev libssl-dev redis-server redis-tools redis-sentinel  # knock::redis (Redis replay store; OpenSSL: rediss://), its tests, e2e_redis_pair/_sentinel
 )
 # Cross builds: Debian's cross compiler and the target's libraries, multiarch. Not gpgme (Debian's
 # libgpgme-dev is not multiarch-installable: the cross presets build with KNOCK_WITH_GNUPG=OFF) and
@@ -39,7 +39,7 @@ for arch in "${cross[@]}"; do
   case "$arch" in
     arm64) packages+=(crossbuild-essential-arm64 "libcrypto++-dev:$arch" "libpcap-dev:$arch"
                       "libboost-dev:$arch" "libgtest-dev:$arch" "libnftables-dev:$arch"
-                      "libhiredis-dev:$arch") ;;
+                      "libhiredis-dev:$arch" "libssl-dev:$arch") ;;
     armhf) packages+=(crossbuild-essential-armhf) sysroots+=("$arch") ;;
     *) echo "install-deps.sh: --cross $arch: knock's presets cross-build for arm64 and armhf" >&2; exit 2 ;;
   esac

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A target root for a cross build, made of Debian's own packages for that architecture, unpacked
 # (not installed) into /opt/knock-sysroots/<arch>: libc, libstdc++ and the libraries knock links
-# (Crypto++, libpcap, libnftables, Boost's headers, GoogleTest) with everything they depend on.
+# (Crypto++, libpcap, libnftables, hiredis, OpenSSL, Boost's headers, GoogleTest) with everything
+# they depend on.
 #
 # Why not multiarch (dpkg --add-architecture, as the arm64 build does): a package marked
 # "Multi-Arch: same" (linux-libc-dev, libssl3, libsystemd0, ...) must have the same version for
@@ -17,7 +18,7 @@ set -euo pipefail
 arch=${1:?usage: make-sysroot.sh ARCH (armhf)}
 root=${KNOCK_SYSROOT_BASE:-/opt/knock-sysroots}/$arch
 wanted=(libc6-dev libstdc++-12-dev libcrypto++-dev libpcap-dev libnftables-dev libboost-dev libgtest-dev
-        libhiredis-dev)
+        libhiredis-dev libssl-dev)
 wanted_all=(nlohmann-json3-dev)  # architecture "all": the same files for every target
 stamp="$root/.knock-sysroot"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "${wanted[*]} ${wanted_all[*]}" ]; then

@@ -2,7 +2,14 @@
 #pragma once
 // knock-server's Redis replay store (knock/replay/redis_store.hpp), shared by a pair of gateways:
 //   KNOCK_REPLAY_REDIS                redis://host:port[,host:port...][/db], unix:///path[?db=N]
-//                                     or redis-sentinel://host:port[,host:port...]/MASTER[/db]
+//                                     or redis-sentinel://host:port[,host:port...]/MASTER[/db];
+//                                     rediss:// and rediss-sentinel:// for TLS
+//   KNOCK_REPLAY_REDIS_TLS_CA         rediss: the PEM CAs that sign Redis's certificate (default:
+//                                     the system's)
+//   KNOCK_REPLAY_REDIS_TLS_CERT       rediss: a client certificate (tls-auth-clients), with
+//   KNOCK_REPLAY_REDIS_TLS_KEY        its private key (not readable by every user)
+//   KNOCK_REPLAY_REDIS_TLS_NAME       rediss: the name Redis's certificate must carry (default:
+//                                     each endpoint's host)
 //   KNOCK_REPLAY_REDIS_PASSWORD_FILE  a file whose first line is the AUTH password (not readable
 //                                     by every user); the password is never logged
 //   KNOCK_REPLAY_REDIS_TIMEOUT        the deadline in ms, to connect and for each reply (50)
@@ -46,8 +53,61 @@ struct redis_settings {
   std::shared_ptr<const knock::secret_bytes> password;  ///< empty: no AUTH
   std::uint32_t timeout_ms = 50;
   std::string prefix = "knock:replay:";
-  std::uint32_t wait_replicas = 0;  ///< KNOCK_REPLAY_REDIS_WAIT
+  std::uint32_t wait_replicas = 0;                  ///< KNOCK_REPLAY_REDIS_WAIT
+  std::string tls_ca, tls_cert, tls_key, tls_name;  ///< KNOCK_REPLAY_REDIS_TLS_*
 };
+
+namespace detail {
+inline constexpr const char* redis_tls_variables[] = {
+    "KNOCK_REPLAY_REDIS_TLS_CA", "KNOCK_REPLAY_REDIS_TLS_CERT", "KNOCK_REPLAY_REDIS_TLS_KEY",
+    "KNOCK_REPLAY_REDIS_TLS_NAME"};
+}  // namespace detail
+
+/// KNOCK_REPLAY_REDIS_TLS_* into `r`: only with a rediss URL; the files are loaded once here (as
+/// each connection will load them), so a bad one is an error at its own line.
+inline knock::result<void, knock::config::config_error> read_redis_tls(
+    const knock::config::fwknopd_conf& c, redis_settings& r) {
+  using knock::fail;
+  using knock::config::printable;
+  if (!r.address.tls) {
+    for (const char* v : detail::redis_tls_variables)
+      if (c.has(v))
+        return fail(c.error(v, "set, but KNOCK_REPLAY_REDIS is not a rediss:// URL (TLS)"));
+    return {};
+  }
+  r.tls_ca = c.text("KNOCK_REPLAY_REDIS_TLS_CA");
+  r.tls_cert = c.text("KNOCK_REPLAY_REDIS_TLS_CERT");
+  r.tls_key = c.text("KNOCK_REPLAY_REDIS_TLS_KEY");
+  r.tls_name = c.text("KNOCK_REPLAY_REDIS_TLS_NAME");
+  if (r.tls_cert.empty() != r.tls_key.empty())
+    return fail(
+        c.error(r.tls_cert.empty() ? "KNOCK_REPLAY_REDIS_TLS_KEY" : "KNOCK_REPLAY_REDIS_TLS_CERT",
+                "a client certificate needs both KNOCK_REPLAY_REDIS_TLS_CERT and "
+                "KNOCK_REPLAY_REDIS_TLS_KEY"));
+  if (!r.tls_key.empty()) {
+    struct stat st {};
+    if (::stat(r.tls_key.c_str(), &st) == 0 && (st.st_mode & S_IROTH) != 0)
+      return fail(c.error("KNOCK_REPLAY_REDIS_TLS_KEY",
+                          "'" + printable(r.tls_key) +
+                              "' is readable by every user: chmod o-r it (a private key)"));
+  }
+#if KNOCK_SERVER_REDIS
+  auto made = knock::replay::redis_tls_context::make(
+      {.ca_file = r.tls_ca, .cert_file = r.tls_cert, .key_file = r.tls_key, .server_name = {}});
+  if (!made) {
+    const std::string& why = made.error();  // "TLS: <file>: <what>"
+    const auto about = [&](const std::string& file) {
+      return !file.empty() && why.starts_with("TLS: " + file + ":");
+    };
+    const char* variable = about(r.tls_key)    ? "KNOCK_REPLAY_REDIS_TLS_KEY"
+                           : about(r.tls_cert) ? "KNOCK_REPLAY_REDIS_TLS_CERT"
+                           : about(r.tls_ca)   ? "KNOCK_REPLAY_REDIS_TLS_CA"
+                                               : "KNOCK_REPLAY_REDIS";
+    return fail(c.error(variable, printable(why)));
+  }
+#endif
+  return {};
+}
 
 /// The Redis settings of `c`: nullopt when KNOCK_REPLAY_REDIS is not set; errors name
 /// `file:line: VARIABLE`.
@@ -58,6 +118,8 @@ read_redis_settings(const knock::config::fwknopd_conf& c) {
   if (!c.has("KNOCK_REPLAY_REDIS")) {
     for (const char* companion : {"KNOCK_REPLAY_REDIS_PASSWORD_FILE", "KNOCK_REPLAY_REDIS_TIMEOUT",
                                   "KNOCK_REPLAY_REDIS_PREFIX", "KNOCK_REPLAY_REDIS_WAIT"})
+      if (c.has(companion)) return fail(c.error(companion, "set without KNOCK_REPLAY_REDIS"));
+    for (const char* companion : detail::redis_tls_variables)
       if (c.has(companion)) return fail(c.error(companion, "set without KNOCK_REPLAY_REDIS"));
     return std::nullopt;
   }
@@ -103,6 +165,7 @@ read_redis_settings(const knock::config::fwknopd_conf& c) {
     r.password = std::make_shared<const knock::secret_bytes>(line);
     knock::secure_zero(text->data(), text->size());
   }
+  if (auto tls = read_redis_tls(c, r); !tls) return fail(tls.error());
   return r;
 }
 
@@ -139,9 +202,13 @@ struct replay_store_watch {
 /// The store for `r`, with a local filter of `local_keys` keys. It does not connect yet.
 inline knock::replay::redis_store make_redis_store(const redis_settings& r,
                                                    std::size_t local_keys) {
-  std::signal(SIGPIPE, SIG_IGN);  // hiredis writes with write(2): a reset must not end us
+  std::signal(SIGPIPE, SIG_IGN);  // OpenSSL writes with write(2): a reset must not end us
   knock::replay::redis_options o;
   o.address = r.address;
+  o.tls = {.ca_file = r.tls_ca,
+           .cert_file = r.tls_cert,
+           .key_file = r.tls_key,
+           .server_name = r.tls_name};
   if (r.password) o.password = r.password->clone();
   o.timeout = std::chrono::milliseconds{r.timeout_ms};
   o.prefix = r.prefix;

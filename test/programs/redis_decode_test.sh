@@ -6,8 +6,10 @@
 # fwknop client made is accepted by the first and refused as replayed by the second (fwknopd keeps
 # its digest cache per process: a second fwknopd would accept it). Garbage and a forged HMAC never
 # reach Redis (INFO commandstats); a valid packet costs one SET per key, each with a TTL of the
-# replay window. Redis down: replay_store_unavailable, with the detail, never accepted. Bad
-# settings are refused naming file:line and the variable; the password never appears anywhere.
+# replay window. Redis down: replay_store_unavailable, with the detail, never accepted. Over TLS
+# (rediss://, a TLS redis-server with a certificate made here): the signing CA accepts, another CA
+# stores nothing. Bad settings are refused naming file:line and the variable; the password never
+# appears anywhere.
 #
 # usage: redis_decode_test.sh KNOCK_SERVER
 set -uo pipefail
@@ -18,7 +20,10 @@ for t in redis-server redis-cli fwknop python3; do
 done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/knock-redis-decode.XXXXXX")
 redis_pid=""
-cleanup() { [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"; }
+cleanup() {
+  for pid in "$redis_pid" "${tls_redis_pid:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null; done
+  wait 2>/dev/null; rm -rf "$tmp"
+}
 trap cleanup EXIT
 passed=0 failed=0
 pass() { passed=$((passed + 1)); echo "PASS: $1"; }
@@ -107,6 +112,56 @@ make_packet "$tmp/p3"
 out=$("$server" -c "$tmp/wrong.conf" -a "$tmp/access.conf" --decode <"$tmp/p3" 2>&1); all_output+=$out
 expect "a wrong password: replay_store_unavailable, AUTH refused: WRONGPASS" 'AUTH refused: WRONGPASS' "$out"
 
+# Over TLS (rediss://): a redis-server with a TLS port and a password, its certificate made here
+# by openssl for 127.0.0.1. The CA that signed it: accepted, then replayed; another CA: refused
+# (replay_store_unavailable, certificate verify failed), nothing stored.
+tls_redis_pid=""
+if command -v openssl >/dev/null; then
+  mk() { openssl "$@" >/dev/null 2>&1; }
+  for ca in ca other; do
+    mk req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj "/CN=knock test $ca" \
+      -keyout "$tmp/$ca.key" -out "$tmp/$ca.pem"
+  done
+  mk req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=127.0.0.1 \
+    -keyout "$tmp/server.key" -out "$tmp/server.csr"
+  printf 'subjectAltName=IP:127.0.0.1\n' >"$tmp/san.ext"
+  mk x509 -req -in "$tmp/server.csr" -CA "$tmp/ca.pem" -CAkey "$tmp/ca.key" -CAcreateserial -days 2 \
+    -extfile "$tmp/san.ext" -out "$tmp/server.pem"
+  tls_port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+  redis-server --port 0 --tls-port "$tls_port" --bind 127.0.0.1 --tls-cert-file "$tmp/server.pem" \
+    --tls-key-file "$tmp/server.key" --tls-ca-cert-file "$tmp/ca.pem" --tls-auth-clients no \
+    --unixsocket "$tmp/tls.sock" --dir "$tmp" --save '' --appendonly no --requirepass "$password" \
+    --logfile "$tmp/redis-tls.log" </dev/null &
+  tls_redis_pid=$!
+  for _ in $(seq 100); do [ -S "$tmp/tls.sock" ] && break; sleep 0.05; done
+  tls_conf() { # CA file
+    printf 'KNOCK_REPLAY_REDIS rediss://127.0.0.1:%s\nKNOCK_REPLAY_REDIS_PASSWORD_FILE %s\nKNOCK_REPLAY_REDIS_TLS_CA %s\nKNOCK_REPLAY_REDIS_TIMEOUT 500\n' \
+      "$tls_port" "$tmp/password" "$1" >"$tmp/tls.conf"
+  }
+  tls_decode() { "$server" -c "$tmp/tls.conf" -a "$tmp/access.conf" --decode 2>&1; }
+  tls_sets() { REDISCLI_AUTH=$password redis-cli -s "$tmp/tls.sock" INFO commandstats | tr -d '\r' |
+    sed -n 's/^cmdstat_set:calls=\([0-9]*\).*/\1/p' | grep . || echo 0; }
+  make_packet "$tmp/p5"
+  tls_conf "$tmp/other.pem"
+  out=$(tls_decode <"$tmp/p5"); all_output+=$out
+  expect "rediss:// with another CA: refused (replay_store_unavailable)" \
+    '"reason":"replay_store_unavailable"' "$out"
+  expect "... because the certificate did not verify" 'TLS handshake: certificate verify failed' "$out"
+  n=$(tls_sets)
+  [ "$n" = 0 ] && pass "nothing reached Redis over an unverified connection" || fail "$n SET(s) over TLS"
+  tls_conf "$tmp/ca.pem"
+  out=$(tls_decode <"$tmp/p5"); all_output+=$out
+  expect "rediss:// with the CA that signed Redis's certificate: accepted" '"accepted":true' "$out"
+  out=$(tls_decode <"$tmp/p5"); all_output+=$out
+  expect "... and the same packet again, over TLS: replayed" '"reason":"replayed"' "$out"
+  n=$(tls_sets)
+  [ "$n" = 4 ] && pass "Redis ran the SETs it got over TLS (2 per run)" ||
+    fail "expected 4 SETs over TLS, Redis ran $n"
+  kill "$tls_redis_pid"; wait "$tls_redis_pid" 2>/dev/null; tls_redis_pid=""
+else
+  echo "SKIP: openssl not found: the rediss:// checks did not run"
+fi
+
 # Settings refused with file:line: VARIABLE: why.
 refused() { # what, conf text, pattern
   printf '%b' "$2" >"$tmp/bad.conf"
@@ -115,8 +170,15 @@ refused() { # what, conf text, pattern
   expect "$1" "$3" "$o"
 }
 decode() { "$server" -c "$tmp/bad.conf" -a "$tmp/access.conf" --decode "$@" 2>&1; }
-refused "rediss:// is refused: no TLS in hiredis 0.14" 'KNOCK_REPLAY_REDIS rediss://10.0.0.7\n' \
-  'bad.conf:1: KNOCK_REPLAY_REDIS: rediss:// (TLS) is not supported'
+refused "a TLS setting without rediss:// is refused" \
+  'KNOCK_REPLAY_REDIS redis://h\nKNOCK_REPLAY_REDIS_TLS_CA /etc/ssl/certs/ca-certificates.crt\n' \
+  'bad.conf:2: KNOCK_REPLAY_REDIS_TLS_CA: set, but KNOCK_REPLAY_REDIS is not a rediss:// URL'
+refused "a missing CA file names its line and the file" \
+  "KNOCK_REPLAY_REDIS rediss://h\nKNOCK_REPLAY_REDIS_TLS_CA $tmp/none.pem\n" \
+  "bad.conf:2: KNOCK_REPLAY_REDIS_TLS_CA: TLS: $tmp/none.pem: "
+refused "a client certificate without its key is refused" \
+  "KNOCK_REPLAY_REDIS rediss://h\nKNOCK_REPLAY_REDIS_TLS_CERT $tmp/none.pem\n" \
+  'bad.conf:2: KNOCK_REPLAY_REDIS_TLS_CERT: a client certificate needs both'
 refused "a password in the URL is refused, and not repeated" 'KNOCK_REPLAY_REDIS redis://:hunter2@h\n' \
   'bad.conf:1: KNOCK_REPLAY_REDIS: a user or password in the URL is refused'
 refused "a bad port names file:line" '# x\nKNOCK_REPLAY_REDIS redis://h:99999\n' \
@@ -133,6 +195,10 @@ chmod 644 "$tmp/wrong"
 refused "a password file every user can read is refused" \
   "KNOCK_REPLAY_REDIS redis://h\nKNOCK_REPLAY_REDIS_PASSWORD_FILE $tmp/wrong\n" \
   'bad.conf:2: KNOCK_REPLAY_REDIS_PASSWORD_FILE: .* is readable by every user'
+printf 'not a key\n' >"$tmp/open.key"; chmod 644 "$tmp/open.key"
+refused "a client key every user can read is refused" \
+  "KNOCK_REPLAY_REDIS rediss://h\nKNOCK_REPLAY_REDIS_TLS_CERT $tmp/none.pem\nKNOCK_REPLAY_REDIS_TLS_KEY $tmp/open.key\n" \
+  'bad.conf:3: KNOCK_REPLAY_REDIS_TLS_KEY: .* is readable by every user'
 refused "a missing password file is refused" \
   "KNOCK_REPLAY_REDIS redis://h\nKNOCK_REPLAY_REDIS_PASSWORD_FILE $tmp/none\n" \
   'bad.conf:2: KNOCK_REPLAY_REDIS_PASSWORD_FILE: .* No such file or directory'

@@ -401,13 +401,15 @@ TEST(redis_url, sentinels_a_master_name_and_a_database) {
   EXPECT_TRUE(parse_redis_url("redis://10.0.0.7")->sentinel_master.empty());
 }
 
-TEST(redis_url, tls_a_password_and_bad_forms_are_refused_with_the_reason) {
+TEST(redis_url, a_password_and_bad_forms_are_refused_with_the_reason) {
   const auto refused = [](std::string_view url) {
     const auto r = parse_redis_url(url);
     return r ? std::string{"(accepted)"} : r.error();
   };
-  EXPECT_NE(refused("rediss://10.0.0.7").find("TLS"), std::string::npos);
-  EXPECT_NE(refused("rediss://10.0.0.7").find("hiredis 0.14"), std::string::npos);
+  EXPECT_NE(refused("rediss://:hunter2@10.0.0.7").find("PASSWORD_FILE"), std::string::npos);
+  EXPECT_NE(refused("rediss://10.0.0.7:0").find("1..65535"), std::string::npos);
+  EXPECT_NE(refused("rediss-sentinel://10.0.0.7").find("no master name"), std::string::npos);
+  EXPECT_NE(refused("redisss://10.0.0.7").find("not a Redis URL"), std::string::npos);
   const std::string pw = refused("redis://:hunter2@10.0.0.7");
   EXPECT_NE(pw.find("KNOCK_REPLAY_REDIS_PASSWORD_FILE"), std::string::npos) << pw;
   EXPECT_EQ(pw.find("hunter2"), std::string::npos) << "the error repeats the password";

@@ -17,6 +17,7 @@
 #include <array>
 #include <charconv>
 #include <cstddef>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
@@ -40,6 +41,25 @@ class redis_commands {
     for (byte b : key.bytes) text_ += hex[b >> 4], text_ += hex[b & 15];
     text_ += "\r\n$1\r\n1\r\n$2\r\nNX\r\n";
     if (ttl != 0) text_ += "$2\r\nEX\r\n", number(ttl);
+  }
+
+  /// Any command, its words as bulk strings (`AUTH`, `SELECT`, `ROLE`, `SENTINEL ...`).
+  void command(std::initializer_list<std::string_view> words) {
+    std::array<char, 24> digits{};
+    text_ += '*';
+    text_.append(digits.data(),
+                 std::to_chars(digits.data(), digits.data() + digits.size(), words.size()).ptr);
+    text_ += "\r\n";
+    for (std::string_view w : words) {
+      length(w.size());
+      text_ += w;
+      text_ += "\r\n";
+    }
+  }
+  /// Zeroes the text (it held a password), then empties it.
+  void wipe() noexcept {
+    secure_zero(text_.data(), text_.size());
+    text_.clear();
   }
 
   /// `WAIT <replicas> <ms>`.

@@ -13,22 +13,23 @@
 /// servers'). A new connection sends `AUTH` (when a password is set) and `SELECT` (a database other
 /// than 0). Every step has the deadline (`timeout`), and after a connection that failed the link
 /// waits `retry_after` before it tries again. What failed last is in `last_error()`, naming the
-/// endpoint; the password is never in it.
+/// endpoint; the password is never in it. With `redis_address::tls` every connection (sentinels
+/// too) is TLS (knock/replay/redis_socket.hpp); TLS files that cannot be loaded make every
+/// connection fail with that reason.
 
 #include <knock/core/bytes.hpp>
+#include <knock/replay/redis_commands.hpp>
+#include <knock/replay/redis_socket.hpp>
 #include <knock/replay/redis_url.hpp>
 
 #include <hiredis/hiredis.h>
 
-#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
-
-#include <sys/time.h>
 
 namespace knock::replay {
 
@@ -38,80 +39,65 @@ class redis_link {
   using clock = std::chrono::steady_clock;
 
   redis_link(redis_address address, secret_bytes password, std::chrono::milliseconds timeout,
-             std::chrono::milliseconds retry_after)
+             std::chrono::milliseconds retry_after, const redis_tls_files& tls = {})
       : address_{std::move(address)},
         password_{std::move(password)},
         timeout_{timeout},
-        retry_after_{retry_after} {}
-  redis_link(redis_link&& o) noexcept
-      : address_{std::move(o.address_)},
-        password_{std::move(o.password_)},
-        timeout_{o.timeout_},
-        retry_after_{o.retry_after_},
-        context_{std::exchange(o.context_, nullptr)},
-        current_{std::move(o.current_)},
-        retry_at_{o.retry_at_},
-        last_error_{std::move(o.last_error_)} {}
+        retry_after_{retry_after} {
+    if (!address_.tls) return;
+    auto made = redis_tls_context::make(tls);
+    if (made)
+      tls_ = *std::move(made);
+    else
+      tls_error_ = "redis: " + made.error();
+  }
+  redis_link(redis_link&& o) noexcept = default;
   redis_link& operator=(redis_link&&) = delete;
-  ~redis_link() { drop(); }
+  ~redis_link() = default;
 
   /// The open connection, or one made now; nullptr (and why, in `last_error()`) when none can
   /// be: every endpoint failed, or an earlier failure's back-off has not passed (`force` ignores
   /// it).
-  redisContext* get(bool force = false) {
-    if (context_ != nullptr) return context_;
+  redis_socket* get(bool force = false) {
+    if (socket_) return &*socket_;
     if (force) retry_at_ = {};
     if (clock::now() < retry_at_ || !connect_any()) return nullptr;
-    return context_;
+    return &*socket_;
   }
 
   /// The open connection, or nullptr: never connects.
-  redisContext* context() const noexcept { return context_; }
+  redis_socket* socket() noexcept { return socket_ ? &*socket_ : nullptr; }
   /// Closes the connection (the next `get` makes another).
-  void drop() noexcept {
-    if (context_ != nullptr) redisFree(std::exchange(context_, nullptr));
-  }
+  void drop() noexcept { socket_.reset(); }
   /// Closes the connection and waits `retry_after` before the next try.
   void back_off() noexcept {
     drop();
     retry_at_ = clock::now() + retry_after_;
   }
 
-  bool connected() const noexcept { return context_ != nullptr; }
+  bool connected() const noexcept { return socket_.has_value(); }
   /// Sets the open connection's deadline for each read and write to `extra` more than the
-  /// configured one (back to it with `extra` 0); false when it cannot be set.
+  /// configured one (back to it with `extra` 0); false when there is no connection.
   bool extend_deadline(std::chrono::milliseconds extra) noexcept {
-    return context_ != nullptr &&
-           redisSetTimeout(context_, to_timeval(timeout_ + extra)) == REDIS_OK;
+    if (!socket_) return false;
+    socket_->set_timeout(timeout_ + extra);
+    return true;
   }
   /// The endpoint of the open connection (empty when none).
-  std::string endpoint() const { return context_ != nullptr ? current_.describe() : std::string{}; }
+  std::string endpoint() const { return socket_ ? current_.describe() : std::string{}; }
   const std::string& last_error() const noexcept { return last_error_; }
   /// Records why the last command failed (`redis <endpoint>: <what>`).
   void failed(std::string_view what) {
     last_error_ = "redis " + endpoint() + ": " + std::string{what};
   }
 
-  /// What hiredis says of a failed read or write on `c` (`err`: errno at the failure).
-  static std::string io_error(const redisContext* c, int err) {
-    if (c->err == REDIS_ERR_IO && (err == EAGAIN || err == EWOULDBLOCK))
-      return "no reply within the deadline";
-    if (c->err == REDIS_ERR_EOF) return "the server closed the connection";
-    return c->errstr;
-  }
-
  private:
-  static timeval to_timeval(std::chrono::milliseconds ms) noexcept {
-    return {static_cast<time_t>(ms.count() / 1000),
-            static_cast<suseconds_t>(ms.count() % 1000 * 1000)};
-  }
-
-  // A command on the new connection `c` during set-up; false (and why, in `last_error_`) unless
+  // A command on the new connection `s` during set-up; false (and why, in `last_error_`) unless
   // Redis answered with something other than an error.
-  bool setup(redisContext* c, const redis_endpoint& e, std::string_view step, redisReply* reply,
+  bool setup(redis_socket& s, const redis_endpoint& e, std::string_view step, redisReply* reply,
              bool want_primary = false) {
     if (reply == nullptr) {
-      last_error_ = e.describe() + ": " + std::string{step} + ": " + io_error(c, errno);
+      last_error_ = e.describe() + ": " + std::string{step} + ": " + s.error();
       return false;
     }
     bool ok = reply->type != REDIS_REPLY_ERROR;
@@ -126,50 +112,58 @@ class redis_link {
     return ok;
   }
 
-  // A connection to `e` within the deadline, or nullptr (and why, in `last_error_`).
-  redisContext* open(const redis_endpoint& e) {
-    const timeval tv = to_timeval(timeout_);
-    redisContext* c = e.unix_path.empty() ? redisConnectWithTimeout(e.host.c_str(), e.port, tv)
-                                          : redisConnectUnixWithTimeout(e.unix_path.c_str(), tv);
-    if (c != nullptr && c->err == 0 && redisSetTimeout(c, tv) == REDIS_OK) return c;
-    last_error_ = e.describe() + ": " + (c != nullptr ? c->errstr : "out of memory");
-    if (c != nullptr) redisFree(c);
-    return nullptr;
+  // A connection to `e` within the deadline (TLS with `tls_`), or nullopt (and why, in
+  // `last_error_`).
+  std::optional<redis_socket> open(const redis_endpoint& e) {
+    if (address_.tls && !tls_) {
+      last_error_ = e.describe() + ": " + tls_error_;
+      return std::nullopt;
+    }
+    auto s = redis_socket::connect(e, tls_ ? &*tls_ : nullptr, timeout_);
+    if (s) return *std::move(s);
+    last_error_ = e.describe() + ": " + s.error();
+    return std::nullopt;
+  }
+
+  // One set-up command on `s`: its reply, or nullptr (the connection failed).
+  redisReply* ask(redis_socket& s, std::initializer_list<std::string_view> words,
+                  bool secret = false) {
+    redis_commands text{0};
+    text.command(words);
+    redisReply* r = s.command(text.text(), secret);
+    if (secret) text.wipe();
+    return r;
   }
 
   // Connects to `e`: AUTH, SELECT, and (`want_primary`) ROLE; true when it is the connection now.
   bool connect_to(const redis_endpoint& e, bool want_primary) {
-    redisContext* c = open(e);
-    bool ok = c != nullptr;
+    auto s = open(e);
+    bool ok = s.has_value();
     if (ok && !password_.empty()) {
       const auto pw = password_.view();
-      ok = setup(c, e, "AUTH",
-                 static_cast<redisReply*>(redisCommand(c, "AUTH %b", pw.data(), pw.size())));
+      const std::string_view word{reinterpret_cast<const char*>(pw.data()), pw.size()};
+      ok = setup(*s, e, "AUTH", ask(*s, {"AUTH", word}, true));
     }
-    if (ok && address_.db != 0)
-      ok = setup(c, e, "SELECT",
-                 static_cast<redisReply*>(redisCommand(c, "SELECT %u", unsigned{address_.db})));
-    if (ok && want_primary)
-      ok = setup(c, e, "ROLE", static_cast<redisReply*>(redisCommand(c, "ROLE")), true);
-    if (ok) {
-      context_ = c;
-      current_ = e;
-      return true;
+    if (ok && address_.db != 0) {
+      const std::string db = std::to_string(address_.db);
+      ok = setup(*s, e, "SELECT", ask(*s, {"SELECT", db}));
     }
-    if (c != nullptr) redisFree(c);
-    return false;
+    if (ok && want_primary) ok = setup(*s, e, "ROLE", ask(*s, {"ROLE"}), true);
+    if (!ok) return false;
+    socket_.emplace(*std::move(s));
+    current_ = e;
+    return true;
   }
 
-  // Asks the sentinel `s` where the primary is: its endpoint, or nullopt (and why).
-  std::optional<redis_endpoint> ask_sentinel(const redis_endpoint& s) {
-    redisContext* c = open(s);
-    if (c == nullptr) return std::nullopt;
+  // Asks the sentinel `at` where the primary is: its endpoint, or nullopt (and why).
+  std::optional<redis_endpoint> ask_sentinel(const redis_endpoint& at) {
+    auto s = open(at);
+    if (!s) return std::nullopt;
     const std::string& master = address_.sentinel_master;
-    auto* reply = static_cast<redisReply*>(
-        redisCommand(c, "SENTINEL get-master-addr-by-name %b", master.data(), master.size()));
+    redisReply* reply = ask(*s, {"SENTINEL", "get-master-addr-by-name", master});
     std::optional<redis_endpoint> primary;
     if (reply == nullptr) {
-      last_error_ = "sentinel " + s.describe() + ": " + io_error(c, errno);
+      last_error_ = "sentinel " + at.describe() + ": " + s->error();
     } else if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
                reply->element[0]->type == REDIS_REPLY_STRING &&
                reply->element[1]->type == REDIS_REPLY_STRING) {
@@ -182,16 +176,15 @@ class redis_link {
                            .port = static_cast<std::uint16_t>(port),
                            .unix_path = {}};
       else
-        last_error_ = "sentinel " + s.describe() + ": a port that is not one: " + std::string{p};
+        last_error_ = "sentinel " + at.describe() + ": a port that is not one: " + std::string{p};
     } else if (reply->type == REDIS_REPLY_NIL) {
-      last_error_ = "sentinel " + s.describe() + ": monitors no master named '" + master + "'";
+      last_error_ = "sentinel " + at.describe() + ": monitors no master named '" + master + "'";
     } else {
-      last_error_ = "sentinel " + s.describe() + ": SENTINEL get-master-addr-by-name refused: " +
+      last_error_ = "sentinel " + at.describe() + ": SENTINEL get-master-addr-by-name refused: " +
                     (reply->type == REDIS_REPLY_ERROR ? std::string{reply->str, reply->len}
                                                       : "an unexpected reply");
     }
     if (reply != nullptr) freeReplyObject(reply);
-    redisFree(c);
     return primary;
   }
 
@@ -223,7 +216,9 @@ class redis_link {
   secret_bytes password_;
   std::chrono::milliseconds timeout_;
   std::chrono::milliseconds retry_after_;
-  redisContext* context_ = nullptr;
+  std::optional<redis_tls_context> tls_;  // with address_.tls, when its files could be loaded
+  std::string tls_error_;                 // why they could not
+  std::optional<redis_socket> socket_;
   redis_endpoint current_;  // of the open connection
   clock::time_point retry_at_{};
   std::string last_error_;

@@ -26,10 +26,12 @@
 /// once, without waiting on the network); a connection Redis closed (a restart) is made again at
 /// once, once. It resumes by itself. A `READONLY` answer (a failover) drops the connection so the
 /// next packet finds the new primary (knock/replay/redis_link.hpp: endpoints, Sentinel, AUTH).
-/// The password comes from the caller (a file, never a command line) and is never in a message. No
-/// TLS: hiredis 0.14 (Debian 12) has none (see redis_url.hpp). hiredis writes with write(2): a
-/// program using the store ignores SIGPIPE (knock-server does), or a connection Redis reset could
-/// end it.
+/// The password comes from the caller (a file, never a command line) and is never in a message.
+/// TLS (`rediss://`): the server's certificate is verified and its name checked, and a client
+/// certificate can be given (`redis_tls_files`; knock/replay/redis_socket.hpp, which also says why
+/// the connection is the store's own and hiredis only parses replies). OpenSSL writes with
+/// write(2): a program using TLS ignores SIGPIPE (knock-server does), or a connection Redis reset
+/// could end it.
 ///
 /// Replication (`wait_replicas`, KNOCK_REPLAY_REDIS_WAIT): Redis replicates asynchronously, so a
 /// key set an instant before the primary dies may be missing on the replica that takes over, and
@@ -49,6 +51,7 @@
 #include <knock/replay/memory_store.hpp>
 #include <knock/replay/redis_commands.hpp>
 #include <knock/replay/redis_link.hpp>
+#include <knock/replay/redis_socket.hpp>
 #include <knock/replay/redis_tickets.hpp>
 #include <knock/replay/redis_url.hpp>
 
@@ -56,7 +59,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cstdint>
@@ -81,6 +83,7 @@ struct redis_options {
   /// packets are answered `replay_store_unavailable` (their keys stay on the primary).
   unsigned wait_replicas = 0;
   std::chrono::milliseconds wait_timeout{25};  ///< WAIT's own; below `timeout`, at least 1 ms
+  redis_tls_files tls;  ///< with `address.tls`: the CAs, a client certificate, the server's name
 };
 
 namespace detail {
@@ -99,7 +102,7 @@ class redis_store {
 
   /// Does not connect: the first `remember` (or `connect()`) does.
   explicit redis_store(redis_options o)
-      : link_{std::move(o.address), std::move(o.password), o.timeout, o.retry_after},
+      : link_{std::move(o.address), std::move(o.password), o.timeout, o.retry_after, o.tls},
         prefix_{std::move(o.prefix)},
         local_{o.local_capacity},
         wait_replicas_{o.wait_replicas},
@@ -210,7 +213,7 @@ class redis_store {
       return replay_promise{0, sighting::replay};
     try {
       if (tickets_.queued().empty()) made_for_queue_ = !link_.connected();
-      redisContext* c = link_.get();
+      redis_socket* c = link_.get();
       if (c == nullptr) return fail(down());
       const entry& e = tickets_.queue(keys, expires, now, pipeline);
       const std::uint32_t ticket = e.ticket;
@@ -226,17 +229,14 @@ class redis_store {
     }
   }
 
-  // The SETs of `e` into hiredis's output buffer (written at the first read).
-  bool append(redisContext* c, const entry& e) {
+  // The SETs of `e` into the connection's output buffer (written at the first read).
+  bool append(redis_socket* c, const entry& e) {
     const long long ttl =
         e.expires == never_expires ? 0 : std::max<long long>(1, e.expires - e.now);
     commands_.clear();
     for (std::size_t i = 0; i < e.count; ++i) commands_.set_nx(prefix_, e.keys[i], ttl);
-    const auto text = commands_.text();
-    if (redisAppendFormattedCommand(c, text.data(), text.size()) == REDIS_OK) return true;
-    link_.failed(std::string{"cannot queue SET: "} + c->errstr);
-    link_.drop();
-    return false;
+    c->append(commands_.text());
+    return true;
   }
 
   // Every queued packet answered `replay_store_unavailable` (the connection is gone).
@@ -255,13 +255,13 @@ class redis_store {
   void flush() noexcept {
     if (tickets_.queued().empty()) return;
     try {
-      bool waits = append_wait(link_.context());
+      bool waits = append_wait(link_.socket());
       for (int attempt = 0;; ++attempt) {
         std::size_t replies = 0;
         if (read_replies(replies, waits)) break;
         if (closed_ && !made_for_queue_ && attempt == 0 && replies == 0) {
           made_for_queue_ = true;
-          redisContext* c = link_.get();
+          redis_socket* c = link_.get();
           bool resent = c != nullptr;
           for (const entry& e : tickets_.queued()) resent = resent && append(c, e);
           waits = resent && append_wait(c);
@@ -280,19 +280,19 @@ class redis_store {
 
   // `WAIT <replicas> <ms>` after the queued SETs, when replicas are waited for; whether it was
   // appended (false also when none are waited for).
-  bool append_wait(redisContext* c) {
+  bool append_wait(redis_socket* c) {
     if (wait_replicas_ == 0 || c == nullptr) return false;
     commands_.clear();
     commands_.wait(wait_replicas_, wait_ms_);
-    const auto text = commands_.text();
-    return redisAppendFormattedCommand(c, text.data(), text.size()) == REDIS_OK;
+    c->append(commands_.text());
+    return true;
   }
 
   // Reads the replies of the queued packets (and WAIT's, when `waits`); true when every one came
   // (the answers are kept, the queue is empty). On a failed read, the packets answered before it
   // are kept and leave the queue; `replies`: how many replies came before it.
   bool read_replies(std::size_t& replies, bool waits) {
-    redisContext* c = link_.context();
+    redis_socket* c = link_.socket();
     closed_ = false;
     if (c == nullptr) return false;  // dropped since the commands were queued: answered as down
     if (wait_replicas_ != 0 && !waits) return false;  // WAIT could not be queued: none is new
@@ -304,18 +304,16 @@ class redis_store {
       sighting seen = sighting::first;
       bool refused = false;
       for (std::size_t i = 0; i < e.count; ++i) {
-        void* got = nullptr;
-        if (redisGetReply(c, &got) != REDIS_OK || got == nullptr) {
-          const int err = errno;
-          closed_ = c->err == REDIS_ERR_EOF ||
-                    (c->err == REDIS_ERR_IO && err != EAGAIN && err != EWOULDBLOCK);
-          link_.failed(redis_link::io_error(c, err));
+        redisReply* reply = c->reply();
+        if (reply == nullptr) {
+          closed_ = c->failed() == redis_socket::failure::closed ||
+                    c->failed() == redis_socket::failure::io;
+          link_.failed(c->error());
           link_.drop();
           tickets_.answered_first(n);
           return false;
         }
         ++replies;
-        auto* reply = static_cast<redisReply*>(got);
         if (reply->type == REDIS_REPLY_STATUS || reply->type == REDIS_REPLY_NIL) {  // +OK, or NX
           if (reply->type == REDIS_REPLY_NIL) seen = sighting::replay;
           (void)local_.remember(e.keys[i], e.expires, e.now);  // full: it only stops caching
@@ -343,20 +341,18 @@ class redis_store {
   // WAIT's reply. Unless enough replicas have the batch's keys, each new packet answered since
   // `kept_from` becomes `replay_store_unavailable` (and why, in the link's last error). False
   // when the reply could not be read (the connection is dropped).
-  bool replicated(redisContext* c, std::size_t kept_from) {
-    void* got = nullptr;
+  bool replicated(redis_socket* c, std::size_t kept_from) {
     bool ok = false, read = true;
     // The reply comes when the replicas have acknowledged, or at WAIT's timeout as Redis's timer
     // sees it (at `hz 10`, up to 100 ms late): the read's deadline is stretched meanwhile.
     const bool stretched = link_.extend_deadline(std::chrono::milliseconds{wait_ms_} + wait_slack);
-    const bool got_reply = redisGetReply(c, &got) == REDIS_OK && got != nullptr;
-    if (stretched && got_reply) (void)link_.extend_deadline({});
-    if (!got_reply) {
-      link_.failed("WAIT: " + redis_link::io_error(c, errno));
+    redisReply* reply = c->reply();
+    if (stretched && reply != nullptr) (void)link_.extend_deadline({});
+    if (reply == nullptr) {
+      link_.failed("WAIT: " + c->error());
       link_.drop();
       read = false;
     } else {
-      auto* reply = static_cast<redisReply*>(got);
       if (reply->type == REDIS_REPLY_INTEGER && reply->integer >= wait_replicas_)
         ok = true;
       else if (reply->type == REDIS_REPLY_INTEGER)

@@ -9,9 +9,10 @@
 ///     redis-sentinel://host[:port][,host[:port]...]/MASTER[/db]
 ///                                                    Sentinel (port 26379): the sentinels, asked
 ///                                                    in order where MASTER's primary is
+///     rediss://...  rediss-sentinel://...            the same over TLS (every connection:
+///                                                    sentinels and data servers alike)
 ///
-/// Refused, with a message that says why: `rediss://` (TLS: Debian 12's hiredis 0.14 has none;
-/// reach Redis over a unix socket or through a tunnel), a password in the URL (it would sit in the
+/// Refused, with a message that says why: a password in the URL (it would sit in the
 /// configuration and in logs: the store reads it from a file), any other scheme, an empty host, a
 /// port outside 1..65535, a database outside 0..65535, a Sentinel URL without a master name or
 /// with one that is not letters, digits, `.`, `-`, `_`.
@@ -48,6 +49,7 @@ struct redis_address {
   std::vector<redis_endpoint> endpoints;
   std::uint16_t db = 0;
   std::string sentinel_master;  ///< not empty: Sentinel addressing (`redis-sentinel://`)
+  bool tls = false;             ///< `rediss://`, `rediss-sentinel://`: every connection over TLS
 };
 
 namespace detail {
@@ -111,10 +113,13 @@ inline result<redis_endpoint, std::string> redis_host_port(std::string_view item
 /// `file:line: KNOCK_REPLAY_REDIS: <it>`; it never repeats a password.
 inline result<redis_address, std::string> parse_redis_url(std::string_view url) {
   redis_address a;
-  if (url.starts_with("rediss://"))
-    return fail(std::string{
-        "rediss:// (TLS) is not supported: Debian 12's hiredis 0.14 has no TLS. Reach Redis over "
-        "a unix socket (unix:///path), or over TCP through a tunnel (stunnel, spiped, WireGuard)"});
+  // TLS: the same URLs with `rediss` for `redis`, parsed alike.
+  std::string tls_url;
+  if (url.starts_with("rediss://") || url.starts_with("rediss-sentinel://")) {
+    tls_url = "redis" + std::string{url.substr(6)};
+    url = tls_url;
+    a.tls = true;
+  }
   if (url.starts_with("sentinel://"))
     return fail(std::string{
         "not a Redis URL: Sentinel is redis-sentinel://host[:port][,host[:port]...]/MASTER[/db]"});
@@ -138,7 +143,8 @@ inline result<redis_address, std::string> parse_redis_url(std::string_view url) 
   if (!url.starts_with("redis://") && !sentinel)
     return fail(std::string{
         "not a Redis URL: redis://host[:port][,host[:port]...][/db], "
-        "redis-sentinel://host[:port][,host[:port]...]/MASTER[/db] or unix:///path[?db=N]"});
+        "redis-sentinel://host[:port][,host[:port]...]/MASTER[/db], the same with rediss "
+        "(TLS), or unix:///path[?db=N]"});
   std::string_view rest = url.substr(sentinel ? 17 : 8);
   if (rest.find('@') != std::string_view::npos)
     return fail(std::string{

@@ -1,0 +1,433 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// \file
+/// `knock::replay::redis_socket`: one connection to a Redis server — TCP, a unix socket, or TCP
+/// with TLS — that writes commands already in RESP and reads replies with hiredis's reply parser
+/// (`redisReader`). `redis_tls_context`: the TLS client settings, made once per store.
+///
+/// Why not hiredis's own connection (`redisContext`): Debian 12's hiredis is 0.14, which has no
+/// TLS and no way to put one under its reads and writes. Its parser is all this needs of it.
+///
+/// Every wait (connecting, the TLS handshake, each write, each reply) has the deadline; a reply
+/// that does not come in time is "no reply within the deadline", a connection the server closed
+/// "the server closed the connection". Writes use `MSG_NOSIGNAL` on plain sockets; OpenSSL writes
+/// with write(2), so a program using TLS ignores SIGPIPE (knock-server does).
+///
+/// TLS: 1.2 or later, the server's certificate verified against `ca_file` (or the system's CAs),
+/// and its name checked: `server_name` when set, else the endpoint's host (an address is checked
+/// against the certificate's IP addresses). `cert_file` and `key_file` give a client certificate,
+/// for servers with `tls-auth-clients yes`. Errors name what failed ("TLS handshake: certificate
+/// verify failed (hostname mismatch)") and never hold key material.
+
+#include <knock/core/bytes.hpp>
+#include <knock/core/error.hpp>
+#include <knock/core/result.hpp>
+#include <knock/replay/redis_url.hpp>
+
+#include <hiredis/hiredis.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+namespace knock::replay {
+
+/// The files of a TLS connection to Redis (KNOCK_REPLAY_REDIS_TLS_*).
+struct redis_tls_files {
+  std::string ca_file;      ///< PEM CAs that sign the server's certificate; empty: the system's
+  std::string cert_file;    ///< client certificate (PEM), for servers with tls-auth-clients yes
+  std::string key_file;     ///< its private key (PEM)
+  std::string server_name;  ///< the name the certificate must carry; empty: the endpoint's host
+};
+
+namespace detail {
+
+// OpenSSL's queued errors as one sentence (the queue emptied), or `otherwise` when it is empty.
+inline std::string openssl_errors(std::string_view otherwise) {
+  std::string out;
+  while (const unsigned long e = ERR_get_error()) {
+    char text[256];
+    ERR_error_string_n(e, text, sizeof text);
+    const char* reason = ERR_reason_error_string(e);
+    out += (out.empty() ? "" : "; ") + std::string{reason != nullptr ? reason : text};
+  }
+  return out.empty() ? std::string{otherwise} : out;
+}
+
+struct ssl_ctx_free {
+  void operator()(SSL_CTX* c) const noexcept { SSL_CTX_free(c); }
+};
+struct ssl_free {
+  void operator()(SSL* s) const noexcept { SSL_free(s); }
+};
+struct reader_free {
+  void operator()(redisReader* r) const noexcept { redisReaderFree(r); }
+};
+
+}  // namespace detail
+
+/// A TLS client context for Redis: the CAs, the client certificate, TLS 1.2+, peers verified.
+/// Shared by every connection of a store (a handle: copies share one context).
+class redis_tls_context {
+ public:
+  /// Loads the files; the error names the file and what is wrong with it.
+  static result<redis_tls_context, std::string> make(const redis_tls_files& f) {
+    ERR_clear_error();
+    std::shared_ptr<SSL_CTX> ctx{SSL_CTX_new(TLS_client_method()), detail::ssl_ctx_free{}};
+    if (!ctx) return fail("TLS: " + detail::openssl_errors("cannot make a context"));
+    SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
+    SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+    SSL_CTX_set_mode(ctx.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_AUTO_RETRY);
+    const bool cas = f.ca_file.empty() ? SSL_CTX_set_default_verify_paths(ctx.get()) == 1
+                                       : SSL_CTX_load_verify_locations(ctx.get(), f.ca_file.c_str(),
+                                                                       nullptr) == 1;
+    if (!cas)
+      return fail("TLS: " + (f.ca_file.empty() ? std::string{"the system's CAs"} : f.ca_file) +
+                  ": " + detail::openssl_errors("cannot be loaded"));
+    if (f.cert_file.empty() != f.key_file.empty())
+      return fail(std::string{"TLS: a client certificate needs both its file and its key file"});
+    if (!f.cert_file.empty()) {
+      if (SSL_CTX_use_certificate_chain_file(ctx.get(), f.cert_file.c_str()) != 1)
+        return fail("TLS: " + f.cert_file + ": " + detail::openssl_errors("not a PEM certificate"));
+      if (SSL_CTX_use_PrivateKey_file(ctx.get(), f.key_file.c_str(), SSL_FILETYPE_PEM) != 1)
+        return fail("TLS: " + f.key_file + ": " + detail::openssl_errors("not a PEM private key"));
+      if (SSL_CTX_check_private_key(ctx.get()) != 1)
+        return fail("TLS: " + f.key_file + ": not the key of " + f.cert_file);
+    }
+    redis_tls_context out;
+    out.ctx_ = std::move(ctx);
+    out.server_name_ = f.server_name;
+    return out;
+  }
+
+  SSL_CTX* get() const noexcept { return ctx_.get(); }
+  /// The name a server's certificate must carry; empty: the endpoint's host.
+  const std::string& server_name() const noexcept { return server_name_; }
+
+ private:
+  std::shared_ptr<SSL_CTX> ctx_;
+  std::string server_name_;
+};
+
+/// One connection to a Redis server. Move-only; closes itself.
+class redis_socket {
+ public:
+  using milliseconds = std::chrono::milliseconds;
+  /// How the last read or write failed.
+  enum class failure : std::uint8_t { none, timeout, closed, io, protocol };
+
+  redis_socket(redis_socket&& o) noexcept
+      : fd_{std::exchange(o.fd_, -1)},
+        ssl_{std::move(o.ssl_)},
+        reader_{std::move(o.reader_)},
+        timeout_{o.timeout_},
+        out_{std::move(o.out_)},
+        wipe_{o.wipe_},
+        failed_{o.failed_},
+        error_{std::move(o.error_)} {}
+  redis_socket& operator=(redis_socket&&) = delete;
+  ~redis_socket() {
+    if (ssl_) SSL_shutdown(ssl_.get());  // a close_notify, not waited for
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  /// Connects to `e` within `timeout` (and, with `tls`, does the handshake); the error names what
+  /// failed ("Connection refused", "TLS handshake: certificate verify failed (...)").
+  static result<redis_socket, std::string> connect(const redis_endpoint& e,
+                                                   const redis_tls_context* tls,
+                                                   milliseconds timeout) {
+    redis_socket s{timeout};
+    if (!s.reader_) return fail(std::string{"out of memory"});
+    const auto deadline = clock::now() + timeout;
+    if (auto ok = e.unix_path.empty() ? s.connect_tcp(e, deadline) : s.connect_unix(e, deadline);
+        !ok)
+      return fail(ok.error());
+    if (tls != nullptr)
+      if (auto ok = s.handshake(*tls, e.host, deadline); !ok) return fail(ok.error());
+    return s;
+  }
+
+  /// The deadline of each wait from now on.
+  void set_timeout(milliseconds t) noexcept { timeout_ = t; }
+  milliseconds timeout() const noexcept { return timeout_; }
+
+  /// Queues `resp` (commands in RESP) for the next `reply()` to write; `secret`: it holds a
+  /// password, zeroed in the buffer once written. May throw std::bad_alloc.
+  void append(std::string_view resp, bool secret = false) {
+    out_.append(resp);
+    wipe_ = wipe_ || secret;
+  }
+
+  /// Writes what is queued, then reads the next reply; nullptr when either fails (`failed()`,
+  /// `error()`: then the connection is of no more use). The caller frees it (`freeReplyObject`).
+  redisReply* reply() {
+    if (failed_ != failure::none) return nullptr;
+    if (!out_.empty() && !write_all()) return nullptr;
+    for (;;) {
+      void* got = nullptr;
+      if (redisReaderGetReply(reader_.get(), &got) != REDIS_OK)
+        return failed(failure::protocol,
+                      "a reply that is not RESP: " + std::string{reader_->errstr});
+      if (got != nullptr) return static_cast<redisReply*>(got);
+      if (!read_some()) return nullptr;
+    }
+  }
+  /// `append(resp, secret)`, then `reply()`.
+  redisReply* command(std::string_view resp, bool secret = false) {
+    append(resp, secret);
+    return reply();
+  }
+
+  failure failed() const noexcept { return failed_; }
+  /// Why the last read or write failed.
+  const std::string& error() const noexcept { return error_; }
+
+ private:
+  using clock = std::chrono::steady_clock;
+
+  explicit redis_socket(milliseconds timeout) : reader_{redisReaderCreate()}, timeout_{timeout} {}
+
+  std::nullptr_t failed(failure f, std::string why) {
+    failed_ = f;
+    error_ = std::move(why);
+    return nullptr;
+  }
+  static std::string system_text(int err) { return std::strerror(err); }
+
+  // Waits until the socket is ready for `events`, at most until `deadline`; false at the deadline
+  // (errno ETIMEDOUT) or on an error.
+  bool wait(short events, clock::time_point deadline) const noexcept {
+    for (;;) {
+      const auto left =
+          std::chrono::duration_cast<milliseconds>(deadline - clock::now()).count() + 1;
+      if (left <= 0) return errno = ETIMEDOUT, false;
+      pollfd p{fd_, events, 0};
+      const int n = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 1 << 30)));
+      if (n > 0) return true;
+      if (n == 0) return errno = ETIMEDOUT, false;
+      if (errno != EINTR) return false;
+    }
+  }
+
+  // A nonblocking connect to one address, finished within `deadline`.
+  result<void, std::string> connect_to(const sockaddr* a, socklen_t len, int family,
+                                       clock::time_point deadline) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd_ < 0) return fail(system_text(errno));
+    if (::connect(fd_, a, len) == 0) return {};
+    if (errno != EINPROGRESS) return fail(system_text(errno));
+    if (!wait(POLLOUT, deadline)) return fail(system_text(errno));
+    int err = 0;
+    socklen_t err_len = sizeof err;
+    if (::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &err_len) != 0) err = errno;
+    if (err != 0) return fail(system_text(err));
+    return {};
+  }
+
+  result<void, std::string> connect_tcp(const redis_endpoint& e, clock::time_point deadline) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    const std::string port = std::to_string(e.port);
+    if (const int rc = ::getaddrinfo(e.host.c_str(), port.c_str(), &hints, &found); rc != 0)
+      return fail("cannot resolve: " + std::string{::gai_strerror(rc)});
+    std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> list{found, &::freeaddrinfo};
+    std::string why = "no address";
+    for (const addrinfo* a = found; a != nullptr; a = a->ai_next) {
+      auto ok = connect_to(a->ai_addr, a->ai_addrlen, a->ai_family, deadline);
+      if (ok) {
+        const int on = 1;  // commands go out whole: no waiting for more to fill a segment
+        ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+        return {};
+      }
+      why = ok.error();
+    }
+    return fail(why);
+  }
+
+  result<void, std::string> connect_unix(const redis_endpoint& e, clock::time_point deadline) {
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    if (e.unix_path.size() >= sizeof a.sun_path) return fail(std::string{"the path is too long"});
+    std::memcpy(a.sun_path, e.unix_path.c_str(), e.unix_path.size() + 1);
+    return connect_to(reinterpret_cast<const sockaddr*>(&a), sizeof a, AF_UNIX, deadline);
+  }
+
+  // Runs an OpenSSL call until it completes, waiting (within `deadline`) whenever it wants to
+  // read or write; its result, or <= 0 with the SSL error in `ssl_error`.
+  template <class Call>
+  int ssl_io(Call&& call, clock::time_point deadline, int& ssl_error) {
+    for (;;) {
+      ERR_clear_error();
+      const int n = call();
+      if (n > 0) return n;
+      ssl_error = SSL_get_error(ssl_.get(), n);
+      const short events = ssl_error == SSL_ERROR_WANT_READ    ? POLLIN
+                           : ssl_error == SSL_ERROR_WANT_WRITE ? POLLOUT
+                                                               : 0;
+      if (events == 0 || !wait(events, deadline)) return n;
+    }
+  }
+
+  result<void, std::string> handshake(const redis_tls_context& tls, const std::string& host,
+                                      clock::time_point deadline) {
+    ssl_.reset(SSL_new(tls.get()));
+    if (!ssl_ || SSL_set_fd(ssl_.get(), fd_) != 1)
+      return fail("TLS: " + detail::openssl_errors("cannot make a connection"));
+    const std::string& name = tls.server_name().empty() ? host : tls.server_name();
+    in6_addr ip;
+    const bool is_ip = ::inet_pton(AF_INET, name.c_str(), &ip) == 1 ||
+                       ::inet_pton(AF_INET6, name.c_str(), &ip) == 1;
+    const bool named =
+        is_ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_.get()), name.c_str()) == 1
+              : SSL_set1_host(ssl_.get(), name.c_str()) == 1 &&
+                    SSL_set_tlsext_host_name(ssl_.get(), name.c_str()) == 1;
+    if (!named) return fail("TLS: '" + name + "': " + detail::openssl_errors("not a usable name"));
+    int ssl_error = 0;
+    if (ssl_io([&] { return SSL_connect(ssl_.get()); }, deadline, ssl_error) > 0) return {};
+    std::string why = ssl_failure(ssl_error, "the handshake failed");
+    if (const long v = SSL_get_verify_result(ssl_.get()); v != X509_V_OK)
+      why += " (" + std::string{X509_verify_cert_error_string(v)} + ")";
+    ssl_.reset();  // no close_notify on a connection that never was
+    return fail("TLS handshake: " + why);
+  }
+
+  // What a failed SSL call means, in words.
+  std::string ssl_failure(int ssl_error, std::string_view otherwise) const {
+    if (ssl_error == SSL_ERROR_WANT_READ || ssl_error == SSL_ERROR_WANT_WRITE)
+      return errno == ETIMEDOUT ? "no answer within the deadline" : system_text(errno);
+    if (ssl_error == SSL_ERROR_ZERO_RETURN) return "the server closed the connection";
+    if (ssl_error == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
+      return errno == 0 ? "the server closed the connection" : system_text(errno);
+    return detail::openssl_errors(otherwise);
+  }
+
+  // Writes `out_` whole, each wait within the deadline.
+  bool write_all() {
+    const auto deadline = clock::now() + timeout_;
+    std::size_t done = 0;
+    while (done < out_.size()) {
+      const char* p = out_.data() + done;
+      const std::size_t left = out_.size() - done;
+      if (ssl_) {
+        int ssl_error = 0;
+        const int n = ssl_io(
+            [&] {
+              return SSL_write(ssl_.get(), p,
+                               static_cast<int>(std::min<std::size_t>(left, 1 << 30)));
+            },
+            deadline, ssl_error);
+        if (n <= 0)
+          return clear_output(), failed(io_kind(ssl_error), ssl_failure(ssl_error, "write")), false;
+        done += static_cast<std::size_t>(n);
+        continue;
+      }
+      const ssize_t n = ::send(fd_, p, left, MSG_NOSIGNAL);
+      if (n > 0) {
+        done += static_cast<std::size_t>(n);
+      } else if (n < 0 && errno == EINTR) {
+      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        if (!wait(POLLOUT, deadline))
+          return clear_output(),
+                 failed(errno == ETIMEDOUT ? failure::timeout : failure::io,
+                        errno == ETIMEDOUT ? "no reply within the deadline" : system_text(errno)),
+                 false;
+      } else {
+        const int err = errno;
+        return clear_output(),
+               failed(err == EPIPE || err == ECONNRESET ? failure::closed : failure::io,
+                      err == EPIPE || err == ECONNRESET ? "the server closed the connection"
+                                                        : system_text(err)),
+               false;
+      }
+    }
+    clear_output();
+    return true;
+  }
+
+  // Empties the output buffer, zeroing it first when it held a password.
+  void clear_output() noexcept {
+    if (std::exchange(wipe_, false)) secure_zero(out_.data(), out_.size());
+    out_.clear();
+  }
+
+  failure io_kind(int ssl_error) const noexcept {
+    if ((ssl_error == SSL_ERROR_WANT_READ || ssl_error == SSL_ERROR_WANT_WRITE) &&
+        errno == ETIMEDOUT)
+      return failure::timeout;
+    if (ssl_error == SSL_ERROR_ZERO_RETURN ||
+        (ssl_error == SSL_ERROR_SYSCALL && (errno == 0 || errno == ECONNRESET || errno == EPIPE)))
+      return failure::closed;
+    return failure::io;
+  }
+
+  // Reads what has come (waiting within the deadline) into the reply parser.
+  bool read_some() {
+    const auto deadline = clock::now() + timeout_;
+    char buffer[16 * 1024];
+    for (;;) {
+      ssize_t n = 0;
+      if (ssl_) {
+        int ssl_error = 0;
+        n = ssl_io([&] { return SSL_read(ssl_.get(), buffer, sizeof buffer); }, deadline,
+                   ssl_error);
+        if (n <= 0) {
+          const failure f = io_kind(ssl_error);
+          return failed(f, f == failure::timeout ? "no reply within the deadline"
+                                                 : ssl_failure(ssl_error, "read")),
+                 false;
+        }
+      } else {
+        n = ::recv(fd_, buffer, sizeof buffer, 0);
+        if (n == 0) return failed(failure::closed, "the server closed the connection"), false;
+        if (n < 0) {
+          if (errno == EINTR) continue;
+          if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            if (wait(POLLIN, deadline)) continue;
+            return failed(errno == ETIMEDOUT ? failure::timeout : failure::io,
+                          errno == ETIMEDOUT ? "no reply within the deadline" : system_text(errno)),
+                   false;
+          }
+          const int err = errno;
+          return failed(err == ECONNRESET ? failure::closed : failure::io,
+                        err == ECONNRESET ? "the server closed the connection" : system_text(err)),
+                 false;
+        }
+      }
+      if (redisReaderFeed(reader_.get(), buffer, static_cast<std::size_t>(n)) != REDIS_OK)
+        return failed(failure::protocol, "out of memory"), false;
+      return true;
+    }
+  }
+
+  int fd_ = -1;
+  std::unique_ptr<SSL, detail::ssl_free> ssl_;
+  std::unique_ptr<redisReader, detail::reader_free> reader_;
+  milliseconds timeout_;
+  std::string out_;    // RESP waiting for the next write
+  bool wipe_ = false;  // out_ holds a password: zeroed when written
+  failure failed_ = failure::none;
+  std::string error_;
+};
+
+}  // namespace knock::replay
