@@ -9,6 +9,7 @@
 #   file        -d replay.log (the daemon's default store: a write per key, an fsync per accept)
 #   redis-unix  KNOCK_REPLAY_REDIS unix:///... (Redis on the same host, unix socket)
 #   redis-tcp   redis://127.0.0.1 (same host, TCP loopback)
+#   redis-tls   rediss://127.0.0.1 (same host, TCP loopback, TLS; certificates made here by openssl)
 #   redis-veth  redis://10.x (Redis in a network namespace of its own, across a veth; root only)
 # Added latency per valid packet = redis-* minus memory. Then garbage (PACKETS random base64 lines,
 # refused as bad_mac) with Redis down against the memory store: the refusal floor, which must not
@@ -52,6 +53,22 @@ start_redis() { # [netns] args...
 }
 start_redis --port 6390 --bind 127.0.0.1 --unixsocket "$tmp/redis.sock"
 flush() { redis-cli -p 6390 FLUSHALL >/dev/null; }
+# TLS: a CA and a certificate for 127.0.0.1, and a second redis-server on a TLS port.
+tls=0
+if command -v openssl >/dev/null; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+    -subj "/CN=knock bench CA" -keyout "$tmp/ca.key" -out "$tmp/ca.pem" >/dev/null 2>&1 &&
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=127.0.0.1 \
+      -keyout "$tmp/tls.key" -out "$tmp/tls.csr" >/dev/null 2>&1 &&
+    printf 'subjectAltName=IP:127.0.0.1\n' >"$tmp/san.ext" &&
+    openssl x509 -req -in "$tmp/tls.csr" -CA "$tmp/ca.pem" -CAkey "$tmp/ca.key" -CAcreateserial \
+      -days 1 -extfile "$tmp/san.ext" -out "$tmp/tls.pem" >/dev/null 2>&1 && tls=1
+fi
+if [ "$tls" = 1 ]; then
+  start_redis --port 0 --tls-port 6392 --bind 127.0.0.1 --tls-cert-file "$tmp/tls.pem" \
+    --tls-key-file "$tmp/tls.key" --tls-ca-cert-file "$tmp/ca.pem" --tls-auth-clients no \
+    --unixsocket "$tmp/redis-tls.sock"
+fi
 
 # run NAME INPUT [prefix command...] -- knock-server args: median s/packet and max VmHWM (kB)
 run() {
@@ -88,6 +105,14 @@ run "valid, memory" "$tmp/valid" -- -c "$(conf '' memory)"
 run "valid, file (-d)" "$tmp/valid" -- -c "$(conf '' file)" -d "$tmp/replay.log"
 run "valid, redis unix" "$tmp/valid" -- -c "$(conf "KNOCK_REPLAY_REDIS unix://$tmp/redis.sock" unix)"
 run "valid, redis tcp lo" "$tmp/valid" -- -c "$(conf 'KNOCK_REPLAY_REDIS redis://127.0.0.1:6390' tcp)"
+if [ "$tls" = 1 ]; then
+  flush() { redis-cli -s "$tmp/redis-tls.sock" FLUSHALL >/dev/null; }
+  run "valid, redis tls lo" "$tmp/valid" -- -c "$(conf "KNOCK_REPLAY_REDIS rediss://127.0.0.1:6392
+KNOCK_REPLAY_REDIS_TLS_CA $tmp/ca.pem" tls)"
+  flush() { redis-cli -p 6390 FLUSHALL >/dev/null; }
+else
+  echo "valid, redis tls lo     (skipped: no openssl to make a certificate)"
+fi
 if [ "$(id -u)" -eq 0 ]; then
   a="knock-bench-$$-gw" r="knock-bench-$$-rds"
   ip netns add "$a" && ns+=("$a") && ip netns add "$r" && ns+=("$r")

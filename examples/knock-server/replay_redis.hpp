@@ -55,6 +55,11 @@ struct redis_settings {
   std::string prefix = "knock:replay:";
   std::uint32_t wait_replicas = 0;                  ///< KNOCK_REPLAY_REDIS_WAIT
   std::string tls_ca, tls_cert, tls_key, tls_name;  ///< KNOCK_REPLAY_REDIS_TLS_*
+#if KNOCK_SERVER_REDIS
+  /// Made from those files when the settings are read: before the daemon drops privileges, so a
+  /// key only root may read still serves the unprivileged daemon.
+  std::optional<knock::replay::redis_tls_context> tls_context;
+#endif
 };
 
 namespace detail {
@@ -92,8 +97,10 @@ inline knock::result<void, knock::config::config_error> read_redis_tls(
                               "' is readable by every user: chmod o-r it (a private key)"));
   }
 #if KNOCK_SERVER_REDIS
-  auto made = knock::replay::redis_tls_context::make(
-      {.ca_file = r.tls_ca, .cert_file = r.tls_cert, .key_file = r.tls_key, .server_name = {}});
+  auto made = knock::replay::redis_tls_context::make({.ca_file = r.tls_ca,
+                                                      .cert_file = r.tls_cert,
+                                                      .key_file = r.tls_key,
+                                                      .server_name = r.tls_name});
   if (!made) {
     const std::string& why = made.error();  // "TLS: <file>: <what>"
     const auto about = [&](const std::string& file) {
@@ -105,6 +112,7 @@ inline knock::result<void, knock::config::config_error> read_redis_tls(
                                                : "KNOCK_REPLAY_REDIS";
     return fail(c.error(variable, printable(why)));
   }
+  r.tls_context = *std::move(made);
 #endif
   return {};
 }
@@ -209,6 +217,7 @@ inline knock::replay::redis_store make_redis_store(const redis_settings& r,
            .cert_file = r.tls_cert,
            .key_file = r.tls_key,
            .server_name = r.tls_name};
+  o.tls_context = r.tls_context;
   if (r.password) o.password = r.password->clone();
   o.timeout = std::chrono::milliseconds{r.timeout_ms};
   o.prefix = r.prefix;

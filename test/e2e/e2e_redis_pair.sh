@@ -16,6 +16,10 @@
 #   3. redis restarted: the next valid packet opens (A and B), and each logs it answers again
 #   4. gateway A killed: a packet A accepted just before is refused at B (its keys are in Redis),
 #      and B opens for a fresh packet
+# Gateway A reaches Redis in clear (redis://, port 6379), gateway B over TLS (rediss://, port
+# 6380, tls-auth-clients yes): the server's certificate verified against a CA made here, B's own
+# client certificate, its key readable by root only while B runs as nobody (the TLS files are
+# loaded before the daemon drops privileges; a Redis restart is a new handshake with them).
 source "$(dirname "$0")/lib.sh"
 e2e_init "$@"
 for t in redis-server redis-cli; do command -v "$t" >/dev/null 2>&1 || skip "$t not found (redis-server, redis-tools)"; done
@@ -33,12 +37,30 @@ veth_link "$NS_B" "kb$$r" "10.$n.6.1" "fd4b:$n:6::1" "$NS_R" "kr$$b" "$REDIS_B_I
 note "gateway B $NS_B ($B_IP, client $CLI_B_IP); redis $NS_R ($REDIS_A_IP for A, $REDIS_B_IP for B)"
 
 PASSWORD="knock-e2e-$RANDOM$RANDOM"
+command -v openssl >/dev/null 2>&1 || skip "openssl not found (gateway B's certificates)"
+tls_make() { # what, openssl args...
+    local what=$1; shift
+    openssl "$@" >"$TMP/openssl.log" 2>&1 || die "openssl: $what: $(cat "$TMP/openssl.log")"
+}
+EC=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+tls_make "a CA" req -x509 "${EC[@]}" -days 2 -subj "/CN=knock e2e CA" -keyout "$TMP/ca.key" -out "$TMP/ca.pem"
+tls_sign() { # name, subjectAltName: a key and a certificate signed by the CA
+    tls_make "$1's key" req "${EC[@]}" -subj "/CN=$1" -keyout "$TMP/$1.key" -out "$TMP/$1.csr"
+    printf 'subjectAltName=%s\n' "$2" >"$TMP/$1.ext"
+    tls_make "$1's certificate" x509 -req -in "$TMP/$1.csr" -CA "$TMP/ca.pem" -CAkey "$TMP/ca.key" \
+        -CAcreateserial -days 2 -extfile "$TMP/$1.ext" -out "$TMP/$1.pem"
+}
+tls_sign redis "IP:$REDIS_A_IP,IP:$REDIS_B_IP"
+tls_sign gateway-b "DNS:gateway-b"
+chown root:root "$TMP/gateway-b.key"; chmod 600 "$TMP/gateway-b.key"
 printf '%s\n' "$PASSWORD" >"$TMP/redis.password"
 chmod 600 "$TMP/redis.password"
 mkdir -m 700 "$TMP/redis"
 REDIS_PID=""
 redis_start() {
     bg_in_ns "$NS_R" redis-server --bind "$REDIS_A_IP" "$REDIS_B_IP" --port 6379 --dir "$TMP/redis" \
+        --tls-port 6380 --tls-cert-file "$TMP/redis.pem" --tls-key-file "$TMP/redis.key" \
+        --tls-ca-cert-file "$TMP/ca.pem" --tls-auth-clients yes \
         --save '' --appendonly no --requirepass "$PASSWORD" --logfile "$TMP/redis.log"
     REDIS_PID=$BG_PID
     wait_until 5 rcli PING || die "redis-server did not answer in $NS_R"
@@ -59,7 +81,9 @@ mkdir -m 700 "$TMP/run-b"; chown nobody "$TMP/run-b"
 CONF_B="$TMP/fwknopd-b.conf"
 sed -e "s|^PCAP_INTF .*|PCAP_INTF                 $IF_B_CLI|" -e "s|$TMP/run/|$TMP/run-b/|" \
     -e "s|^FWKNOP_RUN_DIR .*|FWKNOP_RUN_DIR            $TMP/run-b|" \
-    -e "s|redis://$REDIS_A_IP:6379|redis://$REDIS_B_IP:6379|" "$CONF" >"$CONF_B"
+    -e "s|redis://$REDIS_A_IP:6379|rediss://$REDIS_B_IP:6380|" "$CONF" >"$CONF_B"
+printf 'KNOCK_REPLAY_REDIS_TLS_CA %s\nKNOCK_REPLAY_REDIS_TLS_CERT %s\nKNOCK_REPLAY_REDIS_TLS_KEY %s\n' \
+    "$TMP/ca.pem" "$TMP/gateway-b.pem" "$TMP/gateway-b.key" >>"$CONF_B"
 chmod 600 "$CONF_B"
 : >"$TMP/b.log"
 e2e_server_start
@@ -70,7 +94,10 @@ BG_PIDS+=("$B_PID")
 b_has() { grep -q -- "$1" "$TMP/b.log"; }
 b_count() { grep -c -- "$1" "$TMP/b.log"; }
 wait_until 10 b_has "started:" || die "gateway B did not start: $(cat "$TMP/b.log")"
-check "gateway B logs its replay store: Redis at $REDIS_B_IP:6379" b_has "replay store: Redis at $REDIS_B_IP:6379"
+check "gateway B logs its replay store: Redis at $REDIS_B_IP:6380 (TLS)" b_has "replay store: Redis at $REDIS_B_IP:6380"
+check "gateway B runs as nobody (its client key is root's, mode 600)" \
+    test "$(awk '/^Uid:/ {print $2}' "/proc/$B_PID/status")" = "$(id -u nobody)"
+check "Redis counts B's TLS connection" test "$(rcli INFO clients | tr -d '\r' | sed -n 's/^connected_clients:\([0-9]*\).*/\1/p')" -ge 3
 b_nft_has() { in_ns "$NS_B" nft list set inet knock allowed_v4 | grep -- "$1 \\. " >/dev/null; }
 b_nft_lacks() { in_ns "$NS_B" nft list set inet knock allowed_v4 >/dev/null && ! b_nft_has "$1"; }
 

@@ -39,12 +39,17 @@ class redis_link {
   using clock = std::chrono::steady_clock;
 
   redis_link(redis_address address, secret_bytes password, std::chrono::milliseconds timeout,
-             std::chrono::milliseconds retry_after, const redis_tls_files& tls = {})
+             std::chrono::milliseconds retry_after, const redis_tls_files& tls = {},
+             std::optional<redis_tls_context> tls_context = std::nullopt)
       : address_{std::move(address)},
         password_{std::move(password)},
         timeout_{timeout},
         retry_after_{retry_after} {
     if (!address_.tls) return;
+    if (tls_context) {
+      tls_ = std::move(tls_context);
+      return;
+    }
     auto made = redis_tls_context::make(tls);
     if (made)
       tls_ = *std::move(made);

@@ -3,7 +3,7 @@
 /// \file
 /// `knock::replay::redis_socket`: one connection to a Redis server — TCP, a unix socket, or TCP
 /// with TLS — that writes commands already in RESP and reads replies with hiredis's reply parser
-/// (`redisReader`). `redis_tls_context`: the TLS client settings, made once per store.
+/// (`redisReader`). `redis_tls_context` (knock/replay/redis_tls.hpp): the TLS client settings.
 ///
 /// Why not hiredis's own connection (`redisContext`): Debian 12's hiredis is 0.14, which has no
 /// TLS and no way to put one under its reads and writes. Its parser is all this needs of it.
@@ -12,6 +12,9 @@
 /// that does not come in time is "no reply within the deadline", a connection the server closed
 /// "the server closed the connection". Writes use `MSG_NOSIGNAL` on plain sockets; OpenSSL writes
 /// with write(2), so a program using TLS ignores SIGPIPE (knock-server does).
+///
+/// OpenSSL is not linked: knock/replay/openssl_runtime.hpp loads it when the first TLS context is
+/// made (a program that never asks for TLS never maps it).
 ///
 /// TLS: 1.2 or later, the server's certificate verified against `ca_file` (or the system's CAs),
 /// and its name checked: `server_name` when set, else the endpoint's host (an address is checked
@@ -22,12 +25,10 @@
 #include <knock/core/bytes.hpp>
 #include <knock/core/error.hpp>
 #include <knock/core/result.hpp>
+#include <knock/replay/redis_tls.hpp>
 #include <knock/replay/redis_url.hpp>
 
 #include <hiredis/hiredis.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -50,82 +51,11 @@
 
 namespace knock::replay {
 
-/// The files of a TLS connection to Redis (KNOCK_REPLAY_REDIS_TLS_*).
-struct redis_tls_files {
-  std::string ca_file;      ///< PEM CAs that sign the server's certificate; empty: the system's
-  std::string cert_file;    ///< client certificate (PEM), for servers with tls-auth-clients yes
-  std::string key_file;     ///< its private key (PEM)
-  std::string server_name;  ///< the name the certificate must carry; empty: the endpoint's host
-};
-
 namespace detail {
-
-// OpenSSL's queued errors as one sentence (the queue emptied), or `otherwise` when it is empty.
-inline std::string openssl_errors(std::string_view otherwise) {
-  std::string out;
-  while (const unsigned long e = ERR_get_error()) {
-    char text[256];
-    ERR_error_string_n(e, text, sizeof text);
-    const char* reason = ERR_reason_error_string(e);
-    out += (out.empty() ? "" : "; ") + std::string{reason != nullptr ? reason : text};
-  }
-  return out.empty() ? std::string{otherwise} : out;
-}
-
-struct ssl_ctx_free {
-  void operator()(SSL_CTX* c) const noexcept { SSL_CTX_free(c); }
-};
-struct ssl_free {
-  void operator()(SSL* s) const noexcept { SSL_free(s); }
-};
 struct reader_free {
   void operator()(redisReader* r) const noexcept { redisReaderFree(r); }
 };
-
 }  // namespace detail
-
-/// A TLS client context for Redis: the CAs, the client certificate, TLS 1.2+, peers verified.
-/// Shared by every connection of a store (a handle: copies share one context).
-class redis_tls_context {
- public:
-  /// Loads the files; the error names the file and what is wrong with it.
-  static result<redis_tls_context, std::string> make(const redis_tls_files& f) {
-    ERR_clear_error();
-    std::shared_ptr<SSL_CTX> ctx{SSL_CTX_new(TLS_client_method()), detail::ssl_ctx_free{}};
-    if (!ctx) return fail("TLS: " + detail::openssl_errors("cannot make a context"));
-    SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
-    SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
-    SSL_CTX_set_mode(ctx.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_AUTO_RETRY);
-    const bool cas = f.ca_file.empty() ? SSL_CTX_set_default_verify_paths(ctx.get()) == 1
-                                       : SSL_CTX_load_verify_locations(ctx.get(), f.ca_file.c_str(),
-                                                                       nullptr) == 1;
-    if (!cas)
-      return fail("TLS: " + (f.ca_file.empty() ? std::string{"the system's CAs"} : f.ca_file) +
-                  ": " + detail::openssl_errors("cannot be loaded"));
-    if (f.cert_file.empty() != f.key_file.empty())
-      return fail(std::string{"TLS: a client certificate needs both its file and its key file"});
-    if (!f.cert_file.empty()) {
-      if (SSL_CTX_use_certificate_chain_file(ctx.get(), f.cert_file.c_str()) != 1)
-        return fail("TLS: " + f.cert_file + ": " + detail::openssl_errors("not a PEM certificate"));
-      if (SSL_CTX_use_PrivateKey_file(ctx.get(), f.key_file.c_str(), SSL_FILETYPE_PEM) != 1)
-        return fail("TLS: " + f.key_file + ": " + detail::openssl_errors("not a PEM private key"));
-      if (SSL_CTX_check_private_key(ctx.get()) != 1)
-        return fail("TLS: " + f.key_file + ": not the key of " + f.cert_file);
-    }
-    redis_tls_context out;
-    out.ctx_ = std::move(ctx);
-    out.server_name_ = f.server_name;
-    return out;
-  }
-
-  SSL_CTX* get() const noexcept { return ctx_.get(); }
-  /// The name a server's certificate must carry; empty: the endpoint's host.
-  const std::string& server_name() const noexcept { return server_name_; }
-
- private:
-  std::shared_ptr<SSL_CTX> ctx_;
-  std::string server_name_;
-};
 
 /// One connection to a Redis server. Move-only; closes itself.
 class redis_socket {
@@ -145,7 +75,7 @@ class redis_socket {
         error_{std::move(o.error_)} {}
   redis_socket& operator=(redis_socket&&) = delete;
   ~redis_socket() {
-    if (ssl_) SSL_shutdown(ssl_.get());  // a close_notify, not waited for
+    if (ssl_) detail::openssl().SSL_shutdown(ssl_.get());  // a close_notify, not waited for
     if (fd_ >= 0) ::close(fd_);
   }
 
@@ -277,11 +207,12 @@ class redis_socket {
   // read or write; its result, or <= 0 with the SSL error in `ssl_error`.
   template <class Call>
   int ssl_io(Call&& call, clock::time_point deadline, int& ssl_error) {
+    const auto& ssl = detail::openssl();
     for (;;) {
-      ERR_clear_error();
+      ssl.ERR_clear_error();
       const int n = call();
       if (n > 0) return n;
-      ssl_error = SSL_get_error(ssl_.get(), n);
+      ssl_error = ssl.SSL_get_error(ssl_.get(), n);
       const short events = ssl_error == SSL_ERROR_WANT_READ    ? POLLIN
                            : ssl_error == SSL_ERROR_WANT_WRITE ? POLLOUT
                                                                : 0;
@@ -291,39 +222,43 @@ class redis_socket {
 
   result<void, std::string> handshake(const redis_tls_context& tls, const std::string& host,
                                       clock::time_point deadline) {
-    ssl_.reset(SSL_new(tls.get()));
-    if (!ssl_ || SSL_set_fd(ssl_.get(), fd_) != 1)
+    const auto& ssl = detail::openssl();
+    ssl_.reset(ssl.SSL_new(tls.get()));
+    if (!ssl_ || ssl.SSL_set_fd(ssl_.get(), fd_) != 1)
       return fail("TLS: " + detail::openssl_errors("cannot make a connection"));
     const std::string& name = tls.server_name().empty() ? host : tls.server_name();
     in6_addr ip;
     const bool is_ip = ::inet_pton(AF_INET, name.c_str(), &ip) == 1 ||
                        ::inet_pton(AF_INET6, name.c_str(), &ip) == 1;
     const bool named =
-        is_ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_.get()), name.c_str()) == 1
-              : SSL_set1_host(ssl_.get(), name.c_str()) == 1 &&
-                    SSL_set_tlsext_host_name(ssl_.get(), name.c_str()) == 1;
+        is_ip ? ssl.X509_VERIFY_PARAM_set1_ip_asc(ssl.SSL_get0_param(ssl_.get()), name.c_str()) == 1
+              : ssl.SSL_set1_host(ssl_.get(), name.c_str()) == 1 &&
+                    ssl.SSL_ctrl(ssl_.get(), SSL_CTRL_SET_TLSEXT_HOSTNAME,
+                                 TLSEXT_NAMETYPE_host_name, const_cast<char*>(name.c_str())) == 1;
     if (!named) return fail("TLS: '" + name + "': " + detail::openssl_errors("not a usable name"));
     int ssl_error = 0;
-    if (ssl_io([&] { return SSL_connect(ssl_.get()); }, deadline, ssl_error) > 0) return {};
+    if (ssl_io([&] { return ssl.SSL_connect(ssl_.get()); }, deadline, ssl_error) > 0) return {};
     std::string why = ssl_failure(ssl_error, "the handshake failed");
-    if (const long v = SSL_get_verify_result(ssl_.get()); v != X509_V_OK)
-      why += " (" + std::string{X509_verify_cert_error_string(v)} + ")";
+    if (const long v = ssl.SSL_get_verify_result(ssl_.get()); v != X509_V_OK)
+      why += " (" + std::string{ssl.X509_verify_cert_error_string(v)} + ")";
     ssl_.reset();  // no close_notify on a connection that never was
     return fail("TLS handshake: " + why);
   }
 
   // What a failed SSL call means, in words.
   std::string ssl_failure(int ssl_error, std::string_view otherwise) const {
+    const auto& ssl = detail::openssl();
     if (ssl_error == SSL_ERROR_WANT_READ || ssl_error == SSL_ERROR_WANT_WRITE)
       return errno == ETIMEDOUT ? "no answer within the deadline" : system_text(errno);
     if (ssl_error == SSL_ERROR_ZERO_RETURN) return "the server closed the connection";
-    if (ssl_error == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
+    if (ssl_error == SSL_ERROR_SYSCALL && ssl.ERR_peek_error() == 0)
       return errno == 0 ? "the server closed the connection" : system_text(errno);
     return detail::openssl_errors(otherwise);
   }
 
   // Writes `out_` whole, each wait within the deadline.
   bool write_all() {
+    const auto& ssl = detail::openssl();
     const auto deadline = clock::now() + timeout_;
     std::size_t done = 0;
     while (done < out_.size()) {
@@ -333,8 +268,8 @@ class redis_socket {
         int ssl_error = 0;
         const int n = ssl_io(
             [&] {
-              return SSL_write(ssl_.get(), p,
-                               static_cast<int>(std::min<std::size_t>(left, 1 << 30)));
+              return ssl.SSL_write(ssl_.get(), p,
+                                   static_cast<int>(std::min<std::size_t>(left, 1 << 30)));
             },
             deadline, ssl_error);
         if (n <= 0)
@@ -383,13 +318,14 @@ class redis_socket {
 
   // Reads what has come (waiting within the deadline) into the reply parser.
   bool read_some() {
+    const auto& ssl = detail::openssl();
     const auto deadline = clock::now() + timeout_;
     char buffer[16 * 1024];
     for (;;) {
       ssize_t n = 0;
       if (ssl_) {
         int ssl_error = 0;
-        n = ssl_io([&] { return SSL_read(ssl_.get(), buffer, sizeof buffer); }, deadline,
+        n = ssl_io([&] { return ssl.SSL_read(ssl_.get(), buffer, sizeof buffer); }, deadline,
                    ssl_error);
         if (n <= 0) {
           const failure f = io_kind(ssl_error);

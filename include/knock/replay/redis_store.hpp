@@ -62,6 +62,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -84,6 +85,9 @@ struct redis_options {
   unsigned wait_replicas = 0;
   std::chrono::milliseconds wait_timeout{25};  ///< WAIT's own; below `timeout`, at least 1 ms
   redis_tls_files tls;  ///< with `address.tls`: the CAs, a client certificate, the server's name
+  /// With `address.tls`: a context made already from `tls` (by a program that reads its files
+  /// before it drops privileges); unset, the store makes it.
+  std::optional<redis_tls_context> tls_context;
 };
 
 namespace detail {
@@ -102,7 +106,8 @@ class redis_store {
 
   /// Does not connect: the first `remember` (or `connect()`) does.
   explicit redis_store(redis_options o)
-      : link_{std::move(o.address), std::move(o.password), o.timeout, o.retry_after, o.tls},
+      : link_{std::move(o.address),    std::move(o.password), o.timeout, o.retry_after, o.tls,
+              std::move(o.tls_context)},
         prefix_{std::move(o.prefix)},
         local_{o.local_capacity},
         wait_replicas_{o.wait_replicas},

@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// \file
+/// `knock::replay::redis_tls_context`: the TLS client settings of a Redis store's connections
+/// (knock/replay/redis_socket.hpp) — the CAs that sign the server's certificate, a client
+/// certificate, TLS 1.2 or later, peers verified — made once from `redis_tls_files` and shared by
+/// every connection. A program that drops privileges makes it first (its key may be root's).
+/// OpenSSL is loaded by the first one made (knock/replay/openssl_runtime.hpp).
+
+#include <knock/core/result.hpp>
+#include <knock/replay/openssl_runtime.hpp>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace knock::replay {
+
+/// The files of a TLS connection to Redis (KNOCK_REPLAY_REDIS_TLS_*).
+struct redis_tls_files {
+  std::string ca_file;      ///< PEM CAs that sign the server's certificate; empty: the system's
+  std::string cert_file;    ///< client certificate (PEM), for servers with tls-auth-clients yes
+  std::string key_file;     ///< its private key (PEM)
+  std::string server_name;  ///< the name the certificate must carry; empty: the endpoint's host
+};
+
+namespace detail {
+
+// OpenSSL's queued errors as one sentence (the queue emptied), or `otherwise` when it is empty.
+inline std::string openssl_errors(std::string_view otherwise) {
+  const auto& ssl = openssl();
+  std::string out;
+  while (const unsigned long e = ssl.ERR_get_error()) {
+    char text[256];
+    ssl.ERR_error_string_n(e, text, sizeof text);
+    const char* reason = ssl.ERR_reason_error_string(e);
+    out += (out.empty() ? "" : "; ") + std::string{reason != nullptr ? reason : text};
+  }
+  return out.empty() ? std::string{otherwise} : out;
+}
+
+struct ssl_ctx_free {
+  void operator()(SSL_CTX* c) const noexcept { openssl().SSL_CTX_free(c); }
+};
+struct ssl_free {
+  void operator()(SSL* s) const noexcept { openssl().SSL_free(s); }
+};
+
+}  // namespace detail
+
+/// A TLS client context for Redis: the CAs, the client certificate, TLS 1.2+, peers verified.
+/// Shared by every connection of a store (a handle: copies share one context).
+class redis_tls_context {
+ public:
+  /// Loads the files; the error names the file and what is wrong with it.
+  static result<redis_tls_context, std::string> make(const redis_tls_files& f) {
+    const auto& ssl = detail::openssl();
+    if (!ssl.error.empty()) return fail(ssl.error);
+    ssl.ERR_clear_error();
+    std::shared_ptr<SSL_CTX> ctx{ssl.SSL_CTX_new(ssl.TLS_client_method()), detail::ssl_ctx_free{}};
+    if (!ctx) return fail("TLS: " + detail::openssl_errors("cannot make a context"));
+    ssl.SSL_CTX_ctrl(ctx.get(), SSL_CTRL_SET_MIN_PROTO_VERSION, TLS1_2_VERSION, nullptr);
+    ssl.SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+    ssl.SSL_CTX_ctrl(ctx.get(), SSL_CTRL_MODE, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_AUTO_RETRY,
+                     nullptr);
+    // Read whole records (and what follows) in one read, not a header then a body: a reply is a
+    // record or two, so this halves the store's reads over TLS.
+    ssl.SSL_CTX_ctrl(ctx.get(), SSL_CTRL_SET_READ_AHEAD, 1, nullptr);
+    const bool cas = f.ca_file.empty() ? ssl.SSL_CTX_set_default_verify_paths(ctx.get()) == 1
+                                       : ssl.SSL_CTX_load_verify_locations(
+                                             ctx.get(), f.ca_file.c_str(), nullptr) == 1;
+    if (!cas)
+      return fail("TLS: " + (f.ca_file.empty() ? std::string{"the system's CAs"} : f.ca_file) +
+                  ": " + detail::openssl_errors("cannot be loaded"));
+    if (f.cert_file.empty() != f.key_file.empty())
+      return fail(std::string{"TLS: a client certificate needs both its file and its key file"});
+    if (!f.cert_file.empty()) {
+      if (ssl.SSL_CTX_use_certificate_chain_file(ctx.get(), f.cert_file.c_str()) != 1)
+        return fail("TLS: " + f.cert_file + ": " + detail::openssl_errors("not a PEM certificate"));
+      if (ssl.SSL_CTX_use_PrivateKey_file(ctx.get(), f.key_file.c_str(), SSL_FILETYPE_PEM) != 1)
+        return fail("TLS: " + f.key_file + ": " + detail::openssl_errors("not a PEM private key"));
+      if (ssl.SSL_CTX_check_private_key(ctx.get()) != 1)
+        return fail("TLS: " + f.key_file + ": not the key of " + f.cert_file);
+    }
+    redis_tls_context out;
+    out.ctx_ = std::move(ctx);
+    out.server_name_ = f.server_name;
+    return out;
+  }
+
+  SSL_CTX* get() const noexcept { return ctx_.get(); }
+  /// The name a server's certificate must carry; empty: the endpoint's host.
+  const std::string& server_name() const noexcept { return server_name_; }
+
+ private:
+  std::shared_ptr<SSL_CTX> ctx_;
+  std::string server_name_;
+};
+
+}  // namespace knock::replay
