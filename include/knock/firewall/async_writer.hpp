@@ -212,8 +212,12 @@ struct async_writer {
           for (const auto& j : taken) batch_grants.push_back(j.request.granted);
           auto results = backend.open_batch(batch_grants);
           for (std::size_t i = 0; i < taken.size(); ++i) {
-            result<void> ok = fail(error{errc::firewall_failed, "firewall writer: no answer"});
-            if (i < results.size()) ok = std::move(results[i]);
+            // A backend that answered fewer grants than it was given: the rest failed (the
+            // message is made only then: it is too long for a string kept in place).
+            result<void> ok = i < results.size()
+                                  ? std::move(results[i])
+                                  : result<void>{fail(error{errc::firewall_failed,
+                                                            "firewall writer: no answer"})};
             out.push_back(answer{answer::kind::grant, std::move(taken[i].request), std::move(ok)});
           }
           return;
