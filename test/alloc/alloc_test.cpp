@@ -23,6 +23,8 @@
 //   gdb -ex 'break knock_counted_allocation' -ex run -ex bt --args ./alloc_test --gtest_filter=...
 // stops at the culprit.
 #include <knock/cipher/any_of.hpp>
+#include <knock/firewall/async.hpp>
+#include <knock/firewall/recording.hpp>
 #include <knock/mac/any_of.hpp>
 #include <knock/observe/metrics.hpp>
 #include <knock/server.hpp>
@@ -35,6 +37,7 @@
 
 #include <errno.h>
 #include <execinfo.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -581,3 +584,38 @@ TEST(server_path, counting_metrics_does_not_allocate) {
 }
 
 }  // namespace
+
+// The capture thread's side of the firewall writer (knock-server's batch: a held scope, a grant
+// submitted per accepted packet, the scope's end, the answers drained) allocates nothing once its
+// queues have grown. Its queue was a std::deque of 328-byte jobs: a node, so a malloc, per grant.
+// (What the writer thread and the backend do is their own: the recording firewall keeps grants.)
+TEST(firewall_async_path, a_held_batch_and_its_answers_do_not_allocate) {
+  auto fw = firewall::async<firewall::recording>::start(firewall::recording{},
+                                                        {.capacity = 4096, .batch = 64});
+  ASSERT_TRUE(fw);
+  firewall::grant_request r;
+  r.granted.timeout = 30;
+  r.granted.ports.push_back(port_spec{ip_protocol::tcp, 22});
+  r.packet_source = *ip_address::parse("192.0.2.7");
+  r.stanza = 1;
+  std::size_t answered = 0, refused = 0;
+  const auto batch = [&] {
+    {
+      const auto held = fw->hold();
+      for (int i = 0; i < 64; ++i) refused += !fw->submit(r);
+    }
+    const std::size_t want = answered + 64;
+    for (int spins = 0; answered < want && spins < 500; ++spins) {
+      pollfd p{fw->answers_fd(), POLLIN, 0};
+      ::poll(&p, 1, 10);
+      fw->drain([&](firewall::answer&& a) { answered += a.outcome.has_value(); });
+    }
+  };
+  for (int warm = 0; warm < 3; ++warm) batch();  // the queues grow to a batch's size
+  const std::size_t allocations = count_allocations([&] {
+    for (int round = 0; round < 20; ++round) batch();
+  });
+  EXPECT_EQ(allocations, 0u);
+  EXPECT_EQ(refused, 0u);
+  EXPECT_EQ(answered, 23u * 64) << "every grant answered, as opened";
+}
