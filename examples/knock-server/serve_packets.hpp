@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// The packets' side of the daemon loop (serve.hpp): what one thread does with each datagram
+// (packet_path), a capture's batch (receive_batch: its grants, replay log and lines at once, or
+// its Redis round trip), and the worker threads that run further captures (KNOCK_WORKERS).
+// Member definitions of `daemon_loop`, included at the end of serve.hpp.
+
+#include "serve.hpp"
+
+namespace knock_server {
+
+// What one thread does with each captured datagram: SPA over HTTP unwrapped (with a buffer of
+// its own), decided, timed for the metrics, a command run. One per worker; `count` is its
+// share of the datagrams (logged at the end: how the kernel spread them).
+template <class Server, class Capture>
+class daemon_loop<Server, Capture>::packet_path {
+ public:
+  packet_path(daemon_loop& d, std::uint64_t& count) noexcept : d_{d}, count_{count} {}
+  void operator()(const knock::datagram& captured) {
+    ++count_;
+    if (d_.o_.packet_limit && ++d_.candidates_ >= *d_.o_.packet_limit) d_.limit_reached_ = true;
+    knock::datagram d = captured;
+    if (d_.s_.spa_over_http && knock::codec::is_http_request(d.payload)) unwrap_http(d);
+    const std::uint64_t t0 = d_.timed_ ? knock::observe::decode_clock::now() : 0;
+    const knock::verdict v = d_.server_.handle(d, knock::now_seconds());
+    if (d_.timed_)
+      d_.server_.observer().locked([&](auto& observer) {
+        observer.table().decode.record(knock::observe::decode_clock::now() - t0);
+      });
+    if (v.accepted && !v.pending && v.message && v.message->type == knock::message_type::command)
+      run_command(d_.server_.rules().stanzas[*v.stanza - 1], *v.message, d_.s_.sudo_exe, d_.log_);
+  }
+
+  /// The tickets of this thread's pipeline that its store refused (reused batch to batch).
+  std::vector<knock::replay_refusal>& refused() noexcept { return refused_; }
+
+ private:
+  void unwrap_http(knock::datagram& d) {
+    const auto http = knock::codec::spa_from_http(
+        d.payload, http_packet_, d_.s_.allow_any_user_agent, d_.s_.x_forwarded_for);
+    if (http.spa) {
+      d.payload = http.spa->packet;
+      if (http.spa->forwarded) d.source = *http.spa->forwarded;
+    } else if (d_.s_.verbose) {  // refused as what it is, a payload that is not base64
+      d_.log_(LOG_DEBUG, "packet from " + to_string(d.source) + ": an HTTP request " +
+                             (*http.refused == knock::codec::http_refusal::too_short
+                                  ? "whose path is shorter than an SPA packet"
+                                  : "without 'User-Agent: Fwknop' (ALLOW_ANY_USER_AGENT N)"));
+    }
+  }
+
+  daemon_loop& d_;
+  std::uint64_t& count_;
+  std::array<char, 1500> http_packet_{};
+  std::vector<knock::replay_refusal> refused_;
+};
+
+// What a capture has ready (a ring block, a recvmmsg batch), decided as one batch:
+// - its grants wait in the firewall writer's staging until the batch ends, then wake the
+//   writer once (a wake-up per grant cost a futex call and two context switches a packet);
+// - a durable replay log (the digest file) is written and synced once for the batch, before
+//   the grants leave the staging; they are refused (io_failed) if that fails;
+// - the batch's packet lines go out with one `write`.
+template <class Server, class Capture>
+knock::result<std::size_t> daemon_loop<Server, Capture>::receive_batch(Capture& c,
+                                                                       packet_path& on) {
+  auto got = [&] {
+    auto batch = server_.firewall().hold();
+    if constexpr (knock::commit_batching_store<store_type>) {
+      const auto mark = server_.replay_store().begin_batch();
+      auto received = c.receive(on);
+      const auto ok = server_.replay_store().end_batch(mark);
+      if (!ok) {
+        batch.cancel(ok.error());
+        server_.observer().locked([](auto& observer) { ++observer.table().replay_errors; });
+      }
+      if (!ok != replay_log_failing_.exchange(!ok))
+        log_(ok ? LOG_NOTICE : LOG_ERR, ok ? std::string{"replay log: written again"}
+                                           : "replay log: " + to_string(ok.error()) +
+                                                 " (the packets accepted meanwhile are refused)");
+      return received;
+    } else if constexpr (knock::pipelining_replay_store<store_type>) {
+      auto& store = server_.replay_store();
+      const std::uint64_t pipeline = store.begin_pipeline();
+      auto received = c.receive(on);
+      settle_pipeline(batch, store.end_pipeline(pipeline, on.refused()), on.refused());
+      return received;
+    } else {
+      return c.receive(on);
+    }
+  }();
+  log_.flush_packets();
+  return got;
+}
+
+// A pipelining store's answers for a batch (KNOCK_REPLAY_REDIS: one round trip per batch): the
+// batch's grants whose keys Redis held, or could not tell, are refused with that reason; all of
+// them when the answers could not be listed.
+template <class Server, class Capture>
+template <class Held>
+void daemon_loop<Server, Capture>::settle_pipeline(Held& batch, bool listed,
+                                                   std::vector<knock::replay_refusal>& refused) {
+  if (!listed)
+    batch.cancel(knock::error{knock::errc::replay_store_unavailable,
+                              "replay store: its answers for a batch could not be kept"});
+  else if (!refused.empty())
+    batch.refuse_if([&](const knock::firewall::grant_request& r) -> const knock::error* {
+      for (const auto& x : refused)
+        if (x.ticket == r.replay_ticket) return &x.why;
+      return nullptr;
+    });
+  refused.clear();
+}
+
+template <class Server, class Capture>
+bool daemon_loop<Server, Capture>::packet_limit_reached() {
+  const bool reached = limit_reached_.load();
+  if (reached)
+    log_(LOG_NOTICE, "packet limit reached (-C " + std::to_string(*o_.packet_limit) + "): exiting");
+  return reached;
+}
+
+// ---- workers (KNOCK_WORKERS) ----------------------------------------------------------------
+
+// A thread for each further capture, each with its own packet path; a worker that stops by
+// itself (its capture failed, -C reached) says so through the pool's note.
+template <class Server, class Capture>
+bool daemon_loop<Server, Capture>::start_workers() {
+  if (!workers_.open() || !loop_->watch(workers_.note_fd()))
+    return log_(LOG_ERR, "workers: " + std::string{std::strerror(errno)}), false;
+  for (std::size_t i = 0; i < more_.size(); ++i)
+    workers_.start(more_[i].fds(), [this, i] {
+      return [this, i,
+              path = packet_path{*this, decided_[i + 1]}]() mutable -> std::optional<std::string> {
+        std::shared_lock lock{rules_lock_};
+        if (auto got = receive_batch(more_[i], path); !got)
+          return "worker " + std::to_string(i + 1) + ": capture failed: " + to_string(got.error());
+        if (limit_reached_) return std::string{};  // -C reached: nothing to say
+        return std::nullopt;
+      };
+    });
+  return true;
+}
+
+template <class Server, class Capture>
+bool daemon_loop<Server, Capture>::worker_stopped() {
+  const std::vector<std::string> said = workers_.take_notes();
+  bool failed = false;
+  for (const auto& line : said) {
+    if (line.empty()) continue;  // one that reached -C
+    failed = true;
+    log_(LOG_ERR, line + (s_.exit_at_intf_down ? " (EXIT_AT_INTF_DOWN Y: exiting)"
+                                               : " (the other workers go on)"));
+  }
+  if (failed && s_.exit_at_intf_down) return false;
+  return !packet_limit_reached();
+}
+
+}  // namespace knock_server
