@@ -141,6 +141,15 @@ if command -v openssl >/dev/null; then
   tls_decode() { "$server" -c "$tmp/tls.conf" -a "$tmp/access.conf" --decode 2>&1; }
   tls_sets() { REDISCLI_AUTH=$password redis-cli -s "$tmp/tls.sock" INFO commandstats | tr -d '\r' |
     sed -n 's/^cmdstat_set:calls=\([0-9]*\).*/\1/p' | grep . || echo 0; }
+  # OpenSSL is loaded for rediss:// only (it is not linked: 1.7 MiB resident for nothing).
+  loads_ssl() { # conf, packet: whether the run's dynamic loader opened libssl
+    local trace
+    trace=$(LD_DEBUG=files "$server" -c "$1" -a "$tmp/access.conf" --decode <"$2" 2>&1)
+    grep -q 'file=libssl' <<<"$trace"
+  }
+  make_packet "$tmp/p6"
+  if loads_ssl "$tmp/fwknopd.conf" "$tmp/p6"; then fail "a unix:// store loaded libssl"
+  else pass "a unix:// store round trip does not load libssl"; fi
   make_packet "$tmp/p5"
   tls_conf "$tmp/other.pem"
   out=$(tls_decode <"$tmp/p5"); all_output+=$out
@@ -157,6 +166,8 @@ if command -v openssl >/dev/null; then
   n=$(tls_sets)
   [ "$n" = 4 ] && pass "Redis ran the SETs it got over TLS (2 per run)" ||
     fail "expected 4 SETs over TLS, Redis ran $n"
+  loads_ssl "$tmp/tls.conf" "$tmp/p5" && pass "a rediss:// store loads libssl" ||
+    fail "a rediss:// store did not load libssl (LD_DEBUG=files)"
   kill "$tls_redis_pid"; wait "$tls_redis_pid" 2>/dev/null; tls_redis_pid=""
 else
   echo "SKIP: openssl not found: the rediss:// checks did not run"

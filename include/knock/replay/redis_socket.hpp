@@ -258,13 +258,13 @@ class redis_socket {
 
   // Writes `out_` whole, each wait within the deadline.
   bool write_all() {
-    const auto& ssl = detail::openssl();
     const auto deadline = clock::now() + timeout_;
     std::size_t done = 0;
     while (done < out_.size()) {
       const char* p = out_.data() + done;
       const std::size_t left = out_.size() - done;
-      if (ssl_) {
+      if (ssl_) {  // (OpenSSL is asked for only here: a plain connection never loads it)
+        const auto& ssl = detail::openssl();
         int ssl_error = 0;
         const int n = ssl_io(
             [&] {
@@ -318,12 +318,12 @@ class redis_socket {
 
   // Reads what has come (waiting within the deadline) into the reply parser.
   bool read_some() {
-    const auto& ssl = detail::openssl();
     const auto deadline = clock::now() + timeout_;
     char buffer[16 * 1024];
     for (;;) {
       ssize_t n = 0;
       if (ssl_) {
+        const auto& ssl = detail::openssl();
         int ssl_error = 0;
         n = ssl_io([&] { return ssl.SSL_read(ssl_.get(), buffer, sizeof buffer); }, deadline,
                    ssl_error);
