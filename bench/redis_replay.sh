@@ -76,8 +76,8 @@ run() {
   local prefix=()
   while [ "$1" != -- ]; do prefix+=("$1"); shift; done
   shift
-  local times=() hwm=0 waits=() i
-  for i in $(seq "$runs"); do
+  local times=() hwm=0 waits=()
+  for _ in $(seq "$runs"); do
     flush 2>/dev/null || true
     rm -f "$tmp/replay.log"
     local t0 t1 kb w
