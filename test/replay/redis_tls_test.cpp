@@ -106,6 +106,18 @@ TEST_F(redis_tls, a_certificate_from_another_ca_is_refused_and_nothing_reaches_r
   EXPECT_FALSE(s.connected());
 }
 
+// No CA file: the system's CAs (Debian's ca-certificates), which did not sign a test's CA: refused.
+TEST_F(redis_tls, without_a_ca_file_the_system_cas_are_the_judges) {
+  redis_server redis{tls};
+  auto o = redis.tls_options(tls);
+  o.tls.ca_file.clear();
+  replay::redis_store s{std::move(o)};
+  auto r = s.remember(key(1), t0 + 241, t0);
+  ASSERT_FALSE(r) << "the system's CAs accepted a certificate from a CA made by this test";
+  EXPECT_TRUE(contains(s.last_error(), "certificate verify failed")) << s.last_error();
+  EXPECT_EQ(redis.sets(), 0);
+}
+
 // The certificate names localhost and 127.0.0.1: checked as "localhost" it verifies, as
 // "wrong.example" (the right CA, the wrong name) it does not.
 TEST_F(redis_tls, a_certificate_for_another_name_is_refused_and_nothing_reaches_redis) {
