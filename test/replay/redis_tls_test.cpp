@@ -15,6 +15,7 @@
 
 #include <array>
 #include <chrono>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -185,6 +186,20 @@ TEST_F(redis_tls, an_unreadable_ca_certificate_or_key_file_is_named) {
   key_file.tls.key_file = tls.file("missing-client.key");
   refused_naming(std::move(key_file), tls.file("missing-client.key"));
   EXPECT_EQ(redis.command("DBSIZE"), "0");
+}
+
+// A client key protected by a passphrase: refused at once, naming the file (no passphrase is
+// asked for: OpenSSL's own prompt would read the terminal, and a daemon would wait at start-up).
+TEST_F(redis_tls, a_key_protected_by_a_passphrase_is_refused_without_a_prompt) {
+  const std::string locked = tls.file("locked-client.key");
+  const std::string make = "openssl pkey -in '" + tls.client_key() +
+                           "' -aes256 -passout pass:x -out '" + locked + "' 2>/dev/null";
+  ASSERT_EQ(std::system(make.c_str()), 0) << make;
+  auto made = replay::redis_tls_context::make(
+      {.ca_file = tls.ca(), .cert_file = tls.client_cert(), .key_file = locked, .server_name = {}});
+  ASSERT_FALSE(made) << "an encrypted key was loaded without its passphrase";
+  EXPECT_TRUE(contains(made.error(), locked)) << made.error();
+  EXPECT_TRUE(contains(made.error(), "passphrase")) << made.error();
 }
 
 // `redis://` (plain) against the TLS port: Redis drops the connection, the packet is refused

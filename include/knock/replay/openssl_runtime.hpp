@@ -34,6 +34,7 @@ namespace knock::replay::detail {
   X(SSL_CTX_load_verify_locations)      \
   X(SSL_CTX_use_certificate_chain_file) \
   X(SSL_CTX_use_PrivateKey_file)        \
+  X(SSL_CTX_set_default_passwd_cb)      \
   X(SSL_CTX_check_private_key)          \
   X(SSL_new)                            \
   X(SSL_free)                           \

@@ -76,10 +76,14 @@ class redis_tls_context {
     if (f.cert_file.empty() != f.key_file.empty())
       return fail(std::string{"TLS: a client certificate needs both its file and its key file"});
     if (!f.cert_file.empty()) {
+      // No passphrase is ever asked for: OpenSSL's own callback would read one from the terminal
+      // (a daemon would wait at start-up); an encrypted key is refused instead.
+      ssl.SSL_CTX_set_default_passwd_cb(ctx.get(), &no_passphrase);
       if (ssl.SSL_CTX_use_certificate_chain_file(ctx.get(), f.cert_file.c_str()) != 1)
         return fail("TLS: " + f.cert_file + ": " + detail::openssl_errors("not a PEM certificate"));
       if (ssl.SSL_CTX_use_PrivateKey_file(ctx.get(), f.key_file.c_str(), SSL_FILETYPE_PEM) != 1)
-        return fail("TLS: " + f.key_file + ": " + detail::openssl_errors("not a PEM private key"));
+        return fail("TLS: " + f.key_file + ": " + detail::openssl_errors("not a PEM private key") +
+                    " (a key protected by a passphrase cannot be used: none is asked for)");
       if (ssl.SSL_CTX_check_private_key(ctx.get()) != 1)
         return fail("TLS: " + f.key_file + ": not the key of " + f.cert_file);
     }
@@ -94,6 +98,8 @@ class redis_tls_context {
   const std::string& server_name() const noexcept { return server_name_; }
 
  private:
+  static int no_passphrase(char*, int, int, void*) noexcept { return 0; }
+
   std::shared_ptr<SSL_CTX> ctx_;
   std::string server_name_;
 };
