@@ -29,6 +29,7 @@ packages=(
   libgpgme-dev gnupg gpg-agent                # knock::gpg (GnuPG cipher) and test/gnupg keyrings
   prometheus python3-prometheus-client        # e2e_metrics scrapes knock-server; the text format's parser
   libhiredis-dev libssl-dev redis-server redis-tools redis-sentinel  # knock::redis (Redis replay store; OpenSSL: rediss://), its tests, e2e_redis_pair/_sentinel
+  openssl                                     # the TLS tests make their certificates with it (redis_tls_test, e2e_redis_pair)
 )
 # Cross builds: Debian's cross compiler and the target's libraries, multiarch. Not gpgme (Debian's
 # libgpgme-dev is not multiarch-installable: the cross presets build with KNOCK_WITH_GNUPG=OFF) and
