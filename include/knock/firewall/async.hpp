@@ -87,6 +87,9 @@ class async {
  private:
   using job = detail::async_job<F>;
   using state = detail::async_writer<F>;
+  // Answers whose memory `drain` keeps for the next ones (a few batches' worth, ≈86 KiB); a list
+  // grown larger by a backlog goes back to the heap.
+  static constexpr std::size_t spare_answers_kept = 256;
 
  public:
   /// Not started: refuses everything (`start` makes a working one).
@@ -255,6 +258,8 @@ class async {
     const std::size_t n = got.size();
     for (auto& a : got) on(std::move(a));
     got.clear();
+    // Kept for the next answers unless a backlog made it large (then given back to the heap).
+    if (got.capacity() > spare_answers_kept) return n;
     std::lock_guard lock{st_->m};
     if (got.capacity() > st_->spare_answers.capacity()) got.swap(st_->spare_answers);
     return n;
