@@ -72,4 +72,18 @@ TEST(fifo, in_step_pushes_and_pops_stop_growing_it) {
   EXPECT_LE(settled, 4u * 74) << "room for far more than the 74 ever waiting at once";
 }
 
+// A backlog's memory goes back once the queue empties; a working size's stays.
+TEST(fifo, gives_a_backlog_s_memory_back_once_empty) {
+  fifo<int> q{256};
+  for (int i = 0; i < 5000; ++i) q.push_back(int{i});
+  EXPECT_GE(q.capacity(), 5000u);
+  for (int i = 0; i < 4999; ++i) q.pop_front();
+  EXPECT_GE(q.capacity(), 5000u) << "not empty yet: nothing is given back";
+  q.pop_front();
+  EXPECT_EQ(q.capacity(), 0u) << "empty: more than 256 elements' memory stays resident";
+  for (int i = 0; i < 100; ++i) q.push_back(int{i});
+  for (int i = 0; i < 100; ++i) q.pop_front();
+  EXPECT_GE(q.capacity(), 100u) << "within `keep`: its memory stays for the next ones";
+}
+
 }  // namespace

@@ -9,7 +9,8 @@
 /// pop, on every grant. Here a pop only moves the head; the vector is compacted (its live tail
 /// moved to the front) when a push finds it full and at least half of it already taken, so each
 /// element is moved at most once more than a deque would move it, and nothing is allocated once
-/// the vector has grown to the queue's working size.
+/// the vector has grown to the queue's working size. Once it empties, memory beyond `keep`
+/// elements (grown by a backlog) goes back to the heap rather than staying resident.
 
 #include <cstddef>
 #include <type_traits>
@@ -40,10 +41,15 @@ class fifo {
   void pop_front() noexcept {
     if (++head_ == items_.size()) clear();
   }
-  /// Empties the queue; its memory stays.
+  /// A queue that keeps the memory of up to `keep` elements once it empties (more, grown by a
+  /// backlog, goes back to the heap then).
+  explicit fifo(std::size_t keep = 256) noexcept : keep_{keep} {}
+
+  /// Empties the queue; its memory stays, up to `keep` elements' worth.
   void clear() noexcept {
     items_.clear();
     head_ = 0;
+    if (items_.capacity() > keep_) std::vector<T>{}.swap(items_);
   }
 
  private:
@@ -57,6 +63,7 @@ class fifo {
 
   std::vector<T> items_;
   std::size_t head_ = 0;
+  std::size_t keep_;
 };
 
 }  // namespace knock::detail
