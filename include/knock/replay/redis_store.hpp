@@ -222,10 +222,11 @@ class redis_store {
       if (c == nullptr) return fail(down());
       const entry& e = tickets_.queue(keys, expires, now, pipeline);
       const std::uint32_t ticket = e.ticket;
-      if (!append(c, e)) {
+      try {
+        append(*c, e);
+      } catch (...) {
         tickets_.release(ticket);  // its error is returned now, not kept
-        fail_queued();
-        return fail(unavailable());
+        throw;
       }
       return replay_promise{ticket, sighting::first};
     } catch (...) {  // std::bad_alloc from a message or the queue: the reason still says it
@@ -234,14 +235,14 @@ class redis_store {
     }
   }
 
-  // The SETs of `e` into the connection's output buffer (written at the first read).
-  bool append(redis_socket* c, const entry& e) {
+  // The SETs of `e` into the connection's output buffer (written at the first read). May throw
+  // std::bad_alloc, the buffer then unchanged.
+  void append(redis_socket& c, const entry& e) {
     const long long ttl =
         e.expires == never_expires ? 0 : std::max<long long>(1, e.expires - e.now);
     commands_.clear();
     for (std::size_t i = 0; i < e.count; ++i) commands_.set_nx(prefix_, e.keys[i], ttl);
-    c->append(commands_.text());
-    return true;
+    c.append(commands_.text());
   }
 
   // Every queued packet answered `replay_store_unavailable` (the connection is gone).
@@ -266,11 +267,11 @@ class redis_store {
         if (read_replies(replies, waits)) break;
         if (closed_ && !made_for_queue_ && attempt == 0 && replies == 0) {
           made_for_queue_ = true;
-          redis_socket* c = link_.get();
-          bool resent = c != nullptr;
-          for (const entry& e : tickets_.queued()) resent = resent && append(c, e);
-          waits = resent && append_wait(c);
-          if (resent) continue;
+          if (redis_socket* c = link_.get()) {
+            for (const entry& e : tickets_.queued()) append(*c, e);
+            waits = append_wait(c);
+            continue;
+          }
         } else {
           link_.back_off();
         }
