@@ -40,11 +40,11 @@ out_has() { grep -q -- "$1" <<<"$START_OUT" && grep -F -- "$1" <<<"$START_OUT" |
 alive() { kill -0 "$SERVER_PID" 2>/dev/null && echo "pid $SERVER_PID alive"; }
 no_accept() { ! log_has "packet from $CLI_IP: accepted"; }
 replay_refused() { log_has "packet from $CLI_IP: refused: replayed"; }
-# whole_lines FILE...: every line is a replay-log line: 64 hex digits, expiry, 8 hex digits
+# whole_lines FILE...: every line is a replay-log line: 64 hex digits, expiry, 16 hex digits
 whole_lines() {
     local n bad
     n=$(cat "$@" | grep -c '')
-    bad=$(cat "$@" | grep -cvE '^[0-9a-f]{64} [0-9]+ [0-9a-f]{8}$')
+    bad=$(cat "$@" | grep -cvE '^[0-9a-f]{64} [0-9]+ [0-9a-f]{16}$')
     echo "$n line(s), $bad malformed"
     [ "$n" -gt 0 ] && [ "$bad" -eq 0 ]
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // seal → screen → open, for every mode × HMAC, every message type and the limits around them.
+#include <knock/wire/message_key.hpp>
 #include <knock/wire/packet.hpp>
 
 #include "support/vectors.hpp"
@@ -179,3 +180,30 @@ TEST(wire, the_cipher_decides_which_lengths_are_its_packets) {
   EXPECT_FALSE(rijndael::looks_decrypted("1234567890123456"));
 }
 }  // namespace
+
+// The replay key is stored (replay.log, Redis shared by gateways): it may not change from one
+// version to the next. Pinned, and spelled out: each field length-prefixed (2 bytes, big-endian),
+// each number 8 bytes big-endian, in this order.
+TEST(wire, message_key_is_sha256_of_the_fields_and_does_not_change) {
+  spa_message m = access_request();
+  m.nat_access.assign("192.168.1.2,22");
+  m.client_timeout = 30;
+  std::string fields;
+  const auto field = [&](std::string_view s) {
+    fields += static_cast<char>(s.size() >> 8), fields += static_cast<char>(s.size() & 0xff);
+    fields += s;
+  };
+  const auto number = [&](std::uint64_t v) {
+    for (int shift = 56; shift >= 0; shift -= 8) fields += static_cast<char>((v >> shift) & 0xff);
+  };
+  field("1234567890123456"), field("alice"), number(1700000000), field(""), number(2);
+  field("10.0.0.5,tcp/22"), field("192.168.1.2,22"), number(0), field(""), number(30);
+  m.type = message_type::nat_access;
+  std::array<byte, 32> expected;
+  hash(hash_id::sha256, as_bytes(std::string_view{fields}), expected.data());
+  const auto key = wire::message_key(m);
+  EXPECT_EQ(key, expected);
+  std::string hex;
+  for (byte b : key) hex += "0123456789abcdef"[b >> 4], hex += "0123456789abcdef"[b & 15];
+  EXPECT_EQ(hex, "1f1ad67108289719fa57e57bfe1b70487a5375f578c2baefa69675d9588909d3");
+}
