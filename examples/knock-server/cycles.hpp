@@ -100,6 +100,11 @@ class with_command_cycles {
     return backend_.repairs();
   }
 
+  /// The backend's answer, while no stanza has a command cycle (a command is a process).
+  bool instant() const noexcept requires knock::firewall::instant_firewall<Firewall> {
+    return !cycles_.commands && backend_.instant();
+  }
+
   Firewall& backend() noexcept { return backend_; }
   const Firewall& backend() const noexcept { return backend_; }
 

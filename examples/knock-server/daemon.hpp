@@ -214,8 +214,11 @@ int daemon_main(const options& o) {
         count};
   };
   // The firewall writer: started after the privilege drop, so its thread has the capabilities
-  // the daemon kept and no others (they are per thread).
-  auto writer = daemon_firewall<Firewalls>::start(std::move(firewall));
+  // the daemon kept and no others (they are per thread). A backend that never waits (-t,
+  // FIREWALL_TYPE none) runs on the capture threads instead: no thread to wake for each batch.
+  knock::firewall::async_options writing;
+  writing.inline_when_instant = true;
+  auto writer = daemon_firewall<Firewalls>::start(std::move(firewall), writing);
   if (!writer) return log(LOG_ERR, to_string(writer.error())), 1;
   typename daemon_server<Firewalls, knock::replay::memory_store>::rules_type rules{
       std::move(*stanzas), s.server};

@@ -147,6 +147,17 @@ class any_of : public named_set<Backends...> {
         },
         backend_);
   }
+  /// Whether the chosen backend's calls never wait (false for one that does not say).
+  bool instant() const noexcept {
+    return std::visit(
+        [](const auto& b) {
+          if constexpr (instant_firewall<std::decay_t<decltype(b)>>)
+            return b.instant();
+          else
+            return false;
+        },
+        backend_);
+  }
   /// What the backend does when the daemon stops (nothing for most).
   result<void> stop() {
     return std::visit(

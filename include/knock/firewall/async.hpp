@@ -39,6 +39,10 @@
 ///   a plain Firewall policy too, and `call` is how the owner reaches the backend (reloads, stop).
 /// - `finish()` (also the destructor) takes no more work, lets the writer apply what is queued,
 ///   and joins it; the answers stay for `drain`, and `call` then runs on the caller's thread.
+/// - A backend whose calls never wait (`instant_firewall`: `recording`) may run without a thread
+///   (`async_options::inline_when_instant`): the thread that queues work runs the queue, one
+///   thread at a time, in order, with the same answers; the writer thread starts when the backend
+///   stops being instant (a reload added command cycles, which start processes).
 /// - The writer blocks every signal (a process-directed signal must reach the thread that waits
 ///   for it: the daemon's signalfd). Created after a privilege drop it has the creator's
 ///   credentials and capabilities, which on Linux belong to each thread.
@@ -66,8 +70,6 @@
 #include <vector>
 
 #include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
 #include <unistd.h>
 #ifdef __linux__
 #include <sys/eventfd.h>
@@ -115,18 +117,14 @@ class async {
     st->event_write_fd = fds[1];
 #endif
     st->publish_repairs();
-    // The writer is born with every signal blocked: it must never take the daemon's signals.
-    sigset_t all, old;
-    ::sigfillset(&all);
-    ::pthread_sigmask(SIG_SETMASK, &all, &old);
-    try {
-      st->writer = std::thread{[s = st.get()] { s->run(); }};
-    } catch (const std::system_error& e) {
-      ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-      return fail(error{errc::firewall_failed,
-                        std::string{"firewall writer: cannot start its thread: "} + e.what()});
-    }
-    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    std::lock_guard lock{st->m};
+    if constexpr (instant_firewall<F>)
+      if (options.inline_when_instant && st->backend.instant()) {
+        st->inline_mode = true;  // no thread until the backend stops being instant
+        return async{std::move(st)};
+      }
+    if (!st->start_thread())
+      return fail(error{errc::firewall_failed, "firewall writer: cannot start its thread"});
     return async{std::move(st)};
   }
 
@@ -163,7 +161,7 @@ class async {
     } catch (...) {
       return fail(errc::firewall_failed);  // std::bad_alloc: the reason says it
     }
-    st_->work.notify_one();
+    st_->kick();
     return {};
   }
 
@@ -185,7 +183,7 @@ class async {
         std::lock_guard lock{st_->m};
         wake = st_->release_staged(id_);
       }
-      if (wake) st_->work.notify_one();
+      if (wake) st_->kick();
     }
 
     /// Refuses every staged grant (every worker's): each is answered (`drain`) with `why`, none
@@ -237,7 +235,7 @@ class async {
     } catch (...) {
       return;  // the next tick tries again
     }
-    st_->work.notify_one();
+    st_->kick();
   }
 
   /// Readable (epoll, poll) while answers wait for `drain`; -1 when not started.
@@ -314,7 +312,9 @@ class async {
         j.ctx = &ctx;
         j.done = &ctx.done;
         st_->queue.push_back(std::move(j));
-        st_->work.notify_one();
+        lock.unlock();
+        st_->kick();  // runs it here when inline (or another thread running the queue does)
+        lock.lock();
         st_->idle.wait(lock, [&] { return ctx.done; });
         if constexpr (std::is_void_v<R>) {
           return;
@@ -344,6 +344,7 @@ class async {
       std::lock_guard lock{st_->m};
       st_->stopping = true;
     }
+    st_->kick();  // inline: what is queued runs now
     st_->work.notify_all();
     st_->join();
   }

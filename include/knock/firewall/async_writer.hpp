@@ -22,6 +22,8 @@
 #include <utility>
 #include <vector>
 
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 namespace knock::firewall {
@@ -30,6 +32,11 @@ namespace knock::firewall {
 struct async_options {
   std::size_t capacity = 4096;  ///< grants waiting for the writer; more are refused
   std::size_t batch = 64;       ///< most grants handed to `open_batch` in one call
+  /// A backend whose calls never wait (`instant_firewall`: `recording`, as in knock-server -t)
+  /// runs on the threads that queue work, one at a time, in queue order: no writer thread, no
+  /// wake-up per batch. The first job it would run once the backend stops being instant (a reload
+  /// gave it command cycles) starts the writer thread instead, which takes over.
+  bool inline_when_instant = false;
 };
 
 /// What the writer did: a grant's result (with its request), or an expiry's.
@@ -140,56 +147,98 @@ struct async_writer {
 #endif
   }
 
-  // The writer: takes the front job (and the plain grants right behind it, for a batching
-  // backend), runs it without the lock, publishes the answers (waking the owner only when none
-  // were waiting already); until stopped and drained.
+  // The writer thread: runs jobs as they come, until stopped and drained.
   void run() noexcept {
     std::unique_lock lock{m};
-    std::vector<job> taken;
-    std::vector<answer> out;
     for (;;) {
       work.wait(lock, [&] { return stopping || !queue.empty(); });
       if (queue.empty()) return;
-      taken.clear();
-      out.clear();
-      try {
-        taken.push_back(std::move(queue.front()));
-        queue.pop_front();
-        if constexpr (batching_firewall<F>)
-          if (taken.front().what == job::kind::grant && !taken.front().request.nat)
-            while (!queue.empty() && taken.size() < options.batch &&
-                   queue.front().what == job::kind::grant && !queue.front().request.nat) {
-              taken.push_back(std::move(queue.front()));
-              queue.pop_front();
-            }
-      } catch (...) {  // std::bad_alloc growing `taken`: the front job alone, next time
-      }
-      if (taken.empty()) continue;
-      running = taken.size();
-      for (const auto& j : taken) {
-        if (j.what == job::kind::grant) --queued_grants;
-        if (j.what == job::kind::expire) expiry_queued = false;
-      }
-      lock.unlock();
-      execute(taken, out);
-      publish_repairs();
-      lock.lock();
-      running = 0;
-      bool called = false;
-      for (auto& j : taken)
-        if (j.what == job::kind::call) *j.done = true, called = true;
-      if (!out.empty()) {
-        // The owner's `drain` resets the eventfd before it takes the list: answers already
-        // waiting mean a wake-up is pending, and these go with them.
-        const bool was_empty = answers.empty();
-        try {
-          for (auto& a : out) answers.push_back(std::move(a));
-        } catch (...) {  // cannot record the answers: nothing more to do than drop them
-        }
-        if (was_empty) notify();
-      }
-      if (called) idle.notify_all();
+      run_front(lock);
     }
+  }
+
+  // After work was queued: the writer thread is woken, or (inline) the calling thread runs the
+  // queue itself, unless another thread is at it already (that one takes this work too).
+  void kick() noexcept {
+    std::unique_lock lock{m};
+    if (!inline_mode) {
+      work.notify_one();
+      return;
+    }
+    if (running_inline) return;
+    running_inline = true;
+    while (!queue.empty()) {
+      if constexpr (instant_firewall<F>)
+        if (!backend.instant() && start_thread()) {  // from now on the writer thread's
+          work.notify_one();
+          break;
+        }
+      run_front(lock);
+    }
+    running_inline = false;
+  }
+
+  // Starts the writer thread, born with every signal blocked (it must never take the daemon's
+  // signals); false when no thread can be had. Under the lock.
+  bool start_thread() noexcept {
+    sigset_t all, old;
+    ::sigfillset(&all);
+    ::pthread_sigmask(SIG_SETMASK, &all, &old);
+    bool started = false;
+    try {
+      writer = std::thread{[this] { run(); }};
+      started = true;
+      inline_mode = false;
+    } catch (...) {  // std::system_error: no thread
+    }
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    return started;
+  }
+
+  // Takes the front job (and the plain grants right behind it, for a batching backend), runs it
+  // without the lock, publishes the answers (waking the owner only when none were waiting
+  // already). Called with the lock held, by one thread at a time (the writer, or the inline
+  // runner); returns with it held.
+  void run_front(std::unique_lock<std::mutex>& lock) noexcept {
+    taken.clear();
+    out.clear();
+    try {
+      taken.push_back(std::move(queue.front()));
+      queue.pop_front();
+      if constexpr (batching_firewall<F>)
+        if (taken.front().what == job::kind::grant && !taken.front().request.nat)
+          while (!queue.empty() && taken.size() < options.batch &&
+                 queue.front().what == job::kind::grant && !queue.front().request.nat) {
+            taken.push_back(std::move(queue.front()));
+            queue.pop_front();
+          }
+    } catch (...) {  // std::bad_alloc growing `taken`: the front job alone, next time
+    }
+    if (taken.empty()) return;
+    running = taken.size();
+    for (const auto& j : taken) {
+      if (j.what == job::kind::grant) --queued_grants;
+      if (j.what == job::kind::expire) expiry_queued = false;
+    }
+    lock.unlock();
+    execute(taken, out);
+    publish_repairs();
+    lock.lock();
+    running = 0;
+    bool called = false;
+    for (auto& j : taken)
+      if (j.what == job::kind::call) *j.done = true, called = true;
+    if (!out.empty()) {
+      // The owner's `drain` resets the eventfd before it takes the list: answers already
+      // waiting mean a wake-up is pending, and these go with them.
+      const bool was_empty = answers.empty();
+      try {
+        for (auto& a : out) answers.push_back(std::move(a));
+      } catch (...) {  // cannot record the answers: nothing more to do than drop them
+      }
+      if (was_empty) notify();
+    }
+    if (called) idle.notify_all();
   }
 
   void execute(std::vector<job>& taken, std::vector<answer>& out) noexcept {
@@ -259,6 +308,12 @@ struct async_writer {
   std::vector<job> staged;      // grants submitted under a `held` scope, not yet queued
   bool expiry_queued = false;
   bool stopping = false;
+  // Inline (async_options::inline_when_instant): no writer thread yet; `kick` runs the queue on
+  // the calling thread, `running_inline` while one does. Set once false, under the lock.
+  bool inline_mode = false;
+  bool running_inline = false;
+  std::vector<job> taken;   // the runner's (writer or inline): the job(s) it runs
+  std::vector<answer> out;  // and their answers
   std::vector<answer> answers;
   std::vector<answer> spare_answers;  // `drain` hands the answers over in it, and gives it back
   std::vector<grant> batch_grants;    // the writer's: a batch for `open_batch`

@@ -33,6 +33,8 @@
 /// |                               |                                               | (FIREWALL_TYPE) and make from fwknopd.conf |      |
 /// | `batching_firewall`           | `f.open_batch(span<const grant>)` → one       | several plain grants at once (nftables:  | async  |
 /// |                               | `result<void>` per grant                      | one transaction)                         |        |
+/// | `instant_firewall`            | `f.instant()` → `bool`, noexcept              | its calls never wait: async may run them | async  |
+/// |                               |                                               | on the queuing thread                    |        |
 /// | `deferring_firewall`          | `f.submit(grant_request)` → `result<void>`    | takes the grant to apply later (another  | server |
 /// |                               |                                               | thread: firewall::async); the server's   |        |
 /// |                               |                                               | `settle` reports its answer              |        |
@@ -91,6 +93,16 @@ template <class F>
 concept self_repairing_firewall = firewall_policy<F> && requires(const F& f) {
   { f.repairs() }
   noexcept->std::same_as<std::size_t>;
+};
+
+/// Says whether its calls never wait (they start no process and touch no socket or file: the
+/// `recording` backend); `firewall::async` may then run its work on the threads that queue it
+/// (`async_options::inline_when_instant`), without a writer thread to wake. It may change (a
+/// reload that adds command cycles): async asks before every job.
+template <class F>
+concept instant_firewall = firewall_policy<F> && requires(const F& f) {
+  { f.instant() }
+  noexcept->std::same_as<bool>;
 };
 
 /// Has something to do when the daemon stops.

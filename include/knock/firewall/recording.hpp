@@ -59,6 +59,9 @@ class recording {
   /// `--fw-flush`: there is no rule to remove; succeeds and changes nothing.
   result<void> flush() { return {}; }
 
+  /// Its calls never wait (memory only): firewall::async may run them on the queuing thread.
+  bool instant() const noexcept { return true; }
+
   /// Grants still open at the last `expire` call, oldest first.
   const grant_list& active() const noexcept { return open_; }
   /// Grants ever opened.
@@ -71,6 +74,6 @@ class recording {
 
 static_assert(configurable_firewall<recording> && checked_firewall<recording>);
 static_assert(listing_firewall<recording> && flushing_firewall<recording>);
-static_assert(nat_firewall<recording>);
+static_assert(nat_firewall<recording> && instant_firewall<recording>);
 
 }  // namespace knock::firewall
