@@ -295,8 +295,13 @@ class file_store {
   };
   static line_buffer format_line(const replay_key& key, epoch_seconds expires) noexcept {
     static constexpr char hex[] = "0123456789abcdef";
+    static constexpr auto pairs = [] {  // each byte's two digits: one load a byte, not two
+      std::array<std::array<char, 2>, 256> t{};
+      for (std::size_t b = 0; b < 256; ++b) t[b] = {hex[b >> 4], hex[b & 15]};
+      return t;
+    }();
     line_buffer l;
-    for (byte b : key.bytes) l.text[l.size++] = hex[b >> 4], l.text[l.size++] = hex[b & 15];
+    for (byte b : key.bytes) std::memcpy(l.text.data() + l.size, pairs[b].data(), 2), l.size += 2;
     l.text[l.size++] = ' ';
     l.size = static_cast<std::size_t>(
         std::to_chars(l.text.data() + l.size, l.text.data() + line_size - 10, expires).ptr -

@@ -80,7 +80,7 @@ class memory_store {
       return sighting::first;
     }
     if (count_ == slots() && !grow()) return fail(errc::replay_store_full);
-    const std::size_t pos = (head_ + count_) % slots();
+    const std::size_t pos = wrap(head_ + count_);
     ring_.set(pos, fp, stored(expires));
     ++count_;
     place(pos);
@@ -92,7 +92,7 @@ class memory_store {
     const std::uint32_t t = clock(now);
     while (count_ != 0 && !live(head_, t)) {
       erase_from_index(head_);
-      head_ = (head_ + 1) % slots();
+      head_ = wrap(head_ + 1);
       --count_;
     }
   }
@@ -164,6 +164,8 @@ class memory_store {
   }
 
   std::size_t slots() const noexcept { return ring_.ring.size(); }
+  // A ring position from `at` < 2 × slots() (a compare, not a division: the size is any number).
+  std::size_t wrap(std::size_t at) const noexcept { return at >= slots() ? at - slots() : at; }
   std::size_t home(std::uint64_t fp) const noexcept {
     // Multiplicative mixing; the high 32 bits times the size, shifted back, map onto any size.
     const std::uint64_t h = (fp * 0x9E3779B97F4A7C15ull) >> 32;
@@ -218,7 +220,7 @@ class memory_store {
     try {
       arrays bigger{std::min(capacity_, 2 * slots())};
       for (std::size_t i = 0; i < count_; ++i) {
-        const std::size_t from = (head_ + i) % slots();
+        const std::size_t from = wrap(head_ + i);
         bigger.ring[i] = ring_.ring[from];
       }
       take(bigger);
