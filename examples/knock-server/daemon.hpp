@@ -20,6 +20,7 @@
 #include "log.hpp"
 #include "metrics_listener.hpp"
 #include "options.hpp"
+#include "per_worker_store.hpp"
 #include "serve.hpp"
 #include "settings.hpp"
 #include "startup.hpp"
@@ -62,13 +63,15 @@ namespace knock_server {
 template <class Firewalls>
 using daemon_firewall = knock::firewall::async<with_command_cycles<Firewalls>>;
 
-/// The replay store and the log (with its metrics) are shared by the workers (KNOCK_WORKERS),
-/// each behind a mutex.
-template <class Firewalls, class Store>
-using daemon_server =
-    knock::server<server_cipher, knock::mac::any_hmac, daemon_firewall<Firewalls>,
-                  locked_store<Store>,
+/// The daemon's server over `SharedStore`, the replay store as the workers (KNOCK_WORKERS) share
+/// it; the log (with its metrics) is shared behind a mutex.
+template <class Firewalls, class SharedStore>
+using daemon_server_over =
+    knock::server<server_cipher, knock::mac::any_hmac, daemon_firewall<Firewalls>, SharedStore,
                   locked_observer<knock::observe::with_metrics<knock::observe::log_lines>>>;
+/// A local store (memory, the replay log) behind one mutex for all the workers.
+template <class Firewalls, class Store>
+using daemon_server = daemon_server_over<Firewalls, locked_store<Store>>;
 
 // What serve.hpp's receive_batch relies on, checked where the types are chosen: the replay log
 // behind the workers' lock still batches its writes and syncs (one per capture batch, not one per
@@ -76,7 +79,8 @@ using daemon_server =
 // would silently fall back to the per-packet path.
 static_assert(knock::commit_batching_store<locked_store<knock::replay::file_store>>);
 #if KNOCK_SERVER_REDIS
-static_assert(knock::pipelining_replay_store<locked_store<knock::replay::redis_store>>);
+static_assert(knock::pipelining_replay_store<per_worker_store<knock::replay::redis_store>>);
+static_assert(knock::replay_lookup<per_worker_store<knock::replay::redis_store>>);
 #endif
 
 /// The ports the firewall protects: configured, else the union of the stanzas' OPEN_PORTS.
@@ -224,9 +228,16 @@ int daemon_main(const options& o) {
       std::move(*stanzas), s.server};
 #if KNOCK_SERVER_REDIS
   if (s.redis) {  // shared with the other gateways; replaces the replay log
-    daemon_server<Firewalls, knock::replay::redis_store> server{
-        std::move(rules), locked_store{open_redis_store(*s.redis, s.replay_keys(), log)},
-        *std::move(writer), locked_observer{lines()}};
+    // A connection (and local filter) per worker: a worker's round trip holds up no other.
+    std::vector<knock::replay::redis_store> stores;
+    stores.push_back(open_redis_store(*s.redis, s.replay_keys(), log));
+    for (std::size_t i = 0; i < more.size(); ++i) {
+      stores.push_back(make_redis_store(*s.redis, s.replay_keys()));
+      (void)stores.back().connect();  // a failure is the first store's, logged already
+    }
+    daemon_server_over<Firewalls, per_worker_store<knock::replay::redis_store>> server{
+        std::move(rules), per_worker_store{std::move(stores)}, *std::move(writer),
+        locked_observer{lines()}};
     return serve(server, *capture, std::span{more}, tcp ? &*tcp : nullptr,
                  metrics ? &*metrics : nullptr, reads, s, o, log);
   }

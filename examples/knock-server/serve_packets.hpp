@@ -130,6 +130,9 @@ bool daemon_loop<Server, Capture>::start_workers() {
     return log_(LOG_ERR, "workers: " + std::string{std::strerror(errno)}), false;
   for (std::size_t i = 0; i < more_.size(); ++i)
     workers_.start(more_[i].fds(), [this, i] {
+      // A store per worker (Redis: per_worker_store): this thread's is the worker's own.
+      if constexpr (requires { server_.replay_store().bind(i); })
+        server_.replay_store().bind(i + 1);
       return [this, i,
               path = packet_path{*this, decided_[i + 1]}]() mutable -> std::optional<std::string> {
         std::shared_lock lock{rules_lock_};

@@ -4,9 +4,11 @@
 // sockets joined in one PACKET_FANOUT group, by flow hash: the kernel spreads the packets over
 // them) and its own decode path; they share one server — its replay store and its Observer behind
 // a mutex each (`locked_store`, `locked_observer`: a packet replayed to two workers is accepted
-// once), its rules behind a reader/writer lock (reloads), and its firewall writer
-// (firewall::async, whose queue takes grants from any thread). The main thread is worker 0 and
-// keeps everything else (signals, the timer, the firewall's answers, the TCP server, reloads).
+// once; Redis instead gives each worker a store and a connection of its own, per_worker_store.hpp,
+// and decides between them with SET NX), its rules behind a reader/writer lock (reloads), and its
+// firewall writer (firewall::async, whose queue takes grants from any thread). The main thread is
+// worker 0 and keeps everything else (signals, the timer, the firewall's answers, the TCP server,
+// reloads).
 
 #include "event_loop.hpp"
 

@@ -9,7 +9,9 @@
 # from 16 source ports (so it reaches both workers) is accepted exactly once and refused as
 # replayed every other time, as fwknopd (one process) refuses a replay; both workers decided
 # datagrams (the daemon's count per worker at exit). The PACKET_FANOUT way once more with the
-# replay store in Redis (one pipeline per worker's batch). A bad value is refused at its file:line.
+# replay store in Redis (a connection per worker, one pipeline per worker's batch; the replay from
+# 16 flows still accepted once: Redis's SET NX decides between the workers). A bad value is
+# refused at its file:line.
 source "$(dirname "$0")/lib.sh"
 e2e_init "$@"
 TIMEOUT=30
@@ -48,6 +50,7 @@ two_workers() {
             done
         done"
     check "two $kind sockets of the daemon in the server namespace" two_sockets "$kind"
+    [ -n "${ON_START:-}" ] && "$ON_START"
 
     note "fresh packets from many source ports: each accepted once"
     log_mark
@@ -89,7 +92,13 @@ if command -v redis-server >/dev/null 2>&1; then
     bg_in_ns "$NS_SRV" redis-server --port 6390 --bind 127.0.0.1 --dir "$TMP/redis" --save '' \
         --appendonly no --logfile "$TMP/redis.log"
     wait_until 5 in_ns "$NS_SRV" redis-cli -p 6390 PING || die "redis-server did not answer"
-    two_workers PACKET_FANOUT packet KNOCK_REPLAY_REDIS redis://127.0.0.1:6390
+    # A connection per worker: a worker's round trip holds up no other (per_worker_store.hpp).
+    redis_connections() {
+        check "Redis holds a connection for each worker (2)" bash -c "
+            n=\$(ip netns exec '$NS_SRV' redis-cli -p 6390 CLIENT LIST | grep -vc 'cmd=client')
+            echo \"\$n connection(s) besides redis-cli's\"; [ \"\$n\" -eq 2 ]"
+    }
+    ON_START=redis_connections two_workers PACKET_FANOUT packet KNOCK_REPLAY_REDIS redis://127.0.0.1:6390
     check "that daemon's replay store was Redis" grep -q "replay store: Redis at 127.0.0.1:6390" "$TMP/server.log"
     keys=$(in_ns "$NS_SRV" redis-cli -p 6390 --scan --pattern 'knock:replay:*' | grep -c .)
     check "Redis holds the keys of the 13 packets accepted (2 each): $keys" test "$keys" -eq 26
