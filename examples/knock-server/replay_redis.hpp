@@ -210,7 +210,7 @@ struct replay_store_watch {
 /// The store for `r`, with a local filter of `local_keys` keys. It does not connect yet.
 inline knock::replay::redis_store make_redis_store(const redis_settings& r,
                                                    std::size_t local_keys) {
-  std::signal(SIGPIPE, SIG_IGN);  // OpenSSL writes with write(2): a reset must not end us
+  std::signal(SIGPIPE, SIG_IGN);  // the connection keeps SIGPIPE from us already; belt and braces
   knock::replay::redis_options o;
   o.address = r.address;
   o.tls = {.ca_file = r.tls_ca,

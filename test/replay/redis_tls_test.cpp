@@ -13,6 +13,8 @@
 
 #include <gtest/gtest.h>
 
+#include <csignal>
+
 #include <array>
 #include <chrono>
 #include <cstdlib>
@@ -266,6 +268,27 @@ TEST_F(redis_tls, a_restarted_redis_is_reached_again_with_a_new_handshake) {
   }
   EXPECT_EQ(seen(r), "first") << s.last_error();
   EXPECT_EQ(redis.command("EXISTS " + name_of(key(3))), "1");
+}
+
+// OpenSSL writes with write(2), which raises SIGPIPE on a connection the peer reset; the store
+// keeps it from the process (a library user need not ignore SIGPIPE). In a child process with
+// SIGPIPE's default action (death), Redis drops the store's connection again and again: the
+// child lives, and the store answers again each time.
+TEST_F(redis_tls, a_connection_redis_drops_raises_no_sigpipe) {
+  redis_server redis{tls};
+  EXPECT_EXIT(
+      {
+        std::signal(SIGPIPE, SIG_DFL);
+        replay::redis_store s{redis.tls_options(tls)};
+        int answered = 0;
+        for (std::uint64_t i = 1; i <= 20; ++i) {
+          answered += s.remember(key(i), t0 + 241, t0) ? 1 : 0;
+          redis.command("CLIENT KILL TYPE normal");  // the store's connection, and this one
+          std::this_thread::sleep_for(10ms);         // the close reaches the store's socket
+        }
+        std::_Exit(answered > 0 ? 0 : 3);
+      },
+      ::testing::ExitedWithCode(0), "");
 }
 
 }  // namespace

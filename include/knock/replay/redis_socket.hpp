@@ -10,8 +10,10 @@
 ///
 /// Every wait (connecting, the TLS handshake, each write, each reply) has the deadline; a reply
 /// that does not come in time is "no reply within the deadline", a connection the server closed
-/// "the server closed the connection". Writes use `MSG_NOSIGNAL` on plain sockets; OpenSSL writes
-/// with write(2), so a program using TLS ignores SIGPIPE (knock-server does).
+/// "the server closed the connection". Writes use `MSG_NOSIGNAL` on plain sockets. OpenSSL writes
+/// with write(2), which raises SIGPIPE on a connection the server reset: each OpenSSL call runs
+/// with SIGPIPE blocked in its thread, and a SIGPIPE it raised is taken before the mask is put
+/// back (`detail::sigpipe_guard`), so a program need not ignore SIGPIPE to use TLS.
 ///
 /// OpenSSL is not linked: knock/replay/openssl_runtime.hpp loads it when the first TLS context is
 /// made (a program that never asks for TLS never maps it).
@@ -33,6 +35,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -45,6 +48,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -54,6 +59,38 @@ namespace knock::replay {
 namespace detail {
 struct reader_free {
   void operator()(redisReader* r) const noexcept { redisReaderFree(r); }
+};
+
+/// While it lives, SIGPIPE is blocked in this thread; one raised meanwhile (a write(2) to a
+/// connection the peer reset: thread-directed) is taken before the old mask comes back, so the
+/// process's disposition (death, by default) never sees it. One already pending is left alone.
+/// errno is kept across the destructor (callers read it after the call it guarded).
+class sigpipe_guard {
+ public:
+  sigpipe_guard() noexcept {
+    ::sigemptyset(&pipe_);
+    ::sigaddset(&pipe_, SIGPIPE);
+    sigset_t pending;
+    was_pending_ = ::sigpending(&pending) == 0 && ::sigismember(&pending, SIGPIPE) == 1;
+    ::pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+  }
+  sigpipe_guard(const sigpipe_guard&) = delete;
+  sigpipe_guard& operator=(const sigpipe_guard&) = delete;
+  ~sigpipe_guard() {
+    const int saved = errno;
+    sigset_t pending;
+    if (!was_pending_ && ::sigpending(&pending) == 0 && ::sigismember(&pending, SIGPIPE) == 1) {
+      const timespec now{0, 0};
+      while (::sigtimedwait(&pipe_, nullptr, &now) < 0 && errno == EINTR) {
+      }
+    }
+    ::pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+    errno = saved;
+  }
+
+ private:
+  sigset_t pipe_, old_;
+  bool was_pending_ = false;
 };
 }  // namespace detail
 
@@ -75,7 +112,10 @@ class redis_socket {
         error_{std::move(o.error_)} {}
   redis_socket& operator=(redis_socket&&) = delete;
   ~redis_socket() {
-    if (ssl_) detail::openssl().SSL_shutdown(ssl_.get());  // a close_notify, not waited for
+    if (ssl_) {  // a close_notify, not waited for
+      const detail::sigpipe_guard quiet;
+      detail::openssl().SSL_shutdown(ssl_.get());
+    }
     if (fd_ >= 0) ::close(fd_);
   }
 
@@ -208,6 +248,7 @@ class redis_socket {
   template <class Call>
   int ssl_io(Call&& call, clock::time_point deadline, int& ssl_error) {
     const auto& ssl = detail::openssl();
+    const detail::sigpipe_guard quiet;  // OpenSSL writes with write(2)
     for (;;) {
       ssl.ERR_clear_error();
       const int n = call();

@@ -29,9 +29,9 @@
 /// The password comes from the caller (a file, never a command line) and is never in a message.
 /// TLS (`rediss://`): the server's certificate is verified and its name checked, and a client
 /// certificate can be given (`redis_tls_files`; knock/replay/redis_socket.hpp, which also says why
-/// the connection is the store's own and hiredis only parses replies). OpenSSL writes with
-/// write(2): a program using TLS ignores SIGPIPE (knock-server does), or a connection Redis reset
-/// could end it.
+/// the connection is the store's own and hiredis only parses replies). A connection Redis reset
+/// raises no SIGPIPE in the program, TLS or not (the connection blocks it around OpenSSL's
+/// writes).
 ///
 /// Replication (`wait_replicas`, KNOCK_REPLAY_REDIS_WAIT): Redis replicates asynchronously, so a
 /// key set an instant before the primary dies may be missing on the replica that takes over, and
