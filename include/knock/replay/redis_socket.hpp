@@ -27,6 +27,7 @@
 #include <knock/core/bytes.hpp>
 #include <knock/core/error.hpp>
 #include <knock/core/result.hpp>
+#include <knock/detail/sigpipe_guard.hpp>
 #include <knock/replay/redis_tls.hpp>
 #include <knock/replay/redis_url.hpp>
 
@@ -35,7 +36,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <csignal>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -48,8 +48,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -59,38 +57,6 @@ namespace knock::replay {
 namespace detail {
 struct reader_free {
   void operator()(redisReader* r) const noexcept { redisReaderFree(r); }
-};
-
-/// While it lives, SIGPIPE is blocked in this thread; one raised meanwhile (a write(2) to a
-/// connection the peer reset: thread-directed) is taken before the old mask comes back, so the
-/// process's disposition (death, by default) never sees it. One already pending is left alone.
-/// errno is kept across the destructor (callers read it after the call it guarded).
-class sigpipe_guard {
- public:
-  sigpipe_guard() noexcept {
-    ::sigemptyset(&pipe_);
-    ::sigaddset(&pipe_, SIGPIPE);
-    sigset_t pending;
-    was_pending_ = ::sigpending(&pending) == 0 && ::sigismember(&pending, SIGPIPE) == 1;
-    ::pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
-  }
-  sigpipe_guard(const sigpipe_guard&) = delete;
-  sigpipe_guard& operator=(const sigpipe_guard&) = delete;
-  ~sigpipe_guard() {
-    const int saved = errno;
-    sigset_t pending;
-    if (!was_pending_ && ::sigpending(&pending) == 0 && ::sigismember(&pending, SIGPIPE) == 1) {
-      const timespec now{0, 0};
-      while (::sigtimedwait(&pipe_, nullptr, &now) < 0 && errno == EINTR) {
-      }
-    }
-    ::pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-    errno = saved;
-  }
-
- private:
-  sigset_t pipe_, old_;
-  bool was_pending_ = false;
 };
 }  // namespace detail
 
@@ -113,7 +79,7 @@ class redis_socket {
   redis_socket& operator=(redis_socket&&) = delete;
   ~redis_socket() {
     if (ssl_) {  // a close_notify, not waited for
-      const detail::sigpipe_guard quiet;
+      const knock::detail::sigpipe_guard quiet;
       detail::openssl().SSL_shutdown(ssl_.get());
     }
     if (fd_ >= 0) ::close(fd_);
@@ -248,7 +214,7 @@ class redis_socket {
   template <class Call>
   int ssl_io(Call&& call, clock::time_point deadline, int& ssl_error) {
     const auto& ssl = detail::openssl();
-    const detail::sigpipe_guard quiet;  // OpenSSL writes with write(2)
+    const knock::detail::sigpipe_guard quiet;  // OpenSSL writes with write(2)
     for (;;) {
       ssl.ERR_clear_error();
       const int n = call();
