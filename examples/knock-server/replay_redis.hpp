@@ -10,6 +10,8 @@
 //   KNOCK_REPLAY_REDIS_TLS_KEY        its private key (not readable by every user)
 //   KNOCK_REPLAY_REDIS_TLS_NAME       rediss: the name Redis's certificate must carry (default:
 //                                     each endpoint's host)
+//   KNOCK_REPLAY_REDIS_TLS_CRL        rediss: PEM CRLs, one for each CA of Redis's chain: a revoked
+//                                     certificate is refused (read at start-up)
 //   KNOCK_REPLAY_REDIS_PASSWORD_FILE  a file whose first line is the AUTH password (not readable
 //                                     by every user); the password is never logged
 //   KNOCK_REPLAY_REDIS_TIMEOUT        the deadline in ms, to connect and for each reply (50)
@@ -53,8 +55,8 @@ struct redis_settings {
   std::shared_ptr<const knock::secret_bytes> password;  ///< empty: no AUTH
   std::uint32_t timeout_ms = 50;
   std::string prefix = "knock:replay:";
-  std::uint32_t wait_replicas = 0;                  ///< KNOCK_REPLAY_REDIS_WAIT
-  std::string tls_ca, tls_cert, tls_key, tls_name;  ///< KNOCK_REPLAY_REDIS_TLS_*
+  std::uint32_t wait_replicas = 0;                           ///< KNOCK_REPLAY_REDIS_WAIT
+  std::string tls_ca, tls_cert, tls_key, tls_name, tls_crl;  ///< KNOCK_REPLAY_REDIS_TLS_*
 #if KNOCK_SERVER_REDIS
   /// Made from those files when the settings are read: before the daemon drops privileges, so a
   /// key only root may read still serves the unprivileged daemon.
@@ -65,7 +67,7 @@ struct redis_settings {
 namespace detail {
 inline constexpr const char* redis_tls_variables[] = {
     "KNOCK_REPLAY_REDIS_TLS_CA", "KNOCK_REPLAY_REDIS_TLS_CERT", "KNOCK_REPLAY_REDIS_TLS_KEY",
-    "KNOCK_REPLAY_REDIS_TLS_NAME"};
+    "KNOCK_REPLAY_REDIS_TLS_NAME", "KNOCK_REPLAY_REDIS_TLS_CRL"};
 }  // namespace detail
 
 /// KNOCK_REPLAY_REDIS_TLS_* into `r`: only with a rediss URL; the files are loaded once here (as
@@ -84,6 +86,7 @@ inline knock::result<void, knock::config::config_error> read_redis_tls(
   r.tls_cert = c.text("KNOCK_REPLAY_REDIS_TLS_CERT");
   r.tls_key = c.text("KNOCK_REPLAY_REDIS_TLS_KEY");
   r.tls_name = c.text("KNOCK_REPLAY_REDIS_TLS_NAME");
+  r.tls_crl = c.text("KNOCK_REPLAY_REDIS_TLS_CRL");
   if (r.tls_cert.empty() != r.tls_key.empty())
     return fail(
         c.error(r.tls_cert.empty() ? "KNOCK_REPLAY_REDIS_TLS_KEY" : "KNOCK_REPLAY_REDIS_TLS_CERT",
@@ -100,7 +103,8 @@ inline knock::result<void, knock::config::config_error> read_redis_tls(
   auto made = knock::replay::redis_tls_context::make({.ca_file = r.tls_ca,
                                                       .cert_file = r.tls_cert,
                                                       .key_file = r.tls_key,
-                                                      .server_name = r.tls_name});
+                                                      .server_name = r.tls_name,
+                                                      .crl_file = r.tls_crl});
   if (!made) {
     const std::string& why = made.error();  // "TLS: <file>: <what>"
     const auto about = [&](const std::string& file) {
@@ -109,6 +113,7 @@ inline knock::result<void, knock::config::config_error> read_redis_tls(
     const char* variable = about(r.tls_key)    ? "KNOCK_REPLAY_REDIS_TLS_KEY"
                            : about(r.tls_cert) ? "KNOCK_REPLAY_REDIS_TLS_CERT"
                            : about(r.tls_ca)   ? "KNOCK_REPLAY_REDIS_TLS_CA"
+                           : about(r.tls_crl)  ? "KNOCK_REPLAY_REDIS_TLS_CRL"
                                                : "KNOCK_REPLAY_REDIS";
     return fail(c.error(variable, printable(why)));
   }
@@ -216,7 +221,8 @@ inline knock::replay::redis_store make_redis_store(const redis_settings& r,
   o.tls = {.ca_file = r.tls_ca,
            .cert_file = r.tls_cert,
            .key_file = r.tls_key,
-           .server_name = r.tls_name};
+           .server_name = r.tls_name,
+           .crl_file = r.tls_crl};
   o.tls_context = r.tls_context;
   if (r.password) o.password = r.password->clone();
   o.timeout = std::chrono::milliseconds{r.timeout_ms};

@@ -60,6 +60,7 @@ inline constexpr std::string_view program_variables[] = {"ENABLE_DIGEST_PERSISTE
                                                          "KNOCK_REPLAY_REDIS_TLS_CERT",
                                                          "KNOCK_REPLAY_REDIS_TLS_KEY",
                                                          "KNOCK_REPLAY_REDIS_TLS_NAME",
+                                                         "KNOCK_REPLAY_REDIS_TLS_CRL",
                                                          "KNOCK_PROTECTED_PORTS",
                                                          "KNOCK_WORKERS",
                                                          "KNOCK_METRICS_LISTEN",

@@ -114,7 +114,8 @@ expect "a wrong password: replay_store_unavailable, AUTH refused: WRONGPASS" 'AU
 
 # Over TLS (rediss://): a redis-server with a TLS port and a password, its certificate made here
 # by openssl for 127.0.0.1. The CA that signed it: accepted, then replayed; another CA: refused
-# (replay_store_unavailable, certificate verify failed), nothing stored.
+# (replay_store_unavailable, certificate verify failed), nothing stored; the CA's CRL revoking
+# Redis's certificate (KNOCK_REPLAY_REDIS_TLS_CRL): refused, nothing stored.
 tls_redis_pid=""
 if command -v openssl >/dev/null; then
   mk() { openssl "$@" >/dev/null 2>&1; }
@@ -134,9 +135,11 @@ if command -v openssl >/dev/null; then
     --logfile "$tmp/redis-tls.log" </dev/null &
   tls_redis_pid=$!
   for _ in $(seq 100); do [ -S "$tmp/tls.sock" ] && break; sleep 0.05; done
-  tls_conf() { # CA file
+  tls_conf() { # CA file [CRL file]
     printf 'KNOCK_REPLAY_REDIS rediss://127.0.0.1:%s\nKNOCK_REPLAY_REDIS_PASSWORD_FILE %s\nKNOCK_REPLAY_REDIS_TLS_CA %s\nKNOCK_REPLAY_REDIS_TIMEOUT 500\n' \
       "$tls_port" "$tmp/password" "$1" >"$tmp/tls.conf"
+    [ -n "${2:-}" ] && printf 'KNOCK_REPLAY_REDIS_TLS_CRL %s\n' "$2" >>"$tmp/tls.conf"
+    return 0
   }
   tls_decode() { "$server" -c "$tmp/tls.conf" -a "$tmp/access.conf" --decode 2>&1; }
   tls_sets() { REDISCLI_AUTH=$password redis-cli -s "$tmp/tls.sock" INFO commandstats | tr -d '\r' |
@@ -168,6 +171,22 @@ if command -v openssl >/dev/null; then
     fail "expected 4 SETs over TLS, Redis ran $n"
   loads_ssl "$tmp/tls.conf" "$tmp/p5" && pass "a rediss:// store loads libssl" ||
     fail "a rediss:// store did not load libssl (LD_DEBUG=files)"
+  # KNOCK_REPLAY_REDIS_TLS_CRL: the CA revokes Redis's certificate (openssl ca's own database).
+  : >"$tmp/index.txt"; echo 01 >"$tmp/crlnumber"
+  printf '[ca]\ndefault_ca = k\n[k]\ndatabase = %s\ncrlnumber = %s\ndefault_md = sha256\ndefault_crl_days = 2\n' \
+    "$tmp/index.txt" "$tmp/crlnumber" >"$tmp/ca.cnf"
+  mk ca -config "$tmp/ca.cnf" -keyfile "$tmp/ca.key" -cert "$tmp/ca.pem" -revoke "$tmp/server.pem"
+  mk ca -config "$tmp/ca.cnf" -keyfile "$tmp/ca.key" -cert "$tmp/ca.pem" -gencrl -out "$tmp/ca.crl"
+  make_packet "$tmp/p7"
+  tls_conf "$tmp/ca.pem" "$tmp/ca.crl"
+  before=$(tls_sets)
+  out=$(tls_decode <"$tmp/p7"); all_output+=$out
+  expect "rediss:// with a CRL that revokes Redis's certificate: refused" \
+    '"reason":"replay_store_unavailable"' "$out"
+  expect "... because the certificate is revoked" 'certificate revoked' "$out"
+  n=$(tls_sets)
+  [ "$n" = "$before" ] && pass "nothing more reached Redis" ||
+    fail "expected still $before SETs, Redis ran $n"
   kill "$tls_redis_pid"; wait "$tls_redis_pid" 2>/dev/null; tls_redis_pid=""
 else
   echo "SKIP: openssl not found: the rediss:// checks did not run"
@@ -187,6 +206,12 @@ refused "a TLS setting without rediss:// is refused" \
 refused "a missing CA file names its line and the file" \
   "KNOCK_REPLAY_REDIS rediss://h\nKNOCK_REPLAY_REDIS_TLS_CA $tmp/none.pem\n" \
   "bad.conf:2: KNOCK_REPLAY_REDIS_TLS_CA: TLS: $tmp/none.pem: "
+refused "a file without a CRL names its line and the file" \
+  "KNOCK_REPLAY_REDIS rediss://h\nKNOCK_REPLAY_REDIS_TLS_CRL $tmp/access.conf\n" \
+  "bad.conf:2: KNOCK_REPLAY_REDIS_TLS_CRL: TLS: $tmp/access.conf: "
+refused "a CRL without rediss:// is refused" \
+  "KNOCK_REPLAY_REDIS redis://h\nKNOCK_REPLAY_REDIS_TLS_CRL $tmp/none.crl\n" \
+  'bad.conf:2: KNOCK_REPLAY_REDIS_TLS_CRL: set, but KNOCK_REPLAY_REDIS is not a rediss:// URL'
 refused "a client certificate without its key is refused" \
   "KNOCK_REPLAY_REDIS rediss://h\nKNOCK_REPLAY_REDIS_TLS_CERT $tmp/none.pem\n" \
   'bad.conf:2: KNOCK_REPLAY_REDIS_TLS_CERT: a client certificate needs both'

@@ -72,6 +72,9 @@ class tls_material {
   std::string server_key() const { return file("server.key"); }
   std::string client_cert() const { return file("client.crt"); }
   std::string client_key() const { return file("client.key"); }
+  /// CRLs of the CA: one that revokes nothing, one that revokes the server's certificate.
+  std::string crl_empty() const { return file("ca-empty.crl"); }
+  std::string crl_revoking_server() const { return file("ca-revoked.crl"); }
   std::string file(const std::string& name) const { return (dir_ / name).string(); }
 
  private:
@@ -84,6 +87,11 @@ class tls_material {
     std::ofstream{dir_ / "server.ext"} << "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
                                        << "extendedKeyUsage=serverAuth\n";
     std::ofstream{dir_ / "client.ext"} << "extendedKeyUsage=clientAuth\n";
+    std::ofstream{dir_ / "index.txt"};  // `openssl ca`'s database, for the CRLs
+    std::ofstream{dir_ / "crlnumber"} << "01\n";
+    std::ofstream{dir_ / "ca.cnf"}
+        << "[ca]\ndefault_ca = knock\n[knock]\ndatabase = " << file("index.txt")
+        << "\ncrlnumber = " << file("crlnumber") << "\ndefault_md = sha256\ndefault_crl_days = 2\n";
     const auto q = [&](const std::string& name) { return " '" + file(name) + "'"; };
     const std::string new_key = " -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
     const auto self_signed = [&](const std::string& name, const std::string& cn) {
@@ -99,10 +107,13 @@ class tls_material {
              q("ca.key") + " -CAcreateserial -extfile" + q(name + ".ext") + " -out" +
              q(name + ".crt");
     };
+    const std::string ca =
+        "ca -config" + q("ca.cnf") + " -keyfile" + q("ca.key") + " -cert" + q("ca.crt");
     for (const std::string& step :
          {self_signed("ca", "knock test CA"), self_signed("other-ca", "knock unrelated CA"),
           request("server", "localhost"), signed_by_ca("server"), request("client", "knock test"),
-          signed_by_ca("client")}) {
+          signed_by_ca("client"), ca + " -gencrl -out" + q("ca-empty.crl"),
+          ca + " -revoke" + q("server.crt"), ca + " -gencrl -out" + q("ca-revoked.crl")}) {
       const std::string cmd = "/usr/bin/openssl " + step + " >" + q("openssl.log") + " 2>&1";
       if (std::system(cmd.c_str()) != 0) {
         std::ostringstream log;

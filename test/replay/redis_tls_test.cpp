@@ -197,8 +197,11 @@ TEST_F(redis_tls, a_key_protected_by_a_passphrase_is_refused_without_a_prompt) {
   const std::string make = "openssl pkey -in '" + tls.client_key() +
                            "' -aes256 -passout pass:x -out '" + locked + "' 2>/dev/null";
   ASSERT_EQ(std::system(make.c_str()), 0) << make;
-  auto made = replay::redis_tls_context::make(
-      {.ca_file = tls.ca(), .cert_file = tls.client_cert(), .key_file = locked, .server_name = {}});
+  auto made = replay::redis_tls_context::make({.ca_file = tls.ca(),
+                                               .cert_file = tls.client_cert(),
+                                               .key_file = locked,
+                                               .server_name = {},
+                                               .crl_file = {}});
   ASSERT_FALSE(made) << "an encrypted key was loaded without its passphrase";
   EXPECT_TRUE(contains(made.error(), locked)) << made.error();
   EXPECT_TRUE(contains(made.error(), "passphrase")) << made.error();
@@ -268,6 +271,33 @@ TEST_F(redis_tls, a_restarted_redis_is_reached_again_with_a_new_handshake) {
   }
   EXPECT_EQ(seen(r), "first") << s.last_error();
   EXPECT_EQ(redis.command("EXISTS " + name_of(key(3))), "1");
+}
+
+// KNOCK_REPLAY_REDIS_TLS_CRL: with the CA's list, a server certificate it does not revoke is
+// accepted; one it revokes is refused at the handshake and nothing reaches Redis; a file that
+// holds no CRL is named.
+TEST_F(redis_tls, a_revoked_server_certificate_is_refused_with_the_cas_crl) {
+  redis_server redis{tls};
+  auto fine = redis.tls_options(tls);
+  fine.tls.crl_file = tls.crl_empty();
+  replay::redis_store accepted{std::move(fine)};
+  EXPECT_EQ(seen(accepted.remember(key(1), t0 + 241, t0)), "first") << accepted.last_error();
+
+  auto o = redis.tls_options(tls);
+  o.tls.crl_file = tls.crl_revoking_server();
+  replay::redis_store s{std::move(o)};
+  auto r = s.remember(key(2), t0 + 241, t0);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, errc::replay_store_unavailable);
+  EXPECT_NE(r.error().message.find("certificate revoked"), std::string::npos) << r.error().message;
+  EXPECT_EQ(redis.command("EXISTS " + name_of(key(2))), "0");
+
+  for (const std::string& bad : {tls.ca(), tls.file("no-such.crl")}) {
+    const auto made = replay::redis_tls_context::make(
+        {.ca_file = tls.ca(), .cert_file = {}, .key_file = {}, .server_name = {}, .crl_file = bad});
+    ASSERT_FALSE(made) << bad;
+    EXPECT_TRUE(made.error().starts_with("TLS: " + bad + ": ")) << made.error();
+  }
 }
 
 // OpenSSL writes with write(2), which raises SIGPIPE on a connection the peer reset; the store

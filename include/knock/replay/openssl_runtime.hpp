@@ -48,6 +48,11 @@ namespace knock::replay::detail {
   X(SSL_read)                           \
   X(SSL_write)                          \
   X(SSL_shutdown)                       \
+  X(SSL_CTX_get_cert_store)             \
+  X(X509_STORE_add_lookup)              \
+  X(X509_STORE_set_flags)               \
+  X(X509_LOOKUP_file)                   \
+  X(X509_load_crl_file)                 \
   X(X509_VERIFY_PARAM_set1_ip_asc)      \
   X(X509_verify_cert_error_string)      \
   X(ERR_get_error)                      \

@@ -2,10 +2,10 @@
 #pragma once
 /// \file
 /// `knock::replay::redis_tls_context`: the TLS client settings of a Redis store's connections
-/// (knock/replay/redis_socket.hpp) — the CAs that sign the server's certificate, a client
-/// certificate, TLS 1.2 or later, peers verified — made once from `redis_tls_files` and shared by
-/// every connection. A program that drops privileges makes it first (its key may be root's).
-/// OpenSSL is loaded by the first one made (knock/replay/openssl_runtime.hpp).
+/// (knock/replay/redis_socket.hpp) — the CAs that sign the server's certificate, their revocation
+/// lists, a client certificate, TLS 1.2 or later, peers verified — made once from `redis_tls_files`
+/// and shared by every connection. A program that drops privileges makes it first (its key may be
+/// root's). OpenSSL is loaded by the first one made (knock/replay/openssl_runtime.hpp).
 
 #include <knock/core/result.hpp>
 #include <knock/replay/openssl_runtime.hpp>
@@ -23,6 +23,9 @@ struct redis_tls_files {
   std::string cert_file;    ///< client certificate (PEM), for servers with tls-auth-clients yes
   std::string key_file;     ///< its private key (PEM)
   std::string server_name;  ///< the name the certificate must carry; empty: the endpoint's host
+  /// PEM certificate revocation lists: set, a certificate revoked by its CA is refused, and every
+  /// CA of the chain must have a CRL in the file that has not expired (OpenSSL's CRL_CHECK_ALL).
+  std::string crl_file;
 };
 
 namespace detail {
@@ -73,6 +76,16 @@ class redis_tls_context {
     if (!cas)
       return fail("TLS: " + (f.ca_file.empty() ? std::string{"the system's CAs"} : f.ca_file) +
                   ": " + detail::openssl_errors("cannot be loaded"));
+    if (!f.crl_file.empty()) {
+      X509_STORE* store = ssl.SSL_CTX_get_cert_store(ctx.get());
+      X509_LOOKUP* file =
+          store == nullptr ? nullptr : ssl.X509_STORE_add_lookup(store, ssl.X509_LOOKUP_file());
+      if (file == nullptr ||
+          ssl.X509_load_crl_file(file, f.crl_file.c_str(), X509_FILETYPE_PEM) <= 0)
+        return fail("TLS: " + f.crl_file + ": " +
+                    detail::openssl_errors("no PEM certificate revocation list in it"));
+      ssl.X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+    }
     if (f.cert_file.empty() != f.key_file.empty())
       return fail(std::string{"TLS: a client certificate needs both its file and its key file"});
     if (!f.cert_file.empty()) {
