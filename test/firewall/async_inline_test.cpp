@@ -27,6 +27,7 @@ struct instant_backend {
     std::atomic<bool> instant{true};
     std::atomic<bool> busy{false};
     std::atomic<int> overlaps{0};
+    std::atomic<bool> at_gate{false};  // gated_instant below: a call waits at the test's gate
   };
   std::shared_ptr<shared> s;
   result<void> open(const grant& g) {
@@ -139,6 +140,39 @@ TEST(firewall_async_inline, threads_submitting_together_apply_each_grant_once_on
       }
   }
   EXPECT_EQ(wait_answers(*fw, 3 * per_thread).size(), 3 * per_thread);
+}
+
+// finish() from another thread while a worker runs the queue: it returns only once that run is
+// over (as it joins a writer thread), so nothing runs on the backend after it — nor after the
+// async is gone.
+TEST(firewall_async_inline, finish_waits_for_a_thread_running_the_queue) {
+  auto s = std::make_shared<instant_backend::shared>();
+  std::mutex gate;
+  std::unique_lock closed{gate};
+  struct gated_instant : instant_backend {
+    std::mutex* gate;
+    result<void> open(const grant& g) {
+      s->at_gate = true;
+      std::lock_guard wait{*gate};  // held by the test: the run stays in open()
+      return instant_backend::open(g);
+    }
+  };
+  auto fw = firewall::async<gated_instant>::start(gated_instant{{s}, &gate}, inline_options);
+  ASSERT_TRUE(fw);
+  std::thread worker{[&] { (void)fw->submit(request(1)); }};
+  while (!s->at_gate) std::this_thread::yield();  // the worker is in open(), at the gate
+  std::atomic<bool> finished{false};
+  std::thread stopper{[&] {
+    fw->finish();
+    finished = true;
+  }};
+  std::this_thread::sleep_for(100ms);
+  EXPECT_FALSE(finished) << "finish() returned while the worker was still in the backend";
+  closed.unlock();
+  stopper.join();
+  worker.join();
+  EXPECT_TRUE(finished);
+  EXPECT_EQ(s->opened, (std::vector<unsigned>{1}));
 }
 
 TEST(firewall_async_inline, without_the_option_an_instant_backend_gets_its_writer_thread) {

@@ -75,7 +75,14 @@ struct async_writer {
     if (event_write_fd >= 0) ::close(event_write_fd);
   }
 
+  // Until nothing runs the queue any more: an inline runner has finished (it notifies `idle`)
+  // and the writer thread, if any, is joined. After it the backend is the caller's (`finish`,
+  // then `call` on the calling thread, the destructor).
   void join() noexcept {
+    {
+      std::unique_lock lock{m};
+      idle.wait(lock, [&] { return !running_inline; });
+    }
     std::lock_guard lock{join_m};
     if (writer.joinable()) writer.join();
   }
@@ -176,6 +183,7 @@ struct async_writer {
       run_front(lock);
     }
     running_inline = false;
+    idle.notify_all();  // `join` may wait for this runner
   }
 
   // Starts the writer thread, born with every signal blocked (it must never take the daemon's
