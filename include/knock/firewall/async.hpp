@@ -123,8 +123,8 @@ class async {
         st->inline_mode = true;  // no thread until the backend stops being instant
         return async{std::move(st)};
       }
-    if (!st->start_thread())
-      return fail(error{errc::firewall_failed, "firewall writer: cannot start its thread"});
+    if (auto why = st->start_thread(); !why.empty())
+      return fail(error{errc::firewall_failed, "firewall writer: cannot start its thread: " + why});
     return async{std::move(st)};
   }
 

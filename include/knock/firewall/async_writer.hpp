@@ -18,6 +18,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <string>
+#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -167,8 +169,12 @@ struct async_writer {
   // After work was queued: the writer thread is woken, or (inline) the calling thread runs the
   // queue itself, unless another thread is at it already (that one takes this work too).
   void kick() noexcept {
+    if (!inline_mode.load(std::memory_order_acquire)) {  // a writer thread: as ever, wake it
+      work.notify_one();
+      return;
+    }
     std::unique_lock lock{m};
-    if (!inline_mode) {
+    if (!inline_mode) {  // the writer thread took over meanwhile
       work.notify_one();
       return;
     }
@@ -176,7 +182,7 @@ struct async_writer {
     running_inline = true;
     while (!queue.empty()) {
       if constexpr (instant_firewall<F>)
-        if (!backend.instant() && start_thread()) {  // from now on the writer thread's
+        if (!backend.instant() && start_thread().empty()) {  // from now on the writer thread's
           work.notify_one();
           break;
         }
@@ -187,20 +193,23 @@ struct async_writer {
   }
 
   // Starts the writer thread, born with every signal blocked (it must never take the daemon's
-  // signals); false when no thread can be had. Under the lock.
-  bool start_thread() noexcept {
+  // signals): empty, or why no thread could be had (the queue then stays inline). Under the lock.
+  std::string start_thread() noexcept {
     sigset_t all, old;
     ::sigfillset(&all);
     ::pthread_sigmask(SIG_SETMASK, &all, &old);
-    bool started = false;
+    std::string why;
     try {
       writer = std::thread{[this] { run(); }};
-      started = true;
       inline_mode = false;
-    } catch (...) {  // std::system_error: no thread
+    } catch (const std::system_error& e) {
+      why = e.what();
+      if (why.empty()) why = "no thread";
+    } catch (...) {
+      why = "out of memory";
     }
     ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    return started;
+    return why;
   }
 
   // Takes the front job (and the plain grants right behind it, for a batching backend), runs it
@@ -317,8 +326,9 @@ struct async_writer {
   bool expiry_queued = false;
   bool stopping = false;
   // Inline (async_options::inline_when_instant): no writer thread yet; `kick` runs the queue on
-  // the calling thread, `running_inline` while one does. Set once false, under the lock.
-  bool inline_mode = false;
+  // the calling thread, `running_inline` while one does. Set once false, under the lock (read
+  // without it first, so that a writer thread's owner pays no lock to wake it).
+  std::atomic<bool> inline_mode{false};
   bool running_inline = false;
   std::vector<job> taken;   // the runner's (writer or inline): the job(s) it runs
   std::vector<answer> out;  // and their answers
