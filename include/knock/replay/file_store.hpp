@@ -3,17 +3,9 @@
 /// \file
 /// `knock::replay::file_store`: a `memory_store` that survives restarts and `kill -9`.
 ///
-/// The file is an append-only log, one line per remembered packet:
-///
-///     <64 hex digits of the key> <expiry, epoch seconds> <16 hex digits: the checksum of the text
-///     before it>
-///
-/// The checksum (`line_sum`) takes the text 8 bytes at a time (little-endian words, the last one
-/// zero-padded): h = rotl((h ^ word) × 0x9E3779B97F4A7C15, 29) from 0xcbf29ce484222325. Each step
-/// is a bijection of h, so a line with one word changed never passes. Logs written before it ended
-/// each line with 8 hex digits of FNV-1a (32-bit) over the same text; such lines are still read,
-/// and compaction rewrites them. FNV-1a takes one byte per step, each waiting on the last multiply:
-/// 76 steps a line, two lines a packet, ≈3 % of the daemon's CPU in a burst; 10 steps now.
+/// The file is an append-only log, one line per remembered packet: the key in hex, its expiry and
+/// a checksum of the two (knock/replay/log_line.hpp, which also reads the lines of earlier
+/// versions).
 ///
 /// Durability: each line is written with one `write` when `remember` returns, so it survives the
 /// daemon being killed (the kernel has it); `commit()` `fdatasync`s what was written since the last
@@ -36,10 +28,10 @@
 /// `digest.cache` can be imported (knock/replay/fwknop_digest_cache.hpp).
 
 #include <knock/core/error.hpp>
+#include <knock/replay/log_line.hpp>
 #include <knock/replay/memory_store.hpp>
 
 #include <array>
-#include <bit>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -91,7 +83,7 @@ class file_store {
       replay_key key;
       epoch_seconds expires = 0;
       ++s.lines_;
-      if (!parse_line(line, in.eof() && !line.empty(), key, expires)) {
+      if (!log_line::parse(line, in.eof() && !line.empty(), key, expires)) {
         ++s.report_.corrupt;
       } else if (expires <= now) {
         ++s.report_.expired;
@@ -204,14 +196,14 @@ class file_store {
 
  private:
   static constexpr std::size_t compaction_slack = 1024;
-  static constexpr std::size_t line_size = 64 + 1 + 20 + 1 + 16 + 1;
+  static constexpr std::size_t line_size = log_line::max_size;
 
   file_store(std::string path, std::size_t capacity) : path_{std::move(path)}, memory_{capacity} {}
 
   // Appends the line of a new key: written at once (one write), or in a batch to the buffer
   // (written when it is full or the batch ends).
   result<void> append(const replay_key& key, epoch_seconds expires) noexcept {
-    const auto line = format_line(key, expires);
+    const auto line = log_line::format(key, expires);
     if (batch_depth_ == 0) return write_lines(line.data(), line.size, 1);
     if (pending_size_ + line.size > pending_.size())
       if (auto ok = write_pending(); !ok) return ok;
@@ -258,83 +250,6 @@ class file_store {
       return open_for_append();
     }
     return {};
-  }
-
-  // The checksum of a line's text (see the file comment).
-  static std::uint64_t line_sum(std::string_view s) noexcept {
-    std::uint64_t h = 0xcbf29ce484222325u;
-    const auto mix = [&](std::uint64_t word) {
-      h = std::rotl((h ^ word) * 0x9E3779B97F4A7C15u, 29);
-    };
-    std::size_t at = 0;
-    for (; at + 8 <= s.size(); at += 8) {
-      std::uint64_t word;
-      std::memcpy(&word, s.data() + at, 8);
-      if constexpr (std::endian::native == std::endian::big) word = __builtin_bswap64(word);
-      mix(word);
-    }
-    if (at < s.size()) {
-      std::uint64_t word = 0;
-      for (std::size_t i = 0; at + i < s.size(); ++i)
-        word |= std::uint64_t{static_cast<unsigned char>(s[at + i])} << (8 * i);
-      mix(word);
-    }
-    return h;
-  }
-  // The checksum of lines written before `line_sum`: FNV-1a, 32 bits.
-  static std::uint64_t fnv1a(std::string_view s) noexcept {
-    std::uint32_t h = 2166136261u;
-    for (char c : s) h = (h ^ static_cast<unsigned char>(c)) * 16777619u;
-    return h;
-  }
-
-  struct line_buffer {
-    std::array<char, line_size> text;
-    std::size_t size = 0;
-    const char* data() const noexcept { return text.data(); }
-  };
-  static line_buffer format_line(const replay_key& key, epoch_seconds expires) noexcept {
-    static constexpr char hex[] = "0123456789abcdef";
-    static constexpr auto pairs = [] {  // each byte's two digits: one load a byte, not two
-      std::array<std::array<char, 2>, 256> t{};
-      for (std::size_t b = 0; b < 256; ++b) t[b] = {hex[b >> 4], hex[b & 15]};
-      return t;
-    }();
-    line_buffer l;
-    for (byte b : key.bytes) std::memcpy(l.text.data() + l.size, pairs[b].data(), 2), l.size += 2;
-    l.text[l.size++] = ' ';
-    l.size = static_cast<std::size_t>(
-        std::to_chars(l.text.data() + l.size, l.text.data() + line_size - 10, expires).ptr -
-        l.text.data());
-    const std::uint64_t sum = line_sum({l.text.data(), l.size});
-    l.text[l.size++] = ' ';
-    for (int shift = 60; shift >= 0; shift -= 4) l.text[l.size++] = hex[(sum >> shift) & 15];
-    l.text[l.size++] = '\n';
-    return l;
-  }
-
-  // A line of this version (16 hex digits of `line_sum`) or of an earlier one (8 of FNV-1a).
-  static bool parse_line(std::string_view line, bool unterminated, replay_key& key,
-                         epoch_seconds& expires) {
-    if (unterminated) return false;
-    return parse_line(line, 16, line_sum, key, expires) || parse_line(line, 8, fnv1a, key, expires);
-  }
-  static bool parse_line(std::string_view line, std::size_t digits,
-                         std::uint64_t (*checksum)(std::string_view), replay_key& key,
-                         epoch_seconds& expires) {
-    if (line.size() < 64 + 1 + 1 + 1 + digits || line[64] != ' ') return false;
-    const std::string_view body = line.substr(0, line.size() - digits - 1);
-    std::uint64_t sum = 0;
-    const char* const end = line.data() + line.size();
-    if (line[body.size()] != ' ' || std::from_chars(end - digits, end, sum, 16).ptr != end ||
-        sum != checksum(body))
-      return false;
-    for (std::size_t i = 0; i < 32; ++i)
-      if (std::from_chars(line.data() + 2 * i, line.data() + 2 * i + 2, key.bytes[i], 16).ec !=
-          std::errc{})
-        return false;
-    const auto r = std::from_chars(body.data() + 65, body.data() + body.size(), expires);
-    return r.ec == std::errc{} && r.ptr == body.data() + body.size();
   }
 
   // `errc::io_failed` with "<path>: <what>: <strerror>".
@@ -394,8 +309,9 @@ class file_store {
     for (std::string text; e == 0 && std::getline(in, text);) {
       replay_key k;
       epoch_seconds x = 0;
-      if (!parse_line(text, in.eof() && !text.empty(), k, x) || memory_.expiry_of(k) != x) continue;
-      const auto line = format_line(k, x);
+      if (!log_line::parse(text, in.eof() && !text.empty(), k, x) || memory_.expiry_of(k) != x)
+        continue;
+      const auto line = log_line::format(k, x);
       const ssize_t wrote = ::write(fd, line.data(), line.size);
       if (wrote != static_cast<ssize_t>(line.size)) e = wrote < 0 ? errno : ENOSPC;
       ++kept;
