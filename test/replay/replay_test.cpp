@@ -4,12 +4,13 @@
 #include <knock/replay/fwknop_digest_cache.hpp>
 #include <knock/replay/memory_store.hpp>
 
+#include "replay_support.hpp"
+
 #include <gtest/gtest.h>
 
 #include <sys/resource.h>
 
 #include <csignal>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -18,21 +19,9 @@
 
 namespace {
 using namespace knock;
+using knock::test_replay::key;
+using knock::test_replay::temp_dir;
 namespace fs = std::filesystem;
-
-replay_key key(std::uint64_t n) {
-  replay_key k;
-  std::mt19937_64 rng{n};  // spread like a digest, reproducibly
-  for (auto& b : k.bytes) b = static_cast<byte>(rng());
-  return k;
-}
-
-struct temp_dir {
-  fs::path path = fs::temp_directory_path() / ("knock-replay-" + std::to_string(::getpid()) + "-" +
-                                               std::to_string(std::random_device{}()));
-  temp_dir() { fs::create_directories(path); }
-  ~temp_dir() { fs::remove_all(path); }
-};
 
 // The laws every ReplayStore obeys, run on each model.
 template <class Store>
@@ -220,66 +209,6 @@ TEST(file_store, tolerates_and_reports_a_torn_last_write_and_corrupt_lines) {
   ASSERT_TRUE(again);
   EXPECT_EQ(again->report().corrupt, 0u);
   EXPECT_EQ(again->size(), 2u);
-}
-
-// The log's line: key, expiry, 16 hex digits of the checksum (pinned: logs outlive versions).
-// Any one character of the text changed (another hex digit, another decimal digit) fails it.
-TEST(file_store, a_line_is_checksummed_and_any_changed_character_fails_it) {
-  temp_dir dir;
-  const auto path = (dir.path / "replay.log").string();
-  ASSERT_TRUE(replay::file_store::open(path, 1000)->remember(key(1), 5000, 1000));
-  std::string line;
-  std::getline(std::ifstream{path}, line);
-  ASSERT_EQ(line.size(), 64u + 1 + 4 + 1 + 16);
-  EXPECT_EQ(line.substr(65), "5000 0c58fbfca72e93d0");
-  for (std::size_t i = 0; i < line.size(); ++i) {
-    if (line[i] == ' ') continue;
-    std::string changed = line;
-    changed[i] = changed[i] == '0' ? '1' : '0';
-    std::ofstream{path, std::ios::trunc} << changed << '\n';
-    auto s = replay::file_store::open(path, 1000);
-    ASSERT_TRUE(s);
-    EXPECT_EQ(s->report().corrupt, 1u) << "character " << i << " changed: " << changed;
-    EXPECT_EQ(s->size(), 0u);
-  }
-}
-
-// Logs written by earlier versions end each line with 8 hex digits of FNV-1a (32-bit): still
-// read, a bad one still refused, and rewritten in the new form by the next compaction.
-TEST(file_store, reads_the_lines_of_earlier_versions) {
-  temp_dir dir;
-  const auto path = (dir.path / "replay.log").string();
-  const auto old_line = [](const replay_key& k, epoch_seconds expires) {
-    std::string text;
-    for (byte b : k.bytes) text += "0123456789abcdef"[b >> 4], text += "0123456789abcdef"[b & 15];
-    text += ' ' + std::to_string(expires);
-    std::uint32_t h = 2166136261u;
-    for (char c : text) h = (h ^ static_cast<unsigned char>(c)) * 16777619u;
-    char sum[9];
-    std::snprintf(sum, sizeof sum, "%08x", h);
-    return text + ' ' + sum + '\n';
-  };
-  std::string bad = old_line(key(3), 5000);
-  bad[70] = bad[70] == '0' ? '1' : '0';  // a digit of the expiry
-  std::ofstream{path} << old_line(key(1), 5000) << old_line(key(2), 900) << bad;
-  {
-    auto s = replay::file_store::open(path, 1000);
-    ASSERT_TRUE(s);
-    EXPECT_TRUE(s->contains(key(1), 1000));
-    EXPECT_FALSE(s->contains(key(3), 1000));
-    EXPECT_EQ(s->report().loaded, 1u);
-    EXPECT_EQ(s->report().expired, 1u);
-    EXPECT_EQ(s->report().corrupt, 1u);
-    EXPECT_TRUE(s->report().compacted);
-  }
-  std::string line;
-  std::getline(std::ifstream{path}, line);
-  EXPECT_EQ(line.size(), 64u + 1 + 4 + 1 + 16) << "compaction wrote it in the new form: " << line;
-  auto again = replay::file_store::open(path, 1000);
-  ASSERT_TRUE(again);
-  EXPECT_TRUE(again->contains(key(1), 1000));
-  EXPECT_EQ(again->report().corrupt, 0u);
-  EXPECT_FALSE(again->report().compacted);
 }
 
 TEST(file_store, says_which_file_failed_and_why) {
