@@ -80,11 +80,15 @@ TEST_F(pcap_netns, any_interface_sll_and_sll2) {
 // Issue #17: the ring is made of TPACKET_V3 blocks, said by memory(), and it packs frames at
 // their size: a burst of 3,000 SPA-sized datagrams, sent while nothing reads, is held whole by
 // 2 MiB (immediate mode's TPACKET_V2 slots, ~2 KiB a frame, held 1,150 of them).
+// The blocks time out after a second, not 10 ms: a sender slowed by a busy machine left a
+// part-filled block per 10 ms, and the 8 blocks of 2 MiB ran out after 80 ms (CI, stop 25: 2,900
+// of 3,000). What this test measures is the packing, not the timer.
 TEST_F(pcap_netns, ring_holds_a_burst_of_small_frames_and_says_its_size) {
   link_first();
   EXPECT_EQ(open(on({"a0"}))->memory(), "capture ring 3 MiB (a0)") << "the default";
   pcap_options o = on({"a0"});
   o.buffer_bytes = 2 << 20;
+  o.block_timeout_ms = 1000;
   auto cap = open(o);
   ASSERT_TRUE(cap);
   EXPECT_EQ(cap->memory(), "capture ring 2 MiB (a0)");
@@ -94,8 +98,7 @@ TEST_F(pcap_netns, ring_holds_a_burst_of_small_frames_and_says_its_size) {
     out->send(ip("192.0.2.1"), 62201, payload);
     if (i % 100 == 99) std::this_thread::sleep_for(1ms);  // within the veth's backlog
   }
-  std::this_thread::sleep_for(50ms);  // the last block times out and is handed over
-  const auto got = collect(*cap, 3000, 5s);
+  const auto got = collect(*cap, 3000, 5s);  // the last block times out within a second
   EXPECT_EQ(got.size(), 3000u);
   EXPECT_EQ(cap->stats().dropped, 0u);
 }
