@@ -99,8 +99,8 @@ class redis_link {
  private:
   // A command on the new connection `s` during set-up; false (and why, in `last_error_`) unless
   // Redis answered with something other than an error.
-  bool setup(redis_socket& s, const redis_endpoint& e, std::string_view step, redisReply* reply,
-             bool want_primary = false) {
+  bool setup(redis_socket& s, const redis_endpoint& e, std::string_view step,
+             const redis_reply& reply, bool want_primary = false) {
     if (reply == nullptr) {
       last_error_ = e.describe() + ": " + std::string{step} + ": " + s.error();
       return false;
@@ -113,7 +113,6 @@ class redis_link {
            std::string_view{reply->element[0]->str, reply->element[0]->len} == "master";
       if (!ok) last_error_ = e.describe() + ": a replica, not the primary (ROLE)";
     }
-    freeReplyObject(reply);
     return ok;
   }
 
@@ -130,12 +129,12 @@ class redis_link {
     return std::nullopt;
   }
 
-  // One set-up command on `s`: its reply, or nullptr (the connection failed).
-  redisReply* ask(redis_socket& s, std::initializer_list<std::string_view> words,
+  // One set-up command on `s`: its reply, or null (the connection failed).
+  redis_reply ask(redis_socket& s, std::initializer_list<std::string_view> words,
                   bool secret = false) {
     redis_commands text{0};
     text.command(words);
-    redisReply* r = s.command(text.text(), secret);
+    redis_reply r = s.command(text.text(), secret);
     if (secret) text.wipe();
     return r;
   }
@@ -165,7 +164,7 @@ class redis_link {
     auto s = open(at);
     if (!s) return std::nullopt;
     const std::string& master = address_.sentinel_master;
-    redisReply* reply = ask(*s, {"SENTINEL", "get-master-addr-by-name", master});
+    const redis_reply reply = ask(*s, {"SENTINEL", "get-master-addr-by-name", master});
     std::optional<redis_endpoint> primary;
     if (reply == nullptr) {
       last_error_ = "sentinel " + at.describe() + ": " + s->error();
@@ -189,7 +188,6 @@ class redis_link {
                     (reply->type == REDIS_REPLY_ERROR ? std::string{reply->str, reply->len}
                                                       : "an unexpected reply");
     }
-    if (reply != nullptr) freeReplyObject(reply);
     return primary;
   }
 

@@ -3,7 +3,9 @@
 /// \file
 /// `knock::replay::redis_socket`: one connection to a Redis server — TCP, a unix socket, or TCP
 /// with TLS — that writes commands already in RESP and reads replies with hiredis's reply parser
-/// (`redisReader`). `redis_tls_context` (knock/replay/redis_tls.hpp): the TLS client settings.
+/// (`redisReader`), whose replies come from the connection's own slots
+/// (knock/replay/redis_reply.hpp: no allocation for a packet's reply). `redis_tls_context`
+/// (knock/replay/redis_tls.hpp): the TLS client settings.
 ///
 /// Why not hiredis's own connection (`redisContext`): Debian 12's hiredis is 0.14, which has no
 /// TLS and no way to put one under its reads and writes. Its parser is all this needs of it.
@@ -28,6 +30,7 @@
 #include <knock/core/error.hpp>
 #include <knock/core/result.hpp>
 #include <knock/detail/sigpipe_guard.hpp>
+#include <knock/replay/redis_reply.hpp>
 #include <knock/replay/redis_tls.hpp>
 #include <knock/replay/redis_url.hpp>
 
@@ -70,6 +73,7 @@ class redis_socket {
   redis_socket(redis_socket&& o) noexcept
       : fd_{std::exchange(o.fd_, -1)},
         ssl_{std::move(o.ssl_)},
+        pool_{std::move(o.pool_)},
         reader_{std::move(o.reader_)},
         timeout_{o.timeout_},
         out_{std::move(o.out_)},
@@ -112,9 +116,9 @@ class redis_socket {
     wipe_ = wipe_ || secret;
   }
 
-  /// Writes what is queued, then reads the next reply; nullptr when either fails (`failed()`,
-  /// `error()`: then the connection is of no more use). The caller frees it (`freeReplyObject`).
-  redisReply* reply() {
+  /// Writes what is queued, then reads the next reply; null when either fails (`failed()`,
+  /// `error()`: then the connection is of no more use). The reply must go before the connection.
+  redis_reply reply() {
     if (failed_ != failure::none) return nullptr;
     if (!out_.empty() && !write_all()) return nullptr;
     for (;;) {
@@ -122,12 +126,14 @@ class redis_socket {
       if (redisReaderGetReply(reader_.get(), &got) != REDIS_OK)
         return failed(failure::protocol,
                       "a reply that is not RESP: " + std::string{reader_->errstr});
-      if (got != nullptr) return static_cast<redisReply*>(got);
+      if (got != nullptr) return redis_reply{static_cast<redisReply*>(got)};
       if (!read_some()) return nullptr;
     }
   }
+  /// Reply slots out now (for tests: none once every reply is gone).
+  std::size_t replies_held() const noexcept { return pool_->in_use(); }
   /// `append(resp, secret)`, then `reply()`.
-  redisReply* command(std::string_view resp, bool secret = false) {
+  redis_reply command(std::string_view resp, bool secret = false) {
     append(resp, secret);
     return reply();
   }
@@ -139,7 +145,10 @@ class redis_socket {
  private:
   using clock = std::chrono::steady_clock;
 
-  explicit redis_socket(milliseconds timeout) : reader_{redisReaderCreate()}, timeout_{timeout} {}
+  explicit redis_socket(milliseconds timeout)
+      : pool_{new (std::nothrow) detail::reply_pool},
+        reader_{pool_ ? pool_->make_reader() : nullptr},
+        timeout_{timeout} {}
 
   std::nullptr_t failed(failure f, std::string why) {
     failed_ = f;
@@ -365,6 +374,7 @@ class redis_socket {
 
   int fd_ = -1;
   std::unique_ptr<SSL, detail::ssl_free> ssl_;
+  std::unique_ptr<detail::reply_pool> pool_;  // before the reader, which gives replies back to it
   std::unique_ptr<redisReader, detail::reader_free> reader_;
   milliseconds timeout_;
   std::string out_;    // RESP waiting for the next write

@@ -310,7 +310,7 @@ class redis_store {
       sighting seen = sighting::first;
       bool refused = false;
       for (std::size_t i = 0; i < e.count; ++i) {
-        redisReply* reply = c->reply();
+        const redis_reply reply = c->reply();
         if (reply == nullptr) {
           closed_ = c->failed() == redis_socket::failure::closed ||
                     c->failed() == redis_socket::failure::io;
@@ -331,7 +331,6 @@ class redis_store {
           link_.failed("SET refused: " + what);
           drop = drop || what.starts_with("READONLY") || what.starts_with("NOAUTH");
         }
-        freeReplyObject(reply);
       }
       if (refused)
         ++failures_, tickets_.answer(e, unavailable());
@@ -352,7 +351,7 @@ class redis_store {
     // The reply comes when the replicas have acknowledged, or at WAIT's timeout as Redis's timer
     // sees it (at `hz 10`, up to 100 ms late): the read's deadline is stretched meanwhile.
     const bool stretched = link_.extend_deadline(std::chrono::milliseconds{wait_ms_} + wait_slack);
-    redisReply* reply = c->reply();
+    const redis_reply reply = c->reply();
     if (stretched && reply != nullptr) (void)link_.extend_deadline({});
     if (reply == nullptr) {
       link_.failed("WAIT: " + c->error());
@@ -369,7 +368,6 @@ class redis_store {
         link_.failed("WAIT refused: " + (reply->type == REDIS_REPLY_ERROR
                                              ? std::string{reply->str, reply->len}
                                              : "an unexpected reply"));
-      freeReplyObject(reply);
     }
     if (!ok) failures_ += tickets_.refuse_new_since(kept_from, unavailable());
     return read;
