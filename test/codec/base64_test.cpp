@@ -53,6 +53,31 @@ TEST(base64, refuses_characters_outside_the_alphabet_and_padding) {
   EXPECT_TRUE(codec::base64::is_alphabet("azAZ09+/"));
 }
 
+// Every byte in every place of a whole group and of two- and three-character tails: one outside
+// the alphabet is refused wherever it stands; one inside decodes, and in a tail's last place only
+// when it leaves no stray low bits (the decoder's four tables, one per place, all checked).
+TEST(base64, every_byte_in_every_place) {
+  const std::string_view alphabet = codec::base64::alphabet;
+  for (int c = 0; c < 256; ++c) {
+    const char ch = static_cast<char>(c);
+    const std::size_t value = alphabet.find(ch);
+    const bool inside = value != std::string_view::npos;
+    for (const std::string base : {"QUJD", "QUJDRA", "QUJDREU"}) {  // "ABC", "ABCD", "ABCDE"
+      for (std::size_t place = 0; place < base.size(); ++place) {
+        std::string s = base;
+        s[place] = ch;
+        const bool last_of_tail = base.size() % 4 != 0 && place == base.size() - 1;
+        const std::size_t stray = base.size() % 4 == 2 ? 15 : 3;  // bits left over in the tail
+        const bool canonical = !last_of_tail || (inside && (value & stray) == 0);
+        EXPECT_EQ(static_cast<bool>(decode(s)), inside && canonical)
+            << "byte " << c << " in place " << place << " of " << base;
+      }
+    }
+  }
+  EXPECT_EQ(*decode("QUJD"), "ABC");
+  EXPECT_EQ(*decode("QUJDREU"), "ABCDE");
+}
+
 TEST(base64, refuses_impossible_lengths_and_non_canonical_tails) {
   EXPECT_EQ(decode("Zm9vY").error(), errc::not_base64);  // 4n+1 characters
   EXPECT_EQ(decode("Zh").error(), errc::not_base64);     // "Zg" with a stray low bit

@@ -29,6 +29,19 @@ inline constexpr auto base64_decode_table = [] {
     t[static_cast<unsigned char>(base64_alphabet[i])] = static_cast<std::uint8_t>(i);
   return t;
 }();
+// The decoder's tables, one per place in a group of four characters: a character's six bits
+// already where they go in the group's 24 (18, 12, 6 or 0 bits up), or, for a character outside
+// the alphabet, a bit no valid group has (bit 31). A group is four loads and three ORs.
+inline constexpr std::uint32_t base64_stranger = 0x8000'0000u;
+inline constexpr auto base64_place_tables = [] {
+  std::array<std::array<std::uint32_t, 256>, 4> t{};
+  for (std::size_t c = 0; c < 256; ++c)
+    for (std::size_t place = 0; place < 4; ++place)
+      t[place][c] = base64_decode_table[c] == base64_invalid
+                        ? base64_stranger
+                        : std::uint32_t{base64_decode_table[c]} << (18 - 6 * place);
+  return t;
+}();
 constexpr bool in_base64_alphabet(unsigned char c) noexcept {
   // Range tests instead of a table: the compiler turns a fixed-size block of these into SIMD.
   return static_cast<unsigned char>(c - 'A') < 26 || static_cast<unsigned char>(c - 'a') < 26 ||
@@ -90,29 +103,26 @@ struct base64 {
   /// Returns the byte count, or `errc::not_base64` (see the file comment for what is refused).
   static result<std::size_t, errc> decode(std::string_view in, byte* out) noexcept {
     if (in.size() % 4 == 1) return fail(errc::not_base64);
-    const auto* t = detail::base64_decode_table.data();
+    const auto& [t0, t1, t2, t3] = detail::base64_place_tables;
     const auto* s = reinterpret_cast<const unsigned char*>(in.data());
-    std::uint8_t bad = 0;
+    std::uint32_t bad = 0;
     std::size_t i = 0, o = 0;
-    for (; i + 4 <= in.size(); i += 4) {
-      const std::uint8_t a = t[s[i]], b = t[s[i + 1]], c = t[s[i + 2]], d = t[s[i + 3]];
-      bad |= a | b | c | d;
-      const std::uint32_t v = (std::uint32_t{a} << 18) | (std::uint32_t{b} << 12) | (c << 6) | d;
-      out[o++] = static_cast<byte>(v >> 16);
-      out[o++] = static_cast<byte>(v >> 8);
-      out[o++] = static_cast<byte>(v);
+    for (; i + 4 <= in.size(); i += 4, o += 3) {
+      const std::uint32_t v = t0[s[i]] | t1[s[i + 1]] | t2[s[i + 2]] | t3[s[i + 3]];
+      bad |= v;
+      out[o] = static_cast<byte>(v >> 16);
+      out[o + 1] = static_cast<byte>(v >> 8);
+      out[o + 2] = static_cast<byte>(v);
     }
     if (const std::size_t rest = in.size() - i; rest != 0) {
-      const std::uint8_t a = t[s[i]], b = t[s[i + 1]], c = rest == 3 ? t[s[i + 2]] : 0;
-      bad |= a | b | c;
-      const std::uint32_t v = (std::uint32_t{a} << 18) | (std::uint32_t{b} << 12) | (c << 6);
+      const std::uint32_t v = t0[s[i]] | t1[s[i + 1]] | (rest == 3 ? t2[s[i + 2]] : 0);
+      bad |= v;
       out[o++] = static_cast<byte>(v >> 16);
       if (rest == 3) out[o++] = static_cast<byte>(v >> 8);
       // Bits below the last whole byte must be zero, or two strings would decode to the same bytes.
-      if ((v & (rest == 3 ? 0xFFu : 0xFFFFu)) != 0) bad |= 0x40;
+      if ((v & (rest == 3 ? 0xFFu : 0xFFFFu)) != 0) bad |= detail::base64_stranger;
     }
-    // Valid table entries are < 64, so any bit at or above 0x40 marks a refused character.
-    if ((bad & 0xC0) != 0) return fail(errc::not_base64);
+    if ((bad & detail::base64_stranger) != 0) return fail(errc::not_base64);
     return o;
   }
 

@@ -36,22 +36,27 @@ constexpr std::optional<std::uint64_t> parse_decimal(std::string_view s,
 /// refused). Returns its four bytes as inet_aton reads them.
 constexpr std::optional<std::array<unsigned char, 4>> message_ipv4(std::string_view s) noexcept {
   if (s.size() < 7 || s.size() > 15) return std::nullopt;
+  // One pass: each part's value as its digits come, in base 8 from a second digit after a 0.
   std::array<unsigned char, 4> out{};
-  for (std::size_t i = 0; i < 4; ++i) {
-    const std::size_t dot = s.find('.');
-    if ((dot == std::string_view::npos) != (i == 3)) return std::nullopt;
-    const std::string_view part = s.substr(0, dot);
-    if (!detail::all_digits(part)) return std::nullopt;
-    const bool octal = part.size() > 1 && part[0] == '0';
-    unsigned value = 0;
-    for (char c : part) {
-      if (octal && c > '7') return std::nullopt;
-      value = value * (octal ? 8u : 10u) + static_cast<unsigned>(c - '0');
-      if (value > 255) return std::nullopt;
+  std::size_t part = 0;
+  unsigned value = 0, digits = 0, base = 10;
+  for (const char c : s) {
+    if (c == '.') {
+      if (digits == 0 || part == 3) return std::nullopt;
+      out[part++] = static_cast<unsigned char>(value);
+      value = 0, digits = 0, base = 10;
+      continue;
     }
-    out[i] = static_cast<unsigned char>(value);
-    s.remove_prefix(dot == std::string_view::npos ? s.size() : dot + 1);
+    const unsigned d = static_cast<unsigned>(static_cast<unsigned char>(c)) - unsigned{'0'};
+    if (d > 9) return std::nullopt;
+    if (digits == 1 && value == 0) base = 8;  // a leading 0: octal, as inet_aton reads it
+    if (d >= base) return std::nullopt;
+    value = value * base + d;
+    if (value > 255) return std::nullopt;
+    ++digits;
   }
+  if (digits == 0 || part != 3) return std::nullopt;
+  out[3] = static_cast<unsigned char>(value);
   return out;
 }
 constexpr bool is_message_ipv4(std::string_view s) noexcept { return message_ipv4(s).has_value(); }
