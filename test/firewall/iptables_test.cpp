@@ -291,12 +291,22 @@ TEST(recording_make, is_firewall_type_none_with_nothing_to_list_or_flush) {
   g.ports.push_back({ip_protocol::tcp, 22});
   g.expires = 100;
   ASSERT_TRUE(fw->open(g));
-  EXPECT_EQ(fw->active().size(), 1u);
+  EXPECT_TRUE(fw->active().empty()) << "made from the configuration, it counts and keeps none";
   const auto lines = fw->list();
   ASSERT_TRUE(lines);
   EXPECT_TRUE(lines->empty());
   EXPECT_TRUE(fw->flush());
   EXPECT_EQ(fw->opened(), 1u);
+
+  recording kept;  // constructed: keeps each grant until it expires
+  ASSERT_TRUE(kept.open(g));
+  ASSERT_EQ(kept.active().size(), 1u);
+  EXPECT_EQ(kept.active()[0].source, g.source);
+  ASSERT_TRUE(kept.expire(99));
+  EXPECT_EQ(kept.active().size(), 1u);
+  ASSERT_TRUE(kept.expire(100));
+  EXPECT_TRUE(kept.active().empty());
+  EXPECT_EQ(kept.opened(), 1u);
 }
 
 TEST(iptables_make, reads_settings_with_fwknopds_defaults) {
