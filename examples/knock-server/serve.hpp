@@ -36,6 +36,8 @@
 #include <knock/replay/concept.hpp>
 #include <knock/server.hpp>
 
+#include <poll.h>
+
 #include <array>
 #include <atomic>
 #include <cerrno>
@@ -82,22 +84,24 @@ class daemon_loop {
     if (auto failed = watch_sources()) return log_(LOG_ERR, *failed), 1;
     log_(LOG_NOTICE, started_line());
 
-    // A source with nothing to poll (a pcap file, --pcap-file) is read once, now; the daemon
-    // then runs on (expiring its grants) until a stop signal, as fwknopd does.
+    // A source with nothing to poll (a pcap file, --pcap-file) is read through now; the daemon
+    // then runs on (expiring its grants) until a stop signal, as fwknopd does — unless -C was
+    // reached, which ends it as in the loop: the grants still queued applied and logged.
     packet_path main_path{*this, decided_[0]};
     if (capture_.fds().empty())
-      if (auto got = receive_batch(capture_, main_path); !got)
-        return log_(LOG_ERR, "capture failed: " + to_string(got.error())), 1;
-    if (packet_limit_reached()) return 0;
+      if (auto failed = read_savefile(main_path)) return log_(LOG_ERR, *failed), 1;
 
-    if (!more_.empty() && !start_workers()) return 1;
-    const int status = loop_->run(
-        [&](wake w, int fd) {
-          const bool go_on = dispatch(w, fd, main_path);
-          log_.flush_packets();  // the packet lines of what was just done (answers, a tick)
-          return go_on;
-        },
-        log_);
+    int status = 0;
+    if (!packet_limit_reached()) {
+      if (!more_.empty() && !start_workers()) return 1;
+      status = loop_->run(
+          [&](wake w, int fd) {
+            const bool go_on = dispatch(w, fd, main_path);
+            log_.flush_packets();  // the packet lines of what was just done (answers, a tick)
+            return go_on;
+          },
+          log_);
+    }
     workers_.stop();  // no packet is decided from here on
     if (!more_.empty()) {
       std::string counts;
@@ -127,6 +131,29 @@ class daemon_loop {
   template <class Held>
   void settle_pipeline(Held& batch, bool listed, std::vector<knock::replay_refusal>& refused);
   bool packet_limit_reached();
+
+  // A savefile, a batch at a time (pcap's `batch` frames) until a read takes no frame or -C is
+  // reached: each batch's grants wait in the firewall writer's queue until the batch ends, and
+  // the queue holds `async_options::capacity` (a whole file in one batch refused the grants past
+  // 4,096). Between batches the answers are taken and, with a firewall that takes its time, the
+  // queue is let down to half. Why it failed, or nothing.
+  std::optional<std::string> read_savefile(packet_path& main_path) {
+    for (std::uint64_t read = ~std::uint64_t{0}; !limit_reached_.load();) {
+      const std::uint64_t now_read = capture_.stats().received;
+      if (now_read == read) break;
+      read = now_read;
+      if (auto got = receive_batch(capture_, main_path); !got)
+        return "capture failed: " + to_string(got.error());
+      firewall_answers();
+      while (server_.firewall().waiting() > server_.firewall().capacity() / 2) {
+        pollfd answers{server_.firewall().answers_fd(), POLLIN, 0};
+        (void)::poll(&answers, 1, 100);
+        firewall_answers();
+      }
+      log_.flush_packets();
+    }
+    return std::nullopt;
+  }
 
   // ---- the loop's events --------------------------------------------------------------------
 

@@ -17,8 +17,12 @@ class daemon_loop<Server, Capture>::packet_path {
  public:
   packet_path(daemon_loop& d, std::uint64_t& count) noexcept : d_{d}, count_{count} {}
   void operator()(const knock::datagram& captured) {
+    if (d_.o_.packet_limit) {  // -C N: the Nth datagram is the last decided, as fwknopd's
+      const std::uint64_t n = ++d_.candidates_;
+      if (n > *d_.o_.packet_limit) return;
+      if (n == *d_.o_.packet_limit) d_.limit_reached_ = true;
+    }
     ++count_;
-    if (d_.o_.packet_limit && ++d_.candidates_ >= *d_.o_.packet_limit) d_.limit_reached_ = true;
     knock::datagram d = captured;
     if (d_.s_.spa_over_http && knock::codec::is_http_request(d.payload)) unwrap_http(d);
     const std::uint64_t t0 = d_.timed_ ? knock::observe::decode_clock::now() : 0;

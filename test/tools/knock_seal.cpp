@@ -3,7 +3,7 @@
 // fwknopd.
 //   knock_seal --mode cbc --hmac sha256|none --key-b64 K [--hmac-key-b64 H] [--digest sha256]
 //              [--type 0..6] [--message "10.0.0.5,tcp/22"] [--nat "host,port"] [--timeout N]
-//              [--user U]
+//              [--user U] [--count N (N packets, one a line)]
 // The timestamp is the current time; salt and random field come from the OS CSPRNG.
 #include <knock/cipher/any_of.hpp>
 #include <knock/mac/any_of.hpp>
@@ -61,25 +61,28 @@ int main(int argc, char** argv) {
   if (!digest) return usage("unknown --digest");
 
   CryptoPP::AutoSeededRandomPool rng;
-  spa_message m;
-  std::string digits(16, '0');
-  for (char& d : digits) d = static_cast<char>('0' + rng.GenerateWord32(0, 9));
-  m.rand_value.assign(digits);
-  m.username.assign(opt["--user"]);
-  m.timestamp = std::chrono::duration_cast<std::chrono::seconds>(
-                    std::chrono::system_clock::now().time_since_epoch())
-                    .count();
-  m.type = static_cast<message_type>(std::stoi(opt["--type"]));
-  m.message.assign(opt["--message"]);
-  if (opt.count("--nat")) m.nat_access.assign(opt["--nat"]);
-  if (opt.count("--timeout"))
-    m.client_timeout = static_cast<std::uint32_t>(std::stoul(opt["--timeout"]));
-  m.digest_type = *digest;
+  const unsigned long count = opt.count("--count") ? std::stoul(opt["--count"]) : 1;
+  for (unsigned long n = 0; n < count; ++n) {  // each with its own random field and salt
+    spa_message m;
+    std::string digits(16, '0');
+    for (char& d : digits) d = static_cast<char>('0' + rng.GenerateWord32(0, 9));
+    m.rand_value.assign(digits);
+    m.username.assign(opt["--user"]);
+    m.timestamp = std::chrono::duration_cast<std::chrono::seconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+    m.type = static_cast<message_type>(std::stoi(opt["--type"]));
+    m.message.assign(opt["--message"]);
+    if (opt.count("--nat")) m.nat_access.assign(opt["--nat"]);
+    if (opt.count("--timeout"))
+      m.client_timeout = static_cast<std::uint32_t>(std::stoul(opt["--timeout"]));
+    m.digest_type = *digest;
 
-  std::array<byte, 8> salt;
-  rng.GenerateBlock(salt.data(), salt.size());
-  auto packet = wire::seal(m, *cipher, *key, mac ? &*mac : nullptr, salt);
-  if (!packet) return usage(error_name(packet.error()).c_str());
-  std::printf("%s\n", packet->c_str());
+    std::array<byte, 8> salt;
+    rng.GenerateBlock(salt.data(), salt.size());
+    auto packet = wire::seal(m, *cipher, *key, mac ? &*mac : nullptr, salt);
+    if (!packet) return usage(error_name(packet.error()).c_str());
+    std::printf("%s\n", packet->c_str());
+  }
   return 0;
 }

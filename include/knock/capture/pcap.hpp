@@ -117,7 +117,8 @@ class pcap {
   }
 
   /// Calls `on_datagram(const datagram&)` for each datagram ready now, without blocking: at most
-  /// `batch` frames per interface, a savefile to its end. Returns how many were delivered, or
+  /// `batch` frames per interface or savefile (a savefile is read through by calling it until
+  /// `stats().received` stops moving). Returns how many were delivered, or
   /// `errc::capture_failed` (an interface went down or away: "pcap: eth0: The interface went
   /// down").
   template <class F>
@@ -306,7 +307,7 @@ template <class F>
 result<std::size_t> pcap::receive(F&& on_datagram) {
   std::size_t delivered = 0;
   for (source& s : sources_) {
-    for (std::size_t n = 0; !s.live || n < batch_; ++n) {
+    for (std::size_t n = 0; n < batch_; ++n) {
       pcap_pkthdr* header = nullptr;
       const u_char* bytes = nullptr;
       const int rc = pcap_next_ex(s.h.get(), &header, &bytes);

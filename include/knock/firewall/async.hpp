@@ -263,6 +263,9 @@ class async {
     return n;
   }
 
+  /// The most grants the queue holds (`async_options::capacity`); 0 when not started.
+  std::size_t capacity() const noexcept { return st_ ? st_->options.capacity : 0; }
+
   /// Grants and expiries queued or being applied.
   std::size_t waiting() const noexcept {
     if (!st_) return 0;
