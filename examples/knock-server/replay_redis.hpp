@@ -11,7 +11,8 @@
 //   KNOCK_REPLAY_REDIS_TLS_NAME       rediss: the name Redis's certificate must carry (default:
 //                                     each endpoint's host)
 //   KNOCK_REPLAY_REDIS_TLS_CRL        rediss: PEM CRLs, one for each CA of Redis's chain: a revoked
-//                                     certificate is refused (read at start-up)
+//                                     certificate is refused (read at start-up, and again by a new
+//                                     connection when the file changed)
 //   KNOCK_REPLAY_REDIS_PASSWORD_FILE  a file whose first line is the AUTH password (not readable
 //                                     by every user); the password is never logged
 //   KNOCK_REPLAY_REDIS_TIMEOUT        the deadline in ms, to connect and for each reply (50)

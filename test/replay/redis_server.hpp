@@ -330,6 +330,24 @@ struct redis_store : ::testing::Test {
 
 inline constexpr epoch_seconds t0 = 1700000005;
 
+// The Redis fixture (skips without redis-server) that also skips without TLS on this machine.
+struct redis_tls : redis_store {
+  void SetUp() override {
+    redis_store::SetUp();
+    if (IsSkipped()) return;
+    if (const std::string& why = tls_unsupported(); !why.empty()) GTEST_SKIP() << why;
+  }
+  const tls_material& tls = tls_material::get();
+};
+
+// A key's name in Redis under the default prefix.
+inline std::string name_of(const replay_key& k) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out = replay::redis_options{}.prefix;
+  for (byte b : k.bytes) out += digits[b >> 4], out += digits[b & 15];
+  return out;
+}
+
 // What a store answered, in words: "first", "replay", or "error: <message>".
 inline std::string seen(const result<sighting>& r) {
   if (!r) return "error: " + to_string(r.error());

@@ -28,24 +28,6 @@ using namespace knock;
 using namespace knock::test_redis;
 using namespace std::chrono_literals;
 
-// The Redis fixture (skips without redis-server) that also skips without TLS on this machine.
-struct redis_tls : knock::test_redis::redis_store {
-  void SetUp() override {
-    redis_store::SetUp();
-    if (IsSkipped()) return;
-    if (const std::string& why = tls_unsupported(); !why.empty()) GTEST_SKIP() << why;
-  }
-  const tls_material& tls = tls_material::get();
-};
-
-// A key's name in Redis under the default prefix.
-std::string name_of(const replay_key& k) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out = replay::redis_options{}.prefix;
-  for (byte b : k.bytes) out += digits[b >> 4], out += digits[b & 15];
-  return out;
-}
-
 // A packet's two keys, by number.
 std::array<replay_key, 2> packet(std::uint64_t n) { return {key(2 * n), key(2 * n + 1)}; }
 
@@ -271,33 +253,6 @@ TEST_F(redis_tls, a_restarted_redis_is_reached_again_with_a_new_handshake) {
   }
   EXPECT_EQ(seen(r), "first") << s.last_error();
   EXPECT_EQ(redis.command("EXISTS " + name_of(key(3))), "1");
-}
-
-// KNOCK_REPLAY_REDIS_TLS_CRL: with the CA's list, a server certificate it does not revoke is
-// accepted; one it revokes is refused at the handshake and nothing reaches Redis; a file that
-// holds no CRL is named.
-TEST_F(redis_tls, a_revoked_server_certificate_is_refused_with_the_cas_crl) {
-  redis_server redis{tls};
-  auto fine = redis.tls_options(tls);
-  fine.tls.crl_file = tls.crl_empty();
-  replay::redis_store accepted{std::move(fine)};
-  EXPECT_EQ(seen(accepted.remember(key(1), t0 + 241, t0)), "first") << accepted.last_error();
-
-  auto o = redis.tls_options(tls);
-  o.tls.crl_file = tls.crl_revoking_server();
-  replay::redis_store s{std::move(o)};
-  auto r = s.remember(key(2), t0 + 241, t0);
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code, errc::replay_store_unavailable);
-  EXPECT_NE(r.error().message.find("certificate revoked"), std::string::npos) << r.error().message;
-  EXPECT_EQ(redis.command("EXISTS " + name_of(key(2))), "0");
-
-  for (const std::string& bad : {tls.ca(), tls.file("no-such.crl")}) {
-    const auto made = replay::redis_tls_context::make(
-        {.ca_file = tls.ca(), .cert_file = {}, .key_file = {}, .server_name = {}, .crl_file = bad});
-    ASSERT_FALSE(made) << bad;
-    EXPECT_TRUE(made.error().starts_with("TLS: " + bad + ": ")) << made.error();
-  }
 }
 
 // OpenSSL writes with write(2), which raises SIGPIPE on a connection the peer reset; the store

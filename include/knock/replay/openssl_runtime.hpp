@@ -49,6 +49,10 @@ namespace knock::replay::detail {
   X(SSL_write)                          \
   X(SSL_shutdown)                       \
   X(SSL_CTX_get_cert_store)             \
+  X(X509_STORE_new)                     \
+  X(X509_STORE_free)                    \
+  X(X509_STORE_load_locations)          \
+  X(X509_STORE_set_default_paths)       \
   X(X509_STORE_add_lookup)              \
   X(X509_STORE_set_flags)               \
   X(X509_LOOKUP_file)                   \

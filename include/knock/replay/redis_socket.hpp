@@ -239,8 +239,11 @@ class redis_socket {
   result<void, std::string> handshake(const redis_tls_context& tls, const std::string& host,
                                       clock::time_point deadline) {
     const auto& ssl = detail::openssl();
+    auto store = tls.verify_store();  // the CRLs as they are on disk now
+    if (!store) return fail(store.error());
     ssl_.reset(ssl.SSL_new(tls.get()));
-    if (!ssl_ || ssl.SSL_set_fd(ssl_.get(), fd_) != 1)
+    if (!ssl_ || ssl.SSL_set_fd(ssl_.get(), fd_) != 1 ||
+        (*store && ssl.SSL_ctrl(ssl_.get(), SSL_CTRL_SET_VERIFY_CERT_STORE, 1, store->get()) != 1))
       return fail("TLS: " + detail::openssl_errors("cannot make a connection"));
     const std::string& name = tls.server_name().empty() ? host : tls.server_name();
     in6_addr ip;

@@ -6,14 +6,23 @@
 /// lists, a client certificate, TLS 1.2 or later, peers verified — made once from `redis_tls_files`
 /// and shared by every connection. A program that drops privileges makes it first (its key may be
 /// root's). OpenSSL is loaded by the first one made (knock/replay/openssl_runtime.hpp).
+///
+/// Revocation lists expire (their nextUpdate) and are replaced on disk while the daemon runs: with
+/// a CRL file, each new connection checks whether it or the CA file changed (device, inode, size,
+/// modification time) and reads them again if so. A changed file that cannot be read refuses the
+/// connection with why (fail closed: against the old list, a server revoked since would pass);
+/// a connection already made is not checked again.
 
 #include <knock/core/result.hpp>
 #include <knock/replay/openssl_runtime.hpp>
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
+
+#include <sys/stat.h>
 
 namespace knock::replay {
 
@@ -49,6 +58,26 @@ struct ssl_ctx_free {
 struct ssl_free {
   void operator()(SSL* s) const noexcept { openssl().SSL_free(s); }
 };
+struct x509_store_free {
+  void operator()(X509_STORE* s) const noexcept { openssl().X509_STORE_free(s); }
+};
+
+// A file as it was when read: any change to these reads it again (a missing file: all zero).
+struct file_stamp {
+  dev_t device = 0;
+  ino_t inode = 0;
+  off_t size = 0;
+  timespec modified{};
+  static file_stamp of(const std::string& path) noexcept {
+    struct stat st {};
+    if (path.empty() || ::stat(path.c_str(), &st) != 0) return {};
+    return {st.st_dev, st.st_ino, st.st_size, st.st_mtim};
+  }
+  friend bool operator==(const file_stamp& a, const file_stamp& b) noexcept {
+    return a.device == b.device && a.inode == b.inode && a.size == b.size &&
+           a.modified.tv_sec == b.modified.tv_sec && a.modified.tv_nsec == b.modified.tv_nsec;
+  }
+};
 
 }  // namespace detail
 
@@ -76,15 +105,10 @@ class redis_tls_context {
     if (!cas)
       return fail("TLS: " + (f.ca_file.empty() ? std::string{"the system's CAs"} : f.ca_file) +
                   ": " + detail::openssl_errors("cannot be loaded"));
-    if (!f.crl_file.empty()) {
-      X509_STORE* store = ssl.SSL_CTX_get_cert_store(ctx.get());
-      X509_LOOKUP* file =
-          store == nullptr ? nullptr : ssl.X509_STORE_add_lookup(store, ssl.X509_LOOKUP_file());
-      if (file == nullptr ||
-          ssl.X509_load_crl_file(file, f.crl_file.c_str(), X509_FILETYPE_PEM) <= 0)
-        return fail("TLS: " + f.crl_file + ": " +
-                    detail::openssl_errors("no PEM certificate revocation list in it"));
-      ssl.X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+    std::shared_ptr<revocation> crls;
+    if (!f.crl_file.empty()) {  // the chain is checked against a store of its own (see above)
+      crls = std::make_shared<revocation>(f.ca_file, f.crl_file);
+      if (auto first = crls->current(); !first) return fail(first.error());
     }
     if (f.cert_file.empty() != f.key_file.empty())
       return fail(std::string{"TLS: a client certificate needs both its file and its key file"});
@@ -102,18 +126,74 @@ class redis_tls_context {
     }
     redis_tls_context out;
     out.ctx_ = std::move(ctx);
+    out.crls_ = std::move(crls);
     out.server_name_ = f.server_name;
     return out;
   }
 
   SSL_CTX* get() const noexcept { return ctx_.get(); }
+  /// For a new connection: the store its server's chain is checked against — the CAs and the
+  /// revocation lists as they are on disk now — or null without a CRL file (the context's own).
+  /// An error when a changed file cannot be read (the connection is then refused).
+  result<std::shared_ptr<X509_STORE>, std::string> verify_store() const {
+    if (!crls_) return std::shared_ptr<X509_STORE>{};
+    return crls_->current();
+  }
   /// The name a server's certificate must carry; empty: the endpoint's host.
   const std::string& server_name() const noexcept { return server_name_; }
 
  private:
   static int no_passphrase(char*, int, int, void*) noexcept { return 0; }
 
+  // The CA and CRL files, read again when either changed; shared by the context's copies and the
+  // threads that connect through them.
+  class revocation {
+   public:
+    revocation(std::string ca_file, std::string crl_file)
+        : ca_file_{std::move(ca_file)}, crl_file_{std::move(crl_file)} {}
+    result<std::shared_ptr<X509_STORE>, std::string> current() {
+      std::lock_guard lock{m_};
+      const auto ca = detail::file_stamp::of(ca_file_), crl = detail::file_stamp::of(crl_file_);
+      if (store_ && ca == ca_stamp_ && crl == crl_stamp_) return store_;
+      auto fresh = load();
+      if (!fresh)
+        return fail(fresh.error() + (store_ ? " (changed on disk; connections are refused until "
+                                              "it can be read: against the old list, a server "
+                                              "revoked since would pass)"
+                                            : ""));
+      store_ = *std::move(fresh), ca_stamp_ = ca, crl_stamp_ = crl;
+      return store_;
+    }
+
+   private:
+    result<std::shared_ptr<X509_STORE>, std::string> load() const {
+      const auto& ssl = detail::openssl();
+      ssl.ERR_clear_error();
+      std::shared_ptr<X509_STORE> store{ssl.X509_STORE_new(), detail::x509_store_free{}};
+      if (!store) return fail("TLS: " + detail::openssl_errors("cannot make a store"));
+      const bool cas = ca_file_.empty() ? ssl.X509_STORE_set_default_paths(store.get()) == 1
+                                        : ssl.X509_STORE_load_locations(
+                                              store.get(), ca_file_.c_str(), nullptr) == 1;
+      if (!cas)
+        return fail("TLS: " + (ca_file_.empty() ? std::string{"the system's CAs"} : ca_file_) +
+                    ": " + detail::openssl_errors("cannot be loaded"));
+      X509_LOOKUP* file = ssl.X509_STORE_add_lookup(store.get(), ssl.X509_LOOKUP_file());
+      if (file == nullptr ||
+          ssl.X509_load_crl_file(file, crl_file_.c_str(), X509_FILETYPE_PEM) <= 0)
+        return fail("TLS: " + crl_file_ + ": " +
+                    detail::openssl_errors("no PEM certificate revocation list in it"));
+      ssl.X509_STORE_set_flags(store.get(), X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+      return store;
+    }
+
+    const std::string ca_file_, crl_file_;
+    std::mutex m_;
+    detail::file_stamp ca_stamp_, crl_stamp_;
+    std::shared_ptr<X509_STORE> store_;
+  };
+
   std::shared_ptr<SSL_CTX> ctx_;
+  std::shared_ptr<revocation> crls_;
   std::string server_name_;
 };
 
