@@ -145,7 +145,11 @@ class daemon_loop {
       if (auto got = receive_batch(capture_, main_path); !got)
         return "capture failed: " + to_string(got.error());
       firewall_answers();
-      while (server_.firewall().waiting() > server_.firewall().capacity() / 2) {
+      // At most a minute a batch: a writer that stopped answering leaves the next grants to be
+      // refused (queue full, each logged), not the daemon waiting for ever.
+      for (int waits = 0;
+           waits < 600 && server_.firewall().waiting() > server_.firewall().capacity() / 2;
+           ++waits) {
         pollfd answers{server_.firewall().answers_fd(), POLLIN, 0};
         (void)::poll(&answers, 1, 100);
         firewall_answers();
