@@ -36,8 +36,6 @@
 #include <knock/replay/concept.hpp>
 #include <knock/server.hpp>
 
-#include <poll.h>
-
 #include <array>
 #include <atomic>
 #include <cerrno>
@@ -128,36 +126,11 @@ class daemon_loop {
   class packet_path;  // what one thread does with each captured datagram
   // A capture's ready datagrams, decided as one batch (its grants, replay log and lines at once).
   knock::result<std::size_t> receive_batch(Capture& c, packet_path& on);
+  // A savefile read through, a batch at a time; why it failed, or nothing.
+  std::optional<std::string> read_savefile(packet_path& main_path);
   template <class Held>
   void settle_pipeline(Held& batch, bool listed, std::vector<knock::replay_refusal>& refused);
   bool packet_limit_reached();
-
-  // A savefile, a batch at a time (pcap's `batch` frames) until a read takes no frame or -C is
-  // reached: each batch's grants wait in the firewall writer's queue until the batch ends, and
-  // the queue holds `async_options::capacity` (a whole file in one batch refused the grants past
-  // 4,096). Between batches the answers are taken and, with a firewall that takes its time, the
-  // queue is let down to half. Why it failed, or nothing.
-  std::optional<std::string> read_savefile(packet_path& main_path) {
-    for (std::uint64_t read = ~std::uint64_t{0}; !limit_reached_.load();) {
-      const std::uint64_t now_read = capture_.stats().received;
-      if (now_read == read) break;
-      read = now_read;
-      if (auto got = receive_batch(capture_, main_path); !got)
-        return "capture failed: " + to_string(got.error());
-      firewall_answers();
-      // At most a minute a batch: a writer that stopped answering leaves the next grants to be
-      // refused (queue full, each logged), not the daemon waiting for ever.
-      for (int waits = 0;
-           waits < 600 && server_.firewall().waiting() > server_.firewall().capacity() / 2;
-           ++waits) {
-        pollfd answers{server_.firewall().answers_fd(), POLLIN, 0};
-        (void)::poll(&answers, 1, 100);
-        firewall_answers();
-      }
-      log_.flush_packets();
-    }
-    return std::nullopt;
-  }
 
   // ---- the loop's events --------------------------------------------------------------------
 

@@ -2,10 +2,13 @@
 #pragma once
 // The packets' side of the daemon loop (serve.hpp): what one thread does with each datagram
 // (packet_path), a capture's batch (receive_batch: its grants, replay log and lines at once, or
-// its Redis round trip), and the worker threads that run further captures (KNOCK_WORKERS).
+// its Redis round trip), a savefile read through a batch at a time (read_savefile), and the
+// worker threads that run further captures (KNOCK_WORKERS).
 // Member definitions of `daemon_loop`, included at the end of serve.hpp.
 
 #include "serve.hpp"
+
+#include <poll.h>
 
 namespace knock_server {
 
@@ -95,6 +98,33 @@ knock::result<std::size_t> daemon_loop<Server, Capture>::receive_batch(Capture& 
   }();
   log_.flush_packets();
   return got;
+}
+
+// A savefile, a batch at a time (pcap's `batch` frames) until a read takes no frame or -C is
+// reached: each batch's grants wait in the firewall writer's queue until the batch ends, and
+// the queue holds `async_options::capacity` (a whole file in one batch refused the grants past
+// 4,096). Between batches the answers are taken and, with a firewall that takes its time, the
+// queue is let down to half. Why it failed, or nothing.
+template <class Server, class Capture>
+std::optional<std::string> daemon_loop<Server, Capture>::read_savefile(packet_path& main_path) {
+  for (std::uint64_t read = ~std::uint64_t{0}; !limit_reached_.load();) {
+    const std::uint64_t now_read = capture_.stats().received;
+    if (now_read == read) break;
+    read = now_read;
+    if (auto got = receive_batch(capture_, main_path); !got)
+      return "capture failed: " + to_string(got.error());
+    firewall_answers();
+    // At most a minute a batch: a writer that stopped answering leaves the next grants to be
+    // refused (queue full, each logged), not the daemon waiting for ever.
+    for (int waits = 0;
+         waits < 600 && server_.firewall().waiting() > server_.firewall().capacity() / 2; ++waits) {
+      pollfd answers{server_.firewall().answers_fd(), POLLIN, 0};
+      (void)::poll(&answers, 1, 100);
+      firewall_answers();
+    }
+    log_.flush_packets();
+  }
+  return std::nullopt;
 }
 
 // A pipelining store's answers for a batch (KNOCK_REPLAY_REDIS: one round trip per batch): the
