@@ -279,36 +279,6 @@ TEST(iptables_make, stop_flushes_only_with_flush_ipt_at_exit) {
   }
 }
 
-TEST(recording_make, is_firewall_type_none_with_nothing_to_list_or_flush) {
-  using knock::firewall::recording;
-  EXPECT_EQ(recording::name, "none");
-  EXPECT_EQ(std::size(recording::variables), 0u);
-  const auto c = conf("");
-  auto fw = recording::make({c, {}, knock::firewall::mode::install});
-  ASSERT_TRUE(fw);
-  knock::grant g;
-  g.source = *ip_address::parse("10.0.0.5");
-  g.ports.push_back({ip_protocol::tcp, 22});
-  g.expires = 100;
-  ASSERT_TRUE(fw->open(g));
-  EXPECT_TRUE(fw->active().empty()) << "made from the configuration, it counts and keeps none";
-  const auto lines = fw->list();
-  ASSERT_TRUE(lines);
-  EXPECT_TRUE(lines->empty());
-  EXPECT_TRUE(fw->flush());
-  EXPECT_EQ(fw->opened(), 1u);
-
-  recording kept;  // constructed: keeps each grant until it expires
-  ASSERT_TRUE(kept.open(g));
-  ASSERT_EQ(kept.active().size(), 1u);
-  EXPECT_EQ(kept.active()[0].source, g.source);
-  ASSERT_TRUE(kept.expire(99));
-  EXPECT_EQ(kept.active().size(), 1u);
-  ASSERT_TRUE(kept.expire(100));
-  EXPECT_TRUE(kept.active().empty());
-  EXPECT_EQ(kept.opened(), 1u);
-}
-
 TEST(iptables_make, reads_settings_with_fwknopds_defaults) {
   const auto defaults = iptables::settings(conf(""));
   ASSERT_TRUE(defaults);
@@ -328,7 +298,6 @@ TEST(iptables_make, reads_settings_with_fwknopds_defaults) {
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().line, 1u);
   EXPECT_EQ(bad.error().key, "RULES_CHECK_THRESHOLD");
-  EXPECT_TRUE(knock::firewall::recording::check(conf("ANYTHING_AT_ALL x\n")));
 }
 
 // fwknopd's IPT_INPUT_ACCESS names the access chain (target, table, the chain that jumps to it

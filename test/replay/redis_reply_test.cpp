@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -111,26 +112,28 @@ TEST(redis_reply, more_replies_than_slots_take_the_heap) {
   EXPECT_EQ(pool.in_use(), 0u);
 }
 
+// Feeds `resp` to `r` and asks for a reply: what the parser said, and the reply (null: none yet).
+std::pair<int, void*> feed_and_ask(redisReader* r, std::string_view resp) {
+  redisReaderFeed(r, resp.data(), resp.size());
+  void* p = nullptr;
+  const int said = redisReaderGetReply(r, &p);
+  return {said, p};
+}
+
 // A protocol error inside an array: the parser fails, and the half-built array is given back
 // through the pool's free function (what a leak checker, or in_use, would see).
 TEST(redis_reply, an_array_broken_off_is_given_back) {
   detail::reply_pool pool;
   {
     reader_ptr r{pool.make_reader()};
-    const std::string_view bad = "*3\r\n:1\r\n$2\r\nab\r\n!nonsense\r\n";
-    redisReaderFeed(r.get(), bad.data(), bad.size());
-    void* p = nullptr;
-    EXPECT_EQ(redisReaderGetReply(r.get(), &p), REDIS_ERR);
-    EXPECT_EQ(p, nullptr);
+    EXPECT_EQ(feed_and_ask(r.get(), "*3\r\n:1\r\n$2\r\nab\r\n!nonsense\r\n"),
+              std::make_pair(REDIS_ERR, static_cast<void*>(nullptr)));
     EXPECT_EQ(pool.in_use(), 0u);
   }
   {
     reader_ptr r{pool.make_reader()};  // a reply half read when the parser goes
-    const std::string_view half = "*2\r\n:1\r\n";
-    redisReaderFeed(r.get(), half.data(), half.size());
-    void* p = nullptr;
-    EXPECT_EQ(redisReaderGetReply(r.get(), &p), REDIS_OK);
-    EXPECT_EQ(p, nullptr);
+    EXPECT_EQ(feed_and_ask(r.get(), "*2\r\n:1\r\n"),
+              std::make_pair(REDIS_OK, static_cast<void*>(nullptr)));
   }
   EXPECT_EQ(pool.in_use(), 0u);
 }

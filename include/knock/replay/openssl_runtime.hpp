@@ -30,8 +30,6 @@ namespace knock::replay::detail {
   X(SSL_CTX_free)                       \
   X(SSL_CTX_ctrl)                       \
   X(SSL_CTX_set_verify)                 \
-  X(SSL_CTX_set_default_verify_paths)   \
-  X(SSL_CTX_load_verify_locations)      \
   X(SSL_CTX_use_certificate_chain_file) \
   X(SSL_CTX_use_PrivateKey_file)        \
   X(SSL_CTX_set_default_passwd_cb)      \

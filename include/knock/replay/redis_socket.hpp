@@ -130,8 +130,6 @@ class redis_socket {
       if (!read_some()) return nullptr;
     }
   }
-  /// Reply slots out now (for tests: none once every reply is gone).
-  std::size_t replies_held() const noexcept { return pool_->in_use(); }
   /// `append(resp, secret)`, then `reply()`.
   redis_reply command(std::string_view resp, bool secret = false) {
     append(resp, secret);

@@ -99,12 +99,8 @@ class redis_tls_context {
     // Read whole records (and what follows) in one read, not a header then a body: a reply is a
     // record or two, so this halves the store's reads over TLS.
     ssl.SSL_CTX_ctrl(ctx.get(), SSL_CTRL_SET_READ_AHEAD, 1, nullptr);
-    const bool cas = f.ca_file.empty() ? ssl.SSL_CTX_set_default_verify_paths(ctx.get()) == 1
-                                       : ssl.SSL_CTX_load_verify_locations(
-                                             ctx.get(), f.ca_file.c_str(), nullptr) == 1;
-    if (!cas)
-      return fail("TLS: " + (f.ca_file.empty() ? std::string{"the system's CAs"} : f.ca_file) +
-                  ": " + detail::openssl_errors("cannot be loaded"));
+    if (auto cas = load_cas(ssl.SSL_CTX_get_cert_store(ctx.get()), f.ca_file); !cas)
+      return fail(cas.error());
     std::shared_ptr<revocation> crls;
     if (!f.crl_file.empty()) {  // the chain is checked against a store of its own (see above)
       crls = std::make_shared<revocation>(f.ca_file, f.crl_file);
@@ -145,6 +141,18 @@ class redis_tls_context {
  private:
   static int no_passphrase(char*, int, int, void*) noexcept { return 0; }
 
+  // `ca_file`'s CAs (empty: the system's) into `store`; the error names the file.
+  static result<void, std::string> load_cas(X509_STORE* store, const std::string& ca_file) {
+    const auto& ssl = detail::openssl();
+    const bool loaded =
+        store != nullptr &&
+        (ca_file.empty() ? ssl.X509_STORE_set_default_paths(store) == 1
+                         : ssl.X509_STORE_load_locations(store, ca_file.c_str(), nullptr) == 1);
+    if (loaded) return {};
+    return fail("TLS: " + (ca_file.empty() ? std::string{"the system's CAs"} : ca_file) + ": " +
+                detail::openssl_errors("cannot be loaded"));
+  }
+
   // The CA and CRL files, read again when either changed; shared by the context's copies and the
   // threads that connect through them.
   class revocation {
@@ -171,12 +179,7 @@ class redis_tls_context {
       ssl.ERR_clear_error();
       std::shared_ptr<X509_STORE> store{ssl.X509_STORE_new(), detail::x509_store_free{}};
       if (!store) return fail("TLS: " + detail::openssl_errors("cannot make a store"));
-      const bool cas = ca_file_.empty() ? ssl.X509_STORE_set_default_paths(store.get()) == 1
-                                        : ssl.X509_STORE_load_locations(
-                                              store.get(), ca_file_.c_str(), nullptr) == 1;
-      if (!cas)
-        return fail("TLS: " + (ca_file_.empty() ? std::string{"the system's CAs"} : ca_file_) +
-                    ": " + detail::openssl_errors("cannot be loaded"));
+      if (auto cas = load_cas(store.get(), ca_file_); !cas) return fail(cas.error());
       X509_LOOKUP* file = ssl.X509_STORE_add_lookup(store.get(), ssl.X509_LOOKUP_file());
       if (file == nullptr ||
           ssl.X509_load_crl_file(file, crl_file_.c_str(), X509_FILETYPE_PEM) <= 0)
