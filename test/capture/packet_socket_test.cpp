@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <iterator>
 #include <string>
 
 namespace {
@@ -37,6 +39,26 @@ TEST(packet_socket_settings, reads_pcaps_variables_and_its_buffer) {
   ASSERT_FALSE(bad);
   EXPECT_EQ(knock::config::to_string(bad.error()),
             "f.conf:1: KNOCK_CAPTURE_BUFFER: '1K' is out of range (64 KiB to 1 GiB)");
+}
+
+// KNOCK_CAPTURE_RING: the ring read first (256 KiB unless set; 0: none), at least two 64 KiB
+// blocks, at most 64 MiB; listed among the variables the capture reads.
+TEST(packet_socket_settings, reads_its_ring) {
+  EXPECT_EQ(packet_socket::settings(conf("PCAP_INTF eth0\n"))->ring, std::size_t{256} << 10);
+  EXPECT_EQ(packet_socket::settings(conf("KNOCK_CAPTURE_RING 1M\n"))->ring, std::size_t{1} << 20);
+  EXPECT_EQ(packet_socket::settings(conf("KNOCK_CAPTURE_RING 0\n"))->ring, 0u);
+  const auto small = packet_socket::settings(conf("PCAP_INTF eth0\nKNOCK_CAPTURE_RING 64K\n"));
+  ASSERT_FALSE(small);
+  EXPECT_EQ(knock::config::to_string(small.error()),
+            "f.conf:2: KNOCK_CAPTURE_RING: '64K' is too small: at least 128K (two blocks), or 0 "
+            "for no ring");
+  const auto big = packet_socket::settings(conf("KNOCK_CAPTURE_RING 1G\n"));
+  ASSERT_FALSE(big);
+  EXPECT_EQ(knock::config::to_string(big.error()),
+            "f.conf:1: KNOCK_CAPTURE_RING: '1G' is out of range (0 B to 64 MiB)");
+  EXPECT_NE(std::find(std::begin(packet_socket::variables), std::end(packet_socket::variables),
+                      "KNOCK_CAPTURE_RING"),
+            std::end(packet_socket::variables));
 }
 
 // A savefile is capture::pcap's: knock-server's any_of checks every source's variables, so the

@@ -156,6 +156,8 @@ check "prometheus: the replay store holds 2 keys per accepted packet" \
 check "prometheus: no replay store errors" prom_is 'knock_replay_errors_total' 0
 check "prometheus: the capture read every datagram" \
     prom_is 'knock_capture_received_total' "$TOTAL"
+check "prometheus: every one in place, from the ring (a brisk flood leaves it room)" \
+    prom_is 'knock_capture_read_in_place_total' "$TOTAL"
 check "prometheus: build info" prom_is 'knock_build_info{version="0.1.0"}' 1
 check "the grants are in the nft set" nft_set_has allowed_v4 "10.99.0.$VALID"
 

@@ -74,6 +74,8 @@ struct capture_stats {
   std::uint64_t fragments = 0;  ///< IP fragments, refused (knock never reassembles)
   std::uint64_t malformed = 0;  ///< truncated or malformed frames; datagrams too long to buffer
   std::uint64_t ignored = 0;    ///< frames the filter let through that hold no UDP/TCP payload
+  std::uint64_t in_place = 0;   ///< of `received`, read where the kernel wrote them (a mapped
+                                ///< ring), not copied out by a system call
 
   /// Counts a frame `parse_frame` refused, under the reason's counter.
   constexpr void count(capture::frame_error e) noexcept {
@@ -89,7 +91,7 @@ struct capture_stats {
   constexpr capture_stats& operator+=(const capture_stats& o) noexcept {
     received += o.received, delivered += o.delivered, dropped += o.dropped;
     ifdropped += o.ifdropped, fragments += o.fragments, malformed += o.malformed;
-    ignored += o.ignored;
+    ignored += o.ignored, in_place += o.in_place;
     return *this;
   }
 };

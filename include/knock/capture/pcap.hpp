@@ -335,6 +335,7 @@ inline capture_stats pcap::stats() const noexcept {
       out.dropped += ps.ps_drop;
       out.ifdropped += ps.ps_ifdrop;
     }
+    if (s.live) out.in_place = out.received;  // libpcap reads its ring in place
   }
   return out;
 }

@@ -276,6 +276,10 @@ inline void write_metrics(std::string& out, const metrics& m, const metrics_cont
     x.sample("knock_capture_discarded_total", {{"reason", "fragment"}}, c->fragments);
     x.sample("knock_capture_discarded_total", {{"reason", "malformed"}}, c->malformed);
     x.sample("knock_capture_discarded_total", {{"reason", "ignored"}}, c->ignored);
+    x.family("knock_capture_read_in_place_total", "counter",
+             "Of the frames received, those read where the kernel wrote them (a mapped ring); "
+             "the others were copied out by a system call.");
+    x.sample("knock_capture_read_in_place_total", {}, c->in_place);
   }
   if (ctx.start_time) {
     x.family("process_start_time_seconds", "gauge",

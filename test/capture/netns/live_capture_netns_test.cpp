@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <optional>
 #include <string>
+#include <type_traits>
 
 namespace {
 using namespace knock;
@@ -36,6 +37,9 @@ class live_capture : public capture_netns {
  protected:
   using capture = typename Live::capture;
   using options = typename Live::options;
+  /// Descriptors per interface: a pcap handle; a packet socket's ring and the socket behind it.
+  static constexpr std::size_t fds_per_interface =
+      std::is_same_v<capture, knock::capture::packet_socket> ? 2 : 1;
   std::optional<capture> open(const options& o) const { return open_capture<capture>(o); }
   static options on(std::vector<std::string> interfaces) {
     options o;
@@ -58,7 +62,7 @@ TYPED_TEST(live_capture, veth_ipv4_datagram_with_its_addresses) {
   this->link_first();
   auto cap = this->open(this->on({"a0"}));
   ASSERT_TRUE(cap);
-  ASSERT_EQ(cap->fds().size(), 1u);
+  ASSERT_EQ(cap->fds().size(), this->fds_per_interface);
   const auto out = this->sender_in(this->peer(), ip("192.0.2.2"));
   out->send(ip("192.0.2.1"), 62202, "another port: filtered out");
   out->send(ip("192.0.2.1"), 62201, "knock over a veth");
@@ -93,7 +97,7 @@ TYPED_TEST(live_capture, two_interfaces_at_once) {
   ASSERT_TRUE(veth(this->server(), "a1", "198.51.100.1/24", this->peer(), "b1", "198.51.100.2/24"));
   auto cap = this->open(this->on({"a0", "a1"}));
   ASSERT_TRUE(cap);
-  ASSERT_EQ(cap->fds().size(), 2u);
+  ASSERT_EQ(cap->fds().size(), 2 * this->fds_per_interface);
   const auto out0 = this->sender_in(this->peer(), ip("192.0.2.2"));
   const auto out1 = this->sender_in(this->peer(), ip("198.51.100.2"));
   out0->send(ip("192.0.2.1"), 62201, "via a0");

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <memory>
+#include <vector>
 
 namespace knock::capture {
 
@@ -51,41 +52,118 @@ class socket_filter {
 
 }  // namespace detail
 
+// "Return 0", a program of two uses: as the fanout group's, it picks member 0, the ring (the
+// rollover flag sends a frame on to the socket behind it when the ring has no room); as the
+// socket's own filter until it has joined the group, it keeps 0 bytes of each frame (bound
+// alone, the socket would take a second copy of what the ring takes).
+inline constexpr sock_filter return_0[] = {{BPF_RET | BPF_K, 0, 0, 0}};
+
+inline result<int> packet_socket::bound_socket(const std::string& interface, unsigned index,
+                                               std::span<const sock_filter> filter,
+                                               const packet_socket_options& o,
+                                               std::optional<detail::rx_ring>* ring) {
+  const std::string where = interface + ": ";
+  // Protocol 0: the socket receives nothing until it is bound below, after the filter (and the
+  // ring) are set, so it never queues a frame the filter would have refused.
+  const int fd = ::socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return failed(where + "socket", errno);
+  sockets_.fds.push_back(fd);  // owned from here (reserved: cannot throw)
+  auto set_up = [&]() -> result<void> {
+    const sock_fprog program{static_cast<unsigned short>(filter.size()),
+                             const_cast<sock_filter*>(filter.data())};
+    if (::setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program) != 0)
+      return failed(where + "SO_ATTACH_FILTER", errno);
+    if (ring) {
+      auto mapped = detail::rx_ring::map(fd, o.ring, o.ring_timeout_ms);
+      if (!mapped)
+        return fail(error{mapped.error().code, "packet: " + where + mapped.error().message});
+      ring->emplace(*std::move(mapped));
+    } else {
+      receive_buffer_ = detail::set_receive_buffer(fd, o.receive_buffer);
+    }
+    if (o.inbound_only) {
+      const int on = 1;  // Linux 4.20; older kernels: the frames are told apart in `receive`
+      (void)::setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &on, sizeof on);
+    }
+    if (o.promiscuous && index != 0) {
+      packet_mreq promisc{};
+      promisc.mr_ifindex = static_cast<int>(index);
+      promisc.mr_type = PACKET_MR_PROMISC;
+      if (::setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &promisc, sizeof promisc) != 0)
+        return failed(where + "promiscuous mode", errno);
+    }
+    sockaddr_ll address{};
+    address.sll_family = AF_PACKET;
+    address.sll_protocol = htons(ETH_P_ALL);
+    address.sll_ifindex = static_cast<int>(index);
+    if (::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0)
+      return failed(where + "bind", errno);
+    return {};
+  };
+  if (auto ok = set_up(); !ok) {
+    if (ring) ring->reset();
+    close_socket(fd);
+    return fail(ok.error());
+  }
+  return fd;
+}
+
+inline void packet_socket::close_socket(int fd) noexcept {
+  std::erase(sockets_.fds, fd);
+  ::close(fd);
+}
+
 inline result<void> packet_socket::add(const std::string& interface,
                                        std::span<const sock_filter> filter,
                                        const packet_socket_options& o) {
-  const std::string where = interface + ": ";
   unsigned index = 0;  // `any`: every interface
   if (interface != "any" && (index = ::if_nametoindex(interface.c_str())) == 0)
     return failed(interface, errno);
-  // Protocol 0: the socket receives nothing until it is bound below, after the filter is set, so
-  // it never queues a frame the filter would have refused.
-  const int fd = ::socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return failed(where + "socket", errno);
-  sockets_.fds.push_back(fd);  // owned from here (reserved: cannot throw); closed on failure
-  names_.push_back(interface);
-  const sock_fprog program{static_cast<unsigned short>(filter.size()),
-                           const_cast<sock_filter*>(filter.data())};
-  if (::setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program) != 0)
-    return failed(where + "SO_ATTACH_FILTER", errno);
-  receive_buffer_ = detail::set_receive_buffer(fd, o.receive_buffer);
-  if (o.inbound_only) {
-    const int on = 1;  // Linux 4.20; older kernels: the frames are told apart in `receive`
-    (void)::setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &on, sizeof on);
+  source src{interface, -1, std::nullopt};
+  // The ring, alone in a fanout group of its own (its id chosen by the kernel: unique in the
+  // network namespace, whatever else sniffs there).
+  int ring_fd = -1;
+  int group = 0;
+  const auto no_ring = [&](std::string why) {  // `why` names the interface
+    if (no_ring_.empty()) no_ring_ = std::move(why);
+    if (ring_fd >= 0) close_socket(ring_fd);
+    ring_fd = -1;
+    src.ring.reset();
+  };
+  if (o.ring != 0) {
+    if (auto fd = bound_socket(interface, index, filter, o, &src.ring); !fd) {
+      no_ring(fd.error().message);
+    } else {
+      ring_fd = *fd;
+      const int join =
+          (PACKET_FANOUT_CBPF | PACKET_FANOUT_FLAG_ROLLOVER | PACKET_FANOUT_FLAG_UNIQUEID) << 16;
+      socklen_t size = sizeof group;
+      const sock_fprog pick{1, const_cast<sock_filter*>(return_0)};
+      const std::string where = "packet: " + interface + ": ";
+      if (::setsockopt(ring_fd, SOL_PACKET, PACKET_FANOUT, &join, sizeof join) != 0)
+        no_ring(system_error(errc::capture_failed, where + "PACKET_FANOUT").message);
+      else if (::getsockopt(ring_fd, SOL_PACKET, PACKET_FANOUT, &group, &size) != 0)
+        no_ring(system_error(errc::capture_failed, where + "PACKET_FANOUT (its id)").message);
+      else if (::setsockopt(ring_fd, SOL_PACKET, PACKET_FANOUT_DATA, &pick, sizeof pick) != 0)
+        no_ring(system_error(errc::capture_failed, where + "PACKET_FANOUT_DATA").message);
+    }
   }
-  if (o.promiscuous && index != 0) {
-    packet_mreq promisc{};
-    promisc.mr_ifindex = static_cast<int>(index);
-    promisc.mr_type = PACKET_MR_PROMISC;
-    if (::setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &promisc, sizeof promisc) != 0)
-      return failed(where + "promiscuous mode", errno);
+  // The socket behind it: it takes nothing until it has joined the ring's group.
+  auto fd = bound_socket(interface, index, src.ring ? std::span{return_0} : filter, o, nullptr);
+  if (!fd) return fail(fd.error());
+  src.fd = *fd;
+  if (src.ring) {
+    const int join = (group & 0xffff) | ((PACKET_FANOUT_CBPF | PACKET_FANOUT_FLAG_ROLLOVER) << 16);
+    if (::setsockopt(src.fd, SOL_PACKET, PACKET_FANOUT, &join, sizeof join) != 0)
+      no_ring(system_error(errc::capture_failed,
+                           "packet: " + interface + ": PACKET_FANOUT (the overflow socket)")
+                  .message);
+    const sock_fprog program{static_cast<unsigned short>(filter.size()),
+                             const_cast<sock_filter*>(filter.data())};
+    if (::setsockopt(src.fd, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program) != 0)
+      return failed(interface + ": SO_ATTACH_FILTER", errno);
   }
-  sockaddr_ll address{};
-  address.sll_family = AF_PACKET;
-  address.sll_protocol = htons(ETH_P_ALL);
-  address.sll_ifindex = static_cast<int>(index);
-  if (::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0)
-    return failed(where + "bind", errno);
+  sources_.push_back(std::move(src));
   return {};
 }
 
@@ -97,7 +175,8 @@ inline result<packet_socket> packet_socket::open(const packet_socket_options& o)
   out.batch_ = o.batch == 0 ? 1 : o.batch;
   out.inbound_only_ = o.inbound_only;
   out.snaplen_ = o.snaplen <= 0 ? 1 : static_cast<std::size_t>(o.snaplen);
-  out.sockets_.fds.reserve(o.interfaces.size());
+  out.sockets_.fds.reserve(2 * o.interfaces.size());
+  out.sources_.reserve(o.interfaces.size());
   for (const std::string& interface : o.interfaces)
     if (auto added = out.add(interface, filter->code(), o); !added) return fail(added.error());
   out.peers_.resize(out.batch_);
@@ -109,14 +188,54 @@ inline result<packet_socket> packet_socket::open(const packet_socket_options& o)
 
 inline std::string packet_socket::describe() const {
   std::string out;
-  for (const std::string& n : names_) out += (out.empty() ? "" : ", ") + n;
+  for (const source& s : sources_) out += (out.empty() ? "" : ", ") + s.name;
   return out;
+}
+
+inline std::string packet_socket::memory() const {
+  std::size_t ring = 0;
+  for (const source& s : sources_)
+    if (s.ring) ring = s.ring->size();
+  std::string out = ring ? "ring " + size_text(ring) + " per interface (resident), then " : "";
+  out += "socket buffer up to " + size_text(receive_buffer_) + " per interface " +
+         "(kernel, taken only while frames wait), batch buffer " + size_text(buffer_.size());
+  if (!no_ring_.empty()) out += "; no ring: " + no_ring_;
+  return out;
+}
+
+template <class F>
+bool packet_socket::deliver(std::span<const byte> frame, const sockaddr_ll& from, bool truncated,
+                            bool in_place, F& on_datagram) {
+  if (from.sll_pkttype == PACKET_OUTGOING && inbound_only_) return false;  // kernels before 4.20
+  ++counts_.received;
+  counts_.in_place += in_place;
+  const std::uint16_t protocol = ntohs(from.sll_protocol);
+  if (protocol != ETH_P_IP && protocol != ETH_P_IPV6) {
+    ++counts_.ignored;
+    return false;
+  }
+  if (truncated) {
+    ++counts_.malformed;
+    return false;
+  }
+  const auto d = parse_frame(frame, link_type::raw);
+  if (!d) {
+    counts_.count(d.error());
+    return false;
+  }
+  ++counts_.delivered;
+  on_datagram(*d);
+  return true;
 }
 
 template <class F>
 result<std::size_t> packet_socket::receive(F&& on_datagram) {
   std::size_t delivered = 0;
-  for (std::size_t s = 0; s < sockets_.fds.size(); ++s) {
+  for (source& src : sources_) {
+    if (src.ring)
+      src.ring->read(batch_, [&](const detail::rx_ring::frame& f) {
+        delivered += deliver(f.bytes, f.from, f.truncated, true, on_datagram);
+      });
     for (std::size_t i = 0; i < batch_; ++i) {  // the kernel rewrote lengths and flags last time
       slots_[i] = {buffer_.data() + i * snaplen_, snaplen_};
       msghdr& h = messages_[i].msg_hdr;
@@ -126,35 +245,15 @@ result<std::size_t> packet_socket::receive(F&& on_datagram) {
       h.msg_iov = &slots_[i];
       h.msg_iovlen = 1;
     }
-    const int n = detail::receive_batch(sockets_.fds[s], {messages_.data(), batch_});
+    const int n = detail::receive_batch(src.fd, {messages_.data(), batch_});
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) continue;
-      return failed(names_[s] + ": receive", errno);
+      return failed(src.name + ": receive", errno);
     }
-    for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) {
-      const sockaddr_ll& from = peers_[i];
-      if (from.sll_pkttype == PACKET_OUTGOING && inbound_only_) continue;  // kernels before 4.20
-      ++counts_.received;
-      const std::uint16_t protocol = ntohs(from.sll_protocol);
-      if (protocol != ETH_P_IP && protocol != ETH_P_IPV6) {
-        ++counts_.ignored;
-        continue;
-      }
-      if ((messages_[i].msg_hdr.msg_flags & MSG_TRUNC) != 0) {
-        ++counts_.malformed;
-        continue;
-      }
-      const auto d =
-          parse_frame({reinterpret_cast<const byte*>(slots_[i].iov_base), messages_[i].msg_len},
-                      link_type::raw);
-      if (!d) {
-        counts_.count(d.error());
-        continue;
-      }
-      ++counts_.delivered;
-      ++delivered;
-      on_datagram(*d);
-    }
+    for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i)
+      delivered +=
+          deliver({reinterpret_cast<const byte*>(slots_[i].iov_base), messages_[i].msg_len},
+                  peers_[i], (messages_[i].msg_hdr.msg_flags & MSG_TRUNC) != 0, false, on_datagram);
   }
   return delivered;
 }
