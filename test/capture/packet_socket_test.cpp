@@ -41,10 +41,10 @@ TEST(packet_socket_settings, reads_pcaps_variables_and_its_buffer) {
             "f.conf:1: KNOCK_CAPTURE_BUFFER: '1K' is out of range (64 KiB to 1 GiB)");
 }
 
-// KNOCK_CAPTURE_RING: the ring read first (256 KiB unless set; 0: none), at least two 64 KiB
+// KNOCK_CAPTURE_RING: the ring read first (1 MiB unless set; 0: none), at least two 64 KiB
 // blocks, at most 64 MiB; listed among the variables the capture reads.
 TEST(packet_socket_settings, reads_its_ring) {
-  EXPECT_EQ(packet_socket::settings(conf("PCAP_INTF eth0\n"))->ring, std::size_t{256} << 10);
+  EXPECT_EQ(packet_socket::settings(conf("PCAP_INTF eth0\n"))->ring, std::size_t{1} << 20);
   EXPECT_EQ(packet_socket::settings(conf("KNOCK_CAPTURE_RING 1M\n"))->ring, std::size_t{1} << 20);
   EXPECT_EQ(packet_socket::settings(conf("KNOCK_CAPTURE_RING 0\n"))->ring, 0u);
   const auto small = packet_socket::settings(conf("PCAP_INTF eth0\nKNOCK_CAPTURE_RING 64K\n"));

@@ -13,7 +13,7 @@
 /// wait, up to `SO_RCVBUF` (32 MiB by default, `KNOCK_CAPTURE_BUFFER`), none of it in an idle
 /// daemon; but `recvmmsg` copies each frame, cold by then, into the daemon: ≈0.8 µs a packet of
 /// its CPU in a burst. So each interface gets both, in one `PACKET_FANOUT` group whose program
-/// always picks the ring (`detail::rx_ring`, 256 KiB, `KNOCK_CAPTURE_RING`) and whose rollover
+/// always picks the ring (`detail::rx_ring`, 1 MiB, `KNOCK_CAPTURE_RING`) and whose rollover
 /// flag sends a frame to the socket when the ring has no room: frames are read in place while
 /// the daemon keeps up, and a burst it cannot keep up with waits in kernel memory, lossless.
 /// `receive` reads the ring, then the socket. What stays resident is the ring and the batch buffer
@@ -53,6 +53,15 @@
 #include <utility>
 #include <vector>
 
+#ifndef KNOCK_CAPTURE_RING_DEFAULT
+/// KNOCK_CAPTURE_RING's default, in bytes: 1 MiB, room for ≈3,000 SPA-sized frames (a burst of
+/// 20,000 sent at 200,000/s, the daemon on the other core, was read wholly in place; 256 KiB let a
+/// sixth to a half overflow). A program may define another: knock-server's CMake variable of the
+/// same name, which the `appliance` presets set to 256 KiB (resident from start-up, the ring
+/// counts against issue #17's 8 MiB).
+#define KNOCK_CAPTURE_RING_DEFAULT (1 << 20)
+#endif
+
 namespace knock::capture {
 
 namespace detail {
@@ -65,7 +74,7 @@ inline constexpr std::string_view packet_socket_variables[] = {"KNOCK_CAPTURE_RI
 struct packet_socket_options {
   std::vector<std::string> interfaces;  ///< names, or `any` (every interface); sockets for each
   std::string filter{default_filter};   ///< BPF, as `PCAP_FILTER`; empty: every IP frame
-  std::size_t ring = 256 << 10;         ///< `KNOCK_CAPTURE_RING`: the ring per interface; 0: none
+  std::size_t ring = KNOCK_CAPTURE_RING_DEFAULT;  ///< `KNOCK_CAPTURE_RING`: per interface; 0: none
   unsigned ring_timeout_ms = 10;        ///< the longest a frame waits in a ring block not full
   int receive_buffer = 32 << 20;        ///< `KNOCK_CAPTURE_BUFFER`: `SO_RCVBUF` per socket
   int snaplen = 1500 + 256;             ///< the longest frame kept whole (`MAX_SNIFF_BYTES`)
@@ -86,8 +95,9 @@ class packet_socket {
       concatenated_names<pcap::variables, detail::packet_socket_variables>;
 
   /// What fwknopd.conf says, as `pcap::settings` reads it; KNOCK_CAPTURE_BUFFER is the socket's
-  /// receive buffer (default 32 MiB), KNOCK_CAPTURE_RING the ring in front of it (default 256 KiB;
-  /// 128 KiB to 64 MiB, or 0: none). A bad value is an error at its file:line. Opens nothing.
+  /// receive buffer (default 32 MiB), KNOCK_CAPTURE_RING the ring in front of it (default 1 MiB,
+  /// `KNOCK_CAPTURE_RING_DEFAULT`; 128 KiB to 64 MiB, or 0: none). A bad value is an error at its
+  /// file:line. Opens nothing.
   static result<packet_socket_options, config::config_error> settings(
       const config::fwknopd_conf& c) {
     auto p = pcap::settings(c);

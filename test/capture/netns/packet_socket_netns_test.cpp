@@ -70,17 +70,19 @@ TEST_F(packet_socket_netns, any_interface) {
   EXPECT_EQ(got[1].destination, ip("2001:db8::1"));
 }
 
-// Issue #17: opening costs the daemon a small ring and the batch buffer — its resident set grows
-// by less than 512 KiB — and a burst of 3,000 SPA-sized datagrams sent while nothing reads, more
-// than the ring holds, is all delivered: the ring's share read in place, the rest from the
+// Issue #17: opening with a 256 KiB ring costs the daemon the ring and the batch buffer — its
+// resident set grows by less than 512 KiB — and a burst of 3,000 SPA-sized datagrams sent while
+// nothing reads, more than the ring holds, is all delivered: the ring's share read in place, the rest from the
 // socket's receive buffer (kernel memory) it overflowed to.
 TEST_F(packet_socket_netns, burst_overflows_the_ring_into_kernel_memory_and_loses_nothing) {
   link_first();
   // A first open pages in libpcap's filter compiler and the allocator's arenas: code and heap
   // any capture needs once. The second open is what each interface costs.
-  ASSERT_TRUE(open(on({"a0"})));
+  packet_socket_options o = on({"a0"});
+  o.ring = 256 << 10;
+  ASSERT_TRUE(open(o));
   const long before = resident_kib();
-  auto cap = open(on({"a0"}));
+  auto cap = open(o);
   ASSERT_TRUE(cap);
   const long grown = resident_kib() - before;
   EXPECT_LT(grown, 512) << "KiB resident after opening (libpcap's default ring is 3 MiB)";
@@ -157,10 +159,11 @@ TEST_F(packet_socket_netns, no_ring_when_turned_off_or_shared_by_workers) {
   }
 }
 
-// A receive buffer too small for the burst: the kernel drops the rest and says how many.
+// A ring and a receive buffer too small for the burst: the kernel drops the rest and says how many.
 TEST_F(packet_socket_netns, overflow_is_counted_as_dropped) {
   link_first();
   packet_socket_options o = on({"a0"});
+  o.ring = 128 << 10;  // ~380 frames
   o.receive_buffer = 64 << 10;
   auto cap = open(o);
   ASSERT_TRUE(cap);
