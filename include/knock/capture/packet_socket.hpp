@@ -74,13 +74,14 @@ inline constexpr std::string_view packet_socket_variables[] = {"KNOCK_CAPTURE_RI
 struct packet_socket_options {
   std::vector<std::string> interfaces;  ///< names, or `any` (every interface); sockets for each
   std::string filter{default_filter};   ///< BPF, as `PCAP_FILTER`; empty: every IP frame
-  std::size_t ring = KNOCK_CAPTURE_RING_DEFAULT;  ///< `KNOCK_CAPTURE_RING`: per interface; 0: none
-  unsigned ring_timeout_ms = 10;        ///< the longest a frame waits in a ring block not full
-  int receive_buffer = 32 << 20;        ///< `KNOCK_CAPTURE_BUFFER`: `SO_RCVBUF` per socket
-  int snaplen = 1500 + 256;             ///< the longest frame kept whole (`MAX_SNIFF_BYTES`)
-  bool inbound_only = true;             ///< false: `ENABLE_PCAP_ANY_DIRECTION Y`
-  bool promiscuous = false;             ///< `ENABLE_PCAP_PROMISC Y`
-  std::size_t batch = 64;               ///< frames per `recvmmsg`, per socket per `receive`
+  /// `KNOCK_CAPTURE_RING`: the ring per interface, read first; 0: none.
+  std::size_t ring = KNOCK_CAPTURE_RING_DEFAULT;
+  unsigned ring_timeout_ms = 10;  ///< the longest a frame waits in a ring block not full
+  int receive_buffer = 32 << 20;  ///< `KNOCK_CAPTURE_BUFFER`: `SO_RCVBUF` per socket
+  int snaplen = 1500 + 256;       ///< the longest frame kept whole (`MAX_SNIFF_BYTES`)
+  bool inbound_only = true;       ///< false: `ENABLE_PCAP_ANY_DIRECTION Y`
+  bool promiscuous = false;       ///< `ENABLE_PCAP_PROMISC Y`
+  std::size_t batch = 64;         ///< frames per `recvmmsg`, per socket per `receive`
 };
 
 /// Packet sockets on live interfaces. Move-only; closes its sockets.
