@@ -78,3 +78,25 @@ TEST(file_store, reads_the_lines_of_earlier_versions) {
 }
 
 }  // namespace
+
+namespace {
+// A writer's kept expiry digits (file_store's, one set per store) give the line a fresh format
+// gives, whatever expiries follow one another: the same, a longer one, a shorter one, 0, the
+// largest, a negative one (a clock before 1970), and back.
+TEST(log_line, kept_expiry_digits_give_the_same_lines) {
+  using knock::replay::log_line;
+  log_line::expiry_digits kept;
+  for (const knock::epoch_seconds e :
+       {knock::epoch_seconds{1796649178}, knock::epoch_seconds{1796649178},
+        knock::epoch_seconds{1796649179}, knock::epoch_seconds{5000}, knock::epoch_seconds{0},
+        knock::never_expires, knock::epoch_seconds{-7}, knock::epoch_seconds{0},
+        knock::epoch_seconds{1796649178}}) {
+    const auto fresh = log_line::format(knock::test_replay::key(9), e);
+    const auto reused = log_line::format(knock::test_replay::key(9), e, kept);
+    EXPECT_EQ(std::string(reused.data(), reused.size), std::string(fresh.data(), fresh.size)) << e;
+    EXPECT_NE(std::string(fresh.data(), fresh.size).find(' ' + std::to_string(e) + ' '),
+              std::string::npos)
+        << e;
+  }
+}
+}  // namespace

@@ -181,6 +181,11 @@ result<sighting> remember_all(P& s, std::span<const replay_key> keys, epoch_seco
   if constexpr (batch_replay_store<P>) {
     return s.remember_all(keys, expires, now);
   } else {
+    // A store with an index in memory (memory_store, file_store) starts fetching every key's
+    // place in it first: the second key's cache miss then overlaps the first key's work (its log
+    // line) instead of following it.
+    if constexpr (requires(const replay_key& k) { s.prefetch(k); })
+      for (const replay_key& k : keys) s.prefetch(k);
     sighting seen = sighting::first;
     for (const replay_key& k : keys) {
       auto r = s.remember(k, expires, now);

@@ -126,6 +126,8 @@ class file_store {
   bool contains(const replay_key& key, epoch_seconds now) const noexcept {
     return memory_.contains(key, now);
   }
+  /// `memory_store::prefetch`.
+  void prefetch(const replay_key& key) const noexcept { memory_.prefetch(key); }
 
   /// Remembers `key` in memory and, when it is new, on disk (written; synced by `commit`).
   /// `errc::io_failed` if the disk write failed, with the file and `strerror` in the message — the
@@ -203,7 +205,7 @@ class file_store {
   // Appends the line of a new key: written at once (one write), or in a batch to the buffer
   // (written when it is full or the batch ends).
   result<void> append(const replay_key& key, epoch_seconds expires) noexcept {
-    const auto line = log_line::format(key, expires);
+    const auto line = log_line::format(key, expires, expiry_digits_);
     if (batch_depth_ == 0) return write_lines(line.data(), line.size, 1);
     if (pending_size_ + line.size > pending_.size())
       if (auto ok = write_pending(); !ok) return ok;
@@ -353,7 +355,8 @@ class file_store {
   std::size_t pending_size_ = 0;
   std::size_t pending_lines_ = 0;
   std::array<char, 64 * line_size> pending_{};
-  std::uint64_t batch_failures_ = 0;  // see batch_failures()
+  log_line::expiry_digits expiry_digits_;  // the last expiry's, for the next line
+  std::uint64_t batch_failures_ = 0;       // see batch_failures()
 };
 
 static_assert(commit_batching_store<file_store>);

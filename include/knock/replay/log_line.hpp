@@ -37,8 +37,30 @@ struct log_line {
   std::size_t size = 0;
   const char* data() const noexcept { return text.data(); }
 
+  /// An expiry's digits, kept by a writer whose lines mostly share one (the packets of a second
+  /// all expire in the same second): formatted once, not once a line.
+  struct expiry_digits {
+    epoch_seconds value = 0;
+    std::array<char, 20> text{'0'};
+    std::size_t size = 1;
+    std::string_view of(epoch_seconds e) noexcept {
+      if (e != value) {
+        value = e;
+        size =
+            static_cast<std::size_t>(std::to_chars(text.begin(), text.end(), e).ptr - text.begin());
+      }
+      return {text.data(), size};
+    }
+  };
+
   /// The line of `key` until `expires`, with its newline.
   static log_line format(const replay_key& key, epoch_seconds expires) noexcept {
+    expiry_digits digits;
+    return format(key, expires, digits);
+  }
+  /// The same, the expiry's digits taken from (or put in) `digits`.
+  static log_line format(const replay_key& key, epoch_seconds expires,
+                         expiry_digits& digits) noexcept {
     static constexpr char hex[] = "0123456789abcdef";
     static constexpr auto pairs = [] {  // each byte's two digits: one load a byte, not two
       std::array<std::array<char, 2>, 256> t{};
@@ -49,9 +71,9 @@ struct log_line {
     for (byte b : key.bytes) std::memcpy(l.text.data() + l.size, pairs[b].data(), 2), l.size += 2;
     l.text[l.size++] = ' ';
     // An epoch_seconds has at most 20 characters; the checksum and the newline (18) follow.
-    l.size = static_cast<std::size_t>(
-        std::to_chars(l.text.data() + l.size, l.text.data() + max_size - 18, expires).ptr -
-        l.text.data());
+    const std::string_view e = digits.of(expires);
+    std::memcpy(l.text.data() + l.size, e.data(), e.size());
+    l.size += e.size();
     const std::uint64_t sum = checksum({l.text.data(), l.size});
     l.text[l.size++] = ' ';
     for (int shift = 60; shift >= 0; shift -= 4) l.text[l.size++] = hex[(sum >> shift) & 15];
