@@ -13,6 +13,7 @@
 
 #include <knock/core/bytes.hpp>
 #include <knock/core/error.hpp>
+#include <knock/core/result.hpp>
 
 #include <linux/if_packet.h>
 #include <sys/mman.h>
