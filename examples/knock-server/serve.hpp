@@ -126,6 +126,7 @@ class daemon_loop {
   class packet_path;  // what one thread does with each captured datagram
   // A capture's ready datagrams, decided as one batch (its grants, replay log and lines at once).
   knock::result<std::size_t> receive_batch(Capture& c, packet_path& on);
+  static void let_the_next_batch_gather(std::size_t got);
   // A savefile read through, a batch at a time; why it failed, or nothing.
   std::optional<std::string> read_savefile(packet_path& main_path);
   template <class Held>
@@ -143,8 +144,13 @@ class daemon_loop {
         if (fd == workers_.note_fd()) return worker_stopped();
         if (metrics_ != nullptr && metrics_->owns(fd))
           return metrics_->ready(fd, *loop_, [&] { return render_metrics(); }), true;
-        if (auto got = receive_batch(capture_, main_path); !got) return capture_failed(got.error());
-        return !packet_limit_reached();
+        if (auto got = receive_batch(capture_, main_path); !got)
+          return capture_failed(got.error());
+        else if (packet_limit_reached())
+          return false;
+        else
+          let_the_next_batch_gather(*got);
+        return true;
       case wake::tick: return tick(), true;
       case wake::reload: return reload(), true;
       case wake::stop: return false;

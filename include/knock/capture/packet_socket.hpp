@@ -13,19 +13,20 @@
 /// wait, up to `SO_RCVBUF` (32 MiB by default, `KNOCK_CAPTURE_BUFFER`), none of it in an idle
 /// daemon; but `recvmmsg` copies each frame, cold by then, into the daemon: ≈0.8 µs a packet of
 /// its CPU in a burst. So each interface gets both, in one `PACKET_FANOUT` group whose program
-/// always picks the ring (`detail::rx_ring`, 1 MiB, `KNOCK_CAPTURE_RING`) and whose rollover
-/// flag sends a frame to the socket when the ring has no room: frames are read in place while
-/// the daemon keeps up, and a burst it cannot keep up with waits in kernel memory, lossless.
-/// `receive` reads the ring, then the socket. What stays resident is the ring and the batch buffer
-/// (`batch` × `snaplen`, ≈110 KiB). The kernel filter runs before anything is queued, so what
-/// the filter refuses costs no memory either.
+/// picks the ring (`detail::rx_ring`, 1 MiB: 2,048 slots of 512 bytes, `KNOCK_CAPTURE_RING`) for
+/// every frame a slot holds and the socket for longer ones (GnuPG packets), and whose rollover
+/// flag sends a frame to the socket when the ring has no free slot: frames are read in place
+/// while the daemon keeps up, and a burst it cannot keep up with waits in kernel memory,
+/// lossless. `receive` reads the ring, then the socket. What stays resident is the ring and the
+/// batch buffer (`batch` × `snaplen`, ≈110 KiB). The kernel filter runs before anything is
+/// queued, so what the filter refuses costs no memory either.
 ///
 /// Each interface (or `any`: every interface) gets its sockets, which receive nothing until the
 /// filter is attached; outgoing frames are left out by the kernel (`PACKET_IGNORE_OUTGOING`)
 /// unless ENABLE_PCAP_ANY_DIRECTION. Frames arrive without their link header (raw IPv4 or IPv6,
 /// `parse_frame`'s `link_type::raw`), so every link type reads alike. With KNOCK_WORKERS the
 /// workers' sockets join one `PACKET_FANOUT` group by flow hash instead, and have no ring (a
-/// socket is in one group at most). A kernel that refuses the ring (no TPACKET_V3, no fanout
+/// socket is in one group at most). A kernel that refuses the ring (no TPACKET_V2, no fanout
 /// rollover, no memory) leaves the socket alone, and `memory()` says why. Savefiles (PCAP_FILE)
 /// are libpcap's job: `capture::pcap`. Errors name the interface: "packet: eth9: No such device".
 
@@ -54,11 +55,10 @@
 #include <vector>
 
 #ifndef KNOCK_CAPTURE_RING_DEFAULT
-/// KNOCK_CAPTURE_RING's default, in bytes: 1 MiB, room for ≈3,000 SPA-sized frames (a burst of
-/// 20,000 sent at 200,000/s, the daemon on the other core, was read wholly in place; 256 KiB let a
-/// sixth to a half overflow). A program may define another: knock-server's CMake variable of the
-/// same name, which the `appliance` presets set to 256 KiB (resident from start-up, the ring
-/// counts against issue #17's 8 MiB).
+/// KNOCK_CAPTURE_RING's default, in bytes: 1 MiB, 2,048 frames (docs/PERFORMANCE.md, round five:
+/// how much of a burst each size read in place). A program may define another: knock-server's
+/// CMake variable of the same name, which the `appliance` presets set to 256 KiB (resident from
+/// start-up, the ring counts against issue #17's 8 MiB).
 #define KNOCK_CAPTURE_RING_DEFAULT (1 << 20)
 #endif
 
@@ -76,7 +76,6 @@ struct packet_socket_options {
   std::string filter{default_filter};   ///< BPF, as `PCAP_FILTER`; empty: every IP frame
   /// `KNOCK_CAPTURE_RING`: the ring per interface, read first; 0: none.
   std::size_t ring = KNOCK_CAPTURE_RING_DEFAULT;
-  unsigned ring_timeout_ms = 10;  ///< the longest a frame waits in a ring block not full
   int receive_buffer = 32 << 20;  ///< `KNOCK_CAPTURE_BUFFER`: `SO_RCVBUF` per socket
   int snaplen = 1500 + 256;       ///< the longest frame kept whole (`MAX_SNIFF_BYTES`)
   bool inbound_only = true;       ///< false: `ENABLE_PCAP_ANY_DIRECTION Y`

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // knock::capture::packet_socket when the kernel will not have its ring (an old kernel without
-// TPACKET_V3 or fanout rollover, no memory for the blocks): the interface keeps the socket alone,
+// TPACKET_V2 or fanout rollover, no memory for the slots): the interface keeps the socket alone,
 // frames still arrive, and `memory()` says why. The kernel cannot be made to refuse on demand, so
 // this test binary (only this one) puts its own `setsockopt` in front of libc's, which fails the
 // chosen packet-socket option with the chosen errno and passes every other call on. As root,

@@ -52,11 +52,18 @@ class socket_filter {
 
 }  // namespace detail
 
-// "Return 0", a program of two uses: as the fanout group's, it picks member 0, the ring (the
-// rollover flag sends a frame on to the socket behind it when the ring has no room); as the
-// socket's own filter until it has joined the group, it keeps 0 bytes of each frame (bound
-// alone, the socket would take a second copy of what the ring takes).
-inline constexpr sock_filter return_0[] = {{BPF_RET | BPF_K, 0, 0, 0}};
+// The fanout group's program: member 0, the ring, for a frame its slots hold whole, member 1, the
+// socket, for a longer one (`len`: the frame from its IP header, as the ring would store it). The
+// rollover flag sends a frame on to the other when the one chosen has no room.
+inline constexpr sock_filter ring_unless_long[] = {
+    {BPF_LD | BPF_W | BPF_LEN, 0, 0, 0},
+    {BPF_JMP | BPF_JGT | BPF_K, 1, 0, detail::rx_ring::max_frame_bytes},
+    {BPF_RET | BPF_K, 0, 0, 0},
+    {BPF_RET | BPF_K, 0, 0, 1},
+};
+// The socket's own filter until it is in the group: it keeps 0 bytes of each frame (bound alone,
+// the socket would take a second copy of what the ring takes).
+inline constexpr sock_filter take_nothing[] = {{BPF_RET | BPF_K, 0, 0, 0}};
 
 inline result<int> packet_socket::bound_socket(const std::string& interface, unsigned index,
                                                std::span<const sock_filter> filter,
@@ -74,7 +81,7 @@ inline result<int> packet_socket::bound_socket(const std::string& interface, uns
     if (::setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program) != 0)
       return failed(where + "SO_ATTACH_FILTER", errno);
     if (ring) {
-      auto mapped = detail::rx_ring::map(fd, o.ring, o.ring_timeout_ms);
+      auto mapped = detail::rx_ring::map(fd, o.ring);
       if (!mapped)
         return fail(error{mapped.error().code, "packet: " + where + mapped.error().message});
       ring->emplace(*std::move(mapped));
@@ -138,7 +145,8 @@ inline result<void> packet_socket::add(const std::string& interface,
       const int join =
           (PACKET_FANOUT_CBPF | PACKET_FANOUT_FLAG_ROLLOVER | PACKET_FANOUT_FLAG_UNIQUEID) << 16;
       socklen_t size = sizeof group;
-      const sock_fprog pick{1, const_cast<sock_filter*>(return_0)};
+      const sock_fprog pick{std::size(ring_unless_long),
+                            const_cast<sock_filter*>(ring_unless_long)};
       const std::string where = "packet: " + interface + ": ";
       if (::setsockopt(ring_fd, SOL_PACKET, PACKET_FANOUT, &join, sizeof join) != 0)
         no_ring(system_error(errc::capture_failed, where + "PACKET_FANOUT").message);
@@ -149,7 +157,7 @@ inline result<void> packet_socket::add(const std::string& interface,
     }
   }
   // The socket behind it: it takes nothing until it has joined the ring's group.
-  auto fd = bound_socket(interface, index, src.ring ? std::span{return_0} : filter, o, nullptr);
+  auto fd = bound_socket(interface, index, src.ring ? std::span{take_nothing} : filter, o, nullptr);
   if (!fd) return fail(fd.error());
   src.fd = *fd;
   if (src.ring) {
