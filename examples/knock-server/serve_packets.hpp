@@ -19,9 +19,9 @@ namespace knock_server {
 // half a millisecond before it polls again. In a stream of packets the next batch is then larger,
 // and what each batch costs (the poll, the replay log's write and sync, the log's write, the
 // answers' wake-up) is shared by more packets: a burst of 20,000 at 200,000/s came in ~2,300
-// batches of ~9 (from a ring, each frame is ready as soon as it is written) and cost 12 % more CPU
-// a packet than in batches of 60 (docs/PERFORMANCE.md, round five). A lone packet is decided at
-// once: the wait comes after it, and delays only the packets behind it, by 0.5 ms at most.
+// batches of ~9 (from a ring, each frame is ready as soon as it is written) and cost 5-15 % more
+// CPU a packet than in batches of ~60 (docs/PERFORMANCE.md, round five). A lone packet is decided
+// at once: the wait comes after it, and delays only the packets behind it, by 0.5 ms at most.
 // (fwknopd sleeps 100 ms between its reads.) A savefile is read without it.
 inline constexpr std::size_t small_batch = 32;
 inline constexpr std::chrono::microseconds gathering_time{500};
