@@ -146,11 +146,9 @@ class daemon_loop {
           return metrics_->ready(fd, *loop_, [&] { return render_metrics(); }), true;
         if (auto got = receive_batch(capture_, main_path); !got)
           return capture_failed(got.error());
-        else if (packet_limit_reached())
-          return false;
-        else
-          let_the_next_batch_gather(*got);
-        return true;
+        else if (!packet_limit_reached())
+          return let_the_next_batch_gather(*got), true;
+        return false;
       case wake::tick: return tick(), true;
       case wake::reload: return reload(), true;
       case wake::stop: return false;

@@ -15,7 +15,8 @@
 ///
 /// Why V2, not V3 (blocks packed at the frames' sizes, libpcap's choice): a V3 ring that fills up
 /// drops the frame that found it full, before the fanout group's rollover can send it on (the
-/// kernel "freezes" the queue); a V2 ring is only chosen while its next slot is free.
+/// kernel "freezes" the queue); a V2 ring is only chosen while its next slot is free (two CPUs
+/// delivering at once can still race for the last free one: the loser is dropped and counted).
 
 #include <knock/core/bytes.hpp>
 #include <knock/core/error.hpp>
@@ -86,8 +87,6 @@ class rx_ring {
 
   /// Bytes mapped (resident from the start).
   std::size_t size() const noexcept { return slots_ / slots_per_block * block_size; }
-  /// Frames it holds.
-  std::size_t slots() const noexcept { return slots_; }
 
   /// Calls `f(const frame&)` for the frames ready now, at most `max`, in the order the kernel
   /// wrote them; returns how many. Each slot is freed as soon as its call returns: a frame's bytes
